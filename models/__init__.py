@@ -1,0 +1,1 @@
+"""brandpulse models: loading, batched scoring, training, evaluation and the registry."""

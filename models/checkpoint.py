@@ -1,0 +1,48 @@
+"""The on-disk contract of a brandpulse sentiment checkpoint.
+
+A checkpoint is a Hugging Face ``save_pretrained`` directory (model + tokenizer) plus
+``brandpulse.json`` holding what serving needs beyond the weights: label order, calibration
+temperature, the tuned negative-class decision rule and the reference label distribution that
+drift detection compares the live stream against.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+META_FILE = "brandpulse.json"
+
+
+class CheckpointMeta(BaseModel):
+    version: str = Field(description="Human-readable model version, e.g. 'brandpulse-sentiment/3'")
+    labels: list[str] = Field(description="Class names in logit order, e.g. ['negative','neutral','positive']")
+    base_model: str = ""
+    max_length: int = 128
+    temperature: float = Field(default=1.0, gt=0, description="Calibration temperature applied to logits")
+    negative_label: str | None = Field(default="negative", description="Class watched for crisis detection")
+    negative_threshold: float | None = Field(
+        default=None, description="Flag negative when p(negative) >= this; None = argmax"
+    )
+    # Share of each label on the validation set, recorded at registration: drift compares against it.
+    reference_distribution: dict[str, float] = Field(default_factory=dict)
+    # Validation confidences (a sample) so confidence drift has a reference too.
+    reference_confidence: list[float] = Field(default_factory=list)
+    metrics: dict[str, float] = Field(default_factory=dict)
+    trained_on: str = ""
+
+
+def write_meta(model_dir: Path, meta: CheckpointMeta) -> None:
+    (Path(model_dir) / META_FILE).write_text(meta.model_dump_json(indent=2))
+
+
+def read_meta(model_dir: Path) -> CheckpointMeta:
+    path = Path(model_dir) / META_FILE
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{model_dir} is not a brandpulse checkpoint (no {META_FILE}); "
+            "train one with `brandpulse models train` or `brandpulse models bootstrap`"
+        )
+    return CheckpointMeta.model_validate(json.loads(path.read_text()))

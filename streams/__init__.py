@@ -1,0 +1,1 @@
+"""brandpulse streaming side: Faust app, agents, topics, schemas, ClickHouse sink and CLI."""

@@ -1,0 +1,140 @@
+"""Pydantic models for every record that crosses a Kafka topic or the ClickHouse boundary.
+
+Input posts are validated here and nowhere else (see :mod:`streams.validation` for the byte-level
+checks that come first). All records serialise to JSON with ``model_dump_json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_TEXT_CHARS = 10_000
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Post(BaseModel):
+    """A social post as producers send it to the posts topic."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    post_id: str = Field(min_length=1, max_length=128)
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    author: str | None = Field(default=None, max_length=256)
+    platform: str = Field(default="unknown", max_length=64)
+    created_at: dt.datetime
+    lang: str | None = Field(default=None, max_length=16)
+    brand: str | None = Field(default=None, max_length=128)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("post_id", mode="before")
+    @classmethod
+    def _id_as_str(cls, v: Any) -> Any:
+        # Upstream feeds often send numeric ids (tweet ids); keep them exact as strings.
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    @field_validator("created_at")
+    @classmethod
+    def _aware_utc(cls, v: dt.datetime) -> dt.datetime:
+        if v.tzinfo is None:
+            v = v.replace(tzinfo=dt.timezone.utc)
+        v = v.astimezone(dt.timezone.utc)
+        if v.year < 2000 or v > utcnow() + dt.timedelta(days=1):
+            raise ValueError("created_at is outside 2000-01-01 .. tomorrow")
+        return v
+
+
+ModelRole = Literal["champion", "shadow"]
+
+
+class ScoredPost(BaseModel):
+    """One model's verdict on one post: the row written to ClickHouse and the scored topic."""
+
+    post_id: str
+    brand: str
+    platform: str
+    author: str | None = None
+    lang: str | None = None
+    text: str
+    created_at: dt.datetime
+    ingested_at: dt.datetime
+    label: str
+    probs: dict[str, float]
+    confidence: float
+    model_version: str
+    model_role: ModelRole = "champion"
+
+
+class DeadLetter(BaseModel):
+    """A record that could not be processed, with why, and the original bytes (base64)."""
+
+    reason: str
+    error_kind: str
+    source_topic: str
+    partition: int | None = None
+    offset: int | None = None
+    key_b64: str | None = None
+    value_b64: str
+    post_id: str | None = None
+    failed_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class ModelEvent(BaseModel):
+    """Tells workers to (re)load a model for a role without restarting."""
+
+    action: Literal["load", "unload"] = "load"
+    role: Literal["champion", "challenger"]
+    model_ref: str = Field(description="registry alias, models:/ URI or checkpoint dir")
+    version: str | None = None
+    reason: str = ""
+    at: dt.datetime = Field(default_factory=utcnow)
+
+
+AlertKind = Literal["confidence_drift", "label_drift", "labelled_performance", "retrain", "promotion"]
+
+
+class Alert(BaseModel):
+    alert_id: str
+    kind: AlertKind
+    detector: str
+    statistic: float
+    threshold: float
+    brand: str | None = None
+    window: int = 0
+    model_version: str
+    example_post_ids: list[str] = Field(default_factory=list)
+    message: str = ""
+    detected_at: dt.datetime = Field(default_factory=utcnow)
+    since: dt.datetime | None = None
+
+
+class LabelRequest(BaseModel):
+    post_id: str
+    brand: str
+    text: str
+    predicted_label: str
+    confidence: float
+    model_version: str
+    reason: Literal["flyback", "uncertain"]
+    requested_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class HumanLabel(BaseModel):
+    post_id: str
+    label: str
+    annotator: str
+    labelled_at: dt.datetime = Field(default_factory=utcnow)
+    text: str | None = None
+
+
+class RetrainRequest(BaseModel):
+    request_id: str
+    model_version: str
+    reason: str
+    alert_id: str | None = None
+    requested_at: dt.datetime = Field(default_factory=utcnow)

@@ -1,0 +1,92 @@
+"""One settings object for every brandpulse process.
+
+Values come from environment variables prefixed ``BRANDPULSE_`` (or a ``.env`` file); CLI options
+override them by setting the same fields. Nothing else in the code base reads the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BRANDPULSE_", env_file=".env", extra="ignore")
+
+    # --- where local state lives (chDB data, MLflow store, model checkpoints, detector state)
+    data_dir: Path = Field(default=Path(".brandpulse"), description="Local state directory")
+
+    # --- Kafka
+    kafka_url: str = Field(default="kafka://127.0.0.1:9092", description="Faust broker URL(s)")
+    topic_prefix: str = "brandpulse"
+    topic_partitions: int = Field(default=4, ge=1)
+    topic_replication: int = Field(default=1, ge=1)
+    # Tansu needs ~half the session timeout to admit a consumer to a group; 6 s keeps startup quick
+    # while still far above the time one scoring batch takes.
+    session_timeout_s: float = 6.0
+    app_id: str = "brandpulse-worker"
+
+    # --- batching / scoring
+    batch_max: int = Field(default=256, ge=1, description="Max posts per scoring batch (stream.take max)")
+    batch_within_s: float = Field(default=0.5, gt=0, description="Max wait to fill a batch (stream.take within)")
+    scorer_batch_size: int = Field(default=64, ge=1, description="Micro-batch size inside the scorer")
+    max_length: int = Field(default=128, ge=8, le=512, description="Tokenizer truncation length")
+    threads: int | None = Field(default=None, description="torch intra-op threads (default: all cores)")
+    backend: Literal["torch", "onnx-int8"] = "torch"
+    max_text_chars: int = Field(default=10_000, ge=1)
+
+    # --- models / registry
+    model_ref: str = Field(default="champion", description="Registry alias, models:/ URI or checkpoint dir")
+    registered_model: str = "brandpulse-sentiment"
+    mlflow_tracking_uri: str | None = Field(
+        default=None, description="MLflow store; default sqlite:///<data_dir>/mlflow.db"
+    )
+
+    # --- ClickHouse
+    clickhouse_url: str | None = Field(
+        default=None,
+        description="chdb:///abs/dir (embedded) or http(s)://user:pass@host:8123; default chdb:///<data_dir>/clickhouse",
+    )
+    clickhouse_database: str = "brandpulse"
+
+    # --- web (Faust worker's own web server: trends/dashboard/metrics for other processes)
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+
+    # --- brands
+    brand_rules: Path | None = Field(default=None, description="YAML/JSON file of brand rules")
+    unknown_brand: Literal["dead-letter", "keep"] = Field(
+        default="keep", description="Posts matching no brand: keep with brand='unknown' or dead-letter them"
+    )
+
+    # --- alerts
+    slack_webhook_url: SecretStr | None = None
+
+    @property
+    def state_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def clickhouse_dsn(self) -> str:
+        return self.clickhouse_url or f"chdb://{self.state_dir / 'clickhouse'}"
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.state_dir / 'mlflow.db'}"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        """host:port list for plain Kafka clients (kafka-python / aiokafka)."""
+        return ",".join(u.split("://", 1)[-1] for u in self.kafka_url.split(";"))
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}.{name}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

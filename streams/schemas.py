@@ -38,6 +38,16 @@ class Post(BaseModel):
         # Upstream feeds often send numeric ids (tweet ids); keep them exact as strings.
         return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
+    @field_validator("text")
+    @classmethod
+    def _encodable(cls, v: str) -> str:
+        # JSON may carry lone surrogates ("\\ud800"): valid JSON, but not text ClickHouse can store.
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"text is not valid Unicode ({exc.reason})") from None
+        return v
+
     @field_validator("created_at")
     @classmethod
     def _aware_utc(cls, v: dt.datetime) -> dt.datetime:

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
 
     # --- models / registry
     model_ref: str = Field(default="champion", description="Registry alias, models:/ URI or checkpoint dir")
+    challenger_ref: str | None = Field(
+        default="challenger", description="Model scored in shadow when it exists; empty = no shadow scoring"
+    )
     registered_model: str = "brandpulse-sentiment"
     mlflow_tracking_uri: str | None = Field(
         default=None, description="MLflow store; default sqlite:///<data_dir>/mlflow.db"
@@ -60,7 +63,7 @@ class Settings(BaseSettings):
     # --- brands
     brand_rules: Path | None = Field(default=None, description="YAML/JSON file of brand rules")
     unknown_brand: Literal["dead-letter", "keep"] = Field(
-        default="keep", description="Posts matching no brand: keep with brand='unknown' or dead-letter them"
+        default="dead-letter", description="Posts whose brand is unknown: dead-letter them, or keep them under brand='unknown'"
     )
 
     # --- alerts

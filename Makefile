@@ -1,0 +1,35 @@
+# brandpulse developer entry points. `make demo` and `make test` are the README's quick start.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+
+.PHONY: install demo test test-fast bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements-nodeps.txt
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# The CPU build of torch that lies on these machines; pinned first so nothing pulls a CUDA build.
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[test]'
+	$(PIP) install -q --no-deps -r requirements-nodeps.txt
+	touch $@
+
+## The main job on the embedded default: local broker + chDB + default model (trained on first run).
+demo: install
+	$(VENV)/bin/brandpulse demo
+
+## The whole test suite (starts a local Tansu broker if none listens on 127.0.0.1:9092).
+test: install
+	$(PY) -m pytest -q
+
+## Unit tests only: no broker, no worker processes.
+test-fast: install
+	$(PY) -m pytest -q -m "not e2e"
+
+bench: install
+	$(VENV)/bin/brandpulse bench
+
+clean:
+	rm -rf .brandpulse .pytest_cache

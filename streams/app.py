@@ -1,0 +1,49 @@
+"""The Faust application and its topics, configured from :class:`streams.settings.Settings`."""
+
+from __future__ import annotations
+
+import faust
+
+from streams.settings import Settings, get_settings
+
+
+def create_app(settings: Settings) -> faust.App:
+    return faust.App(
+        settings.app_id,
+        broker=settings.kafka_url,
+        broker_session_timeout=settings.session_timeout_s,
+        # Heartbeats must be well inside the session timeout or Tansu/Kafka evicts the member.
+        broker_heartbeat_interval=max(settings.session_timeout_s / 3, 1.0),
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        # Topics are created explicitly with their partition counts (streams.topics).
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        store="memory://",
+        web_enabled=True,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        autodiscover=False,
+    )
+
+
+settings = get_settings()
+app = create_app(settings)
+
+
+def _raw_topic(key: str, partitions: int | None = None) -> faust.TopicT:
+    return app.topic(
+        settings.topic(key), key_serializer="raw", value_serializer="raw",
+        partitions=partitions or settings.topic_partitions,
+    )
+
+
+posts_topic = _raw_topic("posts")
+scored_topic = _raw_topic("scored")
+deadletter_topic = _raw_topic("deadletter")
+alerts_topic = _raw_topic("alerts", 1)
+label_requests_topic = _raw_topic("label-requests")
+labels_topic = _raw_topic("labels")
+retrain_topic = _raw_topic("retrain-requests", 1)
+model_events_topic = _raw_topic("model-events", 1)

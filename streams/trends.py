@@ -1,0 +1,88 @@
+"""Per-brand sentiment trends from the per-minute aggregate."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from streams.clickhouse import ClickHouseStore
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """'90s', '15m', '6h', '2d', '1w' → timedelta."""
+    m = _DURATION.match(text.lower())
+    if not m:
+        raise ValueError(f"bad duration {text!r}: use a number and a unit s/m/h/d/w, e.g. 15m or 6h")
+    return dt.timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+
+
+def resolve_until(store: ClickHouseStore, until: str, brand: str | None) -> dt.datetime:
+    """'now', 'latest' (newest data for the brand: handy for replays of old posts) or an ISO time."""
+    if until == "now":
+        return dt.datetime.now(dt.timezone.utc)
+    if until == "latest":
+        latest = store.scalar(
+            f"SELECT max(minute) FROM {store.db}.brand_minute WHERE {{brand:String}} = '' OR brand = {{brand:String}}",
+            {"brand": brand or ""},
+        )
+        if latest is None or latest.year < 2000:
+            return dt.datetime.now(dt.timezone.utc)
+        return latest.replace(tzinfo=dt.timezone.utc) + dt.timedelta(minutes=1)
+    try:
+        parsed = dt.datetime.fromisoformat(until)
+    except ValueError:
+        raise ValueError(f"bad --until {until!r}: use now, latest or an ISO time like 2015-02-24T12:00") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def query_trends(
+    store: ClickHouseStore, *, brand: str | None, since: str = "6h", bucket: str = "15m", until: str = "now"
+) -> dict[str, Any]:
+    width = parse_duration(bucket)
+    if width < dt.timedelta(minutes=1) or width.total_seconds() % 60:
+        raise ValueError("bucket must be a whole number of minutes (the aggregate is per minute)")
+    end = resolve_until(store, until, brand)
+    start = end - parse_duration(since)
+    rows = store.query(
+        f"""
+        SELECT toStartOfInterval(minute, toIntervalSecond({{width:UInt32}})) AS bucket,
+               uniqExactMerge(posts) AS posts,
+               uniqExactIfMerge(negative) AS negative,
+               uniqExactIfMerge(neutral) AS neutral,
+               uniqExactIfMerge(positive) AS positive,
+               avgMerge(confidence) AS mean_confidence
+        FROM {store.db}.brand_minute
+        WHERE ({{brand:String}} = '' OR brand = {{brand:String}})
+          AND minute >= toDateTime({{start:UInt32}}, 'UTC') AND minute < toDateTime({{end:UInt32}}, 'UTC')
+        GROUP BY bucket ORDER BY bucket
+        """,
+        {"width": int(width.total_seconds()), "brand": brand or "", "start": int(start.timestamp()), "end": int(end.timestamp())},
+    )
+    buckets = [
+        {
+            "bucket": r["bucket"].replace(tzinfo=dt.timezone.utc).isoformat(),
+            "posts": int(r["posts"]),
+            "negative": int(r["negative"]),
+            "neutral": int(r["neutral"]),
+            "positive": int(r["positive"]),
+            "negative_share": (r["negative"] / r["posts"]) if r["posts"] else 0.0,
+            "mean_confidence": float(r["mean_confidence"]) if r["posts"] else 0.0,
+        }
+        for r in rows
+    ]
+    return {
+        "brand": brand or "*",
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "bucket": bucket,
+        "buckets": buckets,
+    }
+
+
+def brand_counts(store: ClickHouseStore) -> dict[str, int]:
+    rows = store.query(f"SELECT brand, count() AS n FROM {store.db}.posts GROUP BY brand ORDER BY brand")
+    return {r["brand"]: int(r["n"]) for r in rows}

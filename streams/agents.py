@@ -12,12 +12,25 @@ import logging
 
 from aiokafka import AIOKafkaConsumer
 
-from streams.app import app, deadletter_topic, model_events_topic, posts_topic, scored_topic, settings
+from drift.slack import SlackNotifier
+from streams.app import (
+    alerts_topic,
+    app,
+    deadletter_topic,
+    label_requests_topic,
+    labels_topic,
+    model_events_topic,
+    posts_topic,
+    retrain_topic,
+    scored_topic,
+    settings,
+)
 from streams.brands import BrandResolver
 from streams.clickhouse import ClickHouseStore, redact, retry_forever
 from streams.pipeline import BatchResult, RawRecord, handle_batch
-from streams.schemas import ModelEvent
+from streams.schemas import HumanLabel, ModelEvent
 from streams.serving import ModelSlots
+from streams.watch import Watcher
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +42,8 @@ class Runtime:
         self.slots = ModelSlots(settings)
         self.resolver = BrandResolver.from_file(settings.brand_rules)
         self.store: ClickHouseStore | None = None
+        self.watcher: Watcher | None = None
+        self.notifier = SlackNotifier(settings.slack_webhook_url)
         self.ready = asyncio.Event()
         self.stopping = False
         self.batches = 0
@@ -43,7 +58,18 @@ class Runtime:
         )
         await asyncio.to_thread(retry_forever, self.store.ensure_schema, what="ClickHouse schema")
         await self.slots.load_initial()
+        await self.notifier.start()
+        self.watcher = Watcher(settings.state_dir / "drift", self.store, send_to_topic, self.notifier)
+        self.sync_watcher_models()
         self.ready.set()
+
+    def sync_watcher_models(self) -> None:
+        """Give drift detection the reference label mix of every model now served."""
+        assert self.watcher is not None
+        serving = self.slots.current
+        for scorer in (serving.champion, serving.challenger):
+            if scorer is not None:
+                self.watcher.model_loaded(scorer.version, scorer.meta.reference_distribution)
 
 
 runtime = Runtime()
@@ -56,6 +82,17 @@ async def start_runtime() -> None:
     except Exception as exc:
         log.error("worker cannot start: %s", exc)
         await app.crash(exc)
+
+
+_TOPICS = {
+    "alerts": alerts_topic,
+    "label-requests": label_requests_topic,
+    "retrain-requests": retrain_topic,
+}
+
+
+async def send_to_topic(key: str, record_key: bytes | None, value: bytes) -> None:
+    await _TOPICS[key].send(key=record_key, value=value)
 
 
 async def publish(result: BatchResult) -> None:
@@ -74,13 +111,14 @@ async def score_posts(stream):  # type: ignore[no-untyped-def]
         records = [
             RawRecord(e.value, e.key, e.message.topic, e.message.partition, e.message.offset) for e in events
         ]
-        assert runtime.store is not None
+        assert runtime.store is not None and runtime.watcher is not None
         result = await handle_batch(
             records,
             runtime.slots.current,
             runtime.resolver,
             runtime.store,
             publish=publish,
+            observers=[runtime.watcher.observe_batch],
             max_text_chars=settings.max_text_chars,
             keep_unknown_brand=settings.unknown_brand == "keep",
             should_stop=lambda: runtime.stopping,
@@ -88,6 +126,27 @@ async def score_posts(stream):  # type: ignore[no-untyped-def]
         runtime.batches += 1
         runtime.posts_scored += len(result.scored)
         runtime.dead_letters += len(result.dead)
+
+
+@app.agent(labels_topic)
+async def ingest_labels(stream):  # type: ignore[no-untyped-def]
+    """Human labels → ClickHouse + labelled-sample performance per model version."""
+    await runtime.ready.wait()
+    async for events in stream.take_events(500, within=1.0):
+        labels: list[HumanLabel] = []
+        for e in events:
+            try:
+                labels.append(HumanLabel.model_validate_json(e.value))
+            except ValueError as exc:
+                log.error("ignoring malformed label at %s[%d]@%d: %s", e.message.topic, e.message.partition, e.message.offset, exc)
+        assert runtime.watcher is not None
+        await runtime.watcher.observe_labels(labels)
+
+
+@app.timer(interval=30.0)
+async def save_watch_state() -> None:
+    if runtime.watcher is not None:
+        await asyncio.to_thread(runtime.watcher.save)
 
 
 @app.task
@@ -106,10 +165,16 @@ async def follow_model_events() -> None:
             except ValueError as exc:
                 log.error("ignoring malformed model event at offset %d: %s", msg.offset, exc)
                 continue
+            champion_before = runtime.slots.current.champion.version
             try:
                 await runtime.slots.apply(event.role, event.action, event.model_ref)
             except Exception:  # noqa: BLE001 - keep serving the current models
                 log.exception("could not apply model event %s; still serving the previous models", event)
+                continue
+            assert runtime.watcher is not None
+            runtime.sync_watcher_models()
+            if event.role == "challenger":
+                runtime.watcher.coalescer.complete(champion_before)  # the retrain it asked for is done
     finally:
         await consumer.stop()
 
@@ -117,3 +182,6 @@ async def follow_model_events() -> None:
 @app.on_before_shutdown.connect
 async def _on_shutdown(app_, **kwargs) -> None:  # type: ignore[no-untyped-def]
     runtime.stopping = True
+    if runtime.watcher is not None:
+        await asyncio.to_thread(runtime.watcher.save)
+    await runtime.notifier.aclose()

@@ -92,7 +92,7 @@ def worker(loglevel: str = typer.Option("info", help="Faust log level")) -> None
     """
     from streams.worker import app as faust_app
 
-    sys.argv = ["brandpulse-worker", "worker", "-l", loglevel, "--without-uvloop"]
+    sys.argv = ["brandpulse-worker", "worker", "-l", loglevel]
     faust_app.main()
 
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from streams.brands import BrandResolver
 from streams.clickhouse import ClickHouseStore, retry_forever
 from streams.schemas import DeadLetter, Post, ScoredPost, utcnow
-from streams.serving import ScorerLike, Serving
+from models.scorer_factory import SentimentScorer
+from streams.serving import Serving
 from streams.validation import Rejected, parse_post
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def validate(
     return list(valid.values()), dead
 
 
-def to_rows(posts: Sequence[Post], scorer: ScorerLike, role: str, ingested_at: dt.datetime) -> list[ScoredPost]:
+def to_rows(posts: Sequence[Post], scorer: SentimentScorer, role: str, ingested_at: dt.datetime) -> list[ScoredPost]:
     preds = scorer.score([p.text for p in posts])
     return [
         ScoredPost(
@@ -79,7 +80,7 @@ def to_rows(posts: Sequence[Post], scorer: ScorerLike, role: str, ingested_at: d
 
 
 def score_isolating_failures(
-    items: Sequence[tuple[RawRecord, Post]], scorer: ScorerLike, role: str, ingested_at: dt.datetime
+    items: Sequence[tuple[RawRecord, Post]], scorer: SentimentScorer, role: str, ingested_at: dt.datetime
 ) -> tuple[list[ScoredPost], list[DeadLetter]]:
     """Score a batch; if the batch fails, score posts one by one so one bad post cannot stall the stream."""
     posts = [p for _, p in items]

@@ -11,26 +11,17 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-from models.scorer import Prediction
+from models.scorer_factory import SentimentScorer, make_scorer
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-class ScorerLike(Protocol):
-    @property
-    def version(self) -> str: ...
-    @property
-    def labels(self) -> list[str]: ...
-    def score(self, texts: list[str]) -> list[Prediction]: ...
-
-
 @dataclass(frozen=True, slots=True)
 class Serving:
-    champion: ScorerLike
-    challenger: ScorerLike | None = None
+    champion: SentimentScorer
+    challenger: SentimentScorer | None = None
 
 
 def resolve_checkpoint(ref: str, settings: Settings) -> Path:
@@ -42,9 +33,7 @@ def resolve_checkpoint(ref: str, settings: Settings) -> Path:
     return resolve_model(ref, settings=settings)
 
 
-def load_scorer(ref: str, settings: Settings) -> ScorerLike:
-    from models.scorer_factory import make_scorer
-
+def load_scorer(ref: str, settings: Settings) -> SentimentScorer:
     model_dir = resolve_checkpoint(ref, settings)
     return make_scorer(
         model_dir,
@@ -52,6 +41,7 @@ def load_scorer(ref: str, settings: Settings) -> ScorerLike:
         batch_size=settings.scorer_batch_size,
         max_length=settings.max_length,
         threads=settings.threads,
+        cache_entries=settings.cache_entries,
     )
 
 
@@ -76,7 +66,7 @@ class ModelSlots:
         self.ready.set()
         log.info("serving champion %s%s", champion.version, f", shadow {challenger.version}" if challenger else "")
 
-    async def _try_load(self, ref: str) -> ScorerLike | None:
+    async def _try_load(self, ref: str) -> SentimentScorer | None:
         try:
             return await asyncio.to_thread(load_scorer, ref, self.settings)
         except LookupError:

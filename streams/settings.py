@@ -36,7 +36,10 @@ class Settings(BaseSettings):
     scorer_batch_size: int = Field(default=64, ge=1, description="Micro-batch size inside the scorer")
     max_length: int = Field(default=128, ge=8, le=512, description="Tokenizer truncation length")
     threads: int | None = Field(default=None, description="torch intra-op threads (default: all cores)")
-    backend: Literal["torch", "onnx-int8"] = "torch"
+    backend: Literal["torch", "onnx-int8", "onnx-fp32"] = Field(
+        default="torch", description="Scoring backend; onnx-int8 = dynamic int8 quantisation (exported on first use)"
+    )
+    cache_entries: int = Field(default=0, ge=0, description="De-duplicating LRU cache of normalised texts (0 = off)")
     max_text_chars: int = Field(default=10_000, ge=1)
 
     # --- models / registry

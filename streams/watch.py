@@ -1,0 +1,136 @@
+"""The worker's watch over its own output: drift detectors, flyback sampling, labelled performance.
+
+Fed after every stored batch (``observe_batch``) and every batch of human labels
+(``observe_labels``). Whatever fires becomes an :class:`~streams.schemas.Alert` that is stored in
+ClickHouse, published on the alerts topic, sent to Slack (in the background, never blocking
+scoring) and offered to the retrain coalescer, which publishes at most one retrain request per
+model version in flight. All detector state lives in ``<data_dir>/drift/`` and survives restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from drift.flyback import select_for_labelling
+from drift.monitor import DriftMonitor
+from drift.performance import PerformanceMonitor
+from drift.retrain import RetrainCoalescer
+from drift.slack import SlackNotifier
+from streams.clickhouse import ClickHouseStore, retry_forever
+from streams.pipeline import BatchResult
+from streams.schemas import Alert, HumanLabel, LabelRequest, RetrainRequest
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[str, bytes | None, bytes], Awaitable[None]]  # (topic key, record key, value)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class Watcher:
+    def __init__(
+        self,
+        state_dir: Path,
+        store: ClickHouseStore,
+        send: Send,
+        notifier: SlackNotifier,
+        *,
+        flyback_rate: float = 0.01,
+        uncertain_share: float = 0.005,
+    ) -> None:
+        self.state_dir = state_dir
+        self.store = store
+        self.send = send
+        self.notifier = notifier
+        self.flyback_rate = flyback_rate
+        self.uncertain_share = uncertain_share
+        self.monitor = DriftMonitor.load_or_create(state_dir / "monitor.json")
+        extra = self._load_extra()
+        self.performance = PerformanceMonitor.from_state(extra["performance"]) if "performance" in extra else PerformanceMonitor()
+        self.coalescer = RetrainCoalescer.from_state(extra["coalescer"]) if "coalescer" in extra else RetrainCoalescer()
+        self.alerts_raised = 0
+        self.label_requests = 0
+
+    # ---- model lifecycle hooks -----------------------------------------------------------
+    def model_loaded(self, version: str, reference: dict[str, float]) -> None:
+        if reference and version not in {k[0] for k in self.monitor.keys}:
+            self.monitor.set_reference(version, reference)
+
+    # ---- per batch -----------------------------------------------------------------------
+    async def observe_batch(self, result: BatchResult) -> None:
+        if not result.scored:
+            return
+        alerts = self.monitor.observe(result.scored)
+        requests = select_for_labelling(result.scored, rate=self.flyback_rate, uncertain_share=self.uncertain_share)
+        if requests:
+            await asyncio.to_thread(retry_forever, lambda: self.store.insert_label_requests(requests), what="label queue insert")
+            for req in requests:
+                await self.send("label-requests", req.post_id.encode(), req.model_dump_json().encode())
+            self.label_requests += len(requests)
+        await self.raise_alerts(alerts)
+
+    async def observe_labels(self, labels: Sequence[HumanLabel]) -> None:
+        """Store human labels and score each model version that predicted those posts against them."""
+        if not labels:
+            return
+        await asyncio.to_thread(retry_forever, lambda: self.store.insert_human_labels(labels), what="human label insert")
+        by_post = {lab.post_id: lab.label for lab in labels}
+        rows = await asyncio.to_thread(
+            self.store.query,
+            f"SELECT post_id, model_version, label FROM {self.store.db}.scored_posts FINAL WHERE post_id IN {{ids:Array(String)}}",
+            {"ids": list(by_post)},
+        )
+        alerts: list[Alert] = []
+        for r in rows:
+            alert = self.performance.observe(r["model_version"], r["label"], by_post[r["post_id"]], r["post_id"])
+            if alert is not None:
+                alerts.append(alert)
+        await self.raise_alerts(alerts)
+
+    async def raise_alerts(self, alerts: Sequence[Alert]) -> None:
+        if not alerts:
+            return
+        await asyncio.to_thread(retry_forever, lambda: self.store.insert_alerts(alerts), what="alert insert")
+        for alert in alerts:
+            log.warning("ALERT %s %s brand=%s: %s", alert.kind, alert.detector, alert.brand or "*", alert.message)
+            await self.send("alerts", alert.alert_id.encode(), alert.model_dump_json().encode())
+            self.notifier.notify(alert)
+            request = self.coalescer.offer(alert)
+            if request is not None:
+                await self.request_retrain(request)
+        self.alerts_raised += len(alerts)
+
+    async def request_retrain(self, request: RetrainRequest) -> None:
+        log.warning("requesting retrain of %s (%s)", request.model_version, request.reason)
+        await self.send("retrain-requests", request.request_id.encode(), request.model_dump_json().encode())
+
+    # ---- persistence ---------------------------------------------------------------------
+    def _extra_path(self) -> Path:
+        return self.state_dir / "watch.json"
+
+    def _load_extra(self) -> dict:
+        try:
+            return json.loads(self._extra_path().read_text())
+        except FileNotFoundError:
+            return {}
+
+    def save(self) -> None:
+        self.monitor.save(self.state_dir / "monitor.json")
+        _atomic_write(
+            self._extra_path(),
+            json.dumps({"performance": self.performance.to_state(), "coalescer": self.coalescer.to_state()}),
+        )

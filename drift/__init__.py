@@ -1,0 +1,13 @@
+"""Drift detection, alerting and the retraining trigger.
+
+Modules, each with one job (their docstrings explain thresholds and why):
+
+- :mod:`drift.detectors` — guarded River detectors on the confidence stream.
+- :mod:`drift.label_distribution` — predicted-label mix vs. a reference (chi², JS, PSI).
+- :mod:`drift.monitor` — per model version / per brand fan-out producing ``Alert`` records.
+- :mod:`drift.performance` — macro-F1 / negative recall on human-labelled samples.
+- :mod:`drift.flyback` — which posts go to human labelling.
+- :mod:`drift.retrain` — alerts to at most one in-flight ``RetrainRequest`` per version.
+- :mod:`drift.slack` — Block Kit rendering and a non-blocking, retrying webhook notifier.
+- :mod:`drift.bench` — detection delay / false alarms on seeded simulated streams.
+"""

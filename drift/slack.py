@@ -1,0 +1,311 @@
+"""Slack alerts: Block Kit rendering and a webhook notifier that never blocks the stream.
+
+:class:`SlackNotifier` owns an asyncio queue and one background task. ``notify(alert)`` only
+enqueues (constant time, safe from the event loop thread or any other thread) and returns, so a
+slow or broken Slack never stalls scoring. The task posts each alert with
+``slack_sdk``'s ``AsyncWebhookClient`` and retries with capped exponential backoff plus jitter on
+timeouts, connection errors, 5xx and 429 (honouring ``Retry-After``) until it succeeds or
+``give_up_after_s`` (default 1 h) passes; other 4xx (bad payload, revoked webhook) are not
+retryable and are logged once. Delivery is in order; the queue is bounded (default 1,000) and
+drops the *oldest* alert when full, since during a long outage the newest state matters most.
+
+The webhook URL is a secret (anyone holding it can post to the channel). It is kept in a
+``SecretStr``, never logged — logs show :func:`redact_url`'s ``https://hooks.slack.com/…#<sha256
+prefix>`` — and slack_sdk's own debug logging (which prints the URL) is routed to a silenced
+logger. Without a URL the notifier prints the alert text to stdout instead (local development).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from pydantic import SecretStr
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from streams.schemas import Alert
+
+log = logging.getLogger(__name__)
+
+_TITLES = {
+    "confidence_drift": ("🟠", "Confidence drift"),
+    "label_drift": ("🔴", "Label-distribution drift"),
+    "labelled_performance": ("🔴", "Live accuracy below the bar"),
+    "retrain": ("🔁", "Retraining requested"),
+    "promotion": ("🚀", "Model promotion"),
+}
+_NEXT_STEPS = {
+    "confidence_drift": (
+        "A retrain request is opened for this model version (one at a time; further alerts join it). "
+        "Flyback labelling keeps sampling, so labelled accuracy will confirm or clear this. "
+        "Check the sample posts for a new topic, language or spam wave."
+    ),
+    "label_drift": (
+        "A retrain request is opened for this model version (one at a time; further alerts join it). "
+        "If the sample posts are correctly labelled this is a real change in sentiment, not model "
+        "failure — check the brand dashboard before retraining."
+    ),
+    "labelled_performance": (
+        "Retraining is requested with the newest human labels; the challenger runs in shadow and is "
+        "promoted only if it beats this version on the held-out set."
+    ),
+    "retrain": "The trainer picks up the request; a shadow deployment follows if the new model passes evaluation.",
+    "promotion": "The new champion is live; drift detectors restart with its reference distribution.",
+}
+
+
+def redact_url(url: str) -> str:
+    """``scheme://host/…#abcd1234``: enough to tell webhooks apart, useless for posting."""
+    parts = urlsplit(url)
+    fingerprint = hashlib.sha256(url.encode("utf-8")).hexdigest()[:8]
+    return f"{parts.scheme or '?'}://{parts.hostname or '?'}/…#{fingerprint}"
+
+
+def _esc(text: str) -> str:
+    # Slack mrkdwn treats &, < and > as control characters (links, mentions).
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _when(ts: Any) -> str:
+    epoch = int(ts.timestamp())
+    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{ts.isoformat(timespec='seconds')}>"
+
+
+def alert_text(alert: Alert) -> str:
+    """One-line plain text of an alert (notification fallback and stdout output)."""
+    _, title = _TITLES.get(alert.kind, ("⚠️", alert.kind))
+    scope = f"brand {alert.brand}" if alert.brand else "all brands"
+    return (
+        f"[brandpulse] {title} — {alert.model_version}, {scope}: {alert.message} "
+        f"({alert.detector}: {alert.statistic:.4g} vs threshold {alert.threshold:.4g})"
+    )
+
+
+def alert_blocks(alert: Alert) -> list[dict[str, Any]]:
+    """Block Kit blocks: what drifted, how much, since when, sample posts, what happens next."""
+    emoji, title = _TITLES.get(alert.kind, ("⚠️", alert.kind))
+    scope = f"brand *{_esc(alert.brand)}*" if alert.brand else "all brands"
+    fields = [
+        f"*Model version*\n`{_esc(alert.model_version)}`",
+        f"*Scope*\n{scope}",
+        f"*Statistic*\n{alert.statistic:.4g} (threshold {alert.threshold:.4g})",
+        f"*Detector*\n{_esc(alert.detector)}",
+        f"*Window*\n{alert.window:,} posts",
+        f"*Since*\n{_when(alert.since) if alert.since else 'unknown'}",
+    ]
+    samples = ", ".join(f"`{_esc(pid)}`" for pid in alert.example_post_ids) or "none"
+    return [
+        {"type": "header", "text": {"type": "plain_text", "text": f"{emoji} {title}"[:150], "emoji": True}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _esc(alert.message or title)[:3000]}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f[:2000]} for f in fields]},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*Sample posts*\n{samples}"[:3000]}},
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": f"*What happens next:* {_NEXT_STEPS.get(alert.kind, '')}"}],
+        },
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": f"alert `{alert.alert_id}` · detected {_when(alert.detected_at)}"}
+            ],
+        },
+    ]
+
+
+def _transport_logger() -> logging.Logger:
+    # slack_sdk logs the full webhook URL at DEBUG; this logger is above DEBUG and does not propagate.
+    quiet = logging.getLogger("drift.slack.transport")
+    quiet.setLevel(logging.CRITICAL)
+    quiet.propagate = False
+    return quiet
+
+
+class SlackNotifier:
+    """Non-blocking, retrying Slack webhook sender. Use inside a running event loop::
+
+        notifier = SlackNotifier(settings.slack_webhook_url)
+        await notifier.start()
+        notifier.notify(alert)          # returns immediately
+        await notifier.aclose()         # drains (bounded) on shutdown
+    """
+
+    def __init__(
+        self,
+        webhook_url: SecretStr | None,
+        *,
+        timeout_s: float = 5.0,
+        backoff_initial_s: float = 1.0,
+        backoff_max_s: float = 60.0,
+        give_up_after_s: float = 3600.0,
+        max_queue: int = 1_000,
+    ) -> None:
+        url = webhook_url.get_secret_value().strip() if webhook_url is not None else ""
+        if url and urlsplit(url).scheme not in ("http", "https"):
+            raise ValueError(
+                f"Slack webhook URL {redact_url(url)} must start with https:// "
+                "(set BRANDPULSE_SLACK_WEBHOOK_URL to the incoming-webhook URL from Slack)"
+            )
+        self._url = url
+        self._redacted = redact_url(url) if url else "stdout"
+        self.timeout_s = timeout_s
+        self.backoff_initial_s = backoff_initial_s
+        self.backoff_max_s = backoff_max_s
+        self.give_up_after_s = give_up_after_s
+        self.max_queue = max_queue
+        self.delivered = 0
+        self.failed = 0
+        self.dropped = 0
+        self._queue: asyncio.Queue[Alert] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._client = (
+            AsyncWebhookClient(url, timeout=timeout_s, logger=_transport_logger(), retry_handlers=[])  # type: ignore[arg-type]
+            if url
+            else None
+        )
+
+    def __repr__(self) -> str:
+        return f"SlackNotifier({self._redacted})"
+
+    async def start(self) -> None:
+        """Start the background sender on the running loop (idempotent)."""
+        if self._task is None:
+            self._bind(asyncio.get_running_loop())
+
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._queue = asyncio.Queue()
+        self._task = loop.create_task(self._run(), name="slack-notifier")
+
+    def notify(self, alert: Alert) -> None:
+        """Queue an alert for delivery and return at once (prints it when no URL is configured)."""
+        if not self._url:
+            print(alert_text(alert), flush=True)
+            return
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if self._loop is None:
+            if running is None:
+                raise RuntimeError("SlackNotifier has no event loop: `await notifier.start()` inside the app first")
+            self._bind(running)
+        assert self._loop is not None
+        if running is self._loop:
+            self._enqueue(alert)
+        else:
+            self._loop.call_soon_threadsafe(self._enqueue, alert)
+
+    def _enqueue(self, alert: Alert) -> None:
+        assert self._queue is not None
+        if self._queue.qsize() >= self.max_queue:
+            self._queue.get_nowait()
+            self._queue.task_done()
+            self.dropped += 1
+            log.warning("Slack queue full (%d); dropped the oldest alert", self.max_queue)
+        self._queue.put_nowait(alert)
+
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize() if self._queue is not None else 0
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Wait until every queued alert is delivered or given up; False on timeout."""
+        if self._queue is None:
+            return True
+        try:
+            await asyncio.wait_for(self._queue.join(), timeout_s)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    async def aclose(self, drain_timeout_s: float = 10.0) -> None:
+        """Give queued alerts ``drain_timeout_s`` to go out, then stop the sender."""
+        if self._task is None:
+            return
+        if not await self.drain(drain_timeout_s):
+            log.warning("Slack notifier closed with %d undelivered alert(s) (%s)", self.pending, self._redacted)
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        self._task = None
+
+    async def _run(self) -> None:
+        assert self._queue is not None
+        while True:
+            alert = await self._queue.get()
+            try:
+                await self._deliver(alert)
+            except Exception:  # the sender must outlive any single bad alert
+                self.failed += 1
+                log.exception("Slack delivery of alert %s failed unexpectedly", alert.alert_id)
+            finally:
+                self._queue.task_done()
+
+    def _scrub(self, text: str) -> str:
+        if not self._url:
+            return text
+        text = text.replace(self._url, self._redacted)
+        path = urlsplit(self._url).path
+        return text.replace(path, "/…") if len(path) > 1 else text
+
+    async def _deliver(self, alert: Alert) -> None:
+        assert self._client is not None
+        payload = {"text": alert_text(alert), "blocks": alert_blocks(alert)}
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            wait: float | None = None
+            try:
+                resp = await self._client.send_dict(payload)
+            except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
+                problem = f"{type(exc).__name__}: {self._scrub(str(exc))}".rstrip(": ")
+            else:
+                if 200 <= resp.status_code < 300:
+                    self.delivered += 1
+                    if attempt > 1:
+                        log.info("Slack alert %s delivered after %d attempts", alert.alert_id, attempt)
+                    return
+                if resp.status_code != 429 and resp.status_code < 500:
+                    self.failed += 1
+                    log.error(
+                        "Slack webhook %s rejected alert %s: HTTP %d %s (not retried; check the webhook)",
+                        self._redacted, alert.alert_id, resp.status_code, self._scrub(str(resp.body))[:200],
+                    )
+                    return
+                problem = f"HTTP {resp.status_code}"
+                wait = _retry_after(resp.headers)
+            if time.monotonic() - started >= self.give_up_after_s:
+                self.failed += 1
+                log.error(
+                    "Giving up on Slack alert %s after %d attempts over %.0fs (%s, last: %s)",
+                    alert.alert_id, attempt, time.monotonic() - started, self._redacted, problem,
+                )
+                return
+            backoff = min(self.backoff_max_s, self.backoff_initial_s * 2 ** (attempt - 1))
+            delay = min(wait, self.backoff_max_s) if wait is not None else backoff * random.uniform(0.5, 1.0)
+            log.warning(
+                "Slack webhook %s failed (%s); retrying alert %s in %.2fs (attempt %d)",
+                self._redacted, problem, alert.alert_id, delay, attempt,
+            )
+            await asyncio.sleep(delay)
+
+
+def _retry_after(headers: dict[str, Any]) -> float | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) else value
+            try:
+                return max(0.0, float(raw))
+            except (TypeError, ValueError):
+                return None
+    return None

@@ -1,0 +1,68 @@
+"""Stream builders shared by the drift tests (real airline labels where the data is present)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from streams.schemas import ScoredPost
+
+REPO = Path(__file__).resolve().parents[2]
+AIRLINE_CSV = (REPO / ".." / "shared" / "data" / "airline" / "tweets.csv").resolve()
+LABELS = ["negative", "neutral", "positive"]
+T0 = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
+
+
+def airline_rows() -> list[dict[str, str]]:
+    if not AIRLINE_CSV.exists():
+        pytest.skip(f"shared test data not found at {AIRLINE_CSV}")
+    with AIRLINE_CSV.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def confidences(seed: int, n: int, change: int | None = None, before: float = 0.775, after: float = 0.655) -> np.ndarray:
+    """3-class max-probabilities: mean ≈0.85, dropping to ≈0.77 at ``change``."""
+    rng = np.random.default_rng(seed)
+    cut = n if change is None else change
+    k = 8.0
+    x = np.concatenate([rng.beta(before * k, (1 - before) * k, cut), rng.beta(after * k, (1 - after) * k, n - cut)])
+    return 1 / 3 + 2 / 3 * x
+
+
+def labels_with_jump(seed: int, n: int, change: int, base: tuple[float, float, float], jump: float) -> list[str]:
+    rng = np.random.default_rng(seed)
+    ref = np.array(base)
+    shifted = ref.copy()
+    shifted[0] += jump
+    shifted[1:] -= jump * ref[1:] / ref[1:].sum()
+    idx = np.concatenate([rng.choice(3, change, p=ref), rng.choice(3, n - change, p=shifted)])
+    return [LABELS[i] for i in idx]
+
+
+def scored(
+    i: int,
+    label: str,
+    confidence: float,
+    brand: str = "acme",
+    version: str = "m/1",
+    role: str = "champion",
+    text: str = "",
+) -> ScoredPost:
+    others = (1 - confidence) / 2
+    return ScoredPost(
+        post_id=f"p{i}",
+        brand=brand,
+        platform="twitter",
+        text=text or f"post {i}",
+        created_at=T0 + dt.timedelta(seconds=i),
+        ingested_at=T0 + dt.timedelta(seconds=i, milliseconds=5),
+        label=label,
+        probs={lab: (confidence if lab == label else others) for lab in LABELS},
+        confidence=confidence,
+        model_version=version,
+        model_role=role,  # type: ignore[arg-type]
+    )

@@ -59,7 +59,7 @@ class Runtime:
         await asyncio.to_thread(retry_forever, self.store.ensure_schema, what="ClickHouse schema")
         await self.slots.load_initial()
         await self.notifier.start()
-        self.watcher = Watcher(settings.state_dir / "drift", self.store, send_to_topic, self.notifier)
+        self.watcher = Watcher(settings, self.store, send_to_topic, self.notifier, lambda: self.slots.current)
         self.sync_watcher_models()
         self.ready.set()
 

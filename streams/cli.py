@@ -70,6 +70,28 @@ def broker(
     console.print("broker stopped")
 
 
+@app.command("config")
+def config_cmd() -> None:
+    """Print the effective configuration (env BRANDPULSE_* and CLI options), secrets redacted.
+
+    Example: BRANDPULSE_BATCH_MAX=512 brandpulse config
+    """
+    from streams.clickhouse import redact
+    from streams.settings import Settings
+
+    settings = _settings()
+    table = Table(title="brandpulse configuration")
+    for col in ("env var", "value", "meaning"):
+        table.add_column(col)
+    for name, info in Settings.model_fields.items():
+        value = getattr(settings, name)
+        shown = "***" if "secret" in type(value).__name__.lower() and value else str(value)
+        if name == "clickhouse_url" and value:
+            shown = redact(value)
+        table.add_row(f"BRANDPULSE_{name.upper()}", shown, info.description or "")
+    console.print(table)
+
+
 @app.command("topics")
 def topics_cmd() -> None:
     """Create any missing brandpulse topics on the configured Kafka broker.
@@ -152,7 +174,7 @@ def demo(
     rate: Optional[float] = typer.Option(None, help="Posts per second (default: as fast as possible)"),
     keep_running: bool = typer.Option(False, help="Keep broker and worker up afterwards for trends queries"),
 ) -> None:
-    """The quick-start main job: local broker + chDB + default model (trained on first run) + replay.
+    """The quick-start main job: broker + chDB + default model + airline replay + drift → retrain → shadow → promotion.
 
     Example: brandpulse demo --limit 3000
     """
@@ -219,17 +241,24 @@ def trends(
         console.print("[yellow]no posts in this window[/] (replayed an old corpus? try --until latest)")
 
 
-def _mount_optional_apps() -> None:
-    """Sub-command groups owned by the other packages."""
-    try:
-        from models.cli import app as models_app
+def _mount_other_packages() -> None:
+    """Commands whose code lives with the part of the system they operate."""
+    from drift.labelling import label_command
+    from drift.trainer import trainer_command
+    from models.bench import bench_app
+    from models.cli import app as models_app
+    from streams.api import api_command
+    from streams.dashboard import dashboard_command
 
-        app.add_typer(models_app, name="models", help="Train, evaluate, compare, register and promote models.")
-    except ImportError:
-        pass
+    app.add_typer(models_app, name="models", help="Train, evaluate, compare, register and promote models.")
+    app.add_typer(bench_app, name="bench", help="Benchmark the scoring paths and the pipeline on real tweets.")
+    app.command("label")(label_command)
+    app.command("trainer")(trainer_command)
+    app.command("api")(api_command)
+    app.command("dashboard")(dashboard_command)
 
 
-_mount_optional_apps()
+_mount_other_packages()
 
 
 def main() -> None:

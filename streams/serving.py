@@ -62,6 +62,8 @@ class ModelSlots:
         challenger = None
         if self.settings.challenger_ref:
             challenger = await self._try_load(self.settings.challenger_ref)
+            if challenger is not None and challenger.version == champion.version:
+                challenger = None  # already promoted: nothing to shadow
         self._serving = Serving(champion, challenger)
         self.ready.set()
         log.info("serving champion %s%s", champion.version, f", shadow {challenger.version}" if challenger else "")

@@ -22,13 +22,13 @@ class Settings(BaseSettings):
 
     # --- Kafka
     kafka_url: str = Field(default="kafka://127.0.0.1:9092", description="Faust broker URL(s)")
-    topic_prefix: str = "brandpulse"
-    topic_partitions: int = Field(default=4, ge=1)
-    topic_replication: int = Field(default=1, ge=1)
+    topic_prefix: str = Field(default="brandpulse", description="Topic names are <prefix>.<name>")
+    topic_partitions: int = Field(default=4, ge=1, description="Partitions of the data topics (control topics have 1)")
+    topic_replication: int = Field(default=1, ge=1, description="Replication factor of created topics")
     # Tansu needs ~half the session timeout to admit a consumer to a group; 6 s keeps startup quick
     # while still far above the time one scoring batch takes.
-    session_timeout_s: float = 6.0
-    app_id: str = "brandpulse-worker"
+    session_timeout_s: float = Field(default=6.0, gt=0, description="Kafka consumer session timeout (s)")
+    app_id: str = Field(default="brandpulse-worker", description="Faust app id = consumer group of the workers")
 
     # --- batching / scoring
     batch_max: int = Field(default=256, ge=1, description="Max posts per scoring batch (stream.take max)")
@@ -40,14 +40,14 @@ class Settings(BaseSettings):
         default="torch", description="Scoring backend; onnx-int8 = dynamic int8 quantisation (exported on first use)"
     )
     cache_entries: int = Field(default=0, ge=0, description="De-duplicating LRU cache of normalised texts (0 = off)")
-    max_text_chars: int = Field(default=10_000, ge=1)
+    max_text_chars: int = Field(default=10_000, ge=1, description="Longer posts are dead-lettered")
 
     # --- models / registry
     model_ref: str = Field(default="champion", description="Registry alias, models:/ URI or checkpoint dir")
     challenger_ref: str | None = Field(
         default="challenger", description="Model scored in shadow when it exists; empty = no shadow scoring"
     )
-    registered_model: str = "brandpulse-sentiment"
+    registered_model: str = Field(default="brandpulse-sentiment", description="MLflow registered model name")
     mlflow_tracking_uri: str | None = Field(
         default=None, description="MLflow store; default sqlite:///<data_dir>/mlflow.db"
     )
@@ -57,20 +57,25 @@ class Settings(BaseSettings):
         default=None,
         description="chdb:///abs/dir (embedded) or http(s)://user:pass@host:8123; default chdb:///<data_dir>/clickhouse",
     )
-    clickhouse_database: str = "brandpulse"
+    clickhouse_database: str = Field(default="brandpulse", description="ClickHouse database")
 
     # --- web (Faust worker's own web server: trends/dashboard/metrics for other processes)
-    web_host: str = "127.0.0.1"
-    web_port: int = 6066
+    web_host: str = Field(default="127.0.0.1", description="Worker web server bind address (loopback by default)")
+    web_port: int = Field(default=6066, description="Worker web port: /trends /stats /dashboard /metrics")
 
     # --- brands
-    brand_rules: Path | None = Field(default=None, description="YAML/JSON file of brand rules")
+    brand_rules: Path | None = Field(default=None, description="JSON file of brand rules (handles, hashtags, keywords per brand)")
     unknown_brand: Literal["dead-letter", "keep"] = Field(
         default="dead-letter", description="Posts whose brand is unknown: dead-letter them, or keep them under brand='unknown'"
     )
 
     # --- alerts
-    slack_webhook_url: SecretStr | None = None
+    slack_webhook_url: SecretStr | None = Field(default=None, description="Slack incoming webhook; never logged")
+    flyback_rate: float = Field(default=0.01, ge=0, le=1, description="Share of scored posts sampled for human labels")
+    auto_promote: bool = Field(default=True, description="Promote a challenger that wins on human labels")
+    promotion_margin: float = Field(default=0.02, ge=0, description="Macro-F1 gain a challenger needs to be promoted")
+    promotion_min_labels: int = Field(default=200, ge=1, description="Human-labelled posts scored by both models before promotion")
+    uncertain_share: float = Field(default=0.005, ge=0, le=1, description="Extra share of least-confident posts sent for labels")
 
     @property
     def state_dir(self) -> Path:

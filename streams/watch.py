@@ -16,19 +16,29 @@ import os
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from drift.flyback import select_for_labelling
 from drift.monitor import DriftMonitor
 from drift.performance import PerformanceMonitor
 from drift.retrain import RetrainCoalescer
+from drift.shadow import ShadowReport, compare, should_promote
 from drift.slack import SlackNotifier
 from streams.clickhouse import ClickHouseStore, retry_forever
 from streams.pipeline import BatchResult
-from streams.schemas import Alert, HumanLabel, LabelRequest, RetrainRequest
+from streams.schemas import Alert, HumanLabel, RetrainRequest
+from streams.serving import Serving
+from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[str, bytes | None, bytes], Awaitable[None]]  # (topic key, record key, value)
+
+
+class Verdict(NamedTuple):
+    post_id: str
+    label: str
+    model_version: str
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -44,26 +54,29 @@ def _atomic_write(path: Path, text: str) -> None:
 class Watcher:
     def __init__(
         self,
-        state_dir: Path,
+        settings: Settings,
         store: ClickHouseStore,
         send: Send,
         notifier: SlackNotifier,
-        *,
-        flyback_rate: float = 0.01,
-        uncertain_share: float = 0.005,
+        serving: Callable[[], Serving],
     ) -> None:
-        self.state_dir = state_dir
+        self.settings = settings
+        self.state_dir = settings.state_dir / "drift"
         self.store = store
         self.send = send
         self.notifier = notifier
-        self.flyback_rate = flyback_rate
-        self.uncertain_share = uncertain_share
+        self.serving = serving
+        self.flyback_rate = settings.flyback_rate
+        self.uncertain_share = settings.uncertain_share
+        state_dir = self.state_dir
         self.monitor = DriftMonitor.load_or_create(state_dir / "monitor.json")
         extra = self._load_extra()
         self.performance = PerformanceMonitor.from_state(extra["performance"]) if "performance" in extra else PerformanceMonitor()
         self.coalescer = RetrainCoalescer.from_state(extra["coalescer"]) if "coalescer" in extra else RetrainCoalescer()
         self.alerts_raised = 0
         self.label_requests = 0
+        self.shadow_report: ShadowReport | None = None
+        self._promoted: set[str] = set()
 
     # ---- model lifecycle hooks -----------------------------------------------------------
     def model_loaded(self, version: str, reference: dict[str, float]) -> None:
@@ -100,6 +113,50 @@ class Watcher:
             if alert is not None:
                 alerts.append(alert)
         await self.raise_alerts(alerts)
+        await self.review_challenger()
+
+    # ---- shadow deployment -----------------------------------------------------------------
+    def shadow_comparison(self, champion: str, challenger: str) -> ShadowReport | None:
+        """Champion vs challenger on the posts both scored, and on those with human labels."""
+        db = self.store.db
+        shadow = f"SELECT post_id FROM {db}.scored_posts WHERE model_role = 'shadow' AND model_version = {{chall:String}}"
+        params = {"champ": champion, "chall": challenger}
+        champ_rows = self.store.query(
+            f"SELECT post_id, label, model_version FROM {db}.scored_posts FINAL WHERE model_role = 'champion' "
+            f"AND model_version = {{champ:String}} AND post_id IN ({shadow})", params)
+        chall_rows = self.store.query(
+            f"SELECT post_id, label, model_version FROM {db}.scored_posts FINAL WHERE model_role = 'shadow' "
+            f"AND model_version = {{chall:String}}", params)
+        human = self.store.query(f"SELECT post_id, label, annotator FROM {db}.human_labels FINAL WHERE post_id IN ({shadow})", params)
+        if not champ_rows or not chall_rows:
+            return None
+        return compare(
+            [Verdict(**r) for r in champ_rows], [Verdict(**r) for r in chall_rows],
+            [HumanLabel(post_id=h["post_id"], label=h["label"], annotator=h["annotator"]) for h in human],
+        )
+
+    async def review_challenger(self) -> None:
+        """Promote the shadowed challenger once it beats the champion on enough human labels."""
+        serving = self.serving()
+        if serving.challenger is None:
+            return
+        champion, challenger = serving.champion.version, serving.challenger.version
+        report = await asyncio.to_thread(self.shadow_comparison, champion, challenger)
+        if report is None:
+            return
+        self.shadow_report = report
+        promote, why = should_promote(report, self.settings.promotion_margin, self.settings.promotion_min_labels)
+        if not promote or not self.settings.auto_promote or challenger in self._promoted:
+            return
+        from drift.promotion import promote_and_announce
+
+        self._promoted.add(challenger)
+        log.warning("promoting %s over %s: %s", challenger, champion, why)
+        try:
+            await asyncio.to_thread(promote_and_announce, self.settings, challenger, reason=why, report=report)
+        except Exception:  # noqa: BLE001 - keep serving; a person can promote with `brandpulse models promote`
+            self._promoted.discard(challenger)
+            log.exception("automatic promotion of %s failed", challenger)
 
     async def raise_alerts(self, alerts: Sequence[Alert]) -> None:
         if not alerts:

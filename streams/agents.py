@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from aiokafka import AIOKafkaConsumer
 
 from drift.slack import SlackNotifier
+from streams import metrics
 from streams.app import (
     alerts_topic,
     app,
@@ -112,6 +114,7 @@ async def score_posts(stream):  # type: ignore[no-untyped-def]
             RawRecord(e.value, e.key, e.message.topic, e.message.partition, e.message.offset) for e in events
         ]
         assert runtime.store is not None and runtime.watcher is not None
+        started = time.perf_counter()
         result = await handle_batch(
             records,
             runtime.slots.current,
@@ -123,6 +126,7 @@ async def score_posts(stream):  # type: ignore[no-untyped-def]
             keep_unknown_brand=settings.unknown_brand == "keep",
             should_stop=lambda: runtime.stopping,
         )
+        metrics.record_batch(result, time.perf_counter() - started)
         runtime.batches += 1
         runtime.posts_scored += len(result.scored)
         runtime.dead_letters += len(result.dead)

@@ -24,6 +24,7 @@ from drift.performance import PerformanceMonitor
 from drift.retrain import RetrainCoalescer
 from drift.shadow import ShadowReport, compare, should_promote
 from drift.slack import SlackNotifier
+from streams import metrics
 from streams.clickhouse import ClickHouseStore, retry_forever
 from streams.pipeline import BatchResult
 from streams.schemas import Alert, HumanLabel, RetrainRequest
@@ -162,6 +163,7 @@ class Watcher:
         if not alerts:
             return
         await asyncio.to_thread(retry_forever, lambda: self.store.insert_alerts(alerts), what="alert insert")
+        metrics.record_alerts(alerts)
         for alert in alerts:
             log.warning("ALERT %s %s brand=%s: %s", alert.kind, alert.detector, alert.brand or "*", alert.message)
             await self.send("alerts", alert.alert_id.encode(), alert.model_dump_json().encode())

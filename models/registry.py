@@ -1,0 +1,347 @@
+"""The model registry: MLflow runs + registered model versions + aliases, local by default.
+
+Serving never talks to MLflow directly: it asks :func:`resolve_model` for a reference ('champion',
+'challenger', 'models:/name@alias', 'models:/name/3', 'brandpulse-sentiment/v3' or a checkpoint
+directory) and gets back a local checkpoint directory, downloaded once into ``<data_dir>/models``.
+Every registered checkpoint carries its own registry version in ``brandpulse.json``, so a scored
+row's ``model_version`` always names a version that :func:`resolve_model` can find again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import re
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from models.checkpoint import META_FILE, read_meta, write_meta
+from streams.settings import Settings
+
+EXPERIMENT = "brandpulse"
+CHECKPOINT_ARTIFACT = "checkpoint"
+CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
+_PROGRESS_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+_VERSION_REF = re.compile(r"^(?:(?P<name>[\w.-]+)/)?v?(?P<num>\d+)$")
+
+
+class ModelNotFound(LookupError):
+    """A model reference that names nothing in the registry or on disk; the message says what exists."""
+
+
+class ModelInfo(BaseModel):
+    name: str
+    number: int
+    version: str
+    aliases: list[str]
+    created: dt.datetime
+    run_id: str | None
+    source: str
+    base_model: str = ""
+    trained_on: str = ""
+    metrics: dict[str, float] = {}
+
+
+def version_string(name: str, number: int) -> str:
+    return f"{name}/v{number}"
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    # MLflow and alembic announce schema migrations and deprecations on every fresh store.
+    loggers = [logging.getLogger(n) for n in ("mlflow", "alembic", "alembic.runtime.migration")]
+    levels = [lg.level for lg in loggers]
+    progress_bar = os.environ.get(_PROGRESS_ENV)
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    os.environ[_PROGRESS_ENV] = "false"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, lvl in zip(loggers, levels):
+            lg.setLevel(lvl)
+        if progress_bar is None:
+            os.environ.pop(_PROGRESS_ENV, None)
+        else:
+            os.environ[_PROGRESS_ENV] = progress_bar
+
+
+def _client(settings: Settings) -> Any:
+    from mlflow.tracking import MlflowClient
+
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    with _quiet():
+        return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+
+
+def _experiment_id(client: Any, settings: Settings) -> str:
+    exp = client.get_experiment_by_name(EXPERIMENT)
+    if exp is not None:
+        return exp.experiment_id
+    # Without an explicit location a sqlite-backed store drops artifacts into ./mlruns of the current dir.
+    location = (settings.state_dir / "mlartifacts").as_uri()
+    return client.create_experiment(EXPERIMENT, artifact_location=location)
+
+
+def _ensure_registered(client: Any, name: str) -> None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name, description="brandpulse sentiment checkpoints (HF dir + brandpulse.json)")
+
+
+def _numbers(client: Any, name: str) -> list[int]:
+    return [int(mv.version) for mv in client.search_model_versions(f"name='{name}'")]
+
+
+def _flat_params(params: Mapping[str, Any]) -> dict[str, str]:
+    # MLflow caps a param value at 6000 characters.
+    return {k: str(v)[:6000] for k, v in params.items() if v is not None}
+
+
+def _flat_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def log_and_register(
+    model_dir: Path,
+    *,
+    settings: Settings,
+    params: Mapping[str, Any],
+    metrics: Mapping[str, Any],
+    report_dir: Path | None = None,
+    alias: str | None = None,
+    history: Sequence[Mapping[str, float]] = (),
+) -> str:
+    """Log a checkpoint as an MLflow run, register it as the next version and return 'name/vN'.
+
+    The copy that is logged has ``version`` in ``brandpulse.json`` set to that string. ``history``
+    (one mapping per evaluation, with a ``step`` key) becomes step-wise metrics.
+    """
+    from mlflow.entities import Metric, Param
+
+    model_dir = Path(model_dir)
+    meta = read_meta(model_dir)
+    name = settings.registered_model
+    with _quiet():
+        client = _client(settings)
+        exp_id = _experiment_id(client, settings)
+        _ensure_registered(client, name)
+        number = max(_numbers(client, name), default=0) + 1
+        version = version_string(name, number)
+        run = client.create_run(exp_id, run_name=version, tags={"brandpulse.version": version})
+        run_id = run.info.run_id
+        try:
+            now = int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000)
+            step_metrics = [
+                Metric(k, float(v), now, int(h.get("step", i)))
+                for i, h in enumerate(history)
+                for k, v in h.items()
+                if k not in ("step", "epoch") and isinstance(v, (int, float))
+            ]
+            final = [Metric(k, v, now, 0) for k, v in _flat_metrics(metrics).items()]
+            ps = [Param(k, v) for k, v in _flat_params(params).items()]
+            for start in range(0, max(len(step_metrics) + len(final), 1), 900):
+                client.log_batch(run_id, metrics=(final + step_metrics)[start : start + 900])
+            for start in range(0, len(ps), 90):
+                client.log_batch(run_id, params=ps[start : start + 90])
+            with tempfile.TemporaryDirectory(prefix="brandpulse-register-") as tmp:
+                staged = Path(tmp) / CHECKPOINT_ARTIFACT
+                shutil.copytree(model_dir, staged, ignore=shutil.ignore_patterns("report", "*.tmp"))
+                write_meta(staged, meta.model_copy(update={"version": version}))
+                client.log_artifacts(run_id, str(staged), CHECKPOINT_ARTIFACT)
+            if report_dir is not None and Path(report_dir).is_dir():
+                client.log_artifacts(run_id, str(report_dir), "report")
+            source = f"{run.info.artifact_uri}/{CHECKPOINT_ARTIFACT}"
+            mv = client.create_model_version(
+                name,
+                source=source,
+                run_id=run_id,
+                tags={"base_model": meta.base_model, "trained_on": meta.trained_on[:5000]},
+                description=f"{meta.base_model} trained on {meta.trained_on}",
+            )
+            if int(mv.version) != number:
+                # Another process registered in between: MLflow's number wins, so fix the logged metadata.
+                version = version_string(name, int(mv.version))
+                with tempfile.TemporaryDirectory() as tmp:
+                    write_meta(Path(tmp), meta.model_copy(update={"version": version}))
+                    client.log_artifact(run_id, str(Path(tmp) / META_FILE), CHECKPOINT_ARTIFACT)
+                client.set_tag(run_id, "brandpulse.version", version)
+            client.set_terminated(run_id, "FINISHED")
+        except BaseException:
+            client.set_terminated(run_id, "FAILED")
+            raise
+        if alias:
+            client.set_registered_model_alias(name, alias, mv.version)
+    return version
+
+
+def _parse(ref: str, settings: Settings) -> tuple[str, str | None, int | None]:
+    """(registered name, alias, number) for a registry reference."""
+    if ref.startswith("models:/"):
+        body = ref[len("models:/") :]
+        if "@" in body:
+            name, alias = body.split("@", 1)
+            return name, alias, None
+        name, _, num = body.rpartition("/")
+        if not name or not num.isdigit():
+            raise ModelNotFound(f"{ref!r} is not a valid model URI; use models:/NAME@ALIAS or models:/NAME/NUMBER")
+        return name, None, int(num)
+    m = _VERSION_REF.match(ref)
+    if m:
+        return m.group("name") or settings.registered_model, None, int(m.group("num"))
+    if "/" in ref or "\\" in ref or ref.startswith("."):
+        raise ModelNotFound(f"{ref!r} is not a checkpoint directory (no {META_FILE}) nor a registry reference")
+    return settings.registered_model, ref, None
+
+
+def _model_version(client: Any, name: str, alias: str | None, number: int | None, settings: Settings) -> Any:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        if alias is not None:
+            return client.get_model_version_by_alias(name, alias)
+        return client.get_model_version(name, str(number))
+    except MlflowException:
+        what = f"alias {alias!r}" if alias is not None else f"version {number}"
+        try:
+            existing = sorted(_numbers(client, name))
+        except MlflowException:
+            existing = []
+        hint = (
+            f"registered versions: {existing}"
+            if existing
+            else "nothing is registered yet; run `brandpulse models bootstrap` or `brandpulse models train --register`"
+        )
+        raise ModelNotFound(f"model {name!r} has no {what} in {settings.tracking_uri}; {hint}") from None
+
+
+def resolve_model(ref: str, *, settings: Settings) -> Path:
+    """A local checkpoint directory for ``ref``, downloading a registered version once into ``<data_dir>/models``."""
+    from mlflow.artifacts import download_artifacts
+
+    candidate = Path(ref).expanduser()
+    if (candidate / META_FILE).is_file():
+        return candidate.resolve()
+    if candidate.is_dir():
+        raise ModelNotFound(f"{candidate} is a directory but not a brandpulse checkpoint (no {META_FILE})")
+    name, alias, number = _parse(ref, settings)
+    with _quiet():
+        client = _client(settings)
+        mv = _model_version(client, name, alias, number, settings)
+        target = settings.state_dir / "models" / name / f"v{mv.version}"
+        if (target / META_FILE).is_file():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as tmp:
+            local = Path(download_artifacts(artifact_uri=mv.source, dst_path=tmp))
+            if not (local / META_FILE).is_file():
+                raise ModelNotFound(f"{name} v{mv.version} at {mv.source} holds no {META_FILE}; re-register it")
+            if target.exists():
+                shutil.rmtree(target)
+            local.rename(target)
+    return target
+
+
+def _number_of(client: Any, ref: str, settings: Settings) -> tuple[str, int]:
+    name, alias, number = _parse(ref, settings)
+    mv = _model_version(client, name, alias, number, settings)
+    return name, int(mv.version)
+
+
+def alias_version(alias: str, *, settings: Settings) -> str | None:
+    """The 'name/vN' that ``alias`` points at, or None when it is not set."""
+    with _quiet():
+        client = _client(settings)
+        try:
+            name, number = _number_of(client, alias, settings)
+        except ModelNotFound:
+            return None
+    return version_string(name, number)
+
+
+def set_alias(version: str, alias: str, *, settings: Settings) -> str:
+    """Point ``alias`` at ``version`` ('name/vN', 'vN', 'N', models:/ URI or another alias); returns 'name/vN'."""
+    with _quiet():
+        client = _client(settings)
+        name, number = _number_of(client, version, settings)
+        client.set_registered_model_alias(name, alias, str(number))
+    return version_string(name, number)
+
+
+def promote(version_or_alias: str = CHALLENGER, *, settings: Settings) -> str:
+    """Make ``version_or_alias`` the champion; the old champion becomes 'previous' (for rollback).
+
+    The challenger alias is removed when it pointed at the promoted version: its shadow run is over.
+    """
+    from mlflow.exceptions import MlflowException
+
+    with _quiet():
+        client = _client(settings)
+        name, number = _number_of(client, version_or_alias, settings)
+        try:
+            old = int(client.get_model_version_by_alias(name, CHAMPION).version)
+        except MlflowException:
+            old = None
+        if old is not None and old != number:
+            client.set_registered_model_alias(name, PREVIOUS, str(old))
+        client.set_registered_model_alias(name, CHAMPION, str(number))
+        try:
+            if int(client.get_model_version_by_alias(name, CHALLENGER).version) == number:
+                client.delete_registered_model_alias(name, CHALLENGER)
+        except MlflowException:
+            pass
+    return version_string(name, number)
+
+
+def list_models(*, settings: Settings) -> list[ModelInfo]:
+    """Every registered version of ``settings.registered_model``, newest first."""
+    from mlflow.exceptions import MlflowException
+
+    name = settings.registered_model
+    with _quiet():
+        client = _client(settings)
+        try:
+            versions = client.search_model_versions(f"name='{name}'")
+            alias_map = dict(client.get_registered_model(name).aliases or {})
+        except MlflowException:
+            return []
+        # search results carry no aliases on every store; the registered model's alias map does.
+        aliases_of: dict[int, list[str]] = {}
+        for alias, num in alias_map.items():
+            aliases_of.setdefault(int(num), []).append(alias)
+        out = []
+        for mv in versions:
+            metrics: dict[str, float] = {}
+            if mv.run_id:
+                try:
+                    metrics = dict(client.get_run(mv.run_id).data.metrics)
+                except MlflowException:
+                    metrics = {}
+            out.append(
+                ModelInfo(
+                    name=name,
+                    number=int(mv.version),
+                    version=version_string(name, int(mv.version)),
+                    aliases=sorted(aliases_of.get(int(mv.version), [])),
+                    created=dt.datetime.fromtimestamp(mv.creation_timestamp / 1000, tz=dt.timezone.utc),
+                    run_id=mv.run_id,
+                    source=mv.source,
+                    base_model=(mv.tags or {}).get("base_model", ""),
+                    trained_on=(mv.tags or {}).get("trained_on", ""),
+                    metrics=metrics,
+                )
+            )
+    return sorted(out, key=lambda m: m.number, reverse=True)

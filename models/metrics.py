@@ -1,0 +1,148 @@
+"""Evaluation metrics for a sentiment classifier, as pure functions over arrays.
+
+Everything returned is plain Python (floats, lists, dicts) so it drops straight into JSON reports,
+MLflow params/metrics and ``CheckpointMeta.metrics``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+    recall_score,
+    roc_auc_score,
+)
+
+
+def _check_inputs(y_true: np.ndarray, probs: np.ndarray, n_labels: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y_true)
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 2:
+        raise ValueError(f"probs must be 2-D (n_samples, n_classes); got shape {p.shape}")
+    if y.ndim != 1 or len(y) != len(p):
+        raise ValueError(f"y_true must be 1-D with one entry per probs row; got {y.shape} vs {p.shape}")
+    if len(y) == 0:
+        raise ValueError("cannot compute metrics on an empty evaluation set")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError("y_true must hold integer class indices; map label names with labels.index(name) first")
+    if n_labels is not None and p.shape[1] != n_labels:
+        raise ValueError(f"probs has {p.shape[1]} columns but {n_labels} labels were given")
+    if y.min() < 0 or y.max() >= p.shape[1]:
+        raise ValueError(f"y_true holds class indices outside [0, {p.shape[1] - 1}]")
+    return y.astype(np.int64), p
+
+
+def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, n_bins: int = 15) -> float:
+    """Top-label ECE: sum over equal-width confidence bins of |accuracy - mean confidence| weighted by bin share."""
+    n = len(np.asarray(y_true))
+    return float(
+        sum(b["count"] / n * abs(b["accuracy"] - b["confidence"]) for b in reliability_bins(y_true, probs, n_bins))
+    )
+
+
+def reliability_bins(y_true: np.ndarray, probs: np.ndarray, n_bins: int = 15) -> list[dict]:
+    """Non-empty equal-width top-label confidence bins: lower, upper, count, accuracy, mean confidence."""
+    if n_bins < 1:
+        raise ValueError("n_bins must be >= 1")
+    y, p = _check_inputs(y_true, probs)
+    conf = p.max(axis=1)
+    correct = (p.argmax(axis=1) == y).astype(np.float64)
+    # Right-closed bins (0, 1/n], ..., ((n-1)/n, 1] as in Guo et al.
+    bins = np.clip(np.ceil(conf * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+    out = []
+    for b in range(n_bins):
+        mask = bins == b
+        if mask.any():
+            out.append(
+                {
+                    "lower": b / n_bins,
+                    "upper": (b + 1) / n_bins,
+                    "count": int(mask.sum()),
+                    "accuracy": float(correct[mask].mean()),
+                    "confidence": float(conf[mask].mean()),
+                }
+            )
+    return out
+
+
+def mean_std(values: Iterable[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof=1; 0.0 for a single value) across seeds/folds."""
+    arr = np.asarray(list(values), dtype=np.float64)
+    if arr.size == 0:
+        raise ValueError("mean_std needs at least one value")
+    std = float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+    return float(arr.mean()), std
+
+
+def _nan_to_none(x: float) -> float | None:
+    return None if math.isnan(x) else float(x)
+
+
+def classification_metrics(
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    labels: list[str],
+    y_pred: np.ndarray | None = None,
+) -> dict:
+    """Accuracy, macro/weighted F1, macro recall, per-class P/R/F1, confusion matrix, one-vs-rest AUCs, ECE.
+
+    ``y_pred`` lets a caller score a tuned decision rule (``models.scorer.decide``) instead of argmax;
+    the ranking metrics (AUCs) and ECE always use ``probs``. A class absent from ``y_true`` gets
+    ``None`` AUCs and is left out of the macro AUC averages.
+    """
+    y, p = _check_inputs(y_true, probs, len(labels))
+    k = len(labels)
+    pred = p.argmax(axis=1) if y_pred is None else np.asarray(y_pred, dtype=np.int64)
+    if pred.shape != y.shape:
+        raise ValueError(f"y_pred must have the same shape as y_true; got {pred.shape} vs {y.shape}")
+    classes = list(range(k))
+    prec, rec, f1, support = precision_recall_fscore_support(y, pred, labels=classes, zero_division=0)
+
+    roc: dict[str, float | None] = {}
+    pr: dict[str, float | None] = {}
+    for c, name in enumerate(labels):
+        positives = y == c
+        if positives.all() or not positives.any():
+            roc[name] = pr[name] = None
+            continue
+        roc[name] = float(roc_auc_score(positives, p[:, c]))
+        pr[name] = float(average_precision_score(positives, p[:, c]))
+    roc_vals = [v for v in roc.values() if v is not None]
+    pr_vals = [v for v in pr.values() if v is not None]
+
+    return {
+        "n": int(len(y)),
+        "labels": list(labels),
+        "accuracy": float(accuracy_score(y, pred)),
+        "macro_f1": float(f1_score(y, pred, labels=classes, average="macro", zero_division=0)),
+        "macro_recall": float(recall_score(y, pred, labels=classes, average="macro", zero_division=0)),
+        "weighted_f1": float(f1_score(y, pred, labels=classes, average="weighted", zero_division=0)),
+        "per_class": {
+            name: {
+                "precision": float(prec[c]),
+                "recall": float(rec[c]),
+                "f1": float(f1[c]),
+                "support": int(support[c]),
+            }
+            for c, name in enumerate(labels)
+        },
+        "confusion_matrix": confusion_matrix(y, pred, labels=classes).tolist(),
+        "roc_auc": roc,
+        "pr_auc": pr,
+        "roc_auc_macro": _nan_to_none(float(np.mean(roc_vals))) if roc_vals else None,
+        "pr_auc_macro": _nan_to_none(float(np.mean(pr_vals))) if pr_vals else None,
+        "ece": expected_calibration_error(y, p),
+    }
+
+
+def headline(metrics: dict) -> dict[str, float]:
+    """The flat float metrics of a ``classification_metrics`` dict (for MLflow / ``CheckpointMeta.metrics``)."""
+    keys = ("accuracy", "macro_f1", "macro_recall", "weighted_f1", "roc_auc_macro", "pr_auc_macro", "ece")
+    return {k: float(metrics[k]) for k in keys if metrics.get(k) is not None}

@@ -223,20 +223,22 @@ def bootstrap(
 def promote(
     version: str = typer.Argument("challenger", help="Version (name/vN, vN, N), alias or models:/ URI"),
 ) -> None:
-    """Make a version the champion; the old champion keeps the 'previous' alias for rollback.
+    """Make a version the champion and tell running workers (model-events topic) to load it now.
+
+    The old champion keeps the 'previous' alias for rollback.
 
     Examples:
       brandpulse models promote            # the challenger becomes champion
       brandpulse models promote v3         # roll forward/back to version 3
       brandpulse models promote previous   # roll back
     """
-    from models.registry import promote as do_promote
+    from drift.promotion import promote_and_announce
 
     try:
-        promoted = do_promote(version, settings=_settings())
+        event = promote_and_announce(_settings(), version, reason="promoted with `brandpulse models promote`")
     except ModelNotFound as exc:
         raise _fail(exc) from None
-    console.print(f"champion is now [bold]{promoted}[/]")
+    console.print(f"champion is now [bold]{event.version}[/]; workers were told to load it")
 
 
 @app.command("list")

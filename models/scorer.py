@@ -30,6 +30,15 @@ class Prediction:
     model_version: str
 
 
+def model_inputs(texts: Sequence[str], meta: CheckpointMeta) -> Sequence[str]:
+    """The texts as the model saw them in training."""
+    if not meta.normalise_input:
+        return texts
+    from models.data import normalise_tweet
+
+    return [normalise_tweet(t) for t in texts]
+
+
 def decide(probs: np.ndarray, labels: Sequence[str], negative_label: str | None, threshold: float | None) -> np.ndarray:
     """Class index per row: argmax, except rows where p(negative) >= threshold are negative.
 
@@ -80,6 +89,7 @@ class Scorer:
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated class probabilities, shape (len(texts), n_labels), in input order."""
         torch = self._torch
+        texts = model_inputs(texts, self.meta)
         n = len(texts)
         out = np.empty((n, len(self.labels)), dtype=np.float32)
         if n == 0:

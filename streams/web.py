@@ -7,18 +7,18 @@ With embedded chDB only the worker may open the data directory, so other process
 from __future__ import annotations
 
 import asyncio
-from typing import Any
-
 from faust.web import Request, Response, View
 
 from streams.agents import runtime
 from streams.app import app
+from streams.clickhouse import ClickHouseStore
 from streams.dashboard import DashboardData, DashboardQuery, DashboardUnavailable, build_data, build_page, gather_dashboard
 from streams.metrics import METRICS
 from streams.trends import brand_counts, query_trends
 
 
-def _store_or_503(view: View) -> Any:
+def _ready_store() -> ClickHouseStore | None:
+    """The worker's store once models and storage are up; None while it is starting."""
     if runtime.store is None or not runtime.ready.is_set():
         return None
     return runtime.store
@@ -50,7 +50,7 @@ async def stats(self: View, request: Request) -> Response:
 
 @app.page("/trends")
 async def trends(self: View, request: Request) -> Response:
-    store = _store_or_503(self)
+    store = _ready_store()
     if store is None:
         return self.json({"error": "worker is starting"}, status=503)
     q = request.query
@@ -66,7 +66,7 @@ async def trends(self: View, request: Request) -> Response:
 
 @app.page("/brands")
 async def brands(self: View, request: Request) -> Response:
-    store = _store_or_503(self)
+    store = _ready_store()
     if store is None:
         return self.json({"error": "worker is starting"}, status=503)
     return self.json(await asyncio.to_thread(brand_counts, store))

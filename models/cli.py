@@ -69,6 +69,7 @@ def train(
     imbalance: str = typer.Option("weighted-ce", help="weighted-ce | focal | oversample | none"),
     target_recall: Optional[float] = typer.Option(None, help="Tune the negative threshold for this recall"),
     seed: int = typer.Option(42),
+    threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads (default: all cores)"),
     folds: Optional[int] = typer.Option(None, min=2, help="Run stratified k-fold CV instead and print mean ± std"),
     register: bool = typer.Option(False, "--register", help="Log to MLflow and register the checkpoint"),
     alias: Optional[str] = typer.Option(None, help="With --register: set this alias, e.g. challenger"),
@@ -86,6 +87,7 @@ def train(
         config = TrainConfig(
             base_model=base_model, lr=lr, epochs=epochs, batch_size=batch_size, max_length=max_length,
             max_steps=max_steps, eval_steps=eval_steps, imbalance=imbalance, target_recall=target_recall, seed=seed,  # type: ignore[arg-type]
+            threads=threads,
         )
         settings = _settings()
         train_data = _load(data, text_col, label_col, scheme, sample, seed)
@@ -94,7 +96,7 @@ def train(
 
             result = cross_validate(train_data, config, folds, seed=seed, cache_dir=settings.state_dir / "encoders",
                                     on_fold=lambda f: console.print(f"fold {f.fold}: macro-F1 {f.metrics['macro_f1']:.3f}"))
-            console.print(f"[bold]{base_model}[/] {folds}-fold macro-F1 {result.line('macro_f1')}"
+            console.print(f"[bold]{base_model}[/] {folds}-fold macro-F1 {result.line('macro_f1')} · accuracy {result.line('accuracy')}"
                           + (f" · negative recall {result.line('negative_recall')}" if "negative_recall" in result.summary else ""))
             return
         valid_data = load_dataset(valid, text_col=text_col, label_col=label_col, scheme=train_data.scheme) if valid else None

@@ -21,19 +21,13 @@ from urllib.parse import urlsplit
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
+from pydantic import BaseModel
 
 from streams.schemas import Alert, DeadLetter, HumanLabel, LabelRequest, ScoredPost
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-SCORED_COLUMNS = [
-    "post_id", "brand", "platform", "author", "lang", "text", "created_at", "ingested_at",
-    "label", "probs", "confidence", "model_version", "model_role",
-]
-DEAD_LETTER_COLUMNS = [
-    "failed_at", "error_kind", "reason", "source_topic", "partition", "offset", "post_id", "key_b64", "value_b64",
-]
 
 
 def schema_ddl(db: str) -> list[str]:
@@ -178,49 +172,34 @@ class ClickHouseStore:
                 self._client.command(stmt)
 
     # ---- writes -------------------------------------------------------------------------
-    def insert_scored(self, rows: Sequence[ScoredPost]) -> None:
-        if not rows:
+    def _insert(self, table: str, records: Sequence[BaseModel]) -> None:
+        """Insert pydantic records whose field names are the table's columns."""
+        if not records:
             return
-        data = [
-            [r.post_id, r.brand, r.platform, r.author, r.lang, r.text, r.created_at, r.ingested_at,
-             r.label, r.probs, r.confidence, r.model_version, r.model_role]
-            for r in rows
-        ]
+        cols = list(type(records[0]).model_fields)
+        data = [[getattr(r, c) for c in cols] for r in records]
         with self._lock:
-            self._client.insert(f"{self.db}.scored_posts", data, column_names=SCORED_COLUMNS)
+            self._client.insert(f"{self.db}.{table}", data, column_names=cols)
+
+    def insert_scored(self, rows: Sequence[ScoredPost]) -> None:
+        self._insert("scored_posts", rows)
 
     def insert_dead_letters(self, rows: Sequence[DeadLetter]) -> None:
-        if not rows:
-            return
-        data = [
-            [r.failed_at, r.error_kind, r.reason, r.source_topic, r.partition if r.partition is not None else -1,
-             r.offset if r.offset is not None else -1, r.post_id, r.key_b64, r.value_b64]
+        # The table keys on (topic, partition, offset); -1 marks a record that had no position.
+        self._insert("dead_letters", [
+            r.model_copy(update={"partition": -1 if r.partition is None else r.partition,
+                                 "offset": -1 if r.offset is None else r.offset})
             for r in rows
-        ]
-        with self._lock:
-            self._client.insert(f"{self.db}.dead_letters", data, column_names=DEAD_LETTER_COLUMNS)
+        ])
 
     def insert_alerts(self, alerts: Sequence[Alert]) -> None:
-        if not alerts:
-            return
-        cols = list(Alert.model_fields)
-        data = [[getattr(a, c) for c in cols] for a in alerts]
-        with self._lock:
-            self._client.insert(f"{self.db}.alerts", data, column_names=cols)
+        self._insert("alerts", alerts)
 
     def insert_label_requests(self, reqs: Sequence[LabelRequest]) -> None:
-        if not reqs:
-            return
-        cols = list(LabelRequest.model_fields)
-        with self._lock:
-            self._client.insert(f"{self.db}.label_queue", [[getattr(r, c) for c in cols] for r in reqs], column_names=cols)
+        self._insert("label_queue", reqs)
 
     def insert_human_labels(self, labels: Sequence[HumanLabel]) -> None:
-        if not labels:
-            return
-        cols = list(HumanLabel.model_fields)
-        with self._lock:
-            self._client.insert(f"{self.db}.human_labels", [[getattr(r, c) for c in cols] for r in labels], column_names=cols)
+        self._insert("human_labels", labels)
 
     # ---- reads --------------------------------------------------------------------------
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:

@@ -445,6 +445,7 @@ class TrainerWorker:
         self.outcomes: list[RetrainOutcome] = []
         self._thread: threading.Thread | None = None
         self._result: RetrainOutcome | None = None
+        self._waiting_for: str | None = None
 
     def _consumer(self) -> Any:
         from kafka import KafkaConsumer
@@ -504,6 +505,13 @@ class TrainerWorker:
             self.state.save(self.state_path)
         if self._thread is None and self.state.pending:
             request = self.state.pending[0]
+            if len(self.labels) < self.config.min_labels:
+                # Drift alerts come early, labels later: keep the request until there is enough to learn from.
+                if self._waiting_for != request.request_id:
+                    log.info("retrain for %s waits for human labels (%d of %d)", request.model_version,
+                             len(self.labels), self.config.min_labels)
+                    self._waiting_for = request.request_id
+                return
             log.info("retraining for %s (request %s) with %d human labels", request.model_version, request.request_id, len(self.labels))
             self._thread = threading.Thread(
                 target=self._train, args=(request, self.labels.snapshot()), name="brandpulse-retrain", daemon=True

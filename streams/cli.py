@@ -38,6 +38,9 @@ def main_options(
         if value is not None:
             os.environ[f"BRANDPULSE_{name}"] = str(value)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Client libraries narrate every connection at INFO; keep the console for what brandpulse says.
+    for noisy in ("kafka", "aiokafka", "httpx", "urllib3", "mlflow", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @app.command()

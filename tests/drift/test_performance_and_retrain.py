@@ -75,3 +75,21 @@ def test_coalescer_one_request_in_flight_per_version() -> None:
     assert RetrainCoalescer().offer(_alert("label_drift", n=1)).request_id == first.request_id  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="cannot trigger"):
         RetrainCoalescer(["promotion"])
+
+
+def test_a_retrain_that_never_reported_back_expires() -> None:
+    import datetime as dt
+
+    from drift.retrain import RetrainCoalescer
+    from streams.schemas import Alert
+
+    def alert(i: int, hours: float) -> Alert:
+        return Alert(alert_id=f"a{i}", kind="label_drift", detector="d", statistic=0.3, threshold=0.1,
+                     model_version="m/v1", detected_at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(hours=hours))
+
+    c = RetrainCoalescer(expire_after=dt.timedelta(hours=6))
+    first = c.offer(alert(1, 0))
+    assert first is not None
+    assert c.offer(alert(2, 1)) is None  # coalesced while in flight
+    again = c.offer(alert(3, 7))  # the first never completed: a new request after the expiry
+    assert again is not None and again.request_id != first.request_id

@@ -155,19 +155,12 @@ class LabelQueue:
     """
 
     def __init__(self, settings: Settings, idle_s: float = 10.0, join_timeout_s: float = 60.0) -> None:
-        from kafka import KafkaConsumer
+        from streams.topics import group_consumer
 
         self.idle_s = idle_s
         self.join_timeout_s = join_timeout_s
-        self._consumer = KafkaConsumer(
-            settings.topic("label-requests"),
-            bootstrap_servers=settings.kafka_bootstrap,
-            group_id=f"{settings.app_id}-labellers",
-            client_id="brandpulse-labeller",
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            session_timeout_ms=int(settings.session_timeout_s * 1000),
-            heartbeat_interval_ms=max(int(settings.session_timeout_s * 1000 / 3), 1000),
+        self._consumer = group_consumer(
+            settings, "label-requests", group="labellers", client_id="brandpulse-labeller",
             # A person may look at one post for minutes; past this the group moves on without them.
             max_poll_interval_ms=600_000,
         )

@@ -448,19 +448,9 @@ class TrainerWorker:
         self._waiting_for: str | None = None
 
     def _consumer(self) -> Any:
-        from kafka import KafkaConsumer
+        from streams.topics import group_consumer
 
-        s = self.settings
-        return KafkaConsumer(
-            s.topic("labels"), s.topic("retrain-requests"),
-            bootstrap_servers=s.kafka_bootstrap,
-            group_id=f"{s.app_id}-trainer",
-            client_id="brandpulse-trainer",
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            session_timeout_ms=int(s.session_timeout_s * 1000),
-            heartbeat_interval_ms=max(int(s.session_timeout_s * 1000 / 3), 1000),
-        )
+        return group_consumer(self.settings, "labels", "retrain-requests", group="trainer", client_id="brandpulse-trainer")
 
     def handle(self, topic: str, value: bytes) -> None:
         """Apply one consumed record (label or retrain request) to the trainer's state."""

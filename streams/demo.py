@@ -131,13 +131,13 @@ class SimulatedAnnotator(threading.Thread):
         self.answered = 0
 
     def run(self) -> None:
-        from kafka import KafkaConsumer, KafkaProducer
+        from kafka import KafkaProducer
+
+        from streams.topics import group_consumer
 
         s = self.settings
-        consumer = KafkaConsumer(
-            s.topic("label-requests"), bootstrap_servers=s.kafka_bootstrap, group_id=f"{s.app_id}-demo-annotator",
-            auto_offset_reset="earliest", session_timeout_ms=int(s.session_timeout_s * 1000),
-        )
+        consumer = group_consumer(s, "label-requests", group="demo-annotator", client_id="brandpulse-demo-annotator",
+                                  enable_auto_commit=True)
         producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all")
         try:
             while not self.stop_event.is_set():

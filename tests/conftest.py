@@ -229,6 +229,18 @@ class Stack:
 
 
 @pytest.fixture
+def kafka_settings(kafka_bootstrap: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Settings with this test's own topics (created), consumer groups and data dir, for in-process Kafka tests."""
+    from streams.settings import Settings
+    from streams.topics import create_topics
+
+    tag = uuid.uuid4().hex[:8]
+    s = Settings(kafka_url=f"kafka://{kafka_bootstrap}", topic_prefix=f"t{tag}", app_id=f"bp-{tag}", data_dir=tmp_path / "state")
+    create_topics(s)
+    return s
+
+
+@pytest.fixture
 def stack(tmp_path: Path, kafka_bootstrap: str, trained_model: Path) -> Iterator[Stack]:
     from streams.settings import Settings
     from streams.topics import create_topics

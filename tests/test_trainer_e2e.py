@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -35,16 +34,8 @@ TINY = TrainConfig(max_steps=60, max_length=64, batch_size=16, epochs=1, patienc
 
 
 @pytest.fixture
-def settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
-    from streams.topics import create_topics
-
-    tag = uuid.uuid4().hex[:8]
-    s = Settings(
-        kafka_url=f"kafka://{kafka_bootstrap}", topic_prefix=f"tr{tag}", app_id=f"bp-tr-{tag}",
-        data_dir=tmp_path / "state",
-    )
-    create_topics(s)
-    return s
+def settings(kafka_settings: Settings) -> Settings:
+    return kafka_settings
 
 
 def human_labels(n: int, seed: int = 1) -> list[HumanLabel]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -25,16 +24,8 @@ from streams.settings import Settings
 
 
 @pytest.fixture
-def settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
-    from streams.topics import create_topics
-
-    tag = uuid.uuid4().hex[:8]
-    s = Settings(
-        kafka_url=f"kafka://{kafka_bootstrap}", topic_prefix=f"lab{tag}", app_id=f"bp-lab-{tag}",
-        data_dir=tmp_path / "state",
-    )
-    create_topics(s)
-    return s
+def settings(kafka_settings: Settings) -> Settings:
+    return kafka_settings
 
 
 def send_requests(settings: Settings, requests: list[LabelRequest]) -> None:

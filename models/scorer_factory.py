@@ -11,7 +11,7 @@ import numpy as np
 from models.checkpoint import CheckpointMeta
 from models.scorer import Prediction
 
-Backend = Literal["torch", "onnx-int8", "onnx-fp32"]
+Backend = Literal["torch", "torch-bf16", "onnx-int8", "onnx-fp32"]
 
 
 class SentimentScorer(Protocol):
@@ -36,17 +36,18 @@ def make_scorer(
     threads: int | None = None,
     cache_entries: int = 0,
 ) -> SentimentScorer:
-    """A scorer for ``model_dir``: PyTorch, or ONNX Runtime (int8 or fp32; exported on first use).
+    """A scorer for ``model_dir``: PyTorch (fp32 or bf16), or ONNX Runtime (int8 or fp32; exported on first use).
 
     ``cache_entries > 0`` wraps it in a de-duplicating :class:`models.cache.CachedScorer`.
     """
     if backend not in get_args(Backend):
         raise ValueError(f"unknown scoring backend {backend!r}; choose one of {list(get_args(Backend))}")
     scorer: SentimentScorer
-    if backend == "torch":
+    if backend in ("torch", "torch-bf16"):
         from models.scorer import Scorer
 
-        scorer = Scorer(model_dir, batch_size=batch_size, max_length=max_length, threads=threads)
+        dtype = "bfloat16" if backend == "torch-bf16" else "float32"
+        scorer = Scorer(model_dir, batch_size=batch_size, max_length=max_length, threads=threads, dtype=dtype)
     else:
         from models.onnx_backend import OnnxScorer
 

@@ -13,6 +13,7 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -71,6 +72,13 @@ class TrainConfig(BaseModel):
     time_budget_s: float | None = Field(
         default=None, gt=0, description="Stop training (keeping the best weights so far) after this many seconds"
     )
+    group_by_length: bool = Field(
+        default=False, description="Batch texts of similar length together (less padding: faster, slightly less random)"
+    )
+    kd_alpha: float = Field(
+        default=0.5, ge=0, le=1, description="With a teacher: weight of the distillation loss (1 - alpha for the labels)"
+    )
+    kd_temperature: float = Field(default=2.0, gt=0, description="With a teacher: softmax temperature of the soft targets")
     version: str = Field(default="", description="Version written into brandpulse.json (the registry overwrites it)")
 
     @model_validator(mode="after")
@@ -150,13 +158,23 @@ def checkpoint_metrics(metrics: dict, threshold: ThresholdResult | None, negativ
 
 
 class _Encoded:
-    """A map-style dataset of tokenised texts (unpadded: the collator pads each batch to its own max)."""
+    """A map-style dataset of tokenised texts (unpadded: the collator pads each batch to its own max).
 
-    def __init__(self, tokenizer: Any, texts: list[str], y: np.ndarray, max_length: int) -> None:
+    With ``teacher_logits`` each row also carries its teacher's logits, the soft targets of distillation.
+    """
+
+    def __init__(
+        self, tokenizer: Any, texts: list[str], y: np.ndarray, max_length: int, teacher_logits: np.ndarray | None = None
+    ) -> None:
         enc = tokenizer(texts, truncation=True, max_length=max_length)
         self._rows = [
             {**{k: enc[k][i] for k in enc.keys()}, "labels": int(y[i])} for i in range(len(texts))
         ]
+        if teacher_logits is not None:
+            if teacher_logits.shape[0] != len(texts):
+                raise ValueError(f"{teacher_logits.shape[0]} teacher logits for {len(texts)} texts")
+            for row, soft in zip(self._rows, teacher_logits.tolist()):
+                row["teacher_logits"] = soft
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -165,13 +183,16 @@ class _Encoded:
         return self._rows[i]
 
 
-def _make_trainer_class(weights: Any, imbalance: Imbalance, gamma: float) -> type:
+def _make_trainer_class(weights: Any, imbalance: Imbalance, gamma: float, kd_alpha: float, kd_temperature: float) -> type:
     import torch
     from transformers import Trainer
+
+    from models.distill import distillation_loss
 
     class _ImbalanceTrainer(Trainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # type: ignore[override]
             labels = inputs.pop("labels")
+            teacher = inputs.pop("teacher_logits", None)  # only training rows of a distillation run have them
             outputs = model(**inputs)
             logits = outputs.logits.float()
             w = weights.to(logits.device) if weights is not None else None
@@ -183,6 +204,9 @@ def _make_trainer_class(weights: Any, imbalance: Imbalance, gamma: float) -> typ
                 loss = loss_i.mean()
             else:
                 loss = torch.nn.functional.cross_entropy(logits, labels, weight=w)
+            if teacher is not None:
+                soft = distillation_loss(logits, teacher.to(logits.device).float(), kd_temperature)
+                loss = (1.0 - kd_alpha) * loss + kd_alpha * soft
             return (loss, outputs) if return_outputs else loss
 
     return _ImbalanceTrainer
@@ -329,11 +353,15 @@ def fine_tune(
     valid: LabelledData | None = None,
     progress: bool = True,
     cache_dir: Path | None = None,
+    teacher: Callable[[list[str]], np.ndarray] | None = None,
 ) -> TrainResult:
     """Train, calibrate, tune the negative threshold and write a complete checkpoint to ``out_dir``.
 
     Without ``valid``, ``config.valid_fraction`` of ``train`` is held out (stratified, de-duplicated).
-    ``cache_dir`` holds extracted encoders (default ``<data_dir>/encoders``).
+    ``cache_dir`` holds extracted encoders (default ``<data_dir>/encoders``). ``teacher`` maps the
+    final training texts (after the split, normalisation and oversampling) to a teacher's logits in
+    the same label order; with it the loss mixes in distillation (``config.kd_alpha``,
+    ``config.kd_temperature``) — see :mod:`models.distill`.
     """
     import torch
     from transformers import DataCollatorWithPadding, TrainingArguments, set_seed
@@ -362,7 +390,12 @@ def fine_tune(
         train_texts, y_train = [train.texts[i] for i in idx], y_train[idx]
     else:
         train_texts = train.texts
-    train_ds = _Encoded(tokenizer, train_texts, y_train, config.max_length)
+    soft_targets = None
+    if teacher is not None:
+        soft_targets = np.asarray(teacher(list(train_texts)), dtype=np.float32)
+        if soft_targets.shape != (len(train_texts), len(labels)):
+            raise ValueError(f"teacher returned logits of shape {soft_targets.shape}; expected ({len(train_texts)}, {len(labels)})")
+    train_ds = _Encoded(tokenizer, train_texts, y_train, config.max_length, soft_targets)
     valid_ds = _Encoded(tokenizer, valid.texts, valid.y, config.max_length)
     weights = (
         torch.tensor(class_weights(train.y, len(labels)), dtype=torch.float32)
@@ -398,8 +431,11 @@ def fine_tune(
             use_cpu=not use_cuda,
             bf16=use_cuda and torch.cuda.is_bf16_supported(),
             dataloader_pin_memory=use_cuda,
+            train_sampling_strategy="group_by_length" if config.group_by_length else "random",
         )
-        trainer_cls = _make_trainer_class(weights, config.imbalance, config.focal_gamma)
+        trainer_cls = _make_trainer_class(
+            weights, config.imbalance, config.focal_gamma, config.kd_alpha, config.kd_temperature
+        )
         trainer = trainer_cls(
             model=model,
             args=args,

@@ -159,28 +159,35 @@ def pipeline_command(
     rate: float = typer.Option(100.0, help="Offered rate (posts/s) of the latency run; use about half the max rate"),
     n_rate: int = typer.Option(3000, help="Posts in the fixed-rate latency run"),
     n_flood: int = typer.Option(5000, help="Posts in the as-fast-as-possible run (max sustainable rate)"),
+    backend: str = typer.Option("torch", help="Scoring backend of the scorer-alone run and the worker: torch | onnx-int8 | onnx-fp32"),
+    cache_entries: int = typer.Option(0, min=0, help="De-duplicating cache size in both runs (0 = off)"),
     out: Path = typer.Option(Path(".bench/pipeline.json"), help="Where to write the JSON result"),
 ) -> None:
     """Kafka → Faust → model → ClickHouse: latency at a fixed rate, max sustainable rate, sink rows/s, worker RSS.
 
     Starts its own Tansu broker when none listens, and a worker with a fresh data dir and topics.
 
-    Example: brandpulse bench pipeline --model .brandpulse/bench-model --rate 100
+    The scorer-alone number uses the same backend, cache, batch and max length as the worker, so
+    the ratio between the two is what Kafka, Faust and ClickHouse cost.
+
+    Example: brandpulse bench pipeline --model .brandpulse/bench-model --rate 100 --backend onnx-int8
     """
     from rich.console import Console
 
-    from models.scorer import Scorer
+    from models.scorer_factory import make_scorer
     from streams.broker import LocalBroker, host_port, is_listening
     from streams.demo import start_worker
     from streams.topics import create_topics
 
     console = Console()
+    defaults = Settings()
     texts = _texts(2048)
-    scorer = Scorer(model, batch_size=64, max_length=64)
-    scorer.score(texts[:256])  # warm-up
+    scorer = make_scorer(model, backend, batch_size=defaults.scorer_batch_size, max_length=64,  # type: ignore[arg-type]
+                         threads=defaults.threads, cache_entries=cache_entries)
+    scorer.score(_texts(2048 + 256)[2048:])  # warm-up on other posts, so a cache starts cold for the timed ones
     start = time.perf_counter()
-    for k in range(0, len(texts), 256):
-        scorer.score(texts[k : k + 256])
+    for k in range(0, len(texts), defaults.batch_max):
+        scorer.score(texts[k : k + defaults.batch_max])
     scorer_alone = len(texts) / (time.perf_counter() - start)
     del scorer
     sink = sink_rows_per_s()
@@ -189,7 +196,7 @@ def pipeline_command(
     os.environ.update({
         "BRANDPULSE_DATA_DIR": str(tmp), "BRANDPULSE_TOPIC_PREFIX": f"bench{tag}", "BRANDPULSE_APP_ID": f"bench-{tag}",
         "BRANDPULSE_MODEL_REF": str(model), "BRANDPULSE_CHALLENGER_REF": "", "BRANDPULSE_MAX_LENGTH": "64",
-        "BRANDPULSE_UNKNOWN_BRAND": "keep",
+        "BRANDPULSE_UNKNOWN_BRAND": "keep", "BRANDPULSE_BACKEND": backend, "BRANDPULSE_CACHE_ENTRIES": str(cache_entries),
     })
     settings = Settings()
     broker = None
@@ -203,6 +210,8 @@ def pipeline_command(
         worker = start_worker(settings, tmp / "worker.log")
         result = pipeline_run(settings, rate=rate, n_rate=n_rate, n_flood=n_flood)
         result.update({
+            "backend": backend,
+            "cache_entries": cache_entries,
             "scorer_alone_posts_per_s": scorer_alone,
             "e2e_vs_scorer": result["max_sustainable_posts_per_s"] / scorer_alone,
             "worker_peak_rss_mb": peak_rss_mb(worker.proc.pid),
@@ -216,7 +225,7 @@ def pipeline_command(
             broker.stop()
     lat = result["latency_s"]
     console.print(
-        f"scorer alone {scorer_alone:.0f} posts/s | pipeline max {result['max_sustainable_posts_per_s']:.0f} posts/s "
+        f"[{backend}{f', cache {cache_entries}' if cache_entries else ''}] scorer alone {scorer_alone:.0f} posts/s | pipeline max {result['max_sustainable_posts_per_s']:.0f} posts/s "
         f"({result['e2e_vs_scorer']:.0%} of scorer) | at {rate:.0f}/s: p50 {lat['p50']:.2f}s p95 {lat['p95']:.2f}s "
         f"p99 {lat['p99']:.2f}s | worker peak RSS {result['worker_peak_rss_mb']:.0f} MB | "
         f"chDB sink {sink['rows_per_s']:.0f} rows/s (batches of {sink['batch']})"

@@ -34,8 +34,8 @@ class RetrainCoalescer:
                 "use confidence_drift, label_drift and/or labelled_performance"
             )
         self.trigger_kinds = frozenset(trigger_kinds)
-        # A retrain that failed or was rejected announces no challenger; without an expiry its
-        # version would never be retrained again.
+        # The trainer announces every outcome on model-events (a challenger, or "retrain-closed");
+        # the expiry is the backstop for a trainer that died before it could say anything.
         self.expire_after = expire_after
         self._in_flight: dict[str, RetrainRequest] = {}
         self._coalesced: dict[str, int] = {}
@@ -67,6 +67,9 @@ class RetrainCoalescer:
 
     def in_flight(self, model_version: str) -> RetrainRequest | None:
         return self._in_flight.get(model_version)
+
+    def versions_in_flight(self) -> list[str]:
+        return sorted(self._in_flight)
 
     def coalesced(self, model_version: str) -> int:
         """Alerts absorbed by the version's in-flight request."""

@@ -204,10 +204,13 @@ class RetrainOutcome(BaseModel):
     report_dir: Path | None = None
     seconds: float = 0.0
 
-    def event(self) -> ModelEvent | None:
-        if self.status != "registered":
-            return None
-        return ModelEvent(role="challenger", model_ref="challenger", version=self.version, reason=self.message[:500])
+    def event(self) -> ModelEvent:
+        """What workers must hear: load the new challenger, or that the request closed without one."""
+        if self.status == "registered":
+            return ModelEvent(role="challenger", model_ref="challenger", version=self.version,
+                              retrain_for=self.requested_for, reason=self.message[:500])
+        return ModelEvent(action="retrain-closed", role="challenger", retrain_for=self.requested_for,
+                          reason=f"{self.status}: {self.message}"[:500])
 
     def alert(self) -> Alert:
         return Alert(
@@ -476,11 +479,10 @@ class TrainerWorker:
                 message=f"retrain for {request.model_version} crashed: {type(exc).__name__}: {exc}",
             )
         log.info("retrain %s %s in %.0fs: %s", request.request_id, outcome.status, outcome.seconds, outcome.message)
-        event = outcome.event()
         try:
             from drift.promotion import announce
 
-            announce(self.settings, events=[event] if event else [], alerts=[outcome.alert()])
+            announce(self.settings, events=[outcome.event()], alerts=[outcome.alert()])
         except Exception:  # noqa: BLE001 - the registry already holds the challenger; workers find it on restart
             log.exception("could not announce the outcome of retrain %s", request.request_id)
         self._result = outcome

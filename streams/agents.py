@@ -169,16 +169,20 @@ async def follow_model_events() -> None:
             except ValueError as exc:
                 log.error("ignoring malformed model event at offset %d: %s", msg.offset, exc)
                 continue
+            assert runtime.watcher is not None
+            if event.action == "retrain-closed":
+                if event.retrain_for and runtime.watcher.coalescer.complete(event.retrain_for):
+                    log.info("retrain for %s closed without a new model (%s)", event.retrain_for, event.reason)
+                continue
             champion_before = runtime.slots.current.champion.version
             try:
                 await runtime.slots.apply(event.role, event.action, event.model_ref)
             except Exception:  # noqa: BLE001 - keep serving the current models
                 log.exception("could not apply model event %s; still serving the previous models", event)
                 continue
-            assert runtime.watcher is not None
             runtime.sync_watcher_models()
-            if event.role == "challenger":
-                runtime.watcher.coalescer.complete(champion_before)  # the retrain it asked for is done
+            if event.role == "challenger":  # the retrain it asked for is done
+                runtime.watcher.coalescer.complete(event.retrain_for or champion_before)
     finally:
         await consumer.stop()
 

@@ -95,12 +95,17 @@ class DeadLetter(BaseModel):
 
 
 class ModelEvent(BaseModel):
-    """Tells workers to (re)load a model for a role without restarting."""
+    """Tells workers to (re)load a model for a role without restarting, or that a retrain ended.
 
-    action: Literal["load", "unload"] = "load"
+    ``retrain-closed`` carries no model: the retrain asked for ``retrain_for`` was rejected, skipped
+    or failed, so workers may ask again at the next alert instead of waiting for the request to expire.
+    """
+
+    action: Literal["load", "unload", "retrain-closed"] = "load"
     role: Literal["champion", "challenger"]
-    model_ref: str = Field(description="registry alias, models:/ URI or checkpoint dir")
+    model_ref: str = Field(default="", description="registry alias, models:/ URI or checkpoint dir")
     version: str | None = None
+    retrain_for: str | None = Field(default=None, description="Model version whose retrain request this event closes")
     reason: str = ""
     at: dt.datetime = Field(default_factory=utcnow)
 

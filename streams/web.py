@@ -40,6 +40,7 @@ async def stats(self: View, request: Request) -> Response:
             "dead_letters": runtime.dead_letters,
             "alerts": runtime.watcher.alerts_raised if runtime.watcher else 0,
             "label_requests": runtime.watcher.label_requests if runtime.watcher else 0,
+            "retrains_in_flight": runtime.watcher.coalescer.versions_in_flight() if runtime.watcher else [],
             "slack_delivered": runtime.notifier.delivered,
             "shadow_report": runtime.watcher.shadow_report.model_dump() if runtime.watcher and runtime.watcher.shadow_report else None,
             "champion": serving.champion.version if serving else None,

@@ -215,12 +215,12 @@ class Stack:
         assert all(w.proc is None or w.proc.poll() is not None for w in self.workers), "stop the worker first"
         return ClickHouseStore(self.settings.clickhouse_dsn, self.settings.clickhouse_database)
 
-    def produce(self, values: list[bytes], keys: list[bytes | None] | None = None) -> None:
+    def produce(self, values: list[bytes], keys: list[bytes | None] | None = None, topic: str = "posts") -> None:
         from kafka import KafkaProducer
 
         producer = KafkaProducer(bootstrap_servers=self.env["BRANDPULSE_TEST_KAFKA"], acks="all", linger_ms=10)
         for i, v in enumerate(values):
-            producer.send(self.topic("posts"), key=keys[i] if keys else None, value=v)
+            producer.send(self.topic(topic), key=keys[i] if keys else None, value=v)
         producer.flush()
         producer.close()
 

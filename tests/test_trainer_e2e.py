@@ -124,7 +124,9 @@ def test_run_retrain_skips_with_too_few_labels(settings: Settings) -> None:
     request = RetrainRequest(request_id="few", model_version="m/v1", reason="test")
     outcome = run_retrain(request, human_labels(20), settings, config=TrainerConfig(min_labels=50, train=TINY))
     assert outcome.status == "skipped" and "20 usable human labels, need 50" in outcome.message
-    assert outcome.event() is None and outcome.alert().kind == "retrain"
+    closed = outcome.event()  # workers hear that the request ended without a model, so they may ask again
+    assert closed.action == "retrain-closed" and closed.retrain_for == "m/v1" and "skipped" in closed.reason
+    assert outcome.alert().kind == "retrain"
 
 
 # ------------------------------------------------------------------ the loop, end to end

@@ -432,6 +432,9 @@ def fine_tune(
             bf16=use_cuda and torch.cuda.is_bf16_supported(),
             dataloader_pin_memory=use_cuda,
             train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+            # The Trainer would otherwise drop every key the model's forward() does not take, and with
+            # it the teacher's logits; the datasets here hold nothing else to drop.
+            remove_unused_columns=False,
         )
         trainer_cls = _make_trainer_class(
             weights, config.imbalance, config.focal_gamma, config.kd_alpha, config.kd_temperature

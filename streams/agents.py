@@ -171,7 +171,9 @@ async def follow_model_events() -> None:
                 continue
             assert runtime.watcher is not None
             if event.action == "retrain-closed":
-                if event.retrain_for and runtime.watcher.coalescer.complete(event.retrain_for):
+                if not event.retrain_for:
+                    log.error("ignoring retrain-closed event at offset %d: it names no model version", msg.offset)
+                elif runtime.watcher.coalescer.complete(event.retrain_for):
                     log.info("retrain for %s closed without a new model (%s)", event.retrain_for, event.reason)
                 continue
             champion_before = runtime.slots.current.champion.version

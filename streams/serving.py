@@ -105,10 +105,6 @@ def load_model(ref: str, settings: Settings) -> LoadedModel:
     return LoadedModel(scorer, backend, batch_size, choice)
 
 
-def load_scorer(ref: str, settings: Settings) -> SentimentScorer:
-    return load_model(ref, settings).scorer
-
-
 class ModelSlots:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

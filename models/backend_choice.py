@@ -69,6 +69,7 @@ class BackendChoice(BaseModel):
     x_reference: float = Field(description="posts/s over the fp32 torch reference at its best batch size")
     trials: list[Trial]
     skipped: list[Backend] = Field(default_factory=list, description="Candidates the budget left untimed")
+    failed: dict[str, str] = Field(default_factory=dict, description="Candidates that could not be exported or loaded, with why")
     texts: int
     seconds: float = Field(description="Loading and timing")
     export_seconds: float = Field(description="One-time exports (cached per checkpoint)")
@@ -85,6 +86,7 @@ class BackendChoice(BaseModel):
             f"{self.backend} micro-batch {self.batch_size}: {self.posts_per_s:.0f} posts/s, {self.x_reference:.2f}x torch fp32, "
             f"agreement {parity.label_agreement:.1%} on {self.texts} texts ({'cached' if self.cached else f'{self.seconds:.1f}s'}); "
             f"all: {others}" + (f"; skipped (budget): {', '.join(self.skipped)}" if self.skipped else "")
+            + (f"; unavailable: {', '.join(self.failed)}" if self.failed else "")
         )
 
 
@@ -242,6 +244,7 @@ def choose_backend(
     order = [REFERENCE] + [c for c in candidates if c != REFERENCE]
     trials: list[Trial] = []
     skipped: list[Backend] = []
+    failed: dict[str, str] = {}
     reference: np.ndarray | None = None
     ref_labels: np.ndarray | None = None
     export_s = 0.0
@@ -251,8 +254,15 @@ def choose_backend(
             skipped.append(backend)
             continue
         load_start = time.perf_counter()
-        export_s += _export(backend, model_dir)
-        scorer = make_scorer(model_dir, backend, batch_size=config.batch_sizes[0], max_length=config.max_length, threads=config.threads)
+        try:
+            export_s += _export(backend, model_dir)
+            scorer = make_scorer(model_dir, backend, batch_size=config.batch_sizes[0], max_length=config.max_length, threads=config.threads)
+        except Exception as err:  # noqa: BLE001 - e.g. a read-only checkpoint dir: serve with what works
+            if backend == REFERENCE:
+                raise
+            log.warning("backend %s is unavailable for %s: %r", backend, model_dir, err)
+            failed[backend] = repr(err)[:500]
+            continue
         scorer.predict_proba(texts[: config.batch_sizes[-1]])  # warm-up: first-call allocations, JIT, kernel caches
         for size in config.batch_sizes:
             scorer.batch_size = size  # type: ignore[attr-defined]
@@ -276,12 +286,13 @@ def choose_backend(
     ref_best = max(t.posts_per_s for t in trials if t.backend == REFERENCE)
     choice = BackendChoice(
         backend=best.backend, batch_size=best.batch_size, posts_per_s=best.posts_per_s, x_reference=best.posts_per_s / ref_best,
-        trials=trials, skipped=skipped, texts=len(texts), seconds=elapsed, export_seconds=export_s, machine=machine,
+        trials=trials, skipped=skipped, failed=failed, texts=len(texts), seconds=elapsed, export_seconds=export_s, machine=machine,
     )
-    if skipped:
+    if skipped or failed:
         # An incomplete choice (a loaded machine, a slow first start) is used now but not kept: the
         # next start times everything again instead of living with it.
-        log.warning("backend timing ran out of its %.0fs budget; skipped %s; not caching this choice", config.budget_s, skipped)
+        log.warning("backend choice incomplete (skipped for the %.0fs budget: %s; failed: %s); not caching it",
+                    config.budget_s, skipped, list(failed))
     else:
         _write_cache(path, choice)
     return choice

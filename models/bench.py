@@ -158,6 +158,11 @@ def _rss_child(model_dir: str, backend: str, batch_size: int, texts: list[str], 
     scorer = make_scorer(model_dir, backend, batch_size=batch_size, threads=threads)  # type: ignore[arg-type]
     for i in range(0, len(texts), 256):
         scorer.predict_proba(texts[i : i + 256])
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a spawned child would report
+    # its parent's peak.
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return peak_rss_mb()
 
 

@@ -293,6 +293,7 @@ def choose_backend(
             ok = agreement >= config.min_agreement and (delta is None or abs(delta) <= config.max_f1_delta)
             trials.append(Trial(backend=backend, batch_size=size, posts_per_s=pps, label_agreement=agreement, f1_delta=delta, parity=ok))
         del scorer
+        _release_memory()
     elapsed = time.perf_counter() - started - export_s
     best = max((t for t in trials if t.parity), key=lambda t: t.posts_per_s)
     ref_best = max(t.posts_per_s for t in trials if t.backend == REFERENCE)
@@ -308,6 +309,22 @@ def choose_backend(
     else:
         _write_cache(path, choice)
     return choice
+
+
+def _release_memory() -> None:
+    """Hand a timed candidate's memory back to the OS before the next one loads.
+
+    Without it glibc keeps the freed weights and arenas of every candidate, and a worker's peak RSS
+    after timing four backends for a champion and a shadow model would be that of all of them.
+    """
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): the OS reclaims it later
+        pass
 
 
 def _export(backend: Backend, model_dir: Path) -> float:

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from models.backend_choice import BackendChoice, SelectionConfig, choose_backend, default_sample
+from models.backend_choice import BackendChoice, SelectionConfig, choose_backend_in_subprocess, default_sample
 from models.data import LabelledData
 from models.scorer_factory import DEFAULT_BATCH_SIZE, Backend, SentimentScorer, make_scorer
 from streams.settings import Settings
@@ -83,7 +83,7 @@ def selection_sample(n: int) -> LabelledData:
 
 def pick_backend(model_dir: Path, settings: Settings) -> BackendChoice:
     sample = selection_sample(settings.backend_texts)
-    choice = choose_backend(model_dir, sample.texts, sample.labels, selection_config(settings))
+    choice = choose_backend_in_subprocess(model_dir, sample.texts, sample.labels, selection_config(settings))
     log.info("scoring backend for %s: %s", model_dir, choice.summary())
     return choice
 

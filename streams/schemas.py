@@ -11,8 +11,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-MAX_TEXT_CHARS = 10_000
-
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
@@ -24,7 +22,8 @@ class Post(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     post_id: str = Field(min_length=1, max_length=128)
-    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    # Its length limit is the BRANDPULSE_MAX_TEXT_CHARS setting, applied by streams.validation.
+    text: str = Field(min_length=1)
     author: str | None = Field(default=None, max_length=256)
     platform: str = Field(default="unknown", max_length=64)
     created_at: dt.datetime
@@ -53,7 +52,10 @@ class Post(BaseModel):
     def _aware_utc(cls, v: dt.datetime) -> dt.datetime:
         if v.tzinfo is None:
             v = v.replace(tzinfo=dt.timezone.utc)
-        v = v.astimezone(dt.timezone.utc)
+        try:
+            v = v.astimezone(dt.timezone.utc)
+        except OverflowError:  # year 1 or 9999 with an offset: outside datetime's range once shifted
+            raise ValueError("created_at is outside 2000-01-01 .. tomorrow") from None
         if v.year < 2000 or v > utcnow() + dt.timedelta(days=1):
             raise ValueError("created_at is outside 2000-01-01 .. tomorrow")
         return v
@@ -81,7 +83,11 @@ class ScoredPost(BaseModel):
 
 
 class DeadLetter(BaseModel):
-    """A record that could not be processed, with why, and the original bytes (base64)."""
+    """A record that could not be processed, with why, and the head of the original bytes (base64).
+
+    Built by :func:`streams.dead_letters.dead_letter`, which keeps it small enough for any topic and
+    every string valid UTF-8, so a dead letter itself can always be stored and published.
+    """
 
     reason: str
     error_kind: str
@@ -90,6 +96,9 @@ class DeadLetter(BaseModel):
     offset: int | None = None
     key_b64: str | None = None
     value_b64: str
+    value_bytes: int = Field(default=0, description="Length of the original value in bytes")
+    value_sha256: str = Field(default="", description="SHA-256 of the whole original value (hex)")
+    truncated: bool = Field(default=False, description="value_b64 holds only the head of the original value")
     post_id: str | None = None
     failed_at: dt.datetime = Field(default_factory=utcnow)
 

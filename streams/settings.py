@@ -44,8 +44,13 @@ class Settings(BaseSettings):
         default="torch",
         description="Scoring backend; torch-bf16 needs a CPU with native bf16; onnx-int8 = dynamic int8 (exported on first use)",
     )
+    max_message_bytes: int = Field(
+        default=1_000_000, ge=65_536,
+        description="Largest record the worker sends (Kafka's message.max.bytes); larger ones are dead-lettered",
+    )
     cache_entries: int = Field(default=0, ge=0, description="De-duplicating LRU cache of normalised texts (0 = off)")
-    max_text_chars: int = Field(default=10_000, ge=1, description="Longer posts are dead-lettered")
+    # Bounded so a scored record (text included) always fits Kafka's default 1 MB message size.
+    max_text_chars: int = Field(default=10_000, ge=1, le=100_000, description="Longer posts are dead-lettered")
 
     # --- models / registry
     model_ref: str = Field(default="champion", description="Registry alias, models:/ URI or checkpoint dir")

@@ -24,6 +24,7 @@ from typing import Annotated, Any, AsyncIterator, Optional
 import typer
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
@@ -221,6 +222,20 @@ def create_api(
             },
             status_code=422,
         )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # FastAPI answers a body it cannot even decode (invalid UTF-8, nesting past the parser's limit)
+        # with a bare 400 before validation runs; it is the same client mistake as a schema error.
+        status = 422 if exc.status_code == 400 else exc.status_code
+        metrics.api_requests.labels(request.url.path, str(status)).inc()
+        if status == 422:
+            return JSONResponse(
+                {"error": 'invalid request: the body is not JSON text; send UTF-8 JSON {"texts": [...]}',
+                 "details": [{"field": "body", "message": str(exc.detail)}]},
+                status_code=422,
+            )
+        return JSONResponse({"error": str(exc.detail)}, status_code=status, headers=getattr(exc, "headers", None))
 
     @app.post(
         "/v1/sentiment",

@@ -57,13 +57,16 @@ def broker(
     from streams.broker import LocalBroker
     from streams.topics import create_topics
 
-    settings = _settings()
+    # Topics go to the broker started here, whatever BRANDPULSE_KAFKA_URL says.
+    settings = _settings().model_copy(update={"kafka_url": f"kafka://127.0.0.1:{port}"})
     log_file = settings.state_dir / "tansu.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with LocalBroker("127.0.0.1", port, log_file=log_file) as b:
         created = create_topics(settings)
         console.print(f"[green]Tansu broker on 127.0.0.1:{port}[/] (pid {b.proc.pid if b.proc else '?'}); "
                       f"created topics: {', '.join(created) or 'none (all existed)'}")
+        if port != 9092:
+            console.print(f"other brandpulse processes reach it with BRANDPULSE_KAFKA_URL=kafka://127.0.0.1:{port}")
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
@@ -193,8 +196,15 @@ def fetch_trends(brand: Optional[str], since: str, bucket: str, until: str) -> d
     import urllib.request
 
     from streams.clickhouse import ClickHouseStore
-    from streams.trends import query_trends
+    from streams.trends import check_brand, check_bucket, check_until, parse_duration, query_trends
 
+    try:  # the same checks the worker makes, before any request: a clear message, never a traceback
+        brand = check_brand(brand)
+        parse_duration(since)
+        check_bucket(bucket)
+        check_until(until)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     settings = _settings()
     if settings.clickhouse_dsn.startswith("chdb://"):
         qs = urllib.parse.urlencode({"brand": brand or "", "since": since, "bucket": bucket, "until": until})
@@ -203,7 +213,7 @@ def fetch_trends(brand: Optional[str], since: str, bucket: str, until: str) -> d
             with urllib.request.urlopen(url, timeout=30) as resp:
                 return json.loads(resp.read())
         except urllib.error.HTTPError as exc:
-            raise typer.BadParameter(json.loads(exc.read()).get("error", str(exc))) from None
+            raise typer.BadParameter(_error_text(exc)) from None
         except urllib.error.URLError:
             pass  # no worker running: the data directory is free to open here
     store = ClickHouseStore(settings.clickhouse_dsn, settings.clickhouse_database)
@@ -213,6 +223,15 @@ def fetch_trends(brand: Optional[str], since: str, bucket: str, until: str) -> d
         raise typer.BadParameter(str(exc)) from None
     finally:
         store.close()
+
+
+def _error_text(exc) -> str:  # type: ignore[no-untyped-def]
+    """The worker's error message: its JSON ``error`` field, or the plain body a proxy or aiohttp sent."""
+    body = exc.read().decode("utf-8", "replace")
+    try:
+        return str(json.loads(body).get("error", body))
+    except (ValueError, AttributeError):
+        return f"the worker answered {exc.code}: {body.strip()[:300] or exc.reason}"
 
 
 @app.command()
@@ -240,8 +259,10 @@ def trends(
         table.add_row(b["bucket"][:16], str(b["posts"]), str(b["negative"]), str(b["neutral"]), str(b["positive"]),
                       f"{b['negative_share']:.1%}", f"{b['mean_confidence']:.3f}")
     console.print(table)
-    if not data["buckets"]:
+    if not data["buckets"] and until != "latest":
         console.print("[yellow]no posts in this window[/] (replayed an old corpus? try --until latest)")
+    elif not data["buckets"]:
+        console.print("[yellow]no posts in this window[/]")
 
 
 def _mount_other_packages() -> None:

@@ -128,7 +128,11 @@ def test_query_parameters_are_validated_with_clear_messages() -> None:
     for params, fragment in [
         ({"since": "six hours"}, "bad duration"),
         ({"bucket": "30s"}, "whole number of minutes"),
-        ({"until": "yesterday"}, "until must be latest, now or an ISO time"),
+        ({"until": "yesterday"}, "bad until 'yesterday': use now, latest or an ISO time"),
+        ({"since": "9" * 40 + "d"}, "bad duration"),
+        ({"since": "400d"}, "longer than 366 days"),
+        ({"until": "0001-01-01T00:00"}, "years 2000-2999"),
+        ({"brand": "x" * 200}, "brand"),
         ({"refresh": "-1"}, "refresh"),
     ]:
         with pytest.raises(ValueError, match=fragment):

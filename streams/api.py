@@ -285,11 +285,11 @@ def create_api(
 
 def api_command(
     host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 only inside a container"),
-    port: int = typer.Option(8000, help="Port to listen on"),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on"),
     model: Optional[str] = typer.Option(None, help="Model to serve: registry alias, models:/ URI or checkpoint dir (default: settings.model_ref)"),
-    max_texts: int = typer.Option(64, help="Most texts per request"),
-    max_body_bytes: int = typer.Option(2 * 1024 * 1024, help="Largest request body in bytes"),
-    refresh_s: float = typer.Option(60.0, help="Seconds between checks for a newly promoted champion"),
+    max_texts: int = typer.Option(64, min=1, max=4096, help="Most texts per request"),
+    max_body_bytes: int = typer.Option(2 * 1024 * 1024, min=1024, help="Largest request body in bytes"),
+    refresh_s: float = typer.Option(60.0, min=1.0, help="Seconds between checks for a newly promoted champion"),
 ) -> None:
     """Serve the inference API (POST /v1/sentiment, /healthz, /readyz, /metrics, /docs).
 

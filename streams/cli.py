@@ -45,7 +45,7 @@ def main_options(
 
 @app.command()
 def broker(
-    port: int = typer.Option(9092, help="Port to listen on (127.0.0.1 only)"),
+    port: int = typer.Option(9092, min=1, max=65535, help="Port to listen on (127.0.0.1 only)"),
 ) -> None:
     """Run the local Tansu broker (in-memory) and create the brandpulse topics; Ctrl-C stops it.
 
@@ -130,9 +130,9 @@ def replay(
     preset: Optional[str] = typer.Option(None, help="Column mapping of a known corpus: airline"),
     map_: list[str] = typer.Option([], "--map", help="field=column, e.g. --map text=body --map post_id=id"),
     time_format: Optional[str] = typer.Option(None, help="strptime format of created_at, e.g. '%m/%d/%Y %H:%M'"),
-    rate: Optional[float] = typer.Option(None, help="Posts per second (default: as fast as possible)"),
-    speedup: Optional[float] = typer.Option(None, help="Replay at N× the original pace of created_at"),
-    limit: Optional[int] = typer.Option(None, help="Only the first N rows"),
+    rate: Optional[float] = typer.Option(None, min=0.01, help="Posts per second (default: as fast as possible)"),
+    speedup: Optional[float] = typer.Option(None, min=0.01, help="Replay at N× the original pace of created_at"),
+    limit: Optional[int] = typer.Option(None, min=1, help="Only the first N rows"),
     rebase_time: bool = typer.Option(False, help="Shift timestamps so the newest post is 'now'"),
     platform: str = typer.Option("replay", help="platform value for rows without one"),
 ) -> None:
@@ -176,8 +176,8 @@ def replay(
 
 @app.command()
 def demo(
-    limit: Optional[int] = typer.Option(None, help="Replay only the first N airline tweets"),
-    rate: Optional[float] = typer.Option(None, help="Posts per second (default: as fast as possible)"),
+    limit: Optional[int] = typer.Option(None, min=1, help="Replay only the first N airline tweets"),
+    rate: Optional[float] = typer.Option(None, min=0.01, help="Posts per second (default: as fast as possible)"),
     keep_running: bool = typer.Option(False, help="Keep broker and worker up afterwards for trends queries"),
 ) -> None:
     """The quick-start main job: broker + chDB + default model + airline replay + drift → retrain → shadow → promotion.

@@ -706,7 +706,7 @@ def create_dashboard_app(
 
 def dashboard_command(
     host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 only inside a container"),
-    port: int = typer.Option(8050, help="Port to listen on"),
+    port: int = typer.Option(8050, min=1, max=65535, help="Port to listen on"),
 ) -> None:
     """Serve the dashboard on its own port (reads ClickHouse directly, or the worker's data for chDB).
 

@@ -96,12 +96,15 @@ def test_poison_records_are_dead_lettered_and_the_partition_keeps_moving(stack: 
     _produce_one_partition(stack, _interleave(valid, poison))
     worker.wait_for(lambda w: w.get("/stats")["posts_scored"] >= len(valid) and w.get("/stats")["dead_letters"] >= len(poison),
                     timeout_s=240, what="every valid post scored and every poison record dead-lettered")
-    assert _batches_over(worker, 5.0) == 0, "a batch waited more than 5 s"
+    # Nothing was retried: a deterministic error retried with backoff is what stalls a partition.
+    # (No timing bound: this machine's load decides how long a batch takes, not the records.)
+    assert _batches_over(worker, 30.0) == 0, "a batch took longer than the longest backoff"
     on_topic = stack.consume_all("deadletter", len(poison))
     worker.stop()
 
+    log = worker.log_path.read_text(errors="replace")
+    assert "retrying in" not in log and "Crashed" not in log, log[-3000:]
     assert len(on_topic) == len(poison) and all(len(v) < 64 * 1024 for v in on_topic)
-    assert "Crashed" not in worker.log_path.read_text(errors="replace")
     _check_store(stack, valid, poison)
 
 
@@ -118,7 +121,8 @@ def test_poison_records_with_a_kill_9_in_the_middle(stack: Stack) -> None:
     restarted.wait_for(lambda w: sum(w.get("/brands").values()) >= len(valid), timeout_s=240, what="every valid post stored")
     time.sleep(2)  # anything redelivered late would show up now
     restarted.stop()
-    assert "Crashed" not in restarted.log_path.read_text(errors="replace")
+    log = restarted.log_path.read_text(errors="replace")
+    assert "retrying in" not in log and "Crashed" not in log, log[-3000:]
     _check_store(stack, valid, poison)
 
 

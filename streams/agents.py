@@ -27,6 +27,7 @@ from streams.app import (
     scored_topic,
     settings,
 )
+from streams.brand_watch import BrandWatcher
 from streams.brands import BrandResolver
 from streams.clickhouse import ClickHouseStore, redact, retry_forever
 from streams.pipeline import BatchResult, RawRecord, handle_batch
@@ -45,6 +46,7 @@ class Runtime:
         self.resolver = BrandResolver.from_file(settings.brand_rules)
         self.store: ClickHouseStore | None = None
         self.watcher: Watcher | None = None
+        self.brand_watcher: BrandWatcher | None = None
         self.notifier = SlackNotifier(settings.slack_webhook_url)
         self.ready = asyncio.Event()
         self.stopping = False
@@ -62,6 +64,7 @@ class Runtime:
         await self.slots.load_initial()
         await self.notifier.start()
         self.watcher = Watcher(settings, self.store, send_to_topic, self.notifier, lambda: self.slots.current)
+        self.brand_watcher = BrandWatcher(settings, self.store, send_to_topic, self.notifier)
         self.sync_watcher_models()
         self.ready.set()
 
@@ -113,7 +116,7 @@ async def score_posts(stream):  # type: ignore[no-untyped-def]
         records = [
             RawRecord(e.value, e.key, e.message.topic, e.message.partition, e.message.offset) for e in events
         ]
-        assert runtime.store is not None and runtime.watcher is not None
+        assert runtime.store is not None and runtime.watcher is not None and runtime.brand_watcher is not None
         started = time.perf_counter()
         result = await handle_batch(
             records,
@@ -121,7 +124,7 @@ async def score_posts(stream):  # type: ignore[no-untyped-def]
             runtime.resolver,
             runtime.store,
             publish=publish,
-            observers=[runtime.watcher.observe_batch],
+            observers=[runtime.watcher.observe_batch, runtime.brand_watcher.observe_batch],
             max_text_chars=settings.max_text_chars,
             keep_unknown_brand=settings.unknown_brand == "keep",
             should_stop=lambda: runtime.stopping,
@@ -194,4 +197,6 @@ async def _on_shutdown(app_, **kwargs) -> None:  # type: ignore[no-untyped-def]
     runtime.stopping = True
     if runtime.watcher is not None:
         await asyncio.to_thread(runtime.watcher.save)
+    if runtime.brand_watcher is not None:
+        await asyncio.to_thread(runtime.brand_watcher.save)
     await runtime.notifier.aclose()

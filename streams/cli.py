@@ -244,6 +244,69 @@ def trends(
         console.print("[yellow]no posts in this window[/] (replayed an old corpus? try --until latest)")
 
 
+def fetch_why(brand: str, since: str, until: str, baseline: str, focus: Optional[str]) -> dict:
+    """From the worker's web port when the store is embedded (only the worker may open it), else directly."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from streams.brand_queries import why_report
+    from streams.clickhouse import ClickHouseStore
+
+    settings = _settings()
+    if settings.clickhouse_dsn.startswith("chdb://"):
+        qs = urllib.parse.urlencode({"brand": brand, "since": since, "until": until, "baseline": baseline, "focus": focus or ""})
+        try:
+            with urllib.request.urlopen(f"http://{settings.web_host}:{settings.web_port}/why?{qs}", timeout=60) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            raise typer.BadParameter(json.loads(exc.read()).get("error", str(exc))) from None
+        except urllib.error.URLError:
+            pass  # no worker running: the data directory is free to open here
+    store = ClickHouseStore(settings.clickhouse_dsn, settings.clickhouse_database)
+    try:
+        return why_report(store, brand=brand, since=since, until=until, baseline=baseline, focus=focus)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    finally:
+        store.close()
+
+
+@app.command()
+def why(
+    brand: str = typer.Option(..., help="Brand, e.g. United"),
+    since: str = typer.Option("1h", help="Window length, e.g. 15m, 1h, 1d"),
+    until: str = typer.Option("now", help="Window end: now, latest (newest data) or an ISO time"),
+    baseline: str = typer.Option("12h", help="Compared with this long before the window"),
+    focus: Optional[str] = typer.Option(None, help="Narrow the terms to one sentiment: negative, neutral, positive"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text"),
+) -> None:
+    """What a brand's posts are about right now: distinctive terms, hashtags, @handles, reposts, typical posts.
+
+    Examples:
+      brandpulse why --brand United --since 1h
+      brandpulse why --brand United --since 1h --until latest --focus negative
+    """
+    data = fetch_why(brand, since, until, baseline, focus)
+    if as_json:
+        console.print_json(data=data)
+        return
+    console.print(f"[bold]{data['brand']}[/]  {data['start'][:16]} → {data['end'][:16]}  vs {data['baseline_start'][:16]} →")
+    if not data["posts"]:
+        console.print("[yellow]no posts in this window[/] (replayed an old corpus? try --until latest)")
+        return
+    mix = data["sentiment"]
+    console.print(f"{data['posts']:,} posts, {data['voices']:,} voices, reposts {data['repost_share']:.0%}; "
+                  f"negative {mix['negative']:.0%} (baseline {data['baseline_sentiment']['negative']:.0%} of {data['baseline_posts']:,})")
+    for key in ("terms", "hashtags", "handles"):
+        if data[key]:
+            console.print(f"[bold]{key}[/]: " + ", ".join(f"{t['token']} (z={t['z']:.1f}, {t['window']}×)" for t in data[key]))
+    for ex in data["examples"]:
+        console.print(f"  • [{ex['label']} {ex['confidence']:.2f}, {ex['reason']}] {ex['text'][:200]}")
+    for a in data["alerts"]:
+        console.print(f"[red]alert[/] {a['detected_at'][:16]} {a['kind']}: {a['message'][:200]}")
+
+
 def _mount_other_packages() -> None:
     """Commands whose code lives with the part of the system they operate."""
     from drift.labelling import label_command

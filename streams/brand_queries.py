@@ -1,0 +1,78 @@
+"""The SQL of brand alerts, in one place: posts of a window, a baseline sample, brand alerts.
+
+``why_report`` is the on-demand "why" (``brandpulse why``, the worker's ``/why``): the same
+:func:`drift.brand.why.explain` the alerts use, fed from ClickHouse instead of the worker's memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from drift.brand.config import WhyConfig
+from drift.brand.post import BrandPost
+from drift.brand.why import explain
+from streams.clickhouse import ClickHouseStore
+from streams.trends import parse_duration, resolve_until
+
+WINDOW_LIMIT = 5_000
+BASELINE_LIMIT = 3_000
+BRAND_ALERT_KINDS = ("brand_volume_spike", "brand_negative_spike", "brand_positive_surge", "brand_spike_escalated", "brand_spike_resolved")
+
+
+def _utc(ts: dt.datetime) -> dt.datetime:
+    return ts if ts.tzinfo else ts.replace(tzinfo=dt.timezone.utc)
+
+
+def _posts(store: ClickHouseStore, brand: str, start: dt.datetime, end: dt.datetime, order: str, limit: int) -> list[BrandPost]:
+    rows = store.query(
+        f"""SELECT post_id, brand, text, created_at, label, confidence, author FROM {store.db}.posts
+            WHERE brand = {{brand:String}}
+              AND created_at >= fromUnixTimestamp64Milli({{start:Int64}}, 'UTC')
+              AND created_at < fromUnixTimestamp64Milli({{end:Int64}}, 'UTC')
+            ORDER BY {order} LIMIT {{limit:UInt32}}""",
+        {"brand": brand, "start": int(start.timestamp() * 1000), "end": int(end.timestamp() * 1000), "limit": limit},
+    )
+    return [BrandPost(post_id=r["post_id"], brand=r["brand"], text=r["text"], created_at=_utc(r["created_at"]),
+                      label=r["label"], confidence=float(r["confidence"]), author=r["author"]) for r in rows]
+
+
+def window_posts(store: ClickHouseStore, brand: str, start: dt.datetime, end: dt.datetime) -> list[BrandPost]:
+    """The newest posts of the window (all of them up to ``WINDOW_LIMIT``)."""
+    return _posts(store, brand, start, end, "created_at DESC", WINDOW_LIMIT)
+
+
+def baseline_sample(store: ClickHouseStore, brand: str, start: dt.datetime, end: dt.datetime) -> list[BrandPost]:
+    """A fixed pseudo-random sample (by post id hash), so the same question gives the same answer."""
+    return _posts(store, brand, start, end, "cityHash64(post_id)", BASELINE_LIMIT)
+
+
+def brand_alerts(store: ClickHouseStore, brand: str, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+    rows = store.query(
+        f"""SELECT alert_id, kind, detector, statistic, threshold, window, message, detected_at, since
+            FROM {store.db}.alerts FINAL
+            WHERE brand = {{brand:String}} AND kind IN {{kinds:Array(String)}}
+              AND detected_at >= fromUnixTimestamp64Milli({{start:Int64}}, 'UTC')
+              AND detected_at < fromUnixTimestamp64Milli({{end:Int64}}, 'UTC')
+            ORDER BY detected_at""",
+        {"brand": brand, "kinds": list(BRAND_ALERT_KINDS), "start": int(start.timestamp() * 1000), "end": int(end.timestamp() * 1000)},
+    )
+    return [{**r, "detected_at": _utc(r["detected_at"]).isoformat(), "since": _utc(r["since"]).isoformat() if r["since"] else None}
+            for r in rows]
+
+
+def why_report(
+    store: ClickHouseStore, *, brand: str, since: str = "1h", until: str = "now", baseline: str = "12h",
+    focus: str | None = None, config: WhyConfig | None = None,
+) -> dict[str, Any]:
+    """What the brand's posts of the last ``since`` talk about that the ``baseline`` before did not."""
+    if focus not in (None, "negative", "neutral", "positive"):
+        raise ValueError(f"bad focus {focus!r}: use negative, neutral or positive")
+    end = resolve_until(store, until, brand)
+    start = end - parse_duration(since)
+    base_start = start - parse_duration(baseline)
+    window = window_posts(store, brand, start, end)
+    base = baseline_sample(store, brand, base_start, start)
+    why = explain(brand, window, base, start=start, end=end, focus=focus, config=config)
+    return {**why.model_dump(mode="json"), "baseline_start": base_start.isoformat(),
+            "alerts": brand_alerts(store, brand, base_start, end)}

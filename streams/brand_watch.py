@@ -1,0 +1,113 @@
+"""The worker's watch over the brands: spike alerts with their "why", next to (not inside) model drift.
+
+Fed every scored batch (registered as an observer in :mod:`streams.agents`). The pure logic is
+:class:`drift.brand.monitor.BrandMonitor`; this module is its edge: it turns scored rows into
+plain posts, brand events into :class:`~streams.schemas.Alert` rows (kinds ``brand_*``) stored in
+the ``alerts`` table, published on the alerts topic (with the full "why" attached) and sent to
+Slack as Block Kit. Brand alerts never reach the retrain coalescer: a crisis is news about the
+brand, not a sign the model is wrong. State lives in ``<data_dir>/brand/monitor.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from drift.brand.blocks import event_blocks, event_text
+from drift.brand.config import BrandWatchConfig
+from drift.brand.monitor import BrandEvent, BrandMonitor
+from drift.brand.post import BrandPost
+from drift.slack import SlackNotifier
+from streams import metrics
+from streams.clickhouse import ClickHouseStore, retry_forever
+from streams.pipeline import BatchResult
+from streams.schemas import Alert, ScoredPost, utcnow
+from streams.settings import Settings
+from streams.watch import _atomic_write  # the one atomic-write helper (issue 12 merges the copies)
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[str, bytes | None, bytes], Awaitable[None]]
+SAVE_EVERY_S = 30.0
+
+
+def load_config(path: Path | None) -> BrandWatchConfig:
+    """Thresholds from a JSON file (``BRANDPULSE_BRAND_ALERT_CONFIG``), defaults otherwise."""
+    if path is None:
+        return BrandWatchConfig()
+    try:
+        return BrandWatchConfig.model_validate_json(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read brand alert settings from {path}: {exc}") from exc
+
+
+def to_brand_post(row: ScoredPost) -> BrandPost:
+    return BrandPost(post_id=row.post_id, brand=row.brand, text=row.text, created_at=row.created_at,
+                     label=row.label, confidence=row.confidence, author=row.author)
+
+
+def to_alert(event: BrandEvent, model_version: str) -> Alert:
+    lead = min(event.signals, key=lambda s: s.p_value)
+    return Alert(
+        alert_id=event.event_id, kind=event.alert_kind,  # type: ignore[arg-type]
+        detector=lead.detector, statistic=lead.observed, threshold=lead.expected, brand=event.brand,
+        window=lead.window_min, model_version=model_version,
+        example_post_ids=[ex.post_id for ex in event.why.examples] if event.why else [],
+        message=event.message, detected_at=event.at, since=event.started_at,
+    )
+
+
+class BrandWatcher:
+    def __init__(self, settings: Settings, store: ClickHouseStore, send: Send, notifier: SlackNotifier) -> None:
+        self.store = store
+        self.send = send
+        self.notifier = notifier
+        self.path = settings.state_dir / "brand" / "monitor.json"
+        config = load_config(settings.brand_alert_config)
+        try:
+            self.monitor = BrandMonitor.from_state(json.loads(self.path.read_text()), config)
+        except FileNotFoundError:
+            self.monitor = BrandMonitor(config)
+        self.alerts_raised = 0
+        self.busy_s = 0.0
+        self.posts = 0
+        self._saved = time.monotonic()
+
+    async def observe_batch(self, result: BatchResult) -> None:
+        rows = [r for r in result.scored if r.brand != "unknown"]
+        if not rows:
+            return
+        started = time.perf_counter()
+        events = self.monitor.observe([to_brand_post(r) for r in rows], now=utcnow())
+        self.busy_s += time.perf_counter() - started
+        self.posts += len(rows)
+        if events:
+            await self.raise_events(events, rows[0].model_version)
+        if time.monotonic() - self._saved >= SAVE_EVERY_S:
+            await asyncio.to_thread(self.save)
+
+    async def raise_events(self, events: Sequence[BrandEvent], model_version: str) -> None:
+        alerts = [to_alert(e, model_version) for e in events]
+        await asyncio.to_thread(retry_forever, lambda: self.store.insert_alerts(alerts), what="brand alert insert")
+        metrics.record_alerts(alerts)
+        for event, alert in zip(events, alerts):
+            log.warning("BRAND ALERT %s brand=%s: %s", alert.kind, alert.brand, alert.message)
+            record = {**alert.model_dump(mode="json"), "why": event.why.model_dump(mode="json") if event.why else None}
+            await self.send("alerts", alert.alert_id.encode(), json.dumps(record).encode())
+            self.notifier.notify(alert, blocks=event_blocks(event), text=event_text(event))
+        self.alerts_raised += len(alerts)
+
+    def save(self) -> None:
+        _atomic_write(self.path, json.dumps(self.monitor.to_state()))
+        self._saved = time.monotonic()
+
+    def stats(self) -> dict[str, float | int]:
+        return {
+            "brand_alerts": self.alerts_raised, "posts": self.posts, "late_posts": self.monitor.late,
+            "feed_outages": self.monitor.outages, "busy_s": round(self.busy_s, 3),
+            "us_per_post": round(1e6 * self.busy_s / self.posts, 1) if self.posts else 0.0,
+        }

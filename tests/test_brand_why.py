@@ -1,0 +1,56 @@
+"""`brandpulse why` on chDB without a worker: the on-demand "why" of an injected crisis, from ClickHouse."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from drift.brand.scenarios import inject_crisis, load_airline
+from streams.cli import app
+from streams.clickhouse import ClickHouseStore
+from streams.schemas import ScoredPost
+from streams.settings import get_settings
+from tests.conftest import AIRLINE_CSV, free_port, needs_shared_data
+
+UTC = dt.timezone.utc
+CRISIS = dt.datetime(2015, 2, 20, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    needs_shared_data()
+    state = tmp_path / "state"
+    monkeypatch.setenv("BRANDPULSE_DATA_DIR", str(state))
+    monkeypatch.setenv("BRANDPULSE_WEB_PORT", str(free_port()))  # no worker there: the CLI opens chDB itself
+    monkeypatch.setenv("COLUMNS", "200")
+    get_settings.cache_clear()
+    stream, _ = inject_crisis(load_airline(AIRLINE_CSV), "United", "Lost Luggage", CRISIS, n=250, minutes=10)
+    now = dt.datetime.now(UTC)
+    rows = [ScoredPost(post_id=p.post_id, brand=p.brand, platform="twitter", text=p.text, created_at=p.created_at,
+                       ingested_at=now, label=p.label, probs={p.label: 0.9}, confidence=0.9, model_version="m/1")
+            for p in stream if CRISIS - dt.timedelta(hours=12) <= p.created_at < CRISIS + dt.timedelta(minutes=10)]
+    store = ClickHouseStore(f"chdb://{state / 'clickhouse'}")
+    store.ensure_schema()
+    store.insert_scored(rows)
+    store.close()
+    yield state
+    get_settings.cache_clear()
+
+
+def test_why_names_the_crisis_topic(data_dir: Path) -> None:
+    args = ["why", "--brand", "United", "--since", "10m", "--until", "2015-02-20T14:10:00"]
+    out = CliRunner().invoke(app, [*args, "--json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert data["posts"] >= 250 and data["baseline_posts"] > 100
+    assert {"bag", "bags", "luggage", "lost luggage"} & {t["token"] for t in data["terms"][:5]}, data["terms"]
+    assert 3 <= len(data["examples"]) <= 5
+    text = CliRunner().invoke(app, [*args, "--focus", "negative"])
+    assert text.exit_code == 0 and "terms" in text.output and "luggage" in text.output
+    bad = CliRunner().invoke(app, ["why", "--brand", "United", "--since", "soon"])
+    assert bad.exit_code != 0 and "bad duration" in bad.output

@@ -309,6 +309,7 @@ def why(
 
 def _mount_other_packages() -> None:
     """Commands whose code lives with the part of the system they operate."""
+    from drift.brand.bench import spikes_command
     from drift.labelling import label_command
     from drift.trainer import trainer_command
     from models.bench import bench_app
@@ -319,6 +320,7 @@ def _mount_other_packages() -> None:
 
     app.add_typer(models_app, name="models", help="Train, evaluate, compare, register and promote models.")
     bench_app.command("pipeline")(pipeline_command)
+    bench_app.command("spikes")(spikes_command)
     app.add_typer(bench_app, name="bench", help="Benchmark the scoring paths and the pipeline on real tweets.")
     app.command("label")(label_command)
     app.command("trainer")(trainer_command)

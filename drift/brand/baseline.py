@@ -57,10 +57,17 @@ class Baseline:
         self.day: dict[int, list[float]] = {}
 
     # ---- feeding -------------------------------------------------------------------------
+    # Most minutes of most brands are empty, so every step has a fast path for an empty bucket
+    # (``raw == 0`` means every count is zero).
     def push(self, bucket: Bucket, include: bool) -> None:
         n = len(self.recent)
-        for (f, w) in self._win:
-            self._win[f, w] += bucket.get(f) - (self.recent[n - w][0].get(f) if n >= w else 0)
+        if bucket.raw or n:
+            recent = self.recent
+            for key in self._win:
+                f, w = key
+                out = getattr(recent[n - w][0], f) if n >= w and recent[n - w][0].raw else 0
+                if bucket.raw or out:
+                    self._win[key] += getattr(bucket, f) - out
         if n == self.recent.maxlen:
             old, old_included = self.recent[0]
             self._to_trailing(old if old_included else None)
@@ -79,35 +86,39 @@ class Baseline:
         self._win = dict.fromkeys(self._win, 0)
 
     def _to_trailing(self, bucket: Bucket | None) -> None:
-        if len(self.trailing) == self.trailing.maxlen:
-            gone = self.trailing[0]
+        trailing, fields = self.trailing, self.fields
+        if len(trailing) == trailing.maxlen:
+            gone = trailing[0]
             if gone is not None:
                 self._minutes -= 1
-                for f in self.fields:
-                    self._sums[f] -= gone.get(f)
-                self._count_hour(gone, -1)
-        self.trailing.append(bucket)
-        if len(self.trailing) > self.cfg.local_min:
-            leaving = self.trailing[-self.cfg.local_min - 1]
+                if gone.raw:
+                    for f in fields:
+                        self._sums[f] -= getattr(gone, f)
+                    self._count_hour(gone, -1)
+        trailing.append(bucket)
+        if len(trailing) > self.cfg.local_min:
+            leaving = trailing[-self.cfg.local_min - 1]
             if leaving is not None:
                 self._local_minutes -= 1
-                for f in self.fields:
-                    self._local[f] -= leaving.get(f)
+                if leaving.raw:
+                    for f in fields:
+                        self._local[f] -= getattr(leaving, f)
         if bucket is None:
             return
         self._local_minutes += 1
-        for f in self.fields:
-            self._local[f] += bucket.get(f)
         self._minutes += 1
-        for f in self.fields:
-            self._sums[f] += bucket.get(f)
-        self._count_hour(bucket, 1)
-        hour = bucket.minute // 60
-        self._profile_add(self.week, hour_of_week(bucket.minute), bucket, self.cfg.profile_memory_weeks * 60)
-        self._profile_add(self.day, hour % 24, bucket, self.cfg.profile_memory_weeks * 60)
+        if bucket.raw:
+            for f in fields:
+                v = getattr(bucket, f)
+                self._local[f] += v
+                self._sums[f] += v
+            self._count_hour(bucket, 1)
+        memory = self.cfg.profile_memory_weeks * 60
+        self._profile_add(self.week, hour_of_week(bucket.minute), bucket, memory)
+        self._profile_add(self.day, (bucket.minute // 60) % 24, bucket, memory)
 
     def _count_hour(self, bucket: Bucket, sign: int) -> None:
-        n = bucket.get(self.fields[0])
+        n = getattr(bucket, self.fields[0])
         if n:
             hour = bucket.minute // 60
             left = self._hours.get(hour, 0) + sign * n
@@ -117,10 +128,13 @@ class Baseline:
                 del self._hours[hour]
 
     def _profile_add(self, cells: dict[int, list[float]], key: int, bucket: Bucket, memory: int) -> None:
-        cell = cells.setdefault(key, [0.0] * (1 + len(self.fields)))
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = [0.0] * (1 + len(self.fields))
         cell[0] += 1
-        for i, f in enumerate(self.fields, 1):
-            cell[i] += bucket.get(f)
+        if bucket.raw:
+            for i, f in enumerate(self.fields, 1):
+                cell[i] += getattr(bucket, f)
         if cell[0] >= memory:
             cells[key] = [v / 2 for v in cell]
 

@@ -28,8 +28,11 @@ class SpikeConfig(BaseModel):
     alpha: float = Field(default=1e-7, gt=0, lt=1, description="tail probability below which a window is a spike")
     alpha_resolve: float = Field(default=1e-3, gt=0, lt=1, description="the spike is over once every window's p ≥ this")
     min_count: int = Field(default=20, ge=1, description="counted posts a window needs to fire")
+    min_dispersion: float = Field(
+        default=0.1, ge=0, description="floor of the negative-binomial φ: social counts swing ±30 % hour to hour on their own"
+    )
     min_ratio: float = Field(default=2.0, ge=1, description="observed / expected a volume window needs to fire")
-    min_ratio_unseasoned: float = Field(default=5.0, ge=1, description="observed / expected needed while no time-of-day profile confirms")
+    min_ratio_unseasoned: float = Field(default=8.0, ge=1, description="observed / expected needed while no time-of-day profile confirms")
     min_shift: float = Field(default=0.15, ge=0, description="share increase a sentiment window needs to fire")
     resolve_after_min: int = Field(default=15, ge=1, description="calm minutes in a row before 'resolved'")
     cooldown_min: int = Field(default=60, ge=0, description="after 'resolved', minutes before this detector starts again")

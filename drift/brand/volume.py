@@ -4,8 +4,8 @@ Counts are distinct voices by default (``SpikeConfig.count``), so a retweet or c
 one voice. The expected count μ of a window comes from :mod:`drift.brand.baseline` (trailing 12 h, the
 2 h just before and, once there is history, the same hour of day / week; the largest tail
 probability of them must be significant). The tail is negative-binomial, P(X ≥ x) with variance μ + φμ², φ measured on
-the trailing window's own window-sized counts: social counts are overdispersed (bursty hours,
-day/night), and a Poisson test on them pages on ordinary busy hours. Cheap gates come first
+the trailing window's own window-sized counts and never below ``min_dispersion``: social counts
+are overdispersed (bursty hours, day/night), and a Poisson test on them pages on ordinary busy hours. Cheap gates come first
 (x ≥ ``min_count``, x ≥ ``min_ratio``·μ), so scipy is called only for candidate spikes.
 """
 
@@ -87,7 +87,8 @@ class VolumeSpikeDetector:
         gates = x >= cfg.min_count and x >= ratio * mu
         p = 1.0
         if gates or self.episode.active:  # an open spike is watched until it is really over
-            phi = base.dispersion(self.field, window_min)
+            # A dozen trailing windows estimate φ poorly (often 0): never trust less than the floor.
+            phi = max(cfg.min_dispersion, base.dispersion(self.field, window_min))
             p, kind = max((count_tail(x, m, phi), k) for m, k in expectations)
         return Test(window_min=window_min, observed=x, expected=mu, p_value=p, baseline=kind, gates=gates)
 

@@ -60,7 +60,7 @@ def test_quiet_on_four_stationary_days(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(DETECTORS))
 def test_fires_once_on_a_jump_then_resolves_and_cools_down(name: str) -> None:
     det = fresh(name)
-    jump_at = 2 * 1440 + 14 * 60 - (START % 1440)  # 14:00 on day 3
+    jump_at = 3 * 1440 + 14 * 60 - (START % 1440)  # 14:00 on day 4: the hour-of-day profile exists
     stream = buckets(2, jump_at + 600, rate=2.0, jump_at=jump_at, jump=JUMPS[name], jump_len=120)
     signals = [s for b in stream if (s := det.update(b)) is not None]
     phases = [s.phase for s in signals]
@@ -71,7 +71,7 @@ def test_fires_once_on_a_jump_then_resolves_and_cools_down(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(DETECTORS))
 def test_state_round_trip_gives_the_same_signals(name: str) -> None:
-    jump_at = 2 * 1440 + 14 * 60 - (START % 1440)
+    jump_at = 3 * 1440 + 14 * 60 - (START % 1440)
     stream = buckets(4, jump_at + 600, rate=2.0, jump_at=jump_at, jump=JUMPS[name], jump_len=60)
     a = fresh(name)
     for b in stream[:jump_at + 5]:  # restart just after the jump began

@@ -1,4 +1,4 @@
-"""The SQL of brand alerts, in one place: posts of a window, a baseline sample, brand alerts.
+"""The SQL of brand alerts, in one place: posts of a window, a baseline sample, brand alerts, group counts.
 
 ``why_report`` is the on-demand "why" (``brandpulse why``, the worker's ``/why``): the same
 :func:`drift.brand.why.explain` the alerts use, fed from ClickHouse instead of the worker's memory.
@@ -11,6 +11,7 @@ from typing import Any
 
 from drift.brand.config import WhyConfig
 from drift.brand.post import BrandPost
+from drift.brand.share_of_voice import share_of_voice
 from drift.brand.why import explain
 from streams.clickhouse import ClickHouseStore
 from streams.trends import parse_duration, resolve_until
@@ -76,3 +77,30 @@ def why_report(
     why = explain(brand, window, base, start=start, end=end, focus=focus, config=config)
     return {**why.model_dump(mode="json"), "baseline_start": base_start.isoformat(),
             "alerts": brand_alerts(store, brand, base_start, end)}
+
+
+def share_report(
+    store: ClickHouseStore, groups: dict[str, list[str]], *, group: str, since: str = "1d", bucket: str = "1h", until: str = "now",
+) -> dict[str, Any]:
+    """Each brand's share of its group's mentions and negative mentions per bucket (from ``brand_minute``)."""
+    if group not in groups:
+        raise ValueError(f"unknown brand group {group!r}; groups in the brand rules: {', '.join(sorted(groups)) or 'none'}")
+    brands = groups[group]
+    width = parse_duration(bucket)
+    if width < dt.timedelta(minutes=1) or width.total_seconds() % 60:
+        raise ValueError("bucket must be a whole number of minutes (the aggregate is per minute)")
+    end = resolve_until(store, until, None)
+    start = end - parse_duration(since)
+    rows = store.query(
+        f"""SELECT toStartOfInterval(minute, toIntervalSecond({{width:UInt32}})) AS bucket, brand,
+                   uniqExactMerge(posts) AS posts, uniqExactIfMerge(negative) AS negative
+            FROM {store.db}.brand_minute
+            WHERE brand IN {{brands:Array(String)}}
+              AND minute >= toDateTime({{start:UInt32}}, 'UTC') AND minute < toDateTime({{end:UInt32}}, 'UTC')
+            GROUP BY bucket, brand ORDER BY bucket, brand""",
+        {"width": int(width.total_seconds()), "brands": brands, "start": int(start.timestamp()), "end": int(end.timestamp())},
+    )
+    buckets = share_of_voice(
+        ((_utc(r["bucket"]).isoformat(), r["brand"], r["posts"], r["negative"]) for r in rows), brands)
+    return {"group": group, "brands": brands, "start": start.isoformat(), "end": end.isoformat(), "bucket": bucket,
+            "buckets": [b.model_dump() for b in buckets]}

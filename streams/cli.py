@@ -307,6 +307,64 @@ def why(
         console.print(f"[red]alert[/] {a['detected_at'][:16]} {a['kind']}: {a['message'][:200]}")
 
 
+def fetch_share(group: str, since: str, bucket: str, until: str) -> dict:
+    """From the worker's web port when the store is embedded (only the worker may open it), else directly."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from streams.brand_queries import share_report
+    from streams.brands import BrandResolver
+    from streams.clickhouse import ClickHouseStore
+
+    settings = _settings()
+    if settings.clickhouse_dsn.startswith("chdb://"):
+        qs = urllib.parse.urlencode({"group": group, "since": since, "bucket": bucket, "until": until})
+        try:
+            with urllib.request.urlopen(f"http://{settings.web_host}:{settings.web_port}/share?{qs}", timeout=30) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            raise typer.BadParameter(json.loads(exc.read()).get("error", str(exc))) from None
+        except urllib.error.URLError:
+            pass  # no worker running: the data directory is free to open here
+    groups = BrandResolver.from_file(settings.brand_rules).groups
+    store = ClickHouseStore(settings.clickhouse_dsn, settings.clickhouse_database)
+    try:
+        return share_report(store, groups, group=group, since=since, bucket=bucket, until=until)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    finally:
+        store.close()
+
+
+@app.command()
+def share(
+    group: str = typer.Option("US airlines", help="Brand group from the brand rules"),
+    since: str = typer.Option("1d", help="Window length, e.g. 6h, 1d, 7d"),
+    bucket: str = typer.Option("1h", help="Bucket width (whole minutes), e.g. 15m, 1h, 1d"),
+    until: str = typer.Option("now", help="Window end: now, latest (newest data) or an ISO time"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table"),
+) -> None:
+    """Share of voice: each brand's share of its group's mentions and of its negative mentions.
+
+    Examples:
+      brandpulse share --group "US airlines" --since 1d --bucket 6h --until latest
+    """
+    data = fetch_share(group, since, bucket, until)
+    if as_json:
+        console.print_json(data=data)
+        return
+    table = Table(title=f"{data['group']}  {data['start'][:16]} → {data['end'][:16]}  (bucket {data['bucket']}; share of posts / of negatives)")
+    table.add_column("bucket")
+    for b in data["brands"]:
+        table.add_column(b, justify="right")
+    for row in data["buckets"]:
+        table.add_row(row["bucket"][:16], *[f"{s['share']:.0%} / {s['negative_share_of_group']:.0%}" for s in row["brands"]])
+    console.print(table)
+    if not data["buckets"]:
+        console.print("[yellow]no posts in this window[/] (replayed an old corpus? try --until latest)")
+
+
 def _mount_other_packages() -> None:
     """Commands whose code lives with the part of the system they operate."""
     from drift.brand.bench import spikes_command

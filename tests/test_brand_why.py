@@ -54,3 +54,21 @@ def test_why_names_the_crisis_topic(data_dir: Path) -> None:
     assert text.exit_code == 0 and "terms" in text.output and "luggage" in text.output
     bad = CliRunner().invoke(app, ["why", "--brand", "United", "--since", "soon"])
     assert bad.exit_code != 0 and "bad duration" in bad.output
+
+
+def test_share_of_voice_of_the_airline_group(data_dir: Path) -> None:
+    out = CliRunner().invoke(app, ["share", "--group", "US airlines", "--since", "12h", "--bucket", "6h",
+                                   "--until", "2015-02-20T14:10:00", "--json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert data["brands"][0] == "United" and len(data["buckets"]) == 3  # 6-h buckets from 00:00
+    for bucket in data["buckets"]:
+        shares = {s["brand"]: s for s in bucket["brands"]}
+        assert abs(sum(s["share"] for s in shares.values()) - 1) < 1e-9
+        assert sum(s["posts"] for s in shares.values()) == bucket["posts"]
+    crisis = {s["brand"]: s for s in data["buckets"][-1]["brands"]}["United"]
+    assert crisis["negative_share_of_group"] > crisis["share"]  # the injected complaints
+    table = CliRunner().invoke(app, ["share", "--since", "12h", "--bucket", "6h", "--until", "2015-02-20T14:10:00"])
+    assert table.exit_code == 0 and "Southwest" in table.output
+    bad = CliRunner().invoke(app, ["share", "--group", "EU airlines"])
+    assert bad.exit_code != 0 and "unknown brand group" in bad.output

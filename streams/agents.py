@@ -64,7 +64,7 @@ class Runtime:
         await self.slots.load_initial()
         await self.notifier.start()
         self.watcher = Watcher(settings, self.store, send_to_topic, self.notifier, lambda: self.slots.current)
-        self.brand_watcher = BrandWatcher(settings, self.store, send_to_topic, self.notifier)
+        self.brand_watcher = BrandWatcher(settings, self.store, send_to_topic, self.notifier, self.resolver.groups)
         self.sync_watcher_models()
         self.ready.set()
 
@@ -198,5 +198,5 @@ async def _on_shutdown(app_, **kwargs) -> None:  # type: ignore[no-untyped-def]
     if runtime.watcher is not None:
         await asyncio.to_thread(runtime.watcher.save)
     if runtime.brand_watcher is not None:
-        await asyncio.to_thread(runtime.brand_watcher.save)
+        await runtime.brand_watcher.aclose()
     await runtime.notifier.aclose()

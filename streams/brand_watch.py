@@ -4,7 +4,8 @@ Fed every scored batch (registered as an observer in :mod:`streams.agents`). The
 :class:`drift.brand.monitor.BrandMonitor`; this module is its edge: it turns scored rows into
 plain posts, brand events into :class:`~streams.schemas.Alert` rows (kinds ``brand_*``) stored in
 the ``alerts`` table, published on the alerts topic (with the full "why" attached) and sent to
-Slack as Block Kit. Brand alerts never reach the retrain coalescer: a crisis is news about the
+Slack as Block Kit — to the routes of the alert-rules file when there is one
+(:mod:`streams.brand_routing`). Brand alerts never reach the retrain coalescer: a crisis is news about the
 brand, not a sign the model is wrong. State lives in ``<data_dir>/brand/monitor.json``.
 """
 
@@ -17,12 +18,12 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from drift.brand.blocks import event_blocks, event_text
 from drift.brand.config import BrandWatchConfig
 from drift.brand.monitor import BrandEvent, BrandMonitor
 from drift.brand.post import BrandPost
 from drift.slack import SlackNotifier
 from streams import metrics
+from streams.brand_routing import BrandAlertSender, load_rules
 from streams.clickhouse import ClickHouseStore, retry_forever
 from streams.pipeline import BatchResult
 from streams.schemas import Alert, ScoredPost, utcnow
@@ -32,7 +33,7 @@ from streams.watch import _atomic_write  # the one atomic-write helper (issue 12
 log = logging.getLogger(__name__)
 
 Send = Callable[[str, bytes | None, bytes], Awaitable[None]]
-SAVE_EVERY_S = 30.0
+TICK_S = 30.0  # state saved and digests checked this often
 
 
 def load_config(path: Path | None) -> BrandWatchConfig:
@@ -62,10 +63,13 @@ def to_alert(event: BrandEvent, model_version: str) -> Alert:
 
 
 class BrandWatcher:
-    def __init__(self, settings: Settings, store: ClickHouseStore, send: Send, notifier: SlackNotifier) -> None:
+    def __init__(
+        self, settings: Settings, store: ClickHouseStore, send: Send, notifier: SlackNotifier,
+        groups: dict[str, list[str]] | None = None,
+    ) -> None:
         self.store = store
         self.send = send
-        self.notifier = notifier
+        self.sender = BrandAlertSender(notifier, load_rules(settings.alert_routes), groups or {})
         self.path = settings.state_dir / "brand" / "monitor.json"
         config = load_config(settings.brand_alert_config)
         try:
@@ -75,9 +79,11 @@ class BrandWatcher:
         self.alerts_raised = 0
         self.busy_s = 0.0
         self.posts = 0
-        self._saved = time.monotonic()
+        self._ticker: asyncio.Task[None] | None = None
 
     async def observe_batch(self, result: BatchResult) -> None:
+        if self._ticker is None:
+            self._ticker = asyncio.get_running_loop().create_task(self._tick_forever(), name="brand-watch-tick")
         rows = [r for r in result.scored if r.brand != "unknown"]
         if not rows:
             return
@@ -87,8 +93,15 @@ class BrandWatcher:
         self.posts += len(rows)
         if events:
             await self.raise_events(events, rows[0].model_version)
-        if time.monotonic() - self._saved >= SAVE_EVERY_S:
-            await asyncio.to_thread(self.save)
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            try:
+                self.sender.tick(utcnow())
+                await asyncio.to_thread(self.save)
+            except Exception:  # noqa: BLE001 - the next tick tries again; scoring is never affected
+                log.exception("brand watch tick failed")
 
     async def raise_events(self, events: Sequence[BrandEvent], model_version: str) -> None:
         alerts = [to_alert(e, model_version) for e in events]
@@ -98,16 +111,24 @@ class BrandWatcher:
             log.warning("BRAND ALERT %s brand=%s: %s", alert.kind, alert.brand, alert.message)
             record = {**alert.model_dump(mode="json"), "why": event.why.model_dump(mode="json") if event.why else None}
             await self.send("alerts", alert.alert_id.encode(), json.dumps(record).encode())
-            self.notifier.notify(alert, blocks=event_blocks(event), text=event_text(event))
+            self.sender.send(event, alert, utcnow())
         self.alerts_raised += len(alerts)
 
     def save(self) -> None:
         _atomic_write(self.path, json.dumps(self.monitor.to_state()))
-        self._saved = time.monotonic()
+
+    async def aclose(self) -> None:
+        """Stop the ticker, save the state, drain the routes' Slack queues."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+        await asyncio.to_thread(self.save)
+        await self.sender.aclose()
 
     def stats(self) -> dict[str, float | int]:
         return {
             "brand_alerts": self.alerts_raised, "posts": self.posts, "late_posts": self.monitor.late,
             "feed_outages": self.monitor.outages, "busy_s": round(self.busy_s, 3),
+            "slack_now": self.sender.sent_now, "digests": self.sender.digests_sent,
             "us_per_post": round(1e6 * self.busy_s / self.posts, 1) if self.posts else 0.0,
         }

@@ -10,7 +10,8 @@ Scenarios, each over ``--seeds`` seeds (a seed picks the stream, the brand and t
 - ``synthetic crisis N/10min``: the same streams plus N real "lost luggage" complaints about one
   brand within 10 minutes on day 5 or 6, 09–18 h.
 - ``airline crisis 250/10min``: the real week (16–24 Feb 2015) plus 250 real complaints of one
-  airline's most common kind ("Customer Service Issue") within 10 minutes, 20–23 Feb, 09–18 h.
+  airline's most common kind (annotated reason, e.g. "Customer Service Issue") within 10 minutes,
+  20–23 Feb, 09–18 h.
   False alarms: alerts other than the crisis and the two real events of the week.
 - ``airline retweet flood 500``: 500 retweets of one post within 10 minutes; any alert on that
   brand in the hour after is a false alarm (volume counts distinct voices).
@@ -31,6 +32,7 @@ import datetime as dt
 import random
 import statistics
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -143,7 +145,9 @@ def run(data: Path, seeds: int, worker_posts_per_s: float) -> tuple[list[Row], l
         rng = random.Random(1000 + seed)
         brand = rng.choice(BIG_AIRLINES)
         at = dt.datetime(2015, 2, rng.randint(20, 23), rng.randint(9, 18), rng.randint(0, 59), tzinfo=UTC)
-        stream, _ = inject_crisis(corpus, brand, "Customer Service Issue", at, n=250, minutes=10)
+        reasons = Counter(corpus.reasons[p.post_id] for p in corpus.posts
+                          if p.brand == brand and corpus.reasons.get(p.post_id) not in (None, "Can't Tell"))
+        stream, _ = inject_crisis(corpus, brand, reasons.most_common(1)[0][0], at, n=250, minutes=10)
         events, took = replay(stream)
         delay, f = _crisis_outcome(events, brand, at, REAL_EVENTS)
         delays.append(delay)

@@ -68,3 +68,16 @@ def event_blocks(event: BrandEvent) -> list[dict[str, Any]]:
         f"{event.started_at:%H:%M}> · <!date^{epoch}^{{date_short_pretty}} {{time}}|{event.at.isoformat(timespec='minutes')}>"
         f" · `{event.event_id}`")}]})
     return blocks
+
+
+def digest_blocks(route: str, events: list[BrandEvent]) -> list[dict[str, Any]]:
+    """One message for the alerts a route held back (quiet hours or a digest-only route)."""
+    lines = []
+    for e in events[:40]:
+        lines.append(f"• <!date^{int(e.at.timestamp())}^{{time}}|{e.at:%H:%M}> *{_esc(event_title(e))}* — {_esc(e.message)[:300]}")
+    more = f"\n…and {len(events) - 40} more" if len(events) > 40 else ""
+    return [
+        {"type": "header", "text": {"type": "plain_text", "text": f"🗞 brandpulse digest: {len(events)} brand alert(s)"[:150], "emoji": True}},
+        _section("\n".join(lines) + more),
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"route `{_esc(route)}` · brand alerts held for this digest"}]},
+    ]

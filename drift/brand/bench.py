@@ -17,7 +17,8 @@ Scenarios, each over ``--seeds`` seeds (a seed picks the stream, the brand and t
   brand in the hour after is a false alarm (volume counts distinct voices).
 
 Delay is minutes from the crisis's first post to the minute the alert is raised (including the
-``lateness_min`` a minute waits for stragglers); "detected" means within 60 minutes.
+``lateness_min`` a minute waits for stragglers); "detected" means within 60 minutes, by a new
+alert or, when the brand already has an incident open, by its "still growing" message.
 
 Cost: µs of :meth:`BrandMonitor.observe` per post, (1) replaying the airline week (sparse: ~1.3
 posts a minute, so the per-minute work of every brand dominates) and (2) a dense stream at the
@@ -82,10 +83,15 @@ def _crisis_outcome(events: Sequence[BrandEvent], brand: str, at: dt.datetime, i
     """(delay in minutes or None, false alarms) for a crisis on ``brand`` starting ``at``."""
     delay: float | None = None
     false = 0
-    for e in _starts(events):
-        if e.brand == brand and at <= e.at <= at + dt.timedelta(minutes=60) and delay is None:
-            delay = (e.at - at).total_seconds() / 60
-        elif (e.brand, e.at.strftime("%m-%d")) not in ignore:
+    for e in events:
+        # A crisis inside an incident already open for the brand is told as "still growing".
+        told = e.phase == "start" or (e.phase == "escalate" and e.brand == brand)
+        if not told:
+            continue
+        if e.brand == brand and at <= e.at <= at + dt.timedelta(minutes=60):
+            if delay is None:
+                delay = (e.at - at).total_seconds() / 60
+        elif e.phase == "start" and (e.brand, e.at.strftime("%m-%d")) not in ignore:
             false += 1
     return delay, false
 

@@ -31,6 +31,9 @@ class SpikeConfig(BaseModel):
     min_dispersion: float = Field(
         default=0.1, ge=0, description="floor of the negative-binomial φ: social counts swing ±30 % hour to hour on their own"
     )
+    cold_start_count: int = Field(
+        default=100, ge=1, description="a brand with no baseline yet alerts only on this many counted posts in the shortest window"
+    )
     min_ratio: float = Field(default=2.0, ge=1, description="observed / expected a volume window needs to fire")
     min_ratio_unseasoned: float = Field(default=8.0, ge=1, description="observed / expected needed while no time-of-day profile confirms")
     min_shift: float = Field(default=0.15, ge=0, description="share increase a sentiment window needs to fire")

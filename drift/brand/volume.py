@@ -6,7 +6,9 @@ one voice. The expected count μ of a window comes from :mod:`drift.brand.baseli
 probability of them must be significant). The tail is negative-binomial, P(X ≥ x) with variance μ + φμ², φ measured on
 the trailing window's own window-sized counts and never below ``min_dispersion``: social counts
 are overdispersed (bursty hours, day/night), and a Poisson test on them pages on ordinary busy hours. Cheap gates come first
-(x ≥ ``min_count``, x ≥ ``min_ratio``·μ), so scipy is called only for candidate spikes.
+(x ≥ ``min_count``, x ≥ ``min_ratio``·μ), so scipy is called only for candidate spikes. A brand
+without a baseline yet (new, or just added to the rules) fires only on ``cold_start_count`` voices
+in the shortest window: a real flood, not the first normal hour of a brand that was not collected.
 """
 
 from __future__ import annotations
@@ -50,9 +52,12 @@ class VolumeSpikeDetector:
         cfg = self.config
         ep = self.episode
         self.baseline.push(bucket, include=not (ep.active and bucket.minute - ep.started < cfg.absorb_after_min))
-        if not ep.active and (self._quiet() or not self.baseline.ready):
+        if not ep.active and self._quiet():
             return None
-        tests = [self._test(w, bucket.minute) for w in cfg.windows_min if self.baseline.window_minutes >= w]
+        if ep.active or self.baseline.ready:
+            tests = [self._test(w, bucket.minute) for w in cfg.windows_min if self.baseline.window_minutes >= w]
+        else:
+            tests = self._cold_test()
         if not tests:
             return None
         outcome = ep.step(bucket.minute, tests, cfg)
@@ -70,6 +75,16 @@ class VolumeSpikeDetector:
     def _quiet(self) -> bool:
         """No window can fire: spares the tests on the vast majority of minutes."""
         return all(self.baseline.window_sum(self.field, w) < self.config.min_count for w in self.config.windows_min)
+
+    def _cold_test(self) -> list[Test]:
+        """No baseline yet (a new or newly collected brand): only a flood of voices is news."""
+        w = min(self.config.windows_min)
+        x = self.baseline.window_sum(self.field, w)
+        if x < self.config.cold_start_count:
+            return []
+        mu = self.baseline.cfg.floor_rate * w
+        return [Test(window_min=w, observed=x, expected=mu, p_value=count_tail(x, mu, self.config.min_dispersion),
+                     baseline="trailing", gates=True)]
 
     def _test(self, window_min: int, minute: int) -> Test:
         cfg, base = self.config, self.baseline

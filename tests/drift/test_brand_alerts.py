@@ -116,3 +116,13 @@ def test_late_posts_are_counted_and_left_out(corpus: Corpus) -> None:
     mon.observe(corpus.posts[:2000])
     old = corpus.posts[0]
     assert mon.observe([old]) == [] and mon.late == 1
+
+
+def test_a_flood_on_a_brand_without_history_still_pages(corpus: Corpus) -> None:
+    # American's tweets only start on 22 Feb in this corpus: on the 20th it has no baseline at all.
+    start = dt.datetime(2015, 2, 20, 12, 28, tzinfo=UTC)
+    stream, _ = inject_crisis(corpus, "American", "Customer Service Issue", start, n=250, minutes=10)
+    stream = [p for p in stream if p.created_at < start + dt.timedelta(hours=2)]
+    american = [e for e in starts(replay(stream)) if e.brand == "American"]
+    assert len(american) == 1 and american[0].at - start <= dt.timedelta(minutes=6)
+    assert american[0].why is not None and american[0].why.examples

@@ -17,7 +17,7 @@ alert-worthy events kept in :class:`Episode` so every detector pages the same wa
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
@@ -43,10 +43,6 @@ class Bucket:
 
     def get(self, field: str) -> int:
         return int(getattr(self, field))
-
-    def add(self, other: "Bucket") -> None:
-        for f in fields(self)[1:]:
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
     def to_list(self) -> list[int]:
         return list(asdict(self).values())

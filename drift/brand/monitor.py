@@ -24,7 +24,7 @@ import hashlib
 import random
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 

@@ -296,7 +296,7 @@ def why(
         console.print("[yellow]no posts in this window[/] (replayed an old corpus? try --until latest)")
         return
     mix = data["sentiment"]
-    console.print(f"{data['posts']:,} posts, {data['voices']:,} voices, reposts {data['repost_share']:.0%}; "
+    console.print(f"{data['posts']:,} posts, {data['voices']:,} distinct texts, {data['authors']:,} authors, reposts {data['repost_share']:.0%}; "
                   f"negative {mix['negative']:.0%} (baseline {data['baseline_sentiment']['negative']:.0%} of {data['baseline_posts']:,})")
     for key in ("terms", "hashtags", "handles"):
         if data[key]:

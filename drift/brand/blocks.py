@@ -51,7 +51,9 @@ def event_blocks(event: BrandEvent) -> list[dict[str, Any]]:
         if about:
             blocks.append(_section("*Mostly about*\n" + " · ".join(about)))
         blocks.append(_section(
-            f"*Voices* {why.voices:,} of {why.posts:,} posts · *reposts* {why.repost_share:.0%}"
+            f"*Voices* {why.voices:,} of {why.posts:,} posts"
+            + (f" · *authors* {why.authors:,}" if why.authors else "")
+            + f" · *reposts* {why.repost_share:.0%}"
             + (f" · *reach* {why.reach:,} reposts" if why.reach else "")
             + f"\n*Negative* {why.sentiment['negative']:.0%} (usually {why.baseline_sentiment['negative']:.0%})"
         ))

@@ -53,7 +53,8 @@ class Why(BaseModel):
     end: dt.datetime
     focus: str | None = Field(default=None, description="sentiment the terms were narrowed to")
     posts: int
-    voices: int
+    voices: int = Field(description="distinct normalised texts (reposts and copies count once)")
+    authors: int = Field(description="distinct authors among posts that name one")
     repost_share: float
     reach: int
     sentiment: dict[str, float]
@@ -136,6 +137,7 @@ def explain(
     handles = _distinctive(count(t.handles for t in w_tok.values()), count(t.handles for t in b_tok), cfg, cfg.top_tags)
     return Why(
         brand=brand, start=start, end=end, focus=focus, posts=len(window), voices=len(w_voices),
+        authors=len({p.author for p in window if p.author}),
         repost_share=reposts / len(window) if window else 0.0, reach=sum(p.reposts for p in window),
         sentiment=_mix(window), baseline_posts=len(baseline), baseline_sentiment=_mix(baseline),
         terms=terms, hashtags=tags, handles=handles,

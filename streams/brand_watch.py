@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -80,6 +81,7 @@ class BrandWatcher:
         self.busy_s = 0.0
         self.posts = 0
         self._ticker: asyncio.Task[None] | None = None
+        self._lock = threading.Lock()  # the monitor is updated in one thread and saved from another
 
     async def observe_batch(self, result: BatchResult) -> None:
         if self._ticker is None:
@@ -87,12 +89,19 @@ class BrandWatcher:
         rows = [r for r in result.scored if r.brand != "unknown"]
         if not rows:
             return
-        started = time.perf_counter()
-        events = self.monitor.observe([to_brand_post(r) for r in rows], now=utcnow())
-        self.busy_s += time.perf_counter() - started
+        posts = [to_brand_post(r) for r in rows]
+        # In a thread: an alert's "why" tokenises a few thousand posts, too long for the event loop.
+        events = await asyncio.to_thread(self._observe, posts)
         self.posts += len(rows)
         if events:
             await self.raise_events(events, rows[0].model_version)
+
+    def _observe(self, posts: list[BrandPost]) -> list[BrandEvent]:
+        with self._lock:
+            started = time.perf_counter()
+            events = self.monitor.observe(posts, now=utcnow())
+            self.busy_s += time.perf_counter() - started
+        return events
 
     async def _tick_forever(self) -> None:
         while True:
@@ -115,7 +124,9 @@ class BrandWatcher:
         self.alerts_raised += len(alerts)
 
     def save(self) -> None:
-        _atomic_write(self.path, json.dumps(self.monitor.to_state()))
+        with self._lock:
+            state = json.dumps(self.monitor.to_state())
+        _atomic_write(self.path, state)
 
     async def aclose(self) -> None:
         """Stop the ticker, save the state, drain the routes' Slack queues."""

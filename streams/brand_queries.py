@@ -1,4 +1,5 @@
-"""The SQL of brand alerts, in one place: posts of a window, a baseline sample, brand alerts, group counts.
+"""The SQL of brand alerts, in one place: posts of a window, a baseline sample, brand alerts, group
+counts, distinct voices per bucket.
 
 ``why_report`` is the on-demand "why" (``brandpulse why``, the worker's ``/why``): the same
 :func:`drift.brand.why.explain` the alerts use, fed from ClickHouse instead of the worker's memory.
@@ -104,3 +105,35 @@ def share_report(
         ((_utc(r["bucket"]).isoformat(), r["brand"], r["posts"], r["negative"]) for r in rows), brands)
     return {"group": group, "brands": brands, "start": start.isoformat(), "end": end.isoformat(), "bucket": bucket,
             "buckets": [b.model_dump() for b in buckets]}
+
+
+# The SQL twin of drift.brand.voices.normalise: leading "RT @user:", links, case, non-word runs.
+_NORMALISED_TEXT = (
+    "trimBoth(replaceRegexpAll(lowerUTF8(replaceRegexpAll(replaceRegexpOne(text, '^\\s*(?i:rt)\\s+@\\w+:?\\s*', ''), "
+    "'(?i)https?://\\S+|www\\.\\S+', ' ')), '[^\\p{L}\\p{N}]+', ' '))"
+)
+
+
+def voices_report(
+    store: ClickHouseStore, *, brand: str, since: str = "1d", bucket: str = "1h", until: str = "now",
+) -> dict[str, Any]:
+    """Raw mentions next to distinct texts (reposts and copy-paste count once) and distinct authors."""
+    width = parse_duration(bucket)
+    if width < dt.timedelta(minutes=1) or width.total_seconds() % 60:
+        raise ValueError("bucket must be a whole number of minutes")
+    end = resolve_until(store, until, brand)
+    start = end - parse_duration(since)
+    rows = store.query(
+        f"""SELECT toStartOfInterval(created_at, toIntervalSecond({{width:UInt32}})) AS bucket,
+                   count() AS posts, uniqExact(cityHash64({_NORMALISED_TEXT})) AS distinct_texts,
+                   uniqExactIf(author, author IS NOT NULL) AS authors, countIf(label = 'negative') AS negative
+            FROM {store.db}.posts
+            WHERE brand = {{brand:String}}
+              AND created_at >= fromUnixTimestamp64Milli({{start:Int64}}, 'UTC')
+              AND created_at < fromUnixTimestamp64Milli({{end:Int64}}, 'UTC')
+            GROUP BY bucket ORDER BY bucket""",
+        {"width": int(width.total_seconds()), "brand": brand, "start": int(start.timestamp() * 1000), "end": int(end.timestamp() * 1000)},
+    )
+    return {"brand": brand, "start": start.isoformat(), "end": end.isoformat(), "bucket": bucket, "buckets": [
+        {"bucket": _utc(r["bucket"]).isoformat(), "posts": int(r["posts"]), "distinct_texts": int(r["distinct_texts"]),
+         "authors": int(r["authors"]), "negative": int(r["negative"])} for r in rows]}

@@ -365,6 +365,55 @@ def share(
         console.print("[yellow]no posts in this window[/] (replayed an old corpus? try --until latest)")
 
 
+@app.command()
+def voices(
+    brand: str = typer.Option(..., help="Brand, e.g. United"),
+    since: str = typer.Option("1d", help="Window length, e.g. 6h, 1d, 7d"),
+    bucket: str = typer.Option("1h", help="Bucket width (whole minutes)"),
+    until: str = typer.Option("now", help="Window end: now, latest (newest data) or an ISO time"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table"),
+) -> None:
+    """Raw mentions next to distinct texts (retweets and copy-paste count once) and distinct authors.
+
+    Example: brandpulse voices --brand United --since 7d --bucket 1d --until latest
+    """
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from streams.brand_queries import voices_report
+    from streams.clickhouse import ClickHouseStore
+
+    settings = _settings()
+    data: dict | None = None
+    if settings.clickhouse_dsn.startswith("chdb://"):
+        qs = urllib.parse.urlencode({"brand": brand, "since": since, "bucket": bucket, "until": until})
+        try:
+            with urllib.request.urlopen(f"http://{settings.web_host}:{settings.web_port}/voices?{qs}", timeout=30) as resp:
+                data = json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            raise typer.BadParameter(json.loads(exc.read()).get("error", str(exc))) from None
+        except urllib.error.URLError:
+            pass  # no worker running: the data directory is free to open here
+    if data is None:
+        store = ClickHouseStore(settings.clickhouse_dsn, settings.clickhouse_database)
+        try:
+            data = voices_report(store, brand=brand, since=since, bucket=bucket, until=until)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        finally:
+            store.close()
+    if as_json:
+        console.print_json(data=data)
+        return
+    table = Table(title=f"{data['brand']}  {data['start'][:16]} → {data['end'][:16]}  (bucket {data['bucket']})")
+    for col in ("bucket", "posts", "distinct texts", "authors", "negative"):
+        table.add_column(col, justify="right" if col != "bucket" else "left")
+    for b in data["buckets"]:
+        table.add_row(b["bucket"][:16], str(b["posts"]), str(b["distinct_texts"]), str(b["authors"]), str(b["negative"]))
+    console.print(table)
+
+
 def _mount_other_packages() -> None:
     """Commands whose code lives with the part of the system they operate."""
     from drift.brand.bench import spikes_command

@@ -11,7 +11,7 @@ from faust.web import Request, Response, View
 
 from streams.agents import runtime
 from streams.app import app
-from streams.brand_queries import share_report, why_report
+from streams.brand_queries import share_report, voices_report, why_report
 from streams.clickhouse import ClickHouseStore
 from streams.dashboard import DashboardData, DashboardQuery, DashboardUnavailable, build_data, build_page, gather_dashboard
 from streams.metrics import METRICS
@@ -106,6 +106,23 @@ async def share(self: View, request: Request) -> Response:
             share_report, store, runtime.resolver.groups, group=q.get("group", ""), since=q.get("since", "1d"),
             bucket=q.get("bucket", "1h"), until=q.get("until", "now"),
         )
+    except ValueError as exc:
+        return self.json({"error": str(exc)}, status=400)
+    return self.json(data)
+
+
+@app.page("/voices")
+async def voices(self: View, request: Request) -> Response:
+    """Raw mentions vs distinct texts and authors: ?brand=United&since=1d&bucket=1h[&until=latest]."""
+    store = _ready_store()
+    if store is None:
+        return self.json({"error": "worker is starting"}, status=503)
+    q = request.query
+    if not q.get("brand"):
+        return self.json({"error": "brand is required, e.g. /voices?brand=United&since=1d"}, status=400)
+    try:
+        data = await asyncio.to_thread(voices_report, store, brand=q["brand"], since=q.get("since", "1d"),
+                                       bucket=q.get("bucket", "1h"), until=q.get("until", "now"))
     except ValueError as exc:
         return self.json({"error": str(exc)}, status=400)
     return self.json(data)

@@ -72,3 +72,21 @@ def test_share_of_voice_of_the_airline_group(data_dir: Path) -> None:
     assert table.exit_code == 0 and "Southwest" in table.output
     bad = CliRunner().invoke(app, ["share", "--group", "EU airlines"])
     assert bad.exit_code != 0 and "unknown brand group" in bad.output
+
+
+def test_voices_count_reposts_once_like_the_detectors(data_dir: Path) -> None:
+    from drift.brand.voices import fingerprint
+
+    out = CliRunner().invoke(app, ["voices", "--brand", "United", "--since", "10h", "--bucket", "1d",
+                                   "--until", "2015-02-20T14:10:00", "--json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    store = ClickHouseStore(f"chdb://{data_dir / 'clickhouse'}")
+    try:
+        texts = [r["text"] for r in store.query(
+            "SELECT text FROM brandpulse.posts WHERE brand = 'United' AND created_at >= '2015-02-20 04:10:00' AND created_at < '2015-02-20 14:10:00'")]
+    finally:
+        store.close()
+    # The SQL normalisation and the detectors' (drift.brand.voices) agree on the real tweets.
+    [bucket] = data["buckets"]
+    assert bucket["posts"] == len(texts) and bucket["distinct_texts"] == len({fingerprint(t) for t in texts}) < len(texts)

@@ -77,6 +77,10 @@ class BrandWatcher:
             self.monitor = BrandMonitor.from_state(json.loads(self.path.read_text()), config)
         except FileNotFoundError:
             self.monitor = BrandMonitor(config)
+        except (ValueError, KeyError, TypeError) as exc:
+            # An old or damaged state costs the brands their baselines (they re-learn in 12 h), not the worker.
+            log.error("brand monitor state %s unusable (%s); starting brand baselines afresh", self.path, exc)
+            self.monitor = BrandMonitor(config)
         self.alerts_raised = 0
         self.busy_s = 0.0
         self.posts = 0

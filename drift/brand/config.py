@@ -49,6 +49,7 @@ class VoiceConfig(BaseModel):
 
     dedupe_min: int = Field(default=360, ge=1, description="a text seen again within this many minutes is a copy")
     author_cap: int = Field(default=3, ge=1, description="voices one author can add per dedupe window")
+    max_texts: int = Field(default=200_000, ge=100, description="texts remembered per brand; past it the older half is forgotten")
 
 
 class WhyConfig(BaseModel):

@@ -36,6 +36,7 @@ from drift.brand.volume import VolumeSpikeDetector
 from drift.brand.voices import VoiceCounter, fingerprint
 from drift.brand.why import Why, explain
 
+STATE_VERSION = 1
 PRIORITY: dict[str, int] = {"brand_negative_spike": 0, "brand_volume_spike": 1, "brand_positive_surge": 2}
 FOCUS: dict[str, str | None] = {"brand_negative_spike": "negative", "brand_volume_spike": None, "brand_positive_surge": "positive"}
 
@@ -266,6 +267,7 @@ class BrandMonitor:
     def to_state(self) -> dict[str, Any]:
         """JSON-serialisable counts and detector state; the posts kept for the 'why' are not saved."""
         return {
+            "version": STATE_VERSION,
             "closed": self.closed, "newest": self.newest, "late": self.late, "outages": self.outages,
             "tracks": {
                 b: {
@@ -280,6 +282,8 @@ class BrandMonitor:
 
     @classmethod
     def from_state(cls, state: dict[str, Any], config: BrandWatchConfig | None = None) -> "BrandMonitor":
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"brand monitor state version {state.get('version')!r}, expected {STATE_VERSION}")
         mon = cls(config)
         cfg = mon.config
         mon.closed, mon.newest, mon.late, mon.outages = state["closed"], state["newest"], state["late"], state["outages"]

@@ -7,8 +7,9 @@ link all hash alike — and (2) its author has added fewer than ``author_cap`` v
 (one account posting forty complaints is loud, but it is one customer). Posts without an author
 are limited by (1) only.
 
-Memory is bounded by the number of distinct texts and authors in the dedupe window; expired
-entries are swept once per window.
+Memory is bounded by the number of distinct texts and authors in the dedupe window (expired
+entries are swept once per window) and by ``max_texts`` per brand: past it the older half is
+forgotten, so a flood of distinct texts costs at most a few tens of MB per brand.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ def normalise(text: str) -> str:
     return _NON_WORD.sub(" ", _URL.sub(" ", _RT.sub("", text)).lower()).strip()
 
 
-def fingerprint(text: str) -> str:
-    return hashlib.blake2b(normalise(text).encode("utf-8"), digest_size=8).hexdigest()
+def fingerprint(text: str) -> int:
+    """64-bit hash of the normalised text (an int: a third of the memory of its hex string)."""
+    return int.from_bytes(hashlib.blake2b(normalise(text).encode("utf-8"), digest_size=8).digest(), "big")
 
 
 def is_retweet(text: str) -> bool:
@@ -41,15 +43,17 @@ class VoiceCounter:
 
     def __init__(self, config: VoiceConfig | None = None) -> None:
         self.config = config or VoiceConfig()
-        self.texts: dict[str, int] = {}  # fingerprint -> minute last seen
+        self.texts: dict[int, int] = {}  # fingerprint -> minute last seen
         self.authors: dict[str, list[int]] = {}  # author -> [voices in window, window start minute]
         self._swept = 0
 
-    def observe(self, fp: str, author: str | None, minute: int) -> bool:
+    def observe(self, fp: int, author: str | None, minute: int) -> bool:
         """True when this post is a new voice (and remember it either way)."""
         window = self.config.dedupe_min
         if minute - self._swept >= window:
             self._sweep(minute)
+        elif len(self.texts) > self.config.max_texts:
+            self._shrink()
         seen = self.texts.get(fp)
         self.texts[fp] = minute if seen is None else max(seen, minute)
         if seen is not None and minute - seen < window:
@@ -69,11 +73,17 @@ class VoiceCounter:
         self.authors = {a: e for a, e in self.authors.items() if minute - e[1] < window}
         self._swept = minute
 
+    def _shrink(self) -> None:
+        """Over ``max_texts``: forget the first-heard half, so a flood of distinct texts cannot exhaust memory."""
+        items = list(self.texts.items())
+        self.texts = dict(items[len(items) // 2:])
+
     def to_state(self) -> dict[str, Any]:
-        return {"texts": self.texts, "authors": self.authors, "swept": self._swept}
+        return {"texts": [[fp, m] for fp, m in self.texts.items()], "authors": self.authors, "swept": self._swept}
 
     @classmethod
     def from_state(cls, state: dict[str, Any], config: VoiceConfig) -> "VoiceCounter":
         vc = cls(config)
-        vc.texts, vc.authors, vc._swept = dict(state["texts"]), dict(state["authors"]), int(state["swept"])
+        vc.texts = {int(fp): int(m) for fp, m in state["texts"]}
+        vc.authors, vc._swept = dict(state["authors"]), int(state["swept"])
         return vc

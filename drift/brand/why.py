@@ -78,10 +78,10 @@ def _mix(posts: Sequence[BrandPost]) -> dict[str, float]:
     return {label: c.get(label, 0) / n for label in LABELS}
 
 
-def _voices(posts: Sequence[BrandPost]) -> tuple[list[BrandPost], Counter[str], int]:
+def _voices(posts: Sequence[BrandPost]) -> tuple[list[BrandPost], Counter[int], int]:
     """First post of each text, copies per text, and how many posts were reposts or copies."""
-    copies: Counter[str] = Counter()
-    first: dict[str, BrandPost] = {}
+    copies: Counter[int] = Counter()
+    first: dict[int, BrandPost] = {}
     reposts = 0
     for p in posts:
         fp = fingerprint(p.text)
@@ -146,11 +146,11 @@ def explain(
 
 
 def _examples(
-    voices: list[BrandPost], focus: list[BrandPost], tokens: dict[str, Tokens], copies: Counter[str],
+    voices: list[BrandPost], focus: list[BrandPost], tokens: dict[str, Tokens], copies: Counter[int],
     top_terms: set[str], limit: int,
 ) -> list[Example]:
     picked: list[Example] = []
-    seen: set[str] = set()
+    seen: set[int] = set()
 
     def take(p: BrandPost, reason: str) -> None:
         fp = fingerprint(p.text)

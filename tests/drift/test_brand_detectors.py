@@ -123,3 +123,17 @@ def test_block_kit_message_is_phone_readable() -> None:
     assert "no retrain" in text and "lost bag" in text
     assert all(len(b.get("text", {}).get("text", "")) <= 3000 for b in blocks)
     assert event_text(events[0]).startswith("[brandpulse] ")
+
+
+def test_a_flood_of_distinct_texts_cannot_exhaust_memory() -> None:
+    vc = VoiceCounter(VoiceConfig(max_texts=1_000))
+    assert all(vc.observe(fingerprint(f"spam {i}"), None, i // 100) for i in range(10_000))
+    assert len(vc.texts) <= 1_001
+    restored = VoiceCounter.from_state(json.loads(json.dumps(vc.to_state())), vc.config)
+    assert restored.texts == vc.texts
+
+
+def test_state_of_another_version_is_refused() -> None:
+    state = BrandMonitor().to_state()
+    with pytest.raises(ValueError, match="version"):
+        BrandMonitor.from_state({**state, "version": 0})

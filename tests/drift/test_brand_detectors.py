@@ -90,7 +90,7 @@ def test_retweets_links_and_case_share_one_fingerprint() -> None:
     vc = VoiceCounter(VoiceConfig(dedupe_min=60, author_cap=2))
     assert vc.observe(fingerprint(text), "a", 0) is True
     assert vc.observe(fingerprint(text), "b", 5) is False  # a copy
-    assert vc.observe(fingerprint(text), "b", 70) is True  # seen more than an hour ago... but refreshed at 5
+    assert vc.observe(fingerprint(text), "b", 70) is True  # last heard at minute 5, over an hour ago: a voice again
     assert [vc.observe(fingerprint(f"post {i}"), "loud", 80) for i in range(4)] == [True, True, False, False]
 
 

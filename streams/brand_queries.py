@@ -117,7 +117,8 @@ _NORMALISED_TEXT = (
 def voices_report(
     store: ClickHouseStore, *, brand: str, since: str = "1d", bucket: str = "1h", until: str = "now",
 ) -> dict[str, Any]:
-    """Raw mentions next to distinct texts (reposts and copy-paste count once) and distinct authors."""
+    """Raw mentions next to distinct texts (reposts and copy-paste count once), distinct authors and
+    the language mix (``lang`` as the producer sent it or the pipeline identified it; none = '?')."""
     width = parse_duration(bucket)
     if width < dt.timedelta(minutes=1) or width.total_seconds() % 60:
         raise ValueError("bucket must be a whole number of minutes")
@@ -134,6 +135,21 @@ def voices_report(
             GROUP BY bucket ORDER BY bucket""",
         {"width": int(width.total_seconds()), "brand": brand, "start": int(start.timestamp() * 1000), "end": int(end.timestamp() * 1000)},
     )
-    return {"brand": brand, "start": start.isoformat(), "end": end.isoformat(), "bucket": bucket, "buckets": [
-        {"bucket": _utc(r["bucket"]).isoformat(), "posts": int(r["posts"]), "distinct_texts": int(r["distinct_texts"]),
-         "authors": int(r["authors"]), "negative": int(r["negative"])} for r in rows]}
+    langs = store.query(
+        f"""SELECT toStartOfInterval(created_at, toIntervalSecond({{width:UInt32}})) AS bucket, ifNull(lang, '?') AS lang, count() AS n
+            FROM {store.db}.posts
+            WHERE brand = {{brand:String}}
+              AND created_at >= fromUnixTimestamp64Milli({{start:Int64}}, 'UTC')
+              AND created_at < fromUnixTimestamp64Milli({{end:Int64}}, 'UTC')
+            GROUP BY bucket, lang ORDER BY bucket, n DESC""",
+        {"width": int(width.total_seconds()), "brand": brand, "start": int(start.timestamp() * 1000), "end": int(end.timestamp() * 1000)},
+    )
+    mix: dict[str, dict[str, int]] = {}
+    for r in langs:
+        mix.setdefault(_utc(r["bucket"]).isoformat(), {})[r["lang"]] = int(r["n"])
+    out = []
+    for r in rows:
+        key = _utc(r["bucket"]).isoformat()
+        out.append({"bucket": key, "posts": int(r["posts"]), "distinct_texts": int(r["distinct_texts"]),
+                    "authors": int(r["authors"]), "negative": int(r["negative"]), "languages": mix.get(key, {})})
+    return {"brand": brand, "start": start.isoformat(), "end": end.isoformat(), "bucket": bucket, "buckets": out}

@@ -373,7 +373,7 @@ def voices(
     until: str = typer.Option("now", help="Window end: now, latest (newest data) or an ISO time"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table"),
 ) -> None:
-    """Raw mentions next to distinct texts (retweets and copy-paste count once) and distinct authors.
+    """Raw mentions next to distinct texts (retweets and copy-paste count once), distinct authors, languages.
 
     Example: brandpulse voices --brand United --since 7d --bucket 1d --until latest
     """
@@ -407,10 +407,11 @@ def voices(
         console.print_json(data=data)
         return
     table = Table(title=f"{data['brand']}  {data['start'][:16]} → {data['end'][:16]}  (bucket {data['bucket']})")
-    for col in ("bucket", "posts", "distinct texts", "authors", "negative"):
-        table.add_column(col, justify="right" if col != "bucket" else "left")
+    for col in ("bucket", "posts", "distinct texts", "authors", "negative", "languages"):
+        table.add_column(col, justify="left" if col in ("bucket", "languages") else "right")
     for b in data["buckets"]:
-        table.add_row(b["bucket"][:16], str(b["posts"]), str(b["distinct_texts"]), str(b["authors"]), str(b["negative"]))
+        langs = ", ".join(f"{k} {v / b['posts']:.0%}" for k, v in list(b["languages"].items())[:3])
+        table.add_row(b["bucket"][:16], str(b["posts"]), str(b["distinct_texts"]), str(b["authors"]), str(b["negative"]), langs)
     console.print(table)
 
 

@@ -90,3 +90,6 @@ def test_voices_count_reposts_once_like_the_detectors(data_dir: Path) -> None:
     # The SQL normalisation and the detectors' (drift.brand.voices) agree on the real tweets.
     [bucket] = data["buckets"]
     assert bucket["posts"] == len(texts) and bucket["distinct_texts"] == len({fingerprint(t) for t in texts}) < len(texts)
+    assert bucket["languages"] == {"?": len(texts)}  # the airline CSV has no lang column
+    table = CliRunner().invoke(app, ["voices", "--brand", "United", "--since", "10h", "--bucket", "1d", "--until", "2015-02-20T14:10:00"])
+    assert table.exit_code == 0 and "distinct texts" in table.output and "? 100%" in table.output

@@ -32,7 +32,7 @@ class SpikeConfig(BaseModel):
         default=0.1, ge=0, description="floor of the negative-binomial φ: social counts swing ±30 % hour to hour on their own"
     )
     cold_start_count: int = Field(
-        default=100, ge=1, description="a brand with no baseline yet alerts only on this many counted posts in the shortest window"
+        default=100, ge=1, description="a brand watched 12 h but (nearly) silent alerts only on this many voices in the shortest window"
     )
     min_ratio: float = Field(default=2.0, ge=1, description="observed / expected a volume window needs to fire")
     min_ratio_unseasoned: float = Field(default=8.0, ge=1, description="observed / expected needed while no time-of-day profile confirms")

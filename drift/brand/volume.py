@@ -7,8 +7,9 @@ probability of them must be significant). The tail is negative-binomial, P(X ≥
 the trailing window's own window-sized counts and never below ``min_dispersion``: social counts
 are overdispersed (bursty hours, day/night), and a Poisson test on them pages on ordinary busy hours. Cheap gates come first
 (x ≥ ``min_count``, x ≥ ``min_ratio``·μ), so scipy is called only for candidate spikes. A brand
-without a baseline yet (new, or just added to the rules) fires only on ``cold_start_count`` voices
-in the shortest window: a real flood, not the first normal hour of a brand that was not collected.
+watched for 12 h but (nearly) silent fires only on ``cold_start_count`` voices in the shortest
+window: a real flood, not the first normal hour of a brand that was not collected. A brand the
+worker has not watched for 12 h yet (a fresh install, a brand first seen) never fires.
 """
 
 from __future__ import annotations
@@ -56,8 +57,10 @@ class VolumeSpikeDetector:
             return None
         if ep.active or self.baseline.ready:
             tests = [self._test(w, bucket.minute) for w in cfg.windows_min if self.baseline.window_minutes >= w]
+        elif len(self.baseline.trailing) >= self.baseline.cfg.min_history_min:
+            tests = self._cold_test()  # watched long enough to know the brand was quiet
         else:
-            tests = self._cold_test()
+            return None  # a fresh worker knows nothing yet: its first busy minutes are not news
         if not tests:
             return None
         outcome = ep.step(bucket.minute, tests, cfg)
@@ -77,7 +80,7 @@ class VolumeSpikeDetector:
         return all(self.baseline.window_sum(self.field, w) < self.config.min_count for w in self.config.windows_min)
 
     def _cold_test(self) -> list[Test]:
-        """No baseline yet (a new or newly collected brand): only a flood of voices is news."""
+        """Watched for ``min_history_min`` but (nearly) silent: only a flood of voices is news."""
         w = min(self.config.windows_min)
         x = self.baseline.window_sum(self.field, w)
         if x < self.config.cold_start_count:

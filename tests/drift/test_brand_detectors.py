@@ -137,3 +137,10 @@ def test_state_of_another_version_is_refused() -> None:
     state = BrandMonitor().to_state()
     with pytest.raises(ValueError, match="version"):
         BrandMonitor.from_state({**state, "version": 0})
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_a_fresh_detector_on_a_busy_brand_stays_quiet(name: str) -> None:
+    det = fresh(name)  # a new worker: the brand's steady 12 posts a minute are its first minutes
+    stream = [Bucket(START + i, raw=12, voices=12, negative=7, positive=2, negative_raw=7, positive_raw=2) for i in range(600)]
+    assert [s for b in stream if (s := det.update(b)) is not None] == []

@@ -66,7 +66,16 @@ class SentimentShareDetector:
         )
 
     def _quiet(self) -> bool:
-        return all(self.baseline.window_sum(self.field, w) < self.config.min_count for w in self.config.windows_min)
+        """No window can pass the gates, judged on the trailing share alone (every expected share is
+        at least that)."""
+        base, cfg = self.baseline, self.config
+        total_rate = base.trailing_rate(self.total)
+        p0 = base.trailing_rate(self.field) / total_rate if total_rate else 0.0
+        for w in cfg.windows_min:
+            k, n = base.window_sum(self.field, w), base.window_sum(self.total, w)
+            if k >= cfg.min_count and k / n - p0 >= cfg.min_shift:
+                return False
+        return True
 
     def _test(self, window_min: int, minute: int) -> Test:
         cfg, base = self.config, self.baseline

@@ -76,8 +76,15 @@ class VolumeSpikeDetector:
         )
 
     def _quiet(self) -> bool:
-        """No window can fire: spares the tests on the vast majority of minutes."""
-        return all(self.baseline.window_sum(self.field, w) < self.config.min_count for w in self.config.windows_min)
+        """No window can pass the gates, judged on the trailing rate alone (every expectation is at
+        least that): spares the tests on the vast majority of minutes."""
+        base, cfg = self.baseline, self.config
+        rate = max(base.cfg.floor_rate, base.trailing_rate(self.field))
+        for w in cfg.windows_min:
+            x = base.window_sum(self.field, w)
+            if x >= cfg.min_count and (x >= cfg.cold_start_count or x >= cfg.min_ratio * rate * w):
+                return False
+        return True
 
     def _cold_test(self) -> list[Test]:
         """Watched for ``min_history_min`` but (nearly) silent: only a flood of voices is news."""

@@ -28,6 +28,7 @@ from streams.app import (
     scored_topic,
     settings,
 )
+from streams.brand_watch import BrandWatcher
 from streams.brands import BrandResolver
 from streams.clickhouse import ClickHouseStore, redact
 from streams.retry import retry_forever
@@ -48,6 +49,7 @@ class Runtime:
         self.resolver = BrandResolver.from_file(settings.brand_rules)
         self.store: ClickHouseStore | None = None
         self.watcher: Watcher | None = None
+        self.brand_watcher: BrandWatcher | None = None
         self.notifier = SlackNotifier(settings.slack_webhook_url)
         self.ready = asyncio.Event()
         self.stopping = False
@@ -65,6 +67,7 @@ class Runtime:
         await self.slots.load_initial()
         await self.notifier.start()
         self.watcher = Watcher(settings, self.store, send_to_topic, self.notifier, lambda: self.slots.current)
+        self.brand_watcher = BrandWatcher(settings, self.store, send_to_topic, self.notifier, self.resolver.groups)
         self.sync_watcher_models()
         self.ready.set()
 
@@ -144,9 +147,10 @@ def release(events) -> None:  # type: ignore[no-untyped-def]
 @app.agent(posts_topic)
 async def score_posts(stream):  # type: ignore[no-untyped-def]
     await runtime.ready.wait()
-    assert runtime.store is not None and runtime.watcher is not None
+    assert runtime.store is not None and runtime.watcher is not None and runtime.brand_watcher is not None
     context = dict(
-        resolver=runtime.resolver, store=runtime.store, publish=publish, observers=[runtime.watcher.observe_batch],
+        resolver=runtime.resolver, store=runtime.store, publish=publish,
+        observers=[runtime.watcher.observe_batch, runtime.brand_watcher.observe_batch],
         max_text_chars=settings.max_text_chars, keep_unknown_brand=settings.unknown_brand == "keep",
         should_stop=lambda: runtime.stopping,
     )
@@ -234,4 +238,6 @@ async def _on_shutdown(app_, **kwargs) -> None:  # type: ignore[no-untyped-def]
     runtime.stopping = True
     if runtime.watcher is not None:
         await asyncio.to_thread(runtime.watcher.save)
+    if runtime.brand_watcher is not None:
+        await runtime.brand_watcher.aclose()
     await runtime.notifier.aclose()

@@ -265,8 +265,180 @@ def trends(
         console.print("[yellow]no posts in this window[/]")
 
 
+def fetch_why(brand: str, since: str, until: str, baseline: str, focus: Optional[str]) -> dict:
+    """From the worker's web port when the store is embedded (only the worker may open it), else directly."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from streams.brand_queries import why_report
+    from streams.clickhouse import ClickHouseStore
+
+    settings = _settings()
+    if settings.clickhouse_dsn.startswith("chdb://"):
+        qs = urllib.parse.urlencode({"brand": brand, "since": since, "until": until, "baseline": baseline, "focus": focus or ""})
+        try:
+            with urllib.request.urlopen(f"http://{settings.web_host}:{settings.web_port}/why?{qs}", timeout=60) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            raise typer.BadParameter(json.loads(exc.read()).get("error", str(exc))) from None
+        except urllib.error.URLError:
+            pass  # no worker running: the data directory is free to open here
+    store = ClickHouseStore(settings.clickhouse_dsn, settings.clickhouse_database)
+    try:
+        return why_report(store, brand=brand, since=since, until=until, baseline=baseline, focus=focus)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    finally:
+        store.close()
+
+
+@app.command()
+def why(
+    brand: str = typer.Option(..., help="Brand, e.g. United"),
+    since: str = typer.Option("1h", help="Window length, e.g. 15m, 1h, 1d"),
+    until: str = typer.Option("now", help="Window end: now, latest (newest data) or an ISO time"),
+    baseline: str = typer.Option("12h", help="Compared with this long before the window"),
+    focus: Optional[str] = typer.Option(None, help="Narrow the terms to one sentiment: negative, neutral, positive"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text"),
+) -> None:
+    """What a brand's posts are about right now: distinctive terms, hashtags, @handles, reposts, typical posts.
+
+    Examples:
+      brandpulse why --brand United --since 1h
+      brandpulse why --brand United --since 1h --until latest --focus negative
+    """
+    data = fetch_why(brand, since, until, baseline, focus)
+    if as_json:
+        console.print_json(data=data)
+        return
+    console.print(f"[bold]{data['brand']}[/]  {data['start'][:16]} → {data['end'][:16]}  vs {data['baseline_start'][:16]} →")
+    if not data["posts"]:
+        console.print("[yellow]no posts in this window[/] (replayed an old corpus? try --until latest)")
+        return
+    mix = data["sentiment"]
+    console.print(f"{data['posts']:,} posts, {data['voices']:,} distinct texts, {data['authors']:,} authors, reposts {data['repost_share']:.0%}; "
+                  f"negative {mix['negative']:.0%} (baseline {data['baseline_sentiment']['negative']:.0%} of {data['baseline_posts']:,})")
+    for key in ("terms", "hashtags", "handles"):
+        if data[key]:
+            console.print(f"[bold]{key}[/]: " + ", ".join(f"{t['token']} (z={t['z']:.1f}, {t['window']}×)" for t in data[key]))
+    for ex in data["examples"]:
+        console.print(f"  • [{ex['label']} {ex['confidence']:.2f}, {ex['reason']}] {ex['text'][:200]}")
+    for a in data["alerts"]:
+        console.print(f"[red]alert[/] {a['detected_at'][:16]} {a['kind']}: {a['message'][:200]}")
+
+
+def fetch_share(group: str, since: str, bucket: str, until: str) -> dict:
+    """From the worker's web port when the store is embedded (only the worker may open it), else directly."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from streams.brand_queries import share_report
+    from streams.brands import BrandResolver
+    from streams.clickhouse import ClickHouseStore
+
+    settings = _settings()
+    if settings.clickhouse_dsn.startswith("chdb://"):
+        qs = urllib.parse.urlencode({"group": group, "since": since, "bucket": bucket, "until": until})
+        try:
+            with urllib.request.urlopen(f"http://{settings.web_host}:{settings.web_port}/share?{qs}", timeout=30) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            raise typer.BadParameter(json.loads(exc.read()).get("error", str(exc))) from None
+        except urllib.error.URLError:
+            pass  # no worker running: the data directory is free to open here
+    groups = BrandResolver.from_file(settings.brand_rules).groups
+    store = ClickHouseStore(settings.clickhouse_dsn, settings.clickhouse_database)
+    try:
+        return share_report(store, groups, group=group, since=since, bucket=bucket, until=until)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    finally:
+        store.close()
+
+
+@app.command()
+def share(
+    group: str = typer.Option("US airlines", help="Brand group from the brand rules"),
+    since: str = typer.Option("1d", help="Window length, e.g. 6h, 1d, 7d"),
+    bucket: str = typer.Option("1h", help="Bucket width (whole minutes), e.g. 15m, 1h, 1d"),
+    until: str = typer.Option("now", help="Window end: now, latest (newest data) or an ISO time"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table"),
+) -> None:
+    """Share of voice: each brand's share of its group's mentions and of its negative mentions.
+
+    Examples:
+      brandpulse share --group "US airlines" --since 1d --bucket 6h --until latest
+    """
+    data = fetch_share(group, since, bucket, until)
+    if as_json:
+        console.print_json(data=data)
+        return
+    table = Table(title=f"{data['group']}  {data['start'][:16]} → {data['end'][:16]}  (bucket {data['bucket']}; share of posts / of negatives)")
+    table.add_column("bucket")
+    for b in data["brands"]:
+        table.add_column(b, justify="right")
+    for row in data["buckets"]:
+        table.add_row(row["bucket"][:16], *[f"{s['share']:.0%} / {s['negative_share_of_group']:.0%}" for s in row["brands"]])
+    console.print(table)
+    if not data["buckets"]:
+        console.print("[yellow]no posts in this window[/] (replayed an old corpus? try --until latest)")
+
+
+@app.command()
+def voices(
+    brand: str = typer.Option(..., help="Brand, e.g. United"),
+    since: str = typer.Option("1d", help="Window length, e.g. 6h, 1d, 7d"),
+    bucket: str = typer.Option("1h", help="Bucket width (whole minutes)"),
+    until: str = typer.Option("now", help="Window end: now, latest (newest data) or an ISO time"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table"),
+) -> None:
+    """Raw mentions next to distinct texts (retweets and copy-paste count once), distinct authors, languages.
+
+    Example: brandpulse voices --brand United --since 7d --bucket 1d --until latest
+    """
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from streams.brand_queries import voices_report
+    from streams.clickhouse import ClickHouseStore
+
+    settings = _settings()
+    data: dict | None = None
+    if settings.clickhouse_dsn.startswith("chdb://"):
+        qs = urllib.parse.urlencode({"brand": brand, "since": since, "bucket": bucket, "until": until})
+        try:
+            with urllib.request.urlopen(f"http://{settings.web_host}:{settings.web_port}/voices?{qs}", timeout=30) as resp:
+                data = json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            raise typer.BadParameter(json.loads(exc.read()).get("error", str(exc))) from None
+        except urllib.error.URLError:
+            pass  # no worker running: the data directory is free to open here
+    if data is None:
+        store = ClickHouseStore(settings.clickhouse_dsn, settings.clickhouse_database)
+        try:
+            data = voices_report(store, brand=brand, since=since, bucket=bucket, until=until)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        finally:
+            store.close()
+    if as_json:
+        console.print_json(data=data)
+        return
+    table = Table(title=f"{data['brand']}  {data['start'][:16]} → {data['end'][:16]}  (bucket {data['bucket']})")
+    for col in ("bucket", "posts", "distinct texts", "authors", "negative", "languages"):
+        table.add_column(col, justify="left" if col in ("bucket", "languages") else "right")
+    for b in data["buckets"]:
+        langs = ", ".join(f"{k} {v / b['posts']:.0%}" for k, v in list(b["languages"].items())[:3])
+        table.add_row(b["bucket"][:16], str(b["posts"]), str(b["distinct_texts"]), str(b["authors"]), str(b["negative"]), langs)
+    console.print(table)
+
+
 def _mount_other_packages() -> None:
     """Commands whose code lives with the part of the system they operate."""
+    from drift.brand.bench import spikes_command
     from drift.labelling import label_command
     from drift.trainer import trainer_command
     from models.bench import bench_app
@@ -277,6 +449,7 @@ def _mount_other_packages() -> None:
 
     app.add_typer(models_app, name="models", help="Train, evaluate, compare, register and promote models.")
     bench_app.command("pipeline")(pipeline_command)
+    bench_app.command("spikes")(spikes_command)
     app.add_typer(bench_app, name="bench", help="Benchmark the scoring paths and the pipeline on real tweets.")
     app.command("label")(label_command)
     app.command("trainer")(trainer_command)

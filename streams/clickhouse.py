@@ -24,6 +24,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, DataError, OperationalError, ProgrammingError
 from pydantic import BaseModel
 
+from streams.retry import retry_forever
 from streams.schemas import Alert, DeadLetter, HumanLabel, LabelRequest, ScoredPost
 
 log = logging.getLogger(__name__)
@@ -280,3 +281,10 @@ def insert_isolating(rows: Sequence[T], insert: Callable[[Sequence[T]], None]) -
             return [(rows[0], exc)]
     mid = len(rows) // 2
     return insert_isolating(rows[:mid], insert) + insert_isolating(rows[mid:], insert)
+
+
+def write_logging_refusals(insert: Callable[[Sequence[T]], None], rows: Sequence[T], *, what: str) -> None:
+    """Insert monitoring records (alerts, label requests, labels): wait out an unavailable store; a row
+    it refuses is logged, never retried for ever (that would stall the batch that raised it)."""
+    for row, exc in retry_forever(lambda: insert_isolating(rows, insert), what=what):
+        log.error("%s: ClickHouse refused %r: %r", what, row, exc)

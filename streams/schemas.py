@@ -119,7 +119,12 @@ class ModelEvent(BaseModel):
     at: dt.datetime = Field(default_factory=utcnow)
 
 
-AlertKind = Literal["confidence_drift", "label_drift", "labelled_performance", "retrain", "promotion"]
+AlertKind = Literal[
+    "confidence_drift", "label_drift", "labelled_performance", "retrain", "promotion",
+    # brand alerts (streams.brand_watch): about the brand, never about the model
+    "brand_volume_spike", "brand_negative_spike", "brand_positive_surge", "brand_spike_escalated", "brand_spike_resolved",
+    "brand_digest",
+]
 
 
 class Alert(BaseModel):

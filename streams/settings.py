@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     )
 
     # --- alerts
+    brand_alert_config: Path | None = Field(
+        default=None, description="JSON file of brand-alert thresholds (drift.brand.config.BrandWatchConfig); defaults otherwise"
+    )
+    alert_routes: Path | None = Field(
+        default=None, description="JSON alert-rules file: brand alert kinds → Slack webhooks, thresholds, quiet hours, digests"
+    )
     slack_webhook_url: SecretStr | None = Field(default=None, description="Slack incoming webhook; never logged")
     flyback_rate: float = Field(default=0.01, ge=0, le=1, description="Share of scored posts sampled for human labels")
     auto_promote: bool = Field(default=True, description="Promote a challenger that wins on human labels")

@@ -16,7 +16,7 @@ import os
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 
 from drift.flyback import select_for_labelling
 from drift.monitor import DriftMonitor
@@ -25,15 +25,13 @@ from drift.retrain import RetrainCoalescer
 from drift.shadow import ShadowReport, compare, should_promote
 from drift.slack import SlackNotifier
 from streams import metrics
-from streams.clickhouse import ClickHouseStore, insert_isolating
-from streams.retry import retry_forever
+from streams.clickhouse import ClickHouseStore, write_logging_refusals
 from streams.pipeline import BatchResult
 from streams.schemas import Alert, HumanLabel, RetrainRequest
 from streams.serving import Serving
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 Send = Callable[[str, bytes | None, bytes], Awaitable[None]]  # (topic key, record key, value)
 
@@ -87,19 +85,13 @@ class Watcher:
             self.monitor.set_reference(version, reference)
 
     # ---- per batch -----------------------------------------------------------------------
-    async def _write(self, insert: Callable[[Sequence[T]], None], rows: Sequence[T], what: str) -> None:
-        """Insert, waiting out an unavailable store; a row the store refuses is logged, never retried for ever."""
-        refused = await asyncio.to_thread(retry_forever, lambda: insert_isolating(rows, insert), what=what)
-        for row, exc in refused:
-            log.error("%s: ClickHouse refused %r: %r", what, row, exc)
-
     async def observe_batch(self, result: BatchResult) -> None:
         if not result.scored:
             return
         alerts = self.monitor.observe(result.scored)
         requests = select_for_labelling(result.scored, rate=self.flyback_rate, uncertain_share=self.uncertain_share)
         if requests:
-            await self._write(self.store.insert_label_requests, requests, "label queue insert")
+            await asyncio.to_thread(write_logging_refusals, self.store.insert_label_requests, requests, what="label queue insert")
             for req in requests:
                 await self.send("label-requests", req.post_id.encode(), req.model_dump_json().encode())
             self.label_requests += len(requests)
@@ -109,7 +101,7 @@ class Watcher:
         """Store human labels and score each model version that predicted those posts against them."""
         if not labels:
             return
-        await self._write(self.store.insert_human_labels, labels, "human label insert")
+        await asyncio.to_thread(write_logging_refusals, self.store.insert_human_labels, labels, what="human label insert")
         by_post = {lab.post_id: lab.label for lab in labels}
         rows = await asyncio.to_thread(
             self.store.query,
@@ -170,7 +162,7 @@ class Watcher:
     async def raise_alerts(self, alerts: Sequence[Alert]) -> None:
         if not alerts:
             return
-        await self._write(self.store.insert_alerts, alerts, "alert insert")
+        await asyncio.to_thread(write_logging_refusals, self.store.insert_alerts, alerts, what="alert insert")
         metrics.record_alerts(alerts)
         for alert in alerts:
             log.warning("ALERT %s %s brand=%s: %s", alert.kind, alert.detector, alert.brand or "*", alert.message)

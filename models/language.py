@@ -46,11 +46,19 @@ class LanguageVerdict:
     action: Action
 
 
+# Nigerian Pidgin is English-lexified: the identifier gave it 10 of the 14,640 English airline tweets
+# at p >= 0.5 ("@AmericanAir im still on hold..."), which would leave real complaints unscored. Without
+# it none of them leaves English, and Spanish, French or German posts are still told apart.
+CONFUSED_WITH_ENGLISH = frozenset({"pcm"})
+
+
 @lru_cache(maxsize=1)
 def _identifier():  # type: ignore[no-untyped-def]
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages([lang for lang in identifier.nb_classes if lang not in CONFUSED_WITH_ENGLISH])
+    return identifier
 
 
 def normalise_tag(lang: str) -> str:

@@ -107,7 +107,9 @@ async def publish(result: BatchResult) -> list[tuple[ScoredPost | DeadLetter, Ba
     """Send scored rows and dead letters; return those Kafka refused. Unavailability raises (retried)."""
     sent: list[tuple[ScoredPost | DeadLetter, Awaitable[object]]] = []
     refused: list[tuple[ScoredPost | DeadLetter, BaseException]] = []
-    outgoing = [(scored_topic, r.post_id, r) for r in result.scored] + [(deadletter_topic, d.post_id, d) for d in result.dead]
+    outgoing = [(scored_topic, r.post_id, r) for r in result.scored + result.unscored] + [
+        (deadletter_topic, d.post_id, d) for d in result.dead
+    ]
     for topic, key, record in outgoing:
         try:
             sent.append((record, await topic.send(key=key.encode() if key else None, value=record.model_dump_json().encode())))
@@ -152,7 +154,7 @@ async def score_posts(stream):  # type: ignore[no-untyped-def]
         resolver=runtime.resolver, store=runtime.store, publish=publish,
         observers=[runtime.watcher.observe_batch, runtime.brand_watcher.observe_batch],
         max_text_chars=settings.max_text_chars, keep_unknown_brand=settings.unknown_brand == "keep",
-        should_stop=lambda: runtime.stopping,
+        languages=settings.language_config, should_stop=lambda: runtime.stopping,
     )
     async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
         hold(events)

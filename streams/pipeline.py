@@ -21,6 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from models.language import LanguageConfig, route
 from models.scorer_factory import SentimentScorer
 from streams.brands import BrandResolver
 from streams.clickhouse import ClickHouseStore, insert_isolating
@@ -47,6 +48,8 @@ class BatchResult:
     scored: list[ScoredPost] = field(default_factory=list)
     shadow: list[ScoredPost] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
+    # Stored with their language but never scored: a language the model does not read.
+    unscored: list[ScoredPost] = field(default_factory=list)
     # post_id → the record it came from, so a later stage can dead-letter the original bytes.
     sources: dict[str, RawRecord] = field(default_factory=dict)
 
@@ -54,6 +57,7 @@ class BatchResult:
         self.scored += other.scored
         self.shadow += other.shadow
         self.dead += other.dead
+        self.unscored += other.unscored
         self.sources.update(other.sources)
 
 
@@ -108,6 +112,30 @@ def score_isolating_failures(
     return rows, dead
 
 
+def route_languages(
+    items: Sequence[tuple[RawRecord, Post]], config: LanguageConfig, ingested_at: dt.datetime
+) -> tuple[list[tuple[RawRecord, Post]], list[ScoredPost], list[DeadLetter]]:
+    """Posts the model may score (with their language filled in), unscored rows, dead letters."""
+    to_score: list[tuple[RawRecord, Post]] = []
+    unscored: list[ScoredPost] = []
+    dead: list[DeadLetter] = []
+    for rec, post in items:
+        verdict = route(post.lang, post.text, config)
+        post = post.model_copy(update={"lang": verdict.lang})
+        if verdict.action == "score":
+            to_score.append((rec, post))
+        elif verdict.action == "dead-letter":
+            dead.append(reject(rec, "unsupported_language", f"language {verdict.lang!r} ({verdict.source}, p={verdict.prob:.2f}) "
+                               f"is not one the model scores ({', '.join(sorted(config.supported))})", post.post_id))
+        else:
+            unscored.append(ScoredPost(
+                post_id=post.post_id, brand=post.brand or "unknown", platform=post.platform, author=post.author,
+                lang=post.lang, text=post.text, created_at=post.created_at, ingested_at=ingested_at, label="unscored",
+                probs={}, confidence=0.0, model_version="", model_role="unscored",
+            ))
+    return to_score, unscored, dead
+
+
 def process_sync(
     records: Sequence[RawRecord],
     serving: Serving,
@@ -115,13 +143,16 @@ def process_sync(
     *,
     max_text_chars: int,
     keep_unknown_brand: bool,
+    languages: LanguageConfig | None = None,
 ) -> BatchResult:
-    """Validate and score. CPU-bound: the worker runs it in a thread."""
+    """Validate, route by language and score. CPU-bound: the worker runs it in a thread."""
     items, dead = validate(records, resolver, max_text_chars=max_text_chars, keep_unknown_brand=keep_unknown_brand)
     result = BatchResult(dead=dead, sources={post.post_id: rec for rec, post in items})
+    now = utcnow()
+    items, result.unscored, unsupported = route_languages(items, languages or LanguageConfig(), now)
+    result.dead += unsupported
     if not items:
         return result
-    now = utcnow()
     result.scored, failed = score_isolating_failures(items, serving.champion, "champion", now)
     result.dead += failed
     if serving.challenger is not None:
@@ -138,10 +169,10 @@ def process_sync(
 def store_sync(store: ClickHouseStore, result: BatchResult, should_stop: Callable[[], bool]) -> None:
     """Write everything the batch produced. Waits out an unavailable store (never acknowledged before);
     rows the store refuses become ``storage_rejected`` dead letters and leave the result."""
-    rows = result.scored + result.shadow
+    rows = result.scored + result.shadow + result.unscored
     refused = retry_forever(lambda: insert_isolating(rows, store.insert_scored), should_stop=should_stop,
                             what=f"ClickHouse insert of {len(rows)} scored rows")
-    refused_ids = set()
+    refused_ids: set[str] = set()
     for row, exc in refused:
         if row.model_role == "shadow":
             log.warning("ClickHouse refused the shadow row of post %s: %r", row.post_id, exc)
@@ -151,6 +182,7 @@ def store_sync(store: ClickHouseStore, result: BatchResult, should_stop: Callabl
         result.dead.append(reject(rec, "storage_rejected", f"ClickHouse refused the scored row: {exc!r}", row.post_id))
     if refused_ids:
         result.scored = [r for r in result.scored if r.post_id not in refused_ids]
+        result.unscored = [r for r in result.unscored if r.post_id not in refused_ids]
     store_dead_letters(store, result.dead, should_stop)
 
 
@@ -195,6 +227,7 @@ async def publish_stage(
         log.error("Kafka refused a stripped dead letter (%s); it is stored in ClickHouse: %r", item, exc)
     refused_ids = {item.post_id for item, _ in refused if isinstance(item, ScoredPost)}
     result.scored = [r for r in result.scored if r.post_id not in refused_ids]
+    result.unscored = [r for r in result.unscored if r.post_id not in refused_ids]
     result.dead += extra.dead
 
 
@@ -212,13 +245,14 @@ class BatchContext:
     observers: Sequence[Observer] = ()
     max_text_chars: int = 10_000
     keep_unknown_brand: bool = False
+    languages: LanguageConfig | None = None
     should_stop: Callable[[], bool] = lambda: False
 
 
 async def process_batch(records: Sequence[RawRecord], ctx: BatchContext) -> BatchResult:
     result = await asyncio.to_thread(
         process_sync, records, ctx.serving, ctx.resolver,
-        max_text_chars=ctx.max_text_chars, keep_unknown_brand=ctx.keep_unknown_brand,
+        max_text_chars=ctx.max_text_chars, keep_unknown_brand=ctx.keep_unknown_brand, languages=ctx.languages,
     )
     await asyncio.to_thread(store_sync, ctx.store, result, ctx.should_stop)
     await publish_stage(result, ctx.store, ctx.publish, ctx.should_stop)

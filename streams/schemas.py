@@ -61,7 +61,8 @@ class Post(BaseModel):
         return v
 
 
-ModelRole = Literal["champion", "shadow"]
+# "unscored": stored with its language, never scored (a language the model does not read).
+ModelRole = Literal["champion", "shadow", "unscored"]
 
 
 class ScoredPost(BaseModel):

@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.language import LanguageConfig
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BRANDPULSE_", env_file=".env", extra="ignore")
@@ -43,6 +45,11 @@ class Settings(BaseSettings):
     backend: Literal["torch", "torch-bf16", "onnx-int8", "onnx-fp32"] = Field(
         default="torch",
         description="Scoring backend; torch-bf16 needs a CPU with native bf16; onnx-int8 = dynamic int8 (exported on first use)",
+    )
+    languages: str = Field(default="en", description="Comma-separated ISO 639-1 languages the model scores")
+    unsupported_language: Literal["store-unscored", "dead-letter"] = Field(
+        default="store-unscored",
+        description="Posts in other languages: store them with their language, unscored, or dead-letter them",
     )
     max_message_bytes: int = Field(
         default=1_000_000, ge=65_536,
@@ -92,6 +99,11 @@ class Settings(BaseSettings):
     promotion_margin: float = Field(default=0.02, ge=0, description="Macro-F1 gain a challenger needs to be promoted")
     promotion_min_labels: int = Field(default=200, ge=1, description="Human-labelled posts scored by both models before promotion")
     uncertain_share: float = Field(default=0.005, ge=0, le=1, description="Extra share of least-confident posts sent for labels")
+
+    @property
+    def language_config(self) -> LanguageConfig:
+        langs = frozenset(x.strip().lower() for x in self.languages.split(",") if x.strip())
+        return LanguageConfig(supported=langs, unsupported=self.unsupported_language)
 
     @property
     def state_dir(self) -> Path:

@@ -49,7 +49,8 @@ def load_config(path: Path | None) -> BrandWatchConfig:
 
 def to_brand_post(row: ScoredPost) -> BrandPost:
     return BrandPost(post_id=row.post_id, brand=row.brand, text=row.text, created_at=row.created_at,
-                     label=row.label, confidence=row.confidence, author=row.author)
+                     label=row.label, confidence=row.confidence, author=row.author, reposts=row.reposts,
+                     followers=row.followers)
 
 
 def to_alert(event: BrandEvent, model_version: str) -> Alert:

@@ -51,10 +51,15 @@ def schema_ddl(db: str) -> list[str]:
             p_positive Float32 MATERIALIZED probs['positive'],
             confidence Float32,
             model_version LowCardinality(String),
-            model_role LowCardinality(String)
+            model_role LowCardinality(String),
+            reposts UInt32 DEFAULT 0,
+            followers UInt32 DEFAULT 0
         ) ENGINE = ReplacingMergeTree(ingested_at)
         PARTITION BY toYYYYMM(created_at)
         ORDER BY (brand, model_role, post_id)""",
+        # Tables created before reach was kept.
+        f"ALTER TABLE {db}.scored_posts ADD COLUMN IF NOT EXISTS reposts UInt32 DEFAULT 0",
+        f"ALTER TABLE {db}.scored_posts ADD COLUMN IF NOT EXISTS followers UInt32 DEFAULT 0",
         # One row per post as scored by the live (champion) model; shadow rows stay out of trends.
         f"""CREATE VIEW IF NOT EXISTS {db}.posts AS
             SELECT * EXCEPT (p_negative, p_positive), p_negative, p_positive

@@ -88,6 +88,7 @@ def to_rows(posts: Sequence[Post], scorer: SentimentScorer, role: str, ingested_
             post_id=p.post_id, brand=p.brand or "unknown", platform=p.platform, author=p.author, lang=p.lang,
             text=p.text, created_at=p.created_at, ingested_at=ingested_at, label=pr.label, probs=pr.probs,
             confidence=pr.confidence, model_version=pr.model_version, model_role=role,  # type: ignore[arg-type]
+            reposts=p.reposts, followers=p.followers,
         )
         for p, pr in zip(posts, preds)
     ]
@@ -131,7 +132,8 @@ def route_languages(
             unscored.append(ScoredPost(
                 post_id=post.post_id, brand=post.brand or "unknown", platform=post.platform, author=post.author,
                 lang=post.lang, text=post.text, created_at=post.created_at, ingested_at=ingested_at, label="unscored",
-                probs={}, confidence=0.0, model_version="", model_role="unscored",
+                probs={}, confidence=0.0, model_version="", model_role="unscored", reposts=post.reposts,
+                followers=post.followers,
             ))
     return to_score, unscored, dead
 

@@ -16,6 +16,23 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+# Where feeds put reach: Twitter's API says retweet_count / followers_count, exports often shorten them.
+REPOST_KEYS = ("retweets", "retweet_count", "reposts", "repost_count", "shares")
+FOLLOWER_KEYS = ("followers", "followers_count", "author_followers")
+_UINT32_MAX = 2**32 - 1
+
+
+def _count(metadata: dict[str, Any], keys: tuple[str, ...]) -> int:
+    """The first of ``keys`` holding a count (an int or a digit string), clamped to 0..2^32-1."""
+    for key in keys:
+        value = metadata.get(key)
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip()[:12])
+        if isinstance(value, int) and not isinstance(value, bool):
+            return min(max(value, 0), _UINT32_MAX)
+    return 0
+
+
 class Post(BaseModel):
     """A social post as producers send it to the posts topic."""
 
@@ -30,6 +47,16 @@ class Post(BaseModel):
     lang: str | None = Field(default=None, max_length=16)
     brand: str | None = Field(default=None, max_length=128)
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def reposts(self) -> int:
+        """How often the source says this post was reposted (``metadata.retweets`` and the like)."""
+        return _count(self.metadata, REPOST_KEYS)
+
+    @property
+    def followers(self) -> int:
+        """The author's audience as the source reports it (``metadata.followers`` and the like)."""
+        return _count(self.metadata, FOLLOWER_KEYS)
 
     @field_validator("post_id", mode="before")
     @classmethod
@@ -81,6 +108,9 @@ class ScoredPost(BaseModel):
     confidence: float
     model_version: str
     model_role: ModelRole = "champion"
+    # Reach from the post's metadata when the source reports it, so trends can be reach-weighted.
+    reposts: int = 0
+    followers: int = 0
 
 
 class DeadLetter(BaseModel):

@@ -106,3 +106,11 @@ def test_text_limit_is_the_setting_not_a_schema_constant():
     assert isinstance(parse(post(text=long)), Rejected)
     p = parse_post(post(text=long), R, max_text_chars=50_000)
     assert not isinstance(p, Rejected) and len(p.text) == len(long)
+
+
+def test_reach_comes_from_metadata_when_the_source_reports_it():
+    p = parse(post(metadata={"retweet_count": 12, "followers": "340", "other": True}))
+    assert (p.reposts, p.followers) == (12, 340)
+    p = parse(post(metadata={"retweets": -5, "followers_count": 10**15}))
+    assert (p.reposts, p.followers) == (0, 2**32 - 1)
+    assert parse(post(metadata={"retweets": "many"})).reposts == 0

@@ -138,7 +138,7 @@ def _served() -> dict[str, str | None] | None:
 def _load_dashboard(query: DashboardQuery) -> DashboardData:
     if runtime.store is None or not runtime.ready.is_set():
         raise DashboardUnavailable("the worker is starting (loading models and opening ClickHouse); retry in a few seconds")
-    return gather_dashboard(runtime.store, query, _served(), source="worker")
+    return gather_dashboard(runtime.store, query, _served(), source="worker", groups=runtime.resolver.groups)
 
 
 @app.page("/dashboard")

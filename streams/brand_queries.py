@@ -15,7 +15,7 @@ from drift.brand.post import BrandPost
 from drift.brand.share_of_voice import share_of_voice
 from drift.brand.why import explain
 from streams.clickhouse import ClickHouseStore
-from streams.trends import parse_duration, resolve_until
+from streams.trends import check_brand, check_until, known_brand, parse_duration, resolve_until, resolve_window
 
 WINDOW_LIMIT = 5_000
 BASELINE_LIMIT = 3_000
@@ -70,7 +70,8 @@ def why_report(
     """What the brand's posts of the last ``since`` talk about that the ``baseline`` before did not."""
     if focus not in (None, "negative", "neutral", "positive"):
         raise ValueError(f"bad focus {focus!r}: use negative, neutral or positive")
-    end = resolve_until(store, until, brand)
+    brand = known_brand(store, check_brand(brand))
+    end = resolve_until(store, check_until(until), brand)
     start = end - parse_duration(since)
     base_start = start - parse_duration(baseline)
     window = window_posts(store, brand, start, end)
@@ -87,11 +88,7 @@ def share_report(
     if group not in groups:
         raise ValueError(f"unknown brand group {group!r}; groups in the brand rules: {', '.join(sorted(groups)) or 'none'}")
     brands = groups[group]
-    width = parse_duration(bucket)
-    if width < dt.timedelta(minutes=1) or width.total_seconds() % 60:
-        raise ValueError("bucket must be a whole number of minutes (the aggregate is per minute)")
-    end = resolve_until(store, until, None)
-    start = end - parse_duration(since)
+    _, width, start, end = resolve_window(store, brand=None, since=since, bucket=bucket, until=until)
     rows = store.query(
         f"""SELECT toStartOfInterval(minute, toIntervalSecond({{width:UInt32}})) AS bucket, brand,
                    uniqExactMerge(posts) AS posts, uniqExactIfMerge(negative) AS negative
@@ -119,11 +116,7 @@ def voices_report(
 ) -> dict[str, Any]:
     """Raw mentions next to distinct texts (reposts and copy-paste count once), distinct authors and
     the language mix (``lang`` as the producer sent it or the pipeline identified it; none = '?')."""
-    width = parse_duration(bucket)
-    if width < dt.timedelta(minutes=1) or width.total_seconds() % 60:
-        raise ValueError("bucket must be a whole number of minutes")
-    end = resolve_until(store, until, brand)
-    start = end - parse_duration(since)
+    brand, width, start, end = resolve_window(store, brand=brand, since=since, bucket=bucket, until=until)
     rows = store.query(
         f"""SELECT toStartOfInterval(created_at, toIntervalSecond({{width:UInt32}})) AS bucket,
                    count() AS posts, uniqExact(cityHash64({_NORMALISED_TEXT})) AS distinct_texts,

@@ -189,28 +189,20 @@ def demo(
     run_demo(_settings(), limit=limit, rate=rate, keep_running=keep_running)
 
 
-def fetch_trends(brand: Optional[str], since: str, bucket: str, until: str) -> dict:
-    """From the worker's web port when the store is embedded (only the worker may open it), else directly."""
+def ask_worker_or_store(path: str, params: dict[str, str], direct) -> dict:  # type: ignore[no-untyped-def]
+    """A view from the worker's web port when the store is embedded (only the worker may open it),
+    else ``direct(store)`` on ClickHouse itself. Bad parameters end in one clear line, never a traceback."""
     import urllib.error
     import urllib.parse
     import urllib.request
 
     from streams.clickhouse import ClickHouseStore
-    from streams.trends import check_brand, check_bucket, check_until, parse_duration, query_trends
 
-    try:  # the same checks the worker makes, before any request: a clear message, never a traceback
-        brand = check_brand(brand)
-        parse_duration(since)
-        check_bucket(bucket)
-        check_until(until)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
     settings = _settings()
     if settings.clickhouse_dsn.startswith("chdb://"):
-        qs = urllib.parse.urlencode({"brand": brand or "", "since": since, "bucket": bucket, "until": until})
-        url = f"http://{settings.web_host}:{settings.web_port}/trends?{qs}"
+        url = f"http://{settings.web_host}:{settings.web_port}{path}?{urllib.parse.urlencode(params)}"
         try:
-            with urllib.request.urlopen(url, timeout=30) as resp:
+            with urllib.request.urlopen(url, timeout=60) as resp:
                 return json.loads(resp.read())
         except urllib.error.HTTPError as exc:
             raise typer.BadParameter(_error_text(exc)) from None
@@ -218,11 +210,27 @@ def fetch_trends(brand: Optional[str], since: str, bucket: str, until: str) -> d
             pass  # no worker running: the data directory is free to open here
     store = ClickHouseStore(settings.clickhouse_dsn, settings.clickhouse_database)
     try:
-        return query_trends(store, brand=brand, since=since, bucket=bucket, until=until)
+        return direct(store)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     finally:
         store.close()
+
+
+def fetch_trends(brand: Optional[str], since: str, bucket: str, until: str) -> dict:
+    from streams.trends import check_brand, check_bucket, check_until, parse_duration, query_trends
+
+    try:  # the same checks the worker makes, before any request
+        brand = check_brand(brand)
+        parse_duration(since)
+        check_bucket(bucket)
+        check_until(until)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return ask_worker_or_store(
+        "/trends", {"brand": brand or "", "since": since, "bucket": bucket, "until": until},
+        lambda store: query_trends(store, brand=brand, since=since, bucket=bucket, until=until),
+    )
 
 
 def _error_text(exc) -> str:  # type: ignore[no-untyped-def]
@@ -266,31 +274,12 @@ def trends(
 
 
 def fetch_why(brand: str, since: str, until: str, baseline: str, focus: Optional[str]) -> dict:
-    """From the worker's web port when the store is embedded (only the worker may open it), else directly."""
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-
     from streams.brand_queries import why_report
-    from streams.clickhouse import ClickHouseStore
 
-    settings = _settings()
-    if settings.clickhouse_dsn.startswith("chdb://"):
-        qs = urllib.parse.urlencode({"brand": brand, "since": since, "until": until, "baseline": baseline, "focus": focus or ""})
-        try:
-            with urllib.request.urlopen(f"http://{settings.web_host}:{settings.web_port}/why?{qs}", timeout=60) as resp:
-                return json.loads(resp.read())
-        except urllib.error.HTTPError as exc:
-            raise typer.BadParameter(json.loads(exc.read()).get("error", str(exc))) from None
-        except urllib.error.URLError:
-            pass  # no worker running: the data directory is free to open here
-    store = ClickHouseStore(settings.clickhouse_dsn, settings.clickhouse_database)
-    try:
-        return why_report(store, brand=brand, since=since, until=until, baseline=baseline, focus=focus)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    finally:
-        store.close()
+    return ask_worker_or_store(
+        "/why", {"brand": brand, "since": since, "until": until, "baseline": baseline, "focus": focus or ""},
+        lambda store: why_report(store, brand=brand, since=since, until=until, baseline=baseline, focus=focus),
+    )
 
 
 @app.command()
@@ -329,33 +318,14 @@ def why(
 
 
 def fetch_share(group: str, since: str, bucket: str, until: str) -> dict:
-    """From the worker's web port when the store is embedded (only the worker may open it), else directly."""
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-
     from streams.brand_queries import share_report
     from streams.brands import BrandResolver
-    from streams.clickhouse import ClickHouseStore
 
-    settings = _settings()
-    if settings.clickhouse_dsn.startswith("chdb://"):
-        qs = urllib.parse.urlencode({"group": group, "since": since, "bucket": bucket, "until": until})
-        try:
-            with urllib.request.urlopen(f"http://{settings.web_host}:{settings.web_port}/share?{qs}", timeout=30) as resp:
-                return json.loads(resp.read())
-        except urllib.error.HTTPError as exc:
-            raise typer.BadParameter(json.loads(exc.read()).get("error", str(exc))) from None
-        except urllib.error.URLError:
-            pass  # no worker running: the data directory is free to open here
-    groups = BrandResolver.from_file(settings.brand_rules).groups
-    store = ClickHouseStore(settings.clickhouse_dsn, settings.clickhouse_database)
-    try:
-        return share_report(store, groups, group=group, since=since, bucket=bucket, until=until)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    finally:
-        store.close()
+    groups = BrandResolver.from_file(_settings().brand_rules).groups
+    return ask_worker_or_store(
+        "/share", {"group": group, "since": since, "bucket": bucket, "until": until},
+        lambda store: share_report(store, groups, group=group, since=since, bucket=bucket, until=until),
+    )
 
 
 @app.command()
@@ -398,32 +368,12 @@ def voices(
 
     Example: brandpulse voices --brand United --since 7d --bucket 1d --until latest
     """
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-
     from streams.brand_queries import voices_report
-    from streams.clickhouse import ClickHouseStore
 
-    settings = _settings()
-    data: dict | None = None
-    if settings.clickhouse_dsn.startswith("chdb://"):
-        qs = urllib.parse.urlencode({"brand": brand, "since": since, "bucket": bucket, "until": until})
-        try:
-            with urllib.request.urlopen(f"http://{settings.web_host}:{settings.web_port}/voices?{qs}", timeout=30) as resp:
-                data = json.loads(resp.read())
-        except urllib.error.HTTPError as exc:
-            raise typer.BadParameter(json.loads(exc.read()).get("error", str(exc))) from None
-        except urllib.error.URLError:
-            pass  # no worker running: the data directory is free to open here
-    if data is None:
-        store = ClickHouseStore(settings.clickhouse_dsn, settings.clickhouse_database)
-        try:
-            data = voices_report(store, brand=brand, since=since, bucket=bucket, until=until)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc)) from None
-        finally:
-            store.close()
+    data = ask_worker_or_store(
+        "/voices", {"brand": brand, "since": since, "bucket": bucket, "until": until},
+        lambda store: voices_report(store, brand=brand, since=since, bucket=bucket, until=until),
+    )
     if as_json:
         console.print_json(data=data)
         return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from streams.clickhouse import ClickHouseStore
 
@@ -84,17 +84,30 @@ def resolve_until(store: ClickHouseStore, until: str, brand: str | None) -> dt.d
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
-def query_trends(
-    store: ClickHouseStore, *, brand: str | None, since: str = "6h", bucket: str = "15m", until: str = "now"
-) -> dict[str, Any]:
-    """Buckets of ``bucket`` over the window ``since`` before ``until``; ValueError for bad parameters."""
+class Window(NamedTuple):
+    brand: str | None  # the stored spelling
+    width: dt.timedelta
+    start: dt.datetime
+    end: dt.datetime
+
+
+def resolve_window(store: ClickHouseStore, *, brand: str | None, since: str, bucket: str, until: str) -> Window:
+    """Every bucketed view's parameters, checked alike; ValueError says what to fix."""
     width = check_bucket(bucket)
     window = parse_duration(since)
     if window / width > MAX_BUCKETS:
         raise ValueError(f"{since} in buckets of {bucket} is more than {MAX_BUCKETS} buckets; use a wider bucket")
     brand = known_brand(store, check_brand(brand))
     end = resolve_until(store, check_until(until), brand)
-    start = end - window
+    return Window(brand, width, end - window, end)
+
+
+def query_trends(
+    store: ClickHouseStore, *, brand: str | None, since: str = "6h", bucket: str = "15m", until: str = "now"
+) -> dict[str, Any]:
+    """Buckets of ``bucket`` over the window ``since`` before ``until``; ValueError for bad parameters."""
+    w = resolve_window(store, brand=brand, since=since, bucket=bucket, until=until)
+    brand, width, start, end = w.brand, w.width, w.start, w.end
     rows = store.query(
         f"""
         SELECT toStartOfInterval(minute, toIntervalSecond({{width:UInt32}})) AS bucket,

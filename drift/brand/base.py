@@ -151,3 +151,21 @@ class Episode:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> "Episode":
         return cls(**state)
+
+
+def conclude(name: str, kind: str, episode: Episode, baseline: Any, minute: int, tests: list[Test], cfg: SpikeConfig) -> SpikeSignal | None:
+    """Advance the episode with this minute's tests and say what it became (start, grow, resolve) or None.
+
+    A starting spike's minutes leave the baseline, so the spike never becomes its own expectation.
+    """
+    outcome = episode.step(minute, tests, cfg)
+    if outcome is None:
+        return None
+    phase, test = outcome
+    if phase == "start":
+        baseline.exclude_last(test.window_min)
+    return SpikeSignal(
+        detector=name, kind=kind, phase=phase, minute=minute, window_min=test.window_min,  # type: ignore[arg-type]
+        observed=test.observed, expected=test.expected, p_value=test.p_value, baseline=test.baseline,
+        started_minute=episode.started, share=test.share, expected_share=test.expected_share, peak=episode.peak,
+    )

@@ -18,7 +18,7 @@ from typing import Any
 
 from scipy import stats
 
-from drift.brand.base import Bucket, Episode, SpikeKind, SpikeSignal, Test
+from drift.brand.base import Bucket, Episode, SpikeKind, SpikeSignal, Test, conclude
 from drift.brand.baseline import Baseline, BaselineKind
 from drift.brand.config import BaselineConfig, SpikeConfig
 
@@ -63,17 +63,7 @@ class VolumeSpikeDetector:
             return None  # a fresh worker knows nothing yet: its first busy minutes are not news
         if not tests:
             return None
-        outcome = ep.step(bucket.minute, tests, cfg)
-        if outcome is None:
-            return None
-        phase, test = outcome
-        if phase == "start":
-            self.baseline.exclude_last(test.window_min)
-        return SpikeSignal(
-            detector=self.name, kind=self.kind, phase=phase, minute=bucket.minute, window_min=test.window_min,
-            observed=test.observed, expected=test.expected, p_value=test.p_value, baseline=test.baseline,
-            started_minute=ep.started, peak=ep.peak,
-        )
+        return conclude(self.name, self.kind, ep, self.baseline, bucket.minute, tests, cfg)
 
     def _quiet(self) -> bool:
         """No window can pass the gates, judged on the trailing rate alone (every expectation is at

@@ -10,4 +10,5 @@ Modules, each with one job (their docstrings explain thresholds and why):
 - :mod:`drift.retrain` — alerts to at most one in-flight ``RetrainRequest`` per version.
 - :mod:`drift.slack` — Block Kit rendering and a non-blocking, retrying webhook notifier.
 - :mod:`drift.bench` — detection delay / false alarms on seeded simulated streams.
+- :mod:`drift.brand` — brand alerts: volume / sentiment spikes per brand and their "why" (own package).
 """

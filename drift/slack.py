@@ -161,7 +161,7 @@ class SlackNotifier:
         self.delivered = 0
         self.failed = 0
         self.dropped = 0
-        self._queue: asyncio.Queue[Alert] | None = None
+        self._queue: asyncio.Queue[tuple[Alert, dict[str, Any] | None]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._client = (
@@ -183,11 +183,14 @@ class SlackNotifier:
         self._queue = asyncio.Queue()
         self._task = loop.create_task(self._run(), name="slack-notifier")
 
-    def notify(self, alert: Alert) -> None:
-        """Queue an alert for delivery and return at once (prints it when no URL is configured)."""
+    def notify(self, alert: Alert, *, blocks: list[dict[str, Any]] | None = None, text: str | None = None) -> None:
+        """Queue an alert for delivery and return at once (prints it when no URL is configured).
+
+        ``blocks`` / ``text`` replace the default rendering (brand alerts bring their own "why")."""
         if not self._url:
-            print(alert_text(alert), flush=True)
+            print(text or alert_text(alert), flush=True)
             return
+        payload = {"text": text, "blocks": blocks} if blocks is not None or text is not None else None
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -198,18 +201,18 @@ class SlackNotifier:
             self._bind(running)
         assert self._loop is not None
         if running is self._loop:
-            self._enqueue(alert)
+            self._enqueue(alert, payload)
         else:
-            self._loop.call_soon_threadsafe(self._enqueue, alert)
+            self._loop.call_soon_threadsafe(self._enqueue, alert, payload)
 
-    def _enqueue(self, alert: Alert) -> None:
+    def _enqueue(self, alert: Alert, payload: dict[str, Any] | None = None) -> None:
         assert self._queue is not None
         if self._queue.qsize() >= self.max_queue:
             self._queue.get_nowait()
             self._queue.task_done()
             self.dropped += 1
             log.warning("Slack queue full (%d); dropped the oldest alert", self.max_queue)
-        self._queue.put_nowait(alert)
+        self._queue.put_nowait((alert, payload))
 
     @property
     def pending(self) -> int:
@@ -241,9 +244,9 @@ class SlackNotifier:
     async def _run(self) -> None:
         assert self._queue is not None
         while True:
-            alert = await self._queue.get()
+            alert, payload = await self._queue.get()
             try:
-                await self._deliver(alert)
+                await self._deliver(alert, payload)
             except Exception:  # the sender must outlive any single bad alert
                 self.failed += 1
                 log.exception("Slack delivery of alert %s failed unexpectedly", alert.alert_id)
@@ -257,9 +260,10 @@ class SlackNotifier:
         path = urlsplit(self._url).path
         return text.replace(path, "/…") if len(path) > 1 else text
 
-    async def _deliver(self, alert: Alert) -> None:
+    async def _deliver(self, alert: Alert, custom: dict[str, Any] | None = None) -> None:
         assert self._client is not None
-        payload = {"text": alert_text(alert), "blocks": alert_blocks(alert)}
+        payload = {"text": (custom or {}).get("text") or alert_text(alert),
+                   "blocks": (custom or {}).get("blocks") or alert_blocks(alert)}
         started = time.monotonic()
         attempt = 0
         while True:

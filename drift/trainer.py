@@ -542,12 +542,12 @@ def trainer_command(
     human_repeat: int = typer.Option(3, min=1, help="Copies of each human-labelled training text"),
     eval_fraction: float = typer.Option(0.3, min=0.05, max=0.9, help="Share of human labels held out for evaluation"),
     min_labels: int = typer.Option(100, min=10, help="Usable human labels needed before retraining"),
-    min_gain: Optional[float] = typer.Option(None, help="Register only if macro-F1 beats the champion by this"),
+    min_gain: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="Register only if macro-F1 beats the champion by this"),
     epochs: float = typer.Option(DEFAULT_TRAIN.epochs, min=0.01, help="Training epochs"),
     max_steps: Optional[int] = typer.Option(None, min=1, help="Stop after this many optimiser steps"),
     max_length: int = typer.Option(DEFAULT_TRAIN.max_length, min=8, max=512, help="Tokenizer truncation length"),
     batch_size: int = typer.Option(DEFAULT_TRAIN.batch_size, min=1),
-    time_budget: Optional[float] = typer.Option(DEFAULT_TRAIN.time_budget_s, help="Training seconds per retrain"),
+    time_budget: Optional[float] = typer.Option(DEFAULT_TRAIN.time_budget_s, min=10.0, help="Training seconds per retrain"),
     threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads (default: all cores)"),
 ) -> None:
     """Run the trainer: follow human labels, retrain on request, register challengers for shadow scoring.

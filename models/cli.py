@@ -67,7 +67,7 @@ def train(
     max_steps: Optional[int] = typer.Option(None, min=1),
     eval_steps: Optional[int] = typer.Option(None, min=1, help="Evaluate every N steps (default: each epoch)"),
     imbalance: str = typer.Option("weighted-ce", help="weighted-ce | focal | oversample | none"),
-    target_recall: Optional[float] = typer.Option(None, help="Tune the negative threshold for this recall"),
+    target_recall: Optional[float] = typer.Option(None, min=0.01, max=0.999, help="Tune the negative threshold for this recall"),
     seed: int = typer.Option(42),
     threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads (default: all cores)"),
     group_by_length: bool = typer.Option(False, help="Batch similar lengths together (less padding, faster)"),

@@ -1,8 +1,8 @@
 """Faust agents of the scoring worker.
 
 ``score_posts`` is the hot path: take a batch of raw records from the posts topic, hand it to
-:func:`streams.pipeline.handle_batch`, and let Faust acknowledge the batch only when that returned,
-i.e. after the ClickHouse write succeeded (at-least-once; the sink is idempotent).
+:func:`streams.pipeline.handle_batch`, and acknowledge the batch only when that returned, i.e. after
+the ClickHouse write and the sends succeeded (at-least-once; the sink is idempotent).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 
 from aiokafka import AIOKafkaConsumer
 
@@ -27,11 +28,14 @@ from streams.app import (
     scored_topic,
     settings,
 )
+from streams.brand_watch import BrandWatcher
 from streams.brands import BrandResolver
-from streams.clickhouse import ClickHouseStore, redact, retry_forever
-from streams.pipeline import BatchResult, RawRecord, handle_batch
-from streams.schemas import HumanLabel, ModelEvent
+from streams.clickhouse import ClickHouseStore, redact
+from streams.retry import retry_forever
+from streams.pipeline import BatchContext, BatchResult, RawRecord, handle_batch, publish_stage, reject, store_sync
+from streams.schemas import DeadLetter, HumanLabel, ModelEvent, ScoredPost
 from streams.serving import ModelSlots
+from streams.topics import is_record_refused
 from streams.watch import Watcher
 
 log = logging.getLogger(__name__)
@@ -45,6 +49,7 @@ class Runtime:
         self.resolver = BrandResolver.from_file(settings.brand_rules)
         self.store: ClickHouseStore | None = None
         self.watcher: Watcher | None = None
+        self.brand_watcher: BrandWatcher | None = None
         self.notifier = SlackNotifier(settings.slack_webhook_url)
         self.ready = asyncio.Event()
         self.stopping = False
@@ -62,6 +67,7 @@ class Runtime:
         await self.slots.load_initial()
         await self.notifier.start()
         self.watcher = Watcher(settings, self.store, send_to_topic, self.notifier, lambda: self.slots.current)
+        self.brand_watcher = BrandWatcher(settings, self.store, send_to_topic, self.notifier, self.resolver.groups)
         self.sync_watcher_models()
         self.ready.set()
 
@@ -97,35 +103,67 @@ async def send_to_topic(key: str, record_key: bytes | None, value: bytes) -> Non
     await _TOPICS[key].send(key=record_key, value=value)
 
 
-async def publish(result: BatchResult) -> None:
-    for row in result.scored:
-        await scored_topic.send(key=row.post_id.encode(), value=row.model_dump_json().encode())
-    for dl in result.dead:
-        await deadletter_topic.send(key=(dl.post_id or "").encode() or None, value=dl.model_dump_json().encode())
+async def publish(result: BatchResult) -> list[tuple[ScoredPost | DeadLetter, BaseException]]:
+    """Send scored rows and dead letters; return those Kafka refused. Unavailability raises (retried)."""
+    sent: list[tuple[ScoredPost | DeadLetter, Awaitable[object]]] = []
+    refused: list[tuple[ScoredPost | DeadLetter, BaseException]] = []
+    outgoing = [(scored_topic, r.post_id, r) for r in result.scored + result.unscored] + [
+        (deadletter_topic, d.post_id, d) for d in result.dead
+    ]
+    for topic, key, record in outgoing:
+        try:
+            sent.append((record, await topic.send(key=key.encode() if key else None, value=record.model_dump_json().encode())))
+        except Exception as exc:  # noqa: BLE001 - classified: refused records are returned, the rest retried
+            if not is_record_refused(exc):
+                raise
+            refused.append((record, exc))
     # The batch is acknowledged right after we return: make sure these records left the process.
     await app.producer.flush()
+    for record, delivery in sent:
+        try:
+            await delivery
+        except Exception as exc:  # noqa: BLE001 - as above, for errors the broker reports on delivery
+            if not is_record_refused(exc):
+                raise
+            refused.append((record, exc))
+    return refused
+
+
+def hold(events) -> None:  # type: ignore[no-untyped-def]
+    """Keep a batch from being committed until :func:`release`.
+
+    Faust's ``take_events`` acks a batch when the loop moves on *or* when it is torn down (a crash, a
+    shutdown while storage is down). One extra reference per message means its ack only becomes
+    final after our release, so a batch that was not handled stays uncommitted and is redelivered.
+    """
+    for event in events:
+        event.message.incref()
+
+
+def release(events) -> None:  # type: ignore[no-untyped-def]
+    """Drop the extra reference: ``take_events`` then acks the batch as it moves on."""
+    for event in events:
+        event.message.decref()
 
 
 @app.agent(posts_topic)
 async def score_posts(stream):  # type: ignore[no-untyped-def]
     await runtime.ready.wait()
+    assert runtime.store is not None and runtime.watcher is not None and runtime.brand_watcher is not None
+    context = dict(
+        resolver=runtime.resolver, store=runtime.store, publish=publish,
+        observers=[runtime.watcher.observe_batch, runtime.brand_watcher.observe_batch],
+        max_text_chars=settings.max_text_chars, keep_unknown_brand=settings.unknown_brand == "keep",
+        languages=settings.language_config, should_stop=lambda: runtime.stopping,
+    )
     async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
+        hold(events)
         records = [
             RawRecord(e.value, e.key, e.message.topic, e.message.partition, e.message.offset) for e in events
         ]
-        assert runtime.store is not None and runtime.watcher is not None
         started = time.perf_counter()
-        result = await handle_batch(
-            records,
-            runtime.slots.current,
-            runtime.resolver,
-            runtime.store,
-            publish=publish,
-            observers=[runtime.watcher.observe_batch],
-            max_text_chars=settings.max_text_chars,
-            keep_unknown_brand=settings.unknown_brand == "keep",
-            should_stop=lambda: runtime.stopping,
-        )
+        result = await handle_batch(records, BatchContext(serving=runtime.slots.current, **context))
+        release(events)
         metrics.record_batch(result, time.perf_counter() - started)
         runtime.batches += 1
         runtime.posts_scored += len(result.scored)
@@ -134,17 +172,25 @@ async def score_posts(stream):  # type: ignore[no-untyped-def]
 
 @app.agent(labels_topic)
 async def ingest_labels(stream):  # type: ignore[no-untyped-def]
-    """Human labels → ClickHouse + labelled-sample performance per model version."""
+    """Human labels → ClickHouse + labelled-sample performance per model version; bad ones dead-lettered."""
     await runtime.ready.wait()
+    assert runtime.store is not None and runtime.watcher is not None
     async for events in stream.take_events(500, within=1.0):
+        hold(events)
         labels: list[HumanLabel] = []
+        bad = BatchResult()
         for e in events:
             try:
-                labels.append(HumanLabel.model_validate_json(e.value))
+                labels.append(HumanLabel.model_validate_json(e.value or b""))
             except ValueError as exc:
-                log.error("ignoring malformed label at %s[%d]@%d: %s", e.message.topic, e.message.partition, e.message.offset, exc)
-        assert runtime.watcher is not None
+                m = e.message
+                bad.dead.append(reject(RawRecord(e.value, e.key, m.topic, m.partition, m.offset), "bad_label", str(exc)))
+        if bad.dead:
+            await asyncio.to_thread(store_sync, runtime.store, bad, lambda: runtime.stopping)
+            await publish_stage(bad, runtime.store, publish, lambda: runtime.stopping)
+            runtime.dead_letters += len(bad.dead)
         await runtime.watcher.observe_labels(labels)
+        release(events)
 
 
 @app.timer(interval=30.0)
@@ -194,4 +240,6 @@ async def _on_shutdown(app_, **kwargs) -> None:  # type: ignore[no-untyped-def]
     runtime.stopping = True
     if runtime.watcher is not None:
         await asyncio.to_thread(runtime.watcher.save)
+    if runtime.brand_watcher is not None:
+        await runtime.brand_watcher.aclose()
     await runtime.notifier.aclose()

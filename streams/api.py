@@ -24,6 +24,7 @@ from typing import Annotated, Any, AsyncIterator, Optional
 import typer
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
@@ -223,6 +224,20 @@ def create_api(
             status_code=422,
         )
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # FastAPI answers a body it cannot even decode (invalid UTF-8, nesting past the parser's limit)
+        # with a bare 400 before validation runs; it is the same client mistake as a schema error.
+        status = 422 if exc.status_code == 400 else exc.status_code
+        metrics.api_requests.labels(request.url.path, str(status)).inc()
+        if status == 422:
+            return JSONResponse(
+                {"error": 'invalid request: the body is not JSON text; send UTF-8 JSON {"texts": [...]}',
+                 "details": [{"field": "body", "message": str(exc.detail)}]},
+                status_code=422,
+            )
+        return JSONResponse({"error": str(exc.detail)}, status_code=status, headers=getattr(exc, "headers", None))
+
     @app.post(
         "/v1/sentiment",
         response_model=SentimentResponse,
@@ -272,11 +287,11 @@ def create_api(
 
 def api_command(
     host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 only inside a container"),
-    port: int = typer.Option(8000, help="Port to listen on"),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on"),
     model: Optional[str] = typer.Option(None, help="Model to serve: registry alias, models:/ URI or checkpoint dir (default: settings.model_ref)"),
-    max_texts: int = typer.Option(64, help="Most texts per request"),
-    max_body_bytes: int = typer.Option(2 * 1024 * 1024, help="Largest request body in bytes"),
-    refresh_s: float = typer.Option(60.0, help="Seconds between checks for a newly promoted champion"),
+    max_texts: int = typer.Option(64, min=1, max=4096, help="Most texts per request"),
+    max_body_bytes: int = typer.Option(2 * 1024 * 1024, min=1024, help="Largest request body in bytes"),
+    refresh_s: float = typer.Option(60.0, min=1.0, help="Seconds between checks for a newly promoted champion"),
 ) -> None:
     """Serve the inference API (POST /v1/sentiment, /healthz, /readyz, /metrics, /docs).
 

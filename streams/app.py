@@ -16,6 +16,8 @@ def create_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=max(settings.session_timeout_s / 3, 1.0),
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        # A record over this is refused by the client and dead-lettered (publish_rejected), not retried.
+        producer_max_request_size=settings.max_message_bytes,
         # Topics are created explicitly with their partition counts (streams.topics).
         topic_allow_declare=False,
         topic_disable_leader=True,

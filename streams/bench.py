@@ -212,9 +212,9 @@ def machine() -> dict[str, Any]:
 
 def pipeline_command(
     model: Path = typer.Option(..., "--model", exists=True, file_okay=False, help="Checkpoint directory to serve"),
-    rate: float = typer.Option(100.0, help="Offered rate (posts/s) of the latency run; use about half the max rate"),
-    n_rate: int = typer.Option(3000, help="Posts in the fixed-rate latency run"),
-    n_flood: int = typer.Option(5000, help="Posts in the as-fast-as-possible run (max sustainable rate)"),
+    rate: float = typer.Option(100.0, min=1.0, help="Offered rate (posts/s) of the latency run; use about half the max rate"),
+    n_rate: int = typer.Option(3000, min=10, help="Posts in the fixed-rate latency run"),
+    n_flood: int = typer.Option(5000, min=10, help="Posts in the as-fast-as-possible run (max sustainable rate)"),
     backend: str = typer.Option("auto", help=f"Scoring backend of the scorer-alone run and the worker: auto | {' | '.join(get_args(Backend))}"),
     cache_entries: int = typer.Option(0, min=0, help="De-duplicating cache size in both runs (0 = off)"),
     shadow: bool = typer.Option(False, help="Also serve a copy of the model as challenger (shadow scoring doubles the model work): worker RSS with both loaded"),

@@ -23,16 +23,17 @@ class BrandRule(BaseModel):
     handles: list[str] = Field(default_factory=list)
     hashtags: list[str] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list, description="brand groups for share of voice, e.g. 'US airlines'")
 
 
 DEFAULT_RULES: list[BrandRule] = [
-    BrandRule(brand="United", handles=["united"], hashtags=["unitedairlines"], keywords=["united airlines"]),
-    BrandRule(brand="American", handles=["americanair", "aa"], hashtags=["americanairlines"], keywords=["american airlines"]),
-    BrandRule(brand="Southwest", handles=["southwestair"], hashtags=["southwest", "southwestairlines"], keywords=["southwest airlines"]),
-    BrandRule(brand="US Airways", handles=["usairways"], hashtags=["usairways"], keywords=["us airways"]),
-    BrandRule(brand="Delta", handles=["delta", "deltaassist"], hashtags=["delta", "deltaairlines"], keywords=["delta air lines", "delta airlines"]),
-    BrandRule(brand="Virgin America", handles=["virginamerica"], hashtags=["virginamerica"], keywords=["virgin america"]),
-    BrandRule(brand="JetBlue", handles=["jetblue"], hashtags=["jetblue"], keywords=["jetblue"]),
+    BrandRule(brand="United", handles=["united"], hashtags=["unitedairlines"], keywords=["united airlines"], groups=["US airlines"]),
+    BrandRule(brand="American", handles=["americanair", "aa"], hashtags=["americanairlines"], keywords=["american airlines"], groups=["US airlines"]),
+    BrandRule(brand="Southwest", handles=["southwestair"], hashtags=["southwest", "southwestairlines"], keywords=["southwest airlines"], groups=["US airlines"]),
+    BrandRule(brand="US Airways", handles=["usairways"], hashtags=["usairways"], keywords=["us airways"], groups=["US airlines"]),
+    BrandRule(brand="Delta", handles=["delta", "deltaassist"], hashtags=["delta", "deltaairlines"], keywords=["delta air lines", "delta airlines"], groups=["US airlines"]),
+    BrandRule(brand="Virgin America", handles=["virginamerica"], hashtags=["virginamerica"], keywords=["virgin america"], groups=["US airlines"]),
+    BrandRule(brand="JetBlue", handles=["jetblue"], hashtags=["jetblue"], keywords=["jetblue"], groups=["US airlines"]),
 ]
 
 _HANDLE = re.compile(r"@(\w{1,30})")
@@ -68,6 +69,15 @@ class BrandResolver:
     @property
     def brands(self) -> list[str]:
         return [r.brand for r in self.rules]
+
+    @property
+    def groups(self) -> dict[str, list[str]]:
+        """Brand group → its brands, in rule order (share of voice is computed within a group)."""
+        out: dict[str, list[str]] = {}
+        for rule in self.rules:
+            for group in rule.groups:
+                out.setdefault(group, []).append(rule.brand)
+        return out
 
     def canonical(self, brand: str) -> str | None:
         """Producer-supplied brand → the configured spelling, or None if not a configured brand."""

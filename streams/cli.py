@@ -45,7 +45,7 @@ def main_options(
 
 @app.command()
 def broker(
-    port: int = typer.Option(9092, help="Port to listen on (127.0.0.1 only)"),
+    port: int = typer.Option(9092, min=1, max=65535, help="Port to listen on (127.0.0.1 only)"),
 ) -> None:
     """Run the local Tansu broker (in-memory) and create the brandpulse topics; Ctrl-C stops it.
 
@@ -57,13 +57,16 @@ def broker(
     from streams.broker import LocalBroker
     from streams.topics import create_topics
 
-    settings = _settings()
+    # Topics go to the broker started here, whatever BRANDPULSE_KAFKA_URL says.
+    settings = _settings().model_copy(update={"kafka_url": f"kafka://127.0.0.1:{port}"})
     log_file = settings.state_dir / "tansu.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with LocalBroker("127.0.0.1", port, log_file=log_file) as b:
         created = create_topics(settings)
         console.print(f"[green]Tansu broker on 127.0.0.1:{port}[/] (pid {b.proc.pid if b.proc else '?'}); "
                       f"created topics: {', '.join(created) or 'none (all existed)'}")
+        if port != 9092:
+            console.print(f"other brandpulse processes reach it with BRANDPULSE_KAFKA_URL=kafka://127.0.0.1:{port}")
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
@@ -127,9 +130,9 @@ def replay(
     preset: Optional[str] = typer.Option(None, help="Column mapping of a known corpus: airline"),
     map_: list[str] = typer.Option([], "--map", help="field=column, e.g. --map text=body --map post_id=id"),
     time_format: Optional[str] = typer.Option(None, help="strptime format of created_at, e.g. '%m/%d/%Y %H:%M'"),
-    rate: Optional[float] = typer.Option(None, help="Posts per second (default: as fast as possible)"),
-    speedup: Optional[float] = typer.Option(None, help="Replay at N× the original pace of created_at"),
-    limit: Optional[int] = typer.Option(None, help="Only the first N rows"),
+    rate: Optional[float] = typer.Option(None, min=0.01, help="Posts per second (default: as fast as possible)"),
+    speedup: Optional[float] = typer.Option(None, min=0.01, help="Replay at N× the original pace of created_at"),
+    limit: Optional[int] = typer.Option(None, min=1, help="Only the first N rows"),
     rebase_time: bool = typer.Option(False, help="Shift timestamps so the newest post is 'now'"),
     platform: str = typer.Option("replay", help="platform value for rows without one"),
 ) -> None:
@@ -173,8 +176,8 @@ def replay(
 
 @app.command()
 def demo(
-    limit: Optional[int] = typer.Option(None, help="Replay only the first N airline tweets"),
-    rate: Optional[float] = typer.Option(None, help="Posts per second (default: as fast as possible)"),
+    limit: Optional[int] = typer.Option(None, min=1, help="Replay only the first N airline tweets"),
+    rate: Optional[float] = typer.Option(None, min=0.01, help="Posts per second (default: as fast as possible)"),
     keep_running: bool = typer.Option(False, help="Keep broker and worker up afterwards for trends queries"),
 ) -> None:
     """The quick-start main job: broker + chDB + default model + airline replay + drift → retrain → shadow → promotion.
@@ -186,33 +189,57 @@ def demo(
     run_demo(_settings(), limit=limit, rate=rate, keep_running=keep_running)
 
 
-def fetch_trends(brand: Optional[str], since: str, bucket: str, until: str) -> dict:
-    """From the worker's web port when the store is embedded (only the worker may open it), else directly."""
+def ask_worker_or_store(path: str, params: dict[str, str], direct) -> dict:  # type: ignore[no-untyped-def]
+    """A view from the worker's web port when the store is embedded (only the worker may open it),
+    else ``direct(store)`` on ClickHouse itself. Bad parameters end in one clear line, never a traceback."""
     import urllib.error
     import urllib.parse
     import urllib.request
 
     from streams.clickhouse import ClickHouseStore
-    from streams.trends import query_trends
 
     settings = _settings()
     if settings.clickhouse_dsn.startswith("chdb://"):
-        qs = urllib.parse.urlencode({"brand": brand or "", "since": since, "bucket": bucket, "until": until})
-        url = f"http://{settings.web_host}:{settings.web_port}/trends?{qs}"
+        url = f"http://{settings.web_host}:{settings.web_port}{path}?{urllib.parse.urlencode(params)}"
         try:
-            with urllib.request.urlopen(url, timeout=30) as resp:
+            with urllib.request.urlopen(url, timeout=60) as resp:
                 return json.loads(resp.read())
         except urllib.error.HTTPError as exc:
-            raise typer.BadParameter(json.loads(exc.read()).get("error", str(exc))) from None
+            raise typer.BadParameter(_error_text(exc)) from None
         except urllib.error.URLError:
             pass  # no worker running: the data directory is free to open here
     store = ClickHouseStore(settings.clickhouse_dsn, settings.clickhouse_database)
     try:
-        return query_trends(store, brand=brand, since=since, bucket=bucket, until=until)
+        return direct(store)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     finally:
         store.close()
+
+
+def fetch_trends(brand: Optional[str], since: str, bucket: str, until: str) -> dict:
+    from streams.trends import check_brand, check_bucket, check_until, parse_duration, query_trends
+
+    try:  # the same checks the worker makes, before any request
+        brand = check_brand(brand)
+        parse_duration(since)
+        check_bucket(bucket)
+        check_until(until)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return ask_worker_or_store(
+        "/trends", {"brand": brand or "", "since": since, "bucket": bucket, "until": until},
+        lambda store: query_trends(store, brand=brand, since=since, bucket=bucket, until=until),
+    )
+
+
+def _error_text(exc) -> str:  # type: ignore[no-untyped-def]
+    """The worker's error message: its JSON ``error`` field, or the plain body a proxy or aiohttp sent."""
+    body = exc.read().decode("utf-8", "replace")
+    try:
+        return str(json.loads(body).get("error", body))
+    except (ValueError, AttributeError):
+        return f"the worker answered {exc.code}: {body.strip()[:300] or exc.reason}"
 
 
 @app.command()
@@ -240,12 +267,128 @@ def trends(
         table.add_row(b["bucket"][:16], str(b["posts"]), str(b["negative"]), str(b["neutral"]), str(b["positive"]),
                       f"{b['negative_share']:.1%}", f"{b['mean_confidence']:.3f}")
     console.print(table)
+    if not data["buckets"] and until != "latest":
+        console.print("[yellow]no posts in this window[/] (replayed an old corpus? try --until latest)")
+    elif not data["buckets"]:
+        console.print("[yellow]no posts in this window[/]")
+
+
+def fetch_why(brand: str, since: str, until: str, baseline: str, focus: Optional[str]) -> dict:
+    from streams.brand_queries import why_report
+
+    return ask_worker_or_store(
+        "/why", {"brand": brand, "since": since, "until": until, "baseline": baseline, "focus": focus or ""},
+        lambda store: why_report(store, brand=brand, since=since, until=until, baseline=baseline, focus=focus),
+    )
+
+
+@app.command()
+def why(
+    brand: str = typer.Option(..., help="Brand, e.g. United"),
+    since: str = typer.Option("1h", help="Window length, e.g. 15m, 1h, 1d"),
+    until: str = typer.Option("now", help="Window end: now, latest (newest data) or an ISO time"),
+    baseline: str = typer.Option("12h", help="Compared with this long before the window"),
+    focus: Optional[str] = typer.Option(None, help="Narrow the terms to one sentiment: negative, neutral, positive"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text"),
+) -> None:
+    """What a brand's posts are about right now: distinctive terms, hashtags, @handles, reposts, typical posts.
+
+    Examples:
+      brandpulse why --brand United --since 1h
+      brandpulse why --brand United --since 1h --until latest --focus negative
+    """
+    data = fetch_why(brand, since, until, baseline, focus)
+    if as_json:
+        console.print_json(data=data)
+        return
+    console.print(f"[bold]{data['brand']}[/]  {data['start'][:16]} → {data['end'][:16]}  vs {data['baseline_start'][:16]} →")
+    if not data["posts"]:
+        console.print("[yellow]no posts in this window[/] (replayed an old corpus? try --until latest)")
+        return
+    mix = data["sentiment"]
+    console.print(f"{data['posts']:,} posts, {data['voices']:,} distinct texts, {data['authors']:,} authors, reposts {data['repost_share']:.0%}; "
+                  f"negative {mix['negative']:.0%} (baseline {data['baseline_sentiment']['negative']:.0%} of {data['baseline_posts']:,})")
+    for key in ("terms", "hashtags", "handles"):
+        if data[key]:
+            console.print(f"[bold]{key}[/]: " + ", ".join(f"{t['token']} (z={t['z']:.1f}, {t['window']}×)" for t in data[key]))
+    for ex in data["examples"]:
+        console.print(f"  • [{ex['label']} {ex['confidence']:.2f}, {ex['reason']}] {ex['text'][:200]}")
+    for a in data["alerts"]:
+        console.print(f"[red]alert[/] {a['detected_at'][:16]} {a['kind']}: {a['message'][:200]}")
+
+
+def fetch_share(group: str, since: str, bucket: str, until: str) -> dict:
+    from streams.brand_queries import share_report
+    from streams.brands import BrandResolver
+
+    groups = BrandResolver.from_file(_settings().brand_rules).groups
+    return ask_worker_or_store(
+        "/share", {"group": group, "since": since, "bucket": bucket, "until": until},
+        lambda store: share_report(store, groups, group=group, since=since, bucket=bucket, until=until),
+    )
+
+
+@app.command()
+def share(
+    group: str = typer.Option("US airlines", help="Brand group from the brand rules"),
+    since: str = typer.Option("1d", help="Window length, e.g. 6h, 1d, 7d"),
+    bucket: str = typer.Option("1h", help="Bucket width (whole minutes), e.g. 15m, 1h, 1d"),
+    until: str = typer.Option("now", help="Window end: now, latest (newest data) or an ISO time"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table"),
+) -> None:
+    """Share of voice: each brand's share of its group's mentions and of its negative mentions.
+
+    Examples:
+      brandpulse share --group "US airlines" --since 1d --bucket 6h --until latest
+    """
+    data = fetch_share(group, since, bucket, until)
+    if as_json:
+        console.print_json(data=data)
+        return
+    table = Table(title=f"{data['group']}  {data['start'][:16]} → {data['end'][:16]}  (bucket {data['bucket']}; share of posts / of negatives)")
+    table.add_column("bucket")
+    for b in data["brands"]:
+        table.add_column(b, justify="right")
+    for row in data["buckets"]:
+        table.add_row(row["bucket"][:16], *[f"{s['share']:.0%} / {s['negative_share_of_group']:.0%}" for s in row["brands"]])
+    console.print(table)
     if not data["buckets"]:
         console.print("[yellow]no posts in this window[/] (replayed an old corpus? try --until latest)")
 
 
+@app.command()
+def voices(
+    brand: str = typer.Option(..., help="Brand, e.g. United"),
+    since: str = typer.Option("1d", help="Window length, e.g. 6h, 1d, 7d"),
+    bucket: str = typer.Option("1h", help="Bucket width (whole minutes)"),
+    until: str = typer.Option("now", help="Window end: now, latest (newest data) or an ISO time"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table"),
+) -> None:
+    """Raw mentions next to distinct texts (retweets and copy-paste count once), distinct authors, languages.
+
+    Example: brandpulse voices --brand United --since 7d --bucket 1d --until latest
+    """
+    from streams.brand_queries import voices_report
+
+    data = ask_worker_or_store(
+        "/voices", {"brand": brand, "since": since, "bucket": bucket, "until": until},
+        lambda store: voices_report(store, brand=brand, since=since, bucket=bucket, until=until),
+    )
+    if as_json:
+        console.print_json(data=data)
+        return
+    table = Table(title=f"{data['brand']}  {data['start'][:16]} → {data['end'][:16]}  (bucket {data['bucket']})")
+    for col in ("bucket", "posts", "distinct texts", "authors", "negative", "languages"):
+        table.add_column(col, justify="left" if col in ("bucket", "languages") else "right")
+    for b in data["buckets"]:
+        langs = ", ".join(f"{k} {v / b['posts']:.0%}" for k, v in list(b["languages"].items())[:3])
+        table.add_row(b["bucket"][:16], str(b["posts"]), str(b["distinct_texts"]), str(b["authors"]), str(b["negative"]), langs)
+    console.print(table)
+
+
 def _mount_other_packages() -> None:
     """Commands whose code lives with the part of the system they operate."""
+    from drift.brand.bench import spikes_command
     from drift.labelling import label_command
     from drift.trainer import trainer_command
     from models.bench import bench_app
@@ -256,6 +399,7 @@ def _mount_other_packages() -> None:
 
     app.add_typer(models_app, name="models", help="Train, evaluate, compare, register and promote models.")
     bench_app.command("pipeline")(pipeline_command)
+    bench_app.command("spikes")(spikes_command)
     app.add_typer(bench_app, name="bench", help="Benchmark the scoring paths and the pipeline on real tweets.")
     app.command("label")(label_command)
     app.command("trainer")(trainer_command)

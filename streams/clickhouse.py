@@ -13,22 +13,25 @@ double-count there either.
 from __future__ import annotations
 
 import logging
+import struct
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError, DataError, OperationalError, ProgrammingError
 from pydantic import BaseModel
 
+from streams.retry import retry_forever
 from streams.schemas import Alert, DeadLetter, HumanLabel, LabelRequest, ScoredPost
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
+# clickhouse-connect logs a traceback for every insert it cannot serialise; bisecting a batch makes
+# several per refused row. insert_isolating reports each refused row once, as a dead letter.
+logging.getLogger("clickhouse_connect.driver.transform").setLevel(logging.CRITICAL)
 
 def schema_ddl(db: str) -> list[str]:
     return [
@@ -48,10 +51,15 @@ def schema_ddl(db: str) -> list[str]:
             p_positive Float32 MATERIALIZED probs['positive'],
             confidence Float32,
             model_version LowCardinality(String),
-            model_role LowCardinality(String)
+            model_role LowCardinality(String),
+            reposts UInt32 DEFAULT 0,
+            followers UInt32 DEFAULT 0
         ) ENGINE = ReplacingMergeTree(ingested_at)
         PARTITION BY toYYYYMM(created_at)
         ORDER BY (brand, model_role, post_id)""",
+        # Tables created before reach was kept.
+        f"ALTER TABLE {db}.scored_posts ADD COLUMN IF NOT EXISTS reposts UInt32 DEFAULT 0",
+        f"ALTER TABLE {db}.scored_posts ADD COLUMN IF NOT EXISTS followers UInt32 DEFAULT 0",
         # One row per post as scored by the live (champion) model; shadow rows stay out of trends.
         f"""CREATE VIEW IF NOT EXISTS {db}.posts AS
             SELECT * EXCEPT (p_negative, p_positive), p_negative, p_positive
@@ -85,9 +93,16 @@ def schema_ddl(db: str) -> list[str]:
             offset Int64,
             post_id Nullable(String),
             key_b64 Nullable(String),
-            value_b64 String
+            value_b64 String,
+            value_bytes UInt64 DEFAULT 0,
+            value_sha256 String DEFAULT '',
+            truncated Bool DEFAULT false
         ) ENGINE = ReplacingMergeTree
         ORDER BY (source_topic, partition, offset)""",
+        # Tables created before dead letters kept only the head of large values.
+        f"ALTER TABLE {db}.dead_letters ADD COLUMN IF NOT EXISTS value_bytes UInt64 DEFAULT 0",
+        f"ALTER TABLE {db}.dead_letters ADD COLUMN IF NOT EXISTS value_sha256 String DEFAULT ''",
+        f"ALTER TABLE {db}.dead_letters ADD COLUMN IF NOT EXISTS truncated Bool DEFAULT false",
         f"""CREATE TABLE IF NOT EXISTS {db}.alerts (
             alert_id String,
             kind LowCardinality(String),
@@ -212,29 +227,69 @@ class ClickHouseStore:
         return next(iter(rows[0].values())) if rows else None
 
 
-def retry_forever(
-    op: Callable[[], T],
-    *,
-    what: str,
-    initial: float = 0.5,
-    maximum: float = 30.0,
-    should_stop: Callable[[], bool] = lambda: False,
-    sleep: Callable[[float], None] = time.sleep,
-) -> T:
-    """Run ``op`` until it succeeds, backing off exponentially between failures.
+# Server error codes that mean "this data is refused", whatever the state of the server: retrying the
+# same rows can never succeed, so they are isolated and dead-lettered. Every other server error
+# (unknown table, memory, too many parts, timeouts, read-only replica, ...) means "unavailable now".
+DATA_ERROR_CODES = frozenset({
+    6,    # CANNOT_PARSE_TEXT
+    26,   # CANNOT_PARSE_QUOTED_STRING
+    27,   # CANNOT_PARSE_INPUT_ASSERTION_FAILED
+    38,   # CANNOT_PARSE_DATE
+    41,   # CANNOT_PARSE_DATETIME
+    53,   # TYPE_MISMATCH
+    69,   # ARGUMENT_OUT_OF_BOUND
+    70,   # CANNOT_CONVERT_TYPE
+    72,   # CANNOT_PARSE_NUMBER
+    117,  # INCORRECT_DATA
+    131,  # TOO_LARGE_STRING_SIZE
+    190,  # SIZES_OF_ARRAYS_DONT_MATCH
+    321,  # VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+    349,  # CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
+    407,  # DECIMAL_OVERFLOW
+})
 
-    Used for storage writes the worker must not skip: giving up would mean either acknowledging
-    posts that were never stored (loss) or crashing the agent (which acks its buffer on close).
+
+def is_refused(exc: BaseException) -> bool:
+    """True when a write failed because of the rows themselves, False when storage is unavailable.
+
+    Client-side serialisation errors (a string that is not UTF-8, a value out of a column's range)
+    are about the data; connection errors and server errors outside :data:`DATA_ERROR_CODES` are not.
+    A ProgrammingError (unknown column, wrong column count) refuses every row alike: it is a schema
+    problem to fix, retried with backoff, not a reason to dead-letter the whole stream.
     """
-    delay = initial
-    attempt = 1
-    while True:
-        try:
-            return op()
-        except Exception as exc:  # noqa: BLE001 - any storage failure is retried, none is fatal
-            if should_stop():
-                raise
-            log.warning("%s failed (attempt %d): %s; retrying in %.1fs", what, attempt, exc, delay)
-            sleep(delay)
-            delay = min(delay * 2, maximum)
-            attempt += 1
+    if isinstance(exc, (OperationalError, ProgrammingError)):
+        return False
+    if isinstance(exc, DataError):
+        return True
+    if isinstance(exc, DatabaseError):
+        return getattr(exc, "code", None) in DATA_ERROR_CODES
+    return isinstance(exc, (ValueError, TypeError, OverflowError, UnicodeError, struct.error))
+
+
+def insert_isolating(rows: Sequence[T], insert: Callable[[Sequence[T]], None]) -> list[tuple[T, BaseException]]:
+    """Insert ``rows``; when the store refuses the data, bisect to find exactly the refused rows.
+
+    Returns the refused rows with their errors (the rest is stored). An unavailable store raises, so
+    the caller retries the whole batch; stored halves are written again then, which the
+    ReplacingMergeTree tables absorb. Kafka Connect's ``errors.tolerance=all`` with a dead-letter
+    queue does the same for sinks.
+    """
+    if not rows:
+        return []
+    try:
+        insert(rows)
+        return []
+    except Exception as exc:  # noqa: BLE001 - classified below; anything not about the rows propagates
+        if not is_refused(exc):
+            raise
+        if len(rows) == 1:
+            return [(rows[0], exc)]
+    mid = len(rows) // 2
+    return insert_isolating(rows[:mid], insert) + insert_isolating(rows[mid:], insert)
+
+
+def write_logging_refusals(insert: Callable[[Sequence[T]], None], rows: Sequence[T], *, what: str) -> None:
+    """Insert monitoring records (alerts, label requests, labels): wait out an unavailable store; a row
+    it refuses is logged, never retried for ever (that would stall the batch that raised it)."""
+    for row, exc in retry_forever(lambda: insert_isolating(rows, insert), what=what):
+        log.error("%s: ClickHouse refused %r: %r", what, row, exc)

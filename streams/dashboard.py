@@ -38,7 +38,9 @@ from drift.performance import macro_f1, recall
 from streams.clickhouse import ClickHouseStore
 from streams.schemas import Alert, utcnow
 from streams.settings import Settings
-from streams.trends import parse_duration, query_trends
+from streams.brands import BrandResolver
+from streams.dashboard_brand import PANEL_CSS, BrandPanels, gather_brand_panels, share_section, voices_section
+from streams.trends import check_bucket, check_until, parse_duration, query_trends
 
 log = logging.getLogger(__name__)
 
@@ -73,29 +75,21 @@ class DashboardQuery(BaseModel):
     @field_validator("since")
     @classmethod
     def _window(cls, v: str) -> str:
-        if parse_duration(v) > dt.timedelta(days=366):
-            raise ValueError("since is longer than a year; use e.g. 30d")
+        parse_duration(v)
         return v.strip()
 
     @field_validator("bucket")
     @classmethod
     def _bucket(cls, v: str | None) -> str | None:
-        if v is not None:
-            width = parse_duration(v)
-            if width < dt.timedelta(minutes=1) or width.total_seconds() % 60:
-                raise ValueError("bucket must be a whole number of minutes, e.g. 1m, 15m or 1h")
-        return v.strip() if v else v
+        if v is None:
+            return None
+        check_bucket(v)
+        return v.strip()
 
     @field_validator("until")
     @classmethod
     def _until(cls, v: str) -> str:
-        v = v.strip()
-        if v not in ("now", "latest"):
-            try:
-                dt.datetime.fromisoformat(v)
-            except ValueError:
-                raise ValueError("until must be latest, now or an ISO time like 2015-02-24T12:00") from None
-        return v
+        return check_until(v)
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> DashboardQuery:
@@ -149,6 +143,7 @@ class DashboardData(BaseModel):
     models: list[ModelSummary]
     label_queue: int
     newest: dt.datetime | None
+    brand_panels: BrandPanels = Field(default_factory=BrandPanels)
     generated_at: dt.datetime = Field(default_factory=utcnow)
     source: str = "worker"
 
@@ -186,6 +181,7 @@ def gather_dashboard(
     query: DashboardQuery,
     served: Mapping[str, str | None] | None = None,
     source: str = "worker",
+    groups: dict[str, list[str]] | None = None,
 ) -> DashboardData:
     """Everything one dashboard page shows. ``served`` maps role (champion/challenger) → version.
 
@@ -194,6 +190,8 @@ def gather_dashboard(
     db = store.db
     bucket = query.resolved_bucket()
     trend = query_trends(store, brand=query.brand, since=query.since, bucket=bucket, until=query.until)
+    if query.brand:  # the stored spelling, whatever case was asked for
+        query = query.model_copy(update={"brand": trend["brand"]})
     start, end = dt.datetime.fromisoformat(trend["start"]), dt.datetime.fromisoformat(trend["end"])
     brand_params = {"brand": query.brand or ""}
     brands = [r["brand"] for r in store.query(f"SELECT DISTINCT brand FROM {db}.brand_minute ORDER BY brand")]
@@ -246,6 +244,8 @@ def gather_dashboard(
         models=models,
         label_queue=label_queue,
         newest=_utc(newest) if newest is not None and newest.year >= 2000 else None,
+        brand_panels=gather_brand_panels(store, brand=query.brand, groups=groups or {},
+                                         since=query.since, bucket=bucket, until=end.isoformat()),
         source=source,
     )
 
@@ -552,12 +552,14 @@ def render_dashboard(data: DashboardData) -> str:
     legend += f'<span><i style="background:{ALERT_COLOR};border-radius:50%"></i>alert (number links to the table)</span>'
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"{refresh}<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
+        f"{refresh}<title>{_e(title)}</title><style>{_CSS}{PANEL_CSS}</style></head><body>"
         f'<header><h1>brandpulse <span>{_e(q.brand or "all brands")}</span></h1>{_controls(data)}</header><main>'
         f"{_cards(data)}"
         f'<section><h2>Sentiment per {_e(data.bucket)} · {_e(_when(data.start))} → {_e(_when(data.end))}</h2>'
         f'<div class="legend">{legend}</div>{sentiment_chart(data)}</section>'
         f"<section><h2>Mean confidence</h2>{confidence_chart(data)}</section>"
+        f"<section><h2>Distinct voices and languages</h2>{voices_section(data.brand_panels, q.brand)}</section>"
+        f"<section><h2>Share of voice</h2>{share_section(data.brand_panels, q.brand)}</section>"
         f"<section><h2>Alerts</h2>{_alerts_table(data)}</section>"
         f"<section><h2>Models on the human-labelled sample (all brands)</h2>{_models_table(data)}</section>"
         f"</main><footer>newest data {_e(_when(data.newest))} · generated {_e(_when(data.generated_at))} from {_e(data.source)}"
@@ -664,6 +666,7 @@ def create_dashboard_app(
     embedded chDB is read through the worker's web port.
     """
     base = worker_url(settings)
+    groups = BrandResolver.from_file(settings.brand_rules).groups
     ask_worker = served or (lambda: served_by_worker(base))
     direct = store is not None or not settings.clickhouse_dsn.startswith("chdb://")
     state: dict[str, ClickHouseStore] = {}
@@ -686,7 +689,7 @@ def create_dashboard_app(
 
     def load(query: DashboardQuery) -> DashboardData:
         if "store" in state:
-            return gather_dashboard(state["store"], query, ask_worker(), source="clickhouse")
+            return gather_dashboard(state["store"], query, ask_worker(), source="clickhouse", groups=groups)
         return fetch_from_worker(base, query)
 
     app = FastAPI(title="brandpulse dashboard", lifespan=lifespan, docs_url=None, redoc_url=None)
@@ -714,7 +717,7 @@ def create_dashboard_app(
 
 def dashboard_command(
     host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 only inside a container"),
-    port: int = typer.Option(8050, help="Port to listen on"),
+    port: int = typer.Option(8050, min=1, max=65535, help="Port to listen on"),
 ) -> None:
     """Serve the dashboard on its own port (reads ClickHouse directly, or the worker's data for chDB).
 

@@ -2,23 +2,32 @@
 
 This is the whole per-batch contract of the worker, kept out of the Faust agent so it reads top to
 bottom: validate (``streams.validation``) → score (``models.scorer`` in a thread) → store
-(``streams.clickhouse``, retried until it succeeds) → publish (scored + dead-letter topics) →
-observe (drift monitors, flyback sampling). The agent acknowledges the batch only after this returns.
+(``streams.clickhouse``) → publish (scored + dead-letter topics) → observe (drift monitors, flyback
+sampling). The agent acknowledges the batch only after this returns.
+
+One record can never take its batch down. Validation is total; a post the model fails on is scored
+alone and dead-lettered; rows the store refuses and records the broker refuses are isolated and
+dead-lettered (``storage_rejected``, ``publish_rejected``) while the rest of the batch goes on. Only
+unavailability (storage or broker down) is retried, with backoff and without acknowledging. Anything
+else that escapes is a bug: the batch is then handled record by record and the record that still
+fails becomes a ``processing_failed`` dead letter.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from streams.brands import BrandResolver
-from streams.clickhouse import ClickHouseStore, retry_forever
-from streams.schemas import DeadLetter, Post, ScoredPost, utcnow
+from models.language import LanguageConfig, route
 from models.scorer_factory import SentimentScorer
+from streams.brands import BrandResolver
+from streams.clickhouse import ClickHouseStore, insert_isolating
+from streams.dead_letters import dead_letter, stripped
+from streams.retry import StopRequested, retry_forever, retry_forever_async
+from streams.schemas import DeadLetter, Post, ScoredPost, utcnow
 from streams.serving import Serving
 from streams.validation import Rejected, parse_post
 
@@ -39,17 +48,22 @@ class BatchResult:
     scored: list[ScoredPost] = field(default_factory=list)
     shadow: list[ScoredPost] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
+    # Stored with their language but never scored: a language the model does not read.
+    unscored: list[ScoredPost] = field(default_factory=list)
+    # post_id → the record it came from, so a later stage can dead-letter the original bytes.
+    sources: dict[str, RawRecord] = field(default_factory=dict)
+
+    def merge(self, other: "BatchResult") -> None:
+        self.scored += other.scored
+        self.shadow += other.shadow
+        self.dead += other.dead
+        self.unscored += other.unscored
+        self.sources.update(other.sources)
 
 
-def _b64(b: bytes | None) -> str | None:
-    return None if b is None else base64.b64encode(b).decode("ascii")
-
-
-def dead_letter(rec: RawRecord, kind: str, reason: str, post_id: str | None = None) -> DeadLetter:
-    return DeadLetter(
-        reason=reason, error_kind=kind, source_topic=rec.topic, partition=rec.partition, offset=rec.offset,
-        key_b64=_b64(rec.key), value_b64=_b64(rec.value) or "", post_id=post_id,
-    )
+def reject(rec: RawRecord, kind: str, reason: str, post_id: str | None = None) -> DeadLetter:
+    return dead_letter(kind=kind, reason=reason, topic=rec.topic, partition=rec.partition, offset=rec.offset,
+                       key=rec.key, value=rec.value, post_id=post_id)
 
 
 def validate(
@@ -61,7 +75,7 @@ def validate(
     for rec in records:
         parsed = parse_post(rec.value, resolver, max_text_chars=max_text_chars, keep_unknown_brand=keep_unknown_brand)
         if isinstance(parsed, Rejected):
-            dead.append(dead_letter(rec, parsed.kind, parsed.reason, parsed.post_id))
+            dead.append(reject(rec, parsed.kind, parsed.reason, parsed.post_id))
         else:
             valid[parsed.post_id] = (rec, parsed)
     return list(valid.values()), dead
@@ -74,6 +88,7 @@ def to_rows(posts: Sequence[Post], scorer: SentimentScorer, role: str, ingested_
             post_id=p.post_id, brand=p.brand or "unknown", platform=p.platform, author=p.author, lang=p.lang,
             text=p.text, created_at=p.created_at, ingested_at=ingested_at, label=pr.label, probs=pr.probs,
             confidence=pr.confidence, model_version=pr.model_version, model_role=role,  # type: ignore[arg-type]
+            reposts=p.reposts, followers=p.followers,
         )
         for p, pr in zip(posts, preds)
     ]
@@ -94,8 +109,33 @@ def score_isolating_failures(
         try:
             rows += to_rows([post], scorer, role, ingested_at)
         except Exception as exc:  # noqa: BLE001
-            dead.append(dead_letter(rec, "scoring_failed", f"model {scorer.version} failed: {exc!r}"[:1000], post.post_id))
+            dead.append(reject(rec, "scoring_failed", f"model {scorer.version} failed: {exc!r}", post.post_id))
     return rows, dead
+
+
+def route_languages(
+    items: Sequence[tuple[RawRecord, Post]], config: LanguageConfig, ingested_at: dt.datetime
+) -> tuple[list[tuple[RawRecord, Post]], list[ScoredPost], list[DeadLetter]]:
+    """Posts the model may score (with their language filled in), unscored rows, dead letters."""
+    to_score: list[tuple[RawRecord, Post]] = []
+    unscored: list[ScoredPost] = []
+    dead: list[DeadLetter] = []
+    for rec, post in items:
+        verdict = route(post.lang, post.text, config)
+        post = post.model_copy(update={"lang": verdict.lang})
+        if verdict.action == "score":
+            to_score.append((rec, post))
+        elif verdict.action == "dead-letter":
+            dead.append(reject(rec, "unsupported_language", f"language {verdict.lang!r} ({verdict.source}, p={verdict.prob:.2f}) "
+                               f"is not one the model scores ({', '.join(sorted(config.supported))})", post.post_id))
+        else:
+            unscored.append(ScoredPost(
+                post_id=post.post_id, brand=post.brand or "unknown", platform=post.platform, author=post.author,
+                lang=post.lang, text=post.text, created_at=post.created_at, ingested_at=ingested_at, label="unscored",
+                probs={}, confidence=0.0, model_version="", model_role="unscored", reposts=post.reposts,
+                followers=post.followers,
+            ))
+    return to_score, unscored, dead
 
 
 def process_sync(
@@ -105,13 +145,16 @@ def process_sync(
     *,
     max_text_chars: int,
     keep_unknown_brand: bool,
+    languages: LanguageConfig | None = None,
 ) -> BatchResult:
-    """Validate and score. CPU-bound: the worker runs it in a thread."""
+    """Validate, route by language and score. CPU-bound: the worker runs it in a thread."""
     items, dead = validate(records, resolver, max_text_chars=max_text_chars, keep_unknown_brand=keep_unknown_brand)
-    result = BatchResult(dead=dead)
+    result = BatchResult(dead=dead, sources={post.post_id: rec for rec, post in items})
+    now = utcnow()
+    items, result.unscored, unsupported = route_languages(items, languages or LanguageConfig(), now)
+    result.dead += unsupported
     if not items:
         return result
-    now = utcnow()
     result.scored, failed = score_isolating_failures(items, serving.champion, "champion", now)
     result.dead += failed
     if serving.challenger is not None:
@@ -126,35 +169,125 @@ def process_sync(
 
 
 def store_sync(store: ClickHouseStore, result: BatchResult, should_stop: Callable[[], bool]) -> None:
-    """Write everything the batch produced; retried until it succeeds (never acknowledged before)."""
-    rows = result.scored + result.shadow
-    retry_forever(lambda: store.insert_scored(rows), what=f"ClickHouse insert of {len(rows)} scored rows", should_stop=should_stop)
-    retry_forever(lambda: store.insert_dead_letters(result.dead), what=f"ClickHouse insert of {len(result.dead)} dead letters", should_stop=should_stop)
+    """Write everything the batch produced. Waits out an unavailable store (never acknowledged before);
+    rows the store refuses become ``storage_rejected`` dead letters and leave the result."""
+    rows = result.scored + result.shadow + result.unscored
+    refused = retry_forever(lambda: insert_isolating(rows, store.insert_scored), should_stop=should_stop,
+                            what=f"ClickHouse insert of {len(rows)} scored rows")
+    refused_ids: set[str] = set()
+    for row, exc in refused:
+        if row.model_role == "shadow":
+            log.warning("ClickHouse refused the shadow row of post %s: %r", row.post_id, exc)
+            continue
+        refused_ids.add(row.post_id)
+        rec = result.sources[row.post_id]
+        result.dead.append(reject(rec, "storage_rejected", f"ClickHouse refused the scored row: {exc!r}", row.post_id))
+    if refused_ids:
+        result.scored = [r for r in result.scored if r.post_id not in refused_ids]
+        result.unscored = [r for r in result.unscored if r.post_id not in refused_ids]
+    store_dead_letters(store, result.dead, should_stop)
+
+
+def store_dead_letters(store: ClickHouseStore, dead: list[DeadLetter], should_stop: Callable[[], bool]) -> None:
+    """Write dead letters; one the store refuses is written again without its original bytes (in place)."""
+    refused = retry_forever(lambda: insert_isolating(dead, store.insert_dead_letters), should_stop=should_stop,
+                            what=f"ClickHouse insert of {len(dead)} dead letters")
+    if not refused:
+        return
+    bare = {id(dl): stripped(dl, repr(exc)) for dl, exc in refused}
+    dead[:] = [bare.get(id(dl), dl) for dl in dead]
+    for dl, exc in retry_forever(lambda: insert_isolating(list(bare.values()), store.insert_dead_letters),
+                                 should_stop=should_stop, what="ClickHouse insert of stripped dead letters"):
+        # Unreachable with the columns we write; if it happens the record still sits in Kafka at its offset.
+        log.error("ClickHouse refused even the stripped dead letter of %s[%s]@%s: %r",
+                  dl.source_topic, dl.partition, dl.offset, exc)
+
+
+Publisher = Callable[[BatchResult], Awaitable[list[tuple[ScoredPost | DeadLetter, BaseException]]]]
+"""Sends a batch's scored rows and dead letters and returns the records Kafka refused (too large...)."""
+
+
+async def publish_stage(
+    result: BatchResult, store: ClickHouseStore, publish: Publisher, should_stop: Callable[[], bool]
+) -> None:
+    """Publish, waiting out an unavailable broker; refused records become dead letters themselves."""
+    refused = await retry_forever_async(lambda: publish(result), should_stop=should_stop,
+                                        what=f"publishing {len(result.scored)} scored rows and {len(result.dead)} dead letters")
+    if not refused:
+        return
+    extra = BatchResult()
+    for item, exc in refused:
+        if isinstance(item, ScoredPost):
+            # Stored in ClickHouse already; the dead letter says the scored topic lacks it.
+            rec = result.sources[item.post_id]
+            extra.dead.append(reject(rec, "publish_rejected", f"Kafka refused the scored record: {exc!r}", item.post_id))
+        else:
+            extra.dead.append(stripped(item, f"Kafka refused the dead letter: {exc!r}"))
+    await asyncio.to_thread(store_dead_letters, store, extra.dead, should_stop)
+    again = await retry_forever_async(lambda: publish(extra), should_stop=should_stop, what="publishing dead letters")
+    for item, exc in again:
+        log.error("Kafka refused a stripped dead letter (%s); it is stored in ClickHouse: %r", item, exc)
+    refused_ids = {item.post_id for item, _ in refused if isinstance(item, ScoredPost)}
+    result.scored = [r for r in result.scored if r.post_id not in refused_ids]
+    result.unscored = [r for r in result.unscored if r.post_id not in refused_ids]
+    result.dead += extra.dead
 
 
 Observer = Callable[[BatchResult], Awaitable[None]]
 
 
-async def handle_batch(
-    records: Sequence[RawRecord],
-    serving: Serving,
-    resolver: BrandResolver,
-    store: ClickHouseStore,
-    *,
-    publish: Callable[[BatchResult], Awaitable[None]],
-    observers: Sequence[Observer] = (),
-    max_text_chars: int,
-    keep_unknown_brand: bool,
-    should_stop: Callable[[], bool] = lambda: False,
-) -> BatchResult:
+@dataclass(frozen=True, slots=True)
+class BatchContext:
+    """What every batch needs besides its records."""
+
+    serving: Serving
+    resolver: BrandResolver
+    store: ClickHouseStore
+    publish: Publisher
+    observers: Sequence[Observer] = ()
+    max_text_chars: int = 10_000
+    keep_unknown_brand: bool = False
+    languages: LanguageConfig | None = None
+    should_stop: Callable[[], bool] = lambda: False
+
+
+async def process_batch(records: Sequence[RawRecord], ctx: BatchContext) -> BatchResult:
     result = await asyncio.to_thread(
-        process_sync, records, serving, resolver, max_text_chars=max_text_chars, keep_unknown_brand=keep_unknown_brand
+        process_sync, records, ctx.serving, ctx.resolver,
+        max_text_chars=ctx.max_text_chars, keep_unknown_brand=ctx.keep_unknown_brand, languages=ctx.languages,
     )
-    await asyncio.to_thread(store_sync, store, result, should_stop)
-    await publish(result)
-    for observe in observers:
+    await asyncio.to_thread(store_sync, ctx.store, result, ctx.should_stop)
+    await publish_stage(result, ctx.store, ctx.publish, ctx.should_stop)
+    for observe in ctx.observers:
         try:
             await observe(result)
         except Exception:  # noqa: BLE001 - monitoring must never stop scoring
             log.exception("observer %r failed on a batch", observe)
+    return result
+
+
+async def handle_batch(records: Sequence[RawRecord], ctx: BatchContext) -> BatchResult:
+    """Process a batch so that no record can fail it: on an unexpected error, record by record.
+
+    Raises only :class:`StopRequested` (shutdown while storage or Kafka is unavailable): the caller
+    must then leave the batch unacknowledged.
+    """
+    try:
+        return await process_batch(records, ctx)
+    except StopRequested:
+        raise
+    except Exception:  # noqa: BLE001 - a bug met by some record: find it instead of losing the batch
+        log.exception("a batch of %d records failed; handling its records one by one", len(records))
+    result = BatchResult()
+    for rec in records:
+        try:
+            result.merge(await process_batch([rec], ctx))
+        except StopRequested:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            log.exception("record %s[%d]@%d failed; dead-lettering it", rec.topic, rec.partition, rec.offset)
+            dead = BatchResult(dead=[reject(rec, "processing_failed", f"{type(exc).__name__}: {exc}")])
+            await asyncio.to_thread(store_sync, ctx.store, dead, ctx.should_stop)
+            await publish_stage(dead, ctx.store, ctx.publish, ctx.should_stop)
+            result.merge(dead)
     return result

@@ -11,11 +11,26 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-MAX_TEXT_CHARS = 10_000
-
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+# Where feeds put reach: Twitter's API says retweet_count / followers_count, exports often shorten them.
+REPOST_KEYS = ("retweets", "retweet_count", "reposts", "repost_count", "shares")
+FOLLOWER_KEYS = ("followers", "followers_count", "author_followers")
+_UINT32_MAX = 2**32 - 1
+
+
+def _count(metadata: dict[str, Any], keys: tuple[str, ...]) -> int:
+    """The first of ``keys`` holding a count (an int or a digit string), clamped to 0..2^32-1."""
+    for key in keys:
+        value = metadata.get(key)
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip()[:12])
+        if isinstance(value, int) and not isinstance(value, bool):
+            return min(max(value, 0), _UINT32_MAX)
+    return 0
 
 
 class Post(BaseModel):
@@ -24,13 +39,24 @@ class Post(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     post_id: str = Field(min_length=1, max_length=128)
-    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    # Its length limit is the BRANDPULSE_MAX_TEXT_CHARS setting, applied by streams.validation.
+    text: str = Field(min_length=1)
     author: str | None = Field(default=None, max_length=256)
     platform: str = Field(default="unknown", max_length=64)
     created_at: dt.datetime
     lang: str | None = Field(default=None, max_length=16)
     brand: str | None = Field(default=None, max_length=128)
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def reposts(self) -> int:
+        """How often the source says this post was reposted (``metadata.retweets`` and the like)."""
+        return _count(self.metadata, REPOST_KEYS)
+
+    @property
+    def followers(self) -> int:
+        """The author's audience as the source reports it (``metadata.followers`` and the like)."""
+        return _count(self.metadata, FOLLOWER_KEYS)
 
     @field_validator("post_id", mode="before")
     @classmethod
@@ -53,13 +79,17 @@ class Post(BaseModel):
     def _aware_utc(cls, v: dt.datetime) -> dt.datetime:
         if v.tzinfo is None:
             v = v.replace(tzinfo=dt.timezone.utc)
-        v = v.astimezone(dt.timezone.utc)
+        try:
+            v = v.astimezone(dt.timezone.utc)
+        except OverflowError:  # year 1 or 9999 with an offset: outside datetime's range once shifted
+            raise ValueError("created_at is outside 2000-01-01 .. tomorrow") from None
         if v.year < 2000 or v > utcnow() + dt.timedelta(days=1):
             raise ValueError("created_at is outside 2000-01-01 .. tomorrow")
         return v
 
 
-ModelRole = Literal["champion", "shadow"]
+# "unscored": stored with its language, never scored (a language the model does not read).
+ModelRole = Literal["champion", "shadow", "unscored"]
 
 
 class ScoredPost(BaseModel):
@@ -78,10 +108,17 @@ class ScoredPost(BaseModel):
     confidence: float
     model_version: str
     model_role: ModelRole = "champion"
+    # Reach from the post's metadata when the source reports it, so trends can be reach-weighted.
+    reposts: int = 0
+    followers: int = 0
 
 
 class DeadLetter(BaseModel):
-    """A record that could not be processed, with why, and the original bytes (base64)."""
+    """A record that could not be processed, with why, and the head of the original bytes (base64).
+
+    Built by :func:`streams.dead_letters.dead_letter`, which keeps it small enough for any topic and
+    every string valid UTF-8, so a dead letter itself can always be stored and published.
+    """
 
     reason: str
     error_kind: str
@@ -90,6 +127,9 @@ class DeadLetter(BaseModel):
     offset: int | None = None
     key_b64: str | None = None
     value_b64: str
+    value_bytes: int = Field(default=0, description="Length of the original value in bytes")
+    value_sha256: str = Field(default="", description="SHA-256 of the whole original value (hex)")
+    truncated: bool = Field(default=False, description="value_b64 holds only the head of the original value")
     post_id: str | None = None
     failed_at: dt.datetime = Field(default_factory=utcnow)
 
@@ -110,7 +150,12 @@ class ModelEvent(BaseModel):
     at: dt.datetime = Field(default_factory=utcnow)
 
 
-AlertKind = Literal["confidence_drift", "label_drift", "labelled_performance", "retrain", "promotion"]
+AlertKind = Literal[
+    "confidence_drift", "label_drift", "labelled_performance", "retrain", "promotion",
+    # brand alerts (streams.brand_watch): about the brand, never about the model
+    "brand_volume_spike", "brand_negative_spike", "brand_positive_surge", "brand_spike_escalated", "brand_spike_resolved",
+    "brand_digest",
+]
 
 
 class Alert(BaseModel):

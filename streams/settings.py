@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.language import LanguageConfig
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BRANDPULSE_", env_file=".env", extra="ignore")
@@ -50,8 +52,18 @@ class Settings(BaseSettings):
     )
     backend_budget_s: float = Field(default=20.0, gt=0, description="auto: time bound of the backend timing per model")
     backend_texts: int = Field(default=300, ge=32, description="auto: real tweets each backend is timed and checked on")
+    languages: str = Field(default="en", description="Comma-separated ISO 639-1 languages the model scores")
+    unsupported_language: Literal["store-unscored", "dead-letter"] = Field(
+        default="store-unscored",
+        description="Posts in other languages: store them with their language, unscored, or dead-letter them",
+    )
+    max_message_bytes: int = Field(
+        default=1_000_000, ge=65_536,
+        description="Largest record the worker sends (Kafka's message.max.bytes); larger ones are dead-lettered",
+    )
     cache_entries: int = Field(default=0, ge=0, description="De-duplicating LRU cache of normalised texts (0 = off)")
-    max_text_chars: int = Field(default=10_000, ge=1, description="Longer posts are dead-lettered")
+    # Bounded so a scored record (text included) always fits Kafka's default 1 MB message size.
+    max_text_chars: int = Field(default=10_000, ge=1, le=100_000, description="Longer posts are dead-lettered")
 
     # --- models / registry
     model_ref: str = Field(default="champion", description="Registry alias, models:/ URI or checkpoint dir")
@@ -81,12 +93,23 @@ class Settings(BaseSettings):
     )
 
     # --- alerts
+    brand_alert_config: Path | None = Field(
+        default=None, description="JSON file of brand-alert thresholds (drift.brand.config.BrandWatchConfig); defaults otherwise"
+    )
+    alert_routes: Path | None = Field(
+        default=None, description="JSON alert-rules file: brand alert kinds → Slack webhooks, thresholds, quiet hours, digests"
+    )
     slack_webhook_url: SecretStr | None = Field(default=None, description="Slack incoming webhook; never logged")
     flyback_rate: float = Field(default=0.01, ge=0, le=1, description="Share of scored posts sampled for human labels")
     auto_promote: bool = Field(default=True, description="Promote a challenger that wins on human labels")
     promotion_margin: float = Field(default=0.02, ge=0, description="Macro-F1 gain a challenger needs to be promoted")
     promotion_min_labels: int = Field(default=200, ge=1, description="Human-labelled posts scored by both models before promotion")
     uncertain_share: float = Field(default=0.005, ge=0, le=1, description="Extra share of least-confident posts sent for labels")
+
+    @property
+    def language_config(self) -> LanguageConfig:
+        langs = frozenset(x.strip().lower() for x in self.languages.split(",") if x.strip())
+        return LanguageConfig(supported=langs, unsupported=self.unsupported_language)
 
     @property
     def state_dir(self) -> Path:

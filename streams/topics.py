@@ -86,3 +86,27 @@ def group_consumer(settings: Settings, *keys: str, group: str, client_id: str, *
     }
     config.update(overrides)
     return KafkaConsumer(*(settings.topic(k) for k in keys), **config)
+
+
+def is_record_refused(exc: BaseException) -> bool:
+    """True when Kafka refuses this record itself (too large, corrupt, bad timestamp), so sending it
+    again can never succeed; False when the broker is unavailable and a retry may.
+
+    Faust wraps client errors in ``ProducerSendError``; the Kafka error is its cause.
+    """
+    from aiokafka.errors import (
+        CorruptRecordException,
+        InvalidTimestampError,
+        MessageSizeTooLargeError,
+        RecordListTooLargeError,
+        RecordTooLargeError,
+    )
+
+    refused = (CorruptRecordException, InvalidTimestampError, MessageSizeTooLargeError, RecordListTooLargeError,
+               RecordTooLargeError)
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, refused):
+            return True
+        seen = seen.__cause__
+    return False

@@ -25,7 +25,7 @@ from drift.retrain import RetrainCoalescer
 from drift.shadow import ShadowReport, compare, should_promote
 from drift.slack import SlackNotifier
 from streams import metrics
-from streams.clickhouse import ClickHouseStore, retry_forever
+from streams.clickhouse import ClickHouseStore, write_logging_refusals
 from streams.pipeline import BatchResult
 from streams.schemas import Alert, HumanLabel, RetrainRequest
 from streams.serving import Serving
@@ -91,7 +91,7 @@ class Watcher:
         alerts = self.monitor.observe(result.scored)
         requests = select_for_labelling(result.scored, rate=self.flyback_rate, uncertain_share=self.uncertain_share)
         if requests:
-            await asyncio.to_thread(retry_forever, lambda: self.store.insert_label_requests(requests), what="label queue insert")
+            await asyncio.to_thread(write_logging_refusals, self.store.insert_label_requests, requests, what="label queue insert")
             for req in requests:
                 await self.send("label-requests", req.post_id.encode(), req.model_dump_json().encode())
             self.label_requests += len(requests)
@@ -101,7 +101,7 @@ class Watcher:
         """Store human labels and score each model version that predicted those posts against them."""
         if not labels:
             return
-        await asyncio.to_thread(retry_forever, lambda: self.store.insert_human_labels(labels), what="human label insert")
+        await asyncio.to_thread(write_logging_refusals, self.store.insert_human_labels, labels, what="human label insert")
         by_post = {lab.post_id: lab.label for lab in labels}
         rows = await asyncio.to_thread(
             self.store.query,
@@ -162,7 +162,7 @@ class Watcher:
     async def raise_alerts(self, alerts: Sequence[Alert]) -> None:
         if not alerts:
             return
-        await asyncio.to_thread(retry_forever, lambda: self.store.insert_alerts(alerts), what="alert insert")
+        await asyncio.to_thread(write_logging_refusals, self.store.insert_alerts, alerts, what="alert insert")
         metrics.record_alerts(alerts)
         for alert in alerts:
             log.warning("ALERT %s %s brand=%s: %s", alert.kind, alert.detector, alert.brand or "*", alert.message)

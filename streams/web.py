@@ -11,6 +11,7 @@ from faust.web import Request, Response, View
 
 from streams.agents import runtime
 from streams.app import app
+from streams.brand_queries import share_report, voices_report, why_report
 from streams.clickhouse import ClickHouseStore
 from streams.dashboard import DashboardData, DashboardQuery, DashboardUnavailable, build_data, build_page, gather_dashboard
 from streams.metrics import METRICS
@@ -43,6 +44,7 @@ async def stats(self: View, request: Request) -> Response:
             "retrains_in_flight": runtime.watcher.coalescer.versions_in_flight() if runtime.watcher else [],
             "slack_delivered": runtime.notifier.delivered,
             "shadow_report": runtime.watcher.shadow_report.model_dump() if runtime.watcher and runtime.watcher.shadow_report else None,
+            "brand_watch": runtime.brand_watcher.stats() if runtime.brand_watcher else None,
             "champion": serving.champion.version if serving else None,
             "challenger": serving.challenger.version if serving and serving.challenger else None,
             "scoring_backend": runtime.slots.backends if serving else None,
@@ -50,28 +52,55 @@ async def stats(self: View, request: Request) -> Response:
     )
 
 
-@app.page("/trends")
-async def trends(self: View, request: Request) -> Response:
+async def _view(self: View, query, **params) -> Response:  # type: ignore[no-untyped-def]
+    """Run a store query off the event loop: 503 while the worker starts, 400 with the reason for bad parameters."""
     store = _ready_store()
     if store is None:
         return self.json({"error": "worker is starting"}, status=503)
-    q = request.query
     try:
-        data = await asyncio.to_thread(
-            query_trends, store, brand=q.get("brand") or None, since=q.get("since", "6h"),
-            bucket=q.get("bucket", "15m"), until=q.get("until", "now"),
-        )
+        return self.json(await asyncio.to_thread(query, store, **params))
     except ValueError as exc:
         return self.json({"error": str(exc)}, status=400)
-    return self.json(data)
+
+
+@app.page("/trends")
+async def trends(self: View, request: Request) -> Response:
+    q = request.query
+    return await _view(self, query_trends, brand=q.get("brand") or None, since=q.get("since", "6h"),
+                       bucket=q.get("bucket", "15m"), until=q.get("until", "now"))
 
 
 @app.page("/brands")
 async def brands(self: View, request: Request) -> Response:
-    store = _ready_store()
-    if store is None:
-        return self.json({"error": "worker is starting"}, status=503)
-    return self.json(await asyncio.to_thread(brand_counts, store))
+    return await _view(self, brand_counts)
+
+
+@app.page("/why")
+async def why(self: View, request: Request) -> Response:
+    """The "why" of a brand's recent posts: ?brand=United&since=1h[&until=latest][&baseline=12h][&focus=negative]."""
+    q = request.query
+    if not q.get("brand"):
+        return self.json({"error": "brand is required, e.g. /why?brand=United&since=1h"}, status=400)
+    return await _view(self, why_report, brand=q["brand"], since=q.get("since", "1h"), until=q.get("until", "now"),
+                       baseline=q.get("baseline", "12h"), focus=q.get("focus") or None)
+
+
+@app.page("/share")
+async def share(self: View, request: Request) -> Response:
+    """Share of voice in a brand group: ?group=US airlines&since=1d&bucket=1h[&until=latest]."""
+    q = request.query
+    return await _view(self, lambda store, **kw: share_report(store, runtime.resolver.groups, **kw), group=q.get("group", ""),
+                       since=q.get("since", "1d"), bucket=q.get("bucket", "1h"), until=q.get("until", "now"))
+
+
+@app.page("/voices")
+async def voices(self: View, request: Request) -> Response:
+    """Raw mentions vs distinct texts and authors: ?brand=United&since=1d&bucket=1h[&until=latest]."""
+    q = request.query
+    if not q.get("brand"):
+        return self.json({"error": "brand is required, e.g. /voices?brand=United&since=1d"}, status=400)
+    return await _view(self, voices_report, brand=q["brand"], since=q.get("since", "1d"), bucket=q.get("bucket", "1h"),
+                       until=q.get("until", "now"))
 
 
 def _served() -> dict[str, str | None] | None:
@@ -84,7 +113,7 @@ def _served() -> dict[str, str | None] | None:
 def _load_dashboard(query: DashboardQuery) -> DashboardData:
     if runtime.store is None or not runtime.ready.is_set():
         raise DashboardUnavailable("the worker is starting (loading models and opening ClickHouse); retry in a few seconds")
-    return gather_dashboard(runtime.store, query, _served(), source="worker")
+    return gather_dashboard(runtime.store, query, _served(), source="worker", groups=runtime.resolver.groups)
 
 
 @app.page("/dashboard")

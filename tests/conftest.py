@@ -242,7 +242,6 @@ def kafka_settings(kafka_bootstrap: str, tmp_path: Path):  # type: ignore[no-unt
 
 @pytest.fixture
 def stack(tmp_path: Path, kafka_bootstrap: str, trained_model: Path) -> Iterator[Stack]:
-    from streams.settings import Settings
     from streams.topics import create_topics
 
     tag = uuid.uuid4().hex[:8]

@@ -98,6 +98,17 @@ def test_malformed_json_and_lone_surrogates_are_422(client: TestClient) -> None:
     assert resp.json()["details"][0]["field"] == "texts.1" and "unicode" in resp.json()["details"][0]["message"]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b'{"texts": ["caf\xe9"]}', "{\"texts\": [\"café\"]}".encode("latin-1"), b"\xff\xfe", b"[" * 1200 + b"]" * 1200,
+     b'{"texts": [' + b"[" * 1200 + b"]" * 1200 + b"]}"],
+)
+def test_undecodable_bodies_are_422_with_an_error(client: TestClient, body: bytes) -> None:
+    resp = client.post("/v1/sentiment", content=body, headers={"content-type": "application/json"})
+    assert resp.status_code == 422
+    assert "error" in resp.json() and resp.json()["details"][0]["field"] == "body", resp.json()
+
+
 def test_oversized_bodies_are_refused_with_413(client: TestClient) -> None:
     big = json.dumps({"texts": ["y" * 400] * 11}).encode()
     assert len(big) > LIMITS.max_body_bytes

@@ -7,8 +7,9 @@ import time
 import pytest
 
 from streams.clickhouse import ClickHouseStore, redact
-from streams.pipeline import BatchResult, store_sync
-from streams.schemas import ScoredPost
+from streams.clickhouse import is_refused
+from streams.pipeline import BatchResult, RawRecord, store_dead_letters, store_sync
+from streams.schemas import DeadLetter, ScoredPost
 from streams.trends import brand_counts, query_trends
 
 T0 = dt.datetime(2015, 2, 24, 11, 0, tzinfo=dt.timezone.utc)
@@ -69,6 +70,40 @@ def test_writes_wait_out_an_outage_without_loss(store):
     t.join(60)
     assert done.is_set()
     assert brand_counts(store)["Delta"] == 50
+
+
+def test_rows_the_store_refuses_are_isolated_and_dead_lettered(store):
+    """A row ClickHouse cannot take (built past validation, which repairs such text) costs only itself."""
+    rows = [row(7000 + i, brand="JetBlue") for i in range(20)]
+    rows[7] = rows[7].model_copy(update={"text": "half an emoji \ud83d"})
+    rows.append(row(7007, brand="JetBlue", role="shadow").model_copy(update={"text": "\udfff"}))
+    sources = {r.post_id: RawRecord(f"raw {r.post_id}".encode(), None, "posts", 3, 7000 + i) for i, r in enumerate(rows[:20])}
+    result = BatchResult(scored=rows[:20], shadow=rows[20:], sources=sources)
+    store_sync(store, result, lambda: False)
+    assert brand_counts(store)["JetBlue"] == 19
+    assert [r.post_id for r in result.scored] == [r.post_id for r in rows[:20] if r.post_id != "7007"]
+    assert [(d.error_kind, d.post_id, d.offset) for d in result.dead] == [("storage_rejected", "7007", 7007)]
+    stored = store.query("SELECT error_kind, reason FROM brandpulse.dead_letters FINAL WHERE post_id = '7007'")
+    assert stored[0]["error_kind"] == "storage_rejected" and "surrogates" in stored[0]["reason"]
+
+
+def test_a_refused_dead_letter_is_stored_without_its_bytes(store):
+    bad = DeadLetter(reason="r", error_kind="schema", source_topic="posts", partition=1, offset=99, value_b64="eA==", post_id="x\ud800")
+    dead = [bad]
+    store_dead_letters(store, dead, lambda: False)
+    assert dead[0].post_id is None and dead[0].value_b64 == "" and "original bytes dropped" in dead[0].reason
+    assert store.scalar("SELECT count() FROM brandpulse.dead_letters FINAL WHERE partition = 1 AND offset = 99") == 1
+
+
+def test_unavailable_is_told_apart_from_refused(store):
+    store.query("DETACH TABLE brandpulse.alerts")
+    try:
+        with pytest.raises(Exception) as unavailable:
+            store.query("SELECT * FROM brandpulse.alerts")
+    finally:
+        store.query("ATTACH TABLE brandpulse.alerts")
+    assert not is_refused(unavailable.value)
+    assert is_refused(UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"))
 
 
 def test_redact_hides_passwords():

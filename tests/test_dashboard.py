@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from streams.brands import BrandResolver
 from streams.clickhouse import ClickHouseStore
 from streams.dashboard import (
     Bucket,
@@ -128,7 +129,11 @@ def test_query_parameters_are_validated_with_clear_messages() -> None:
     for params, fragment in [
         ({"since": "six hours"}, "bad duration"),
         ({"bucket": "30s"}, "whole number of minutes"),
-        ({"until": "yesterday"}, "until must be latest, now or an ISO time"),
+        ({"until": "yesterday"}, "bad until 'yesterday': use now, latest or an ISO time"),
+        ({"since": "9" * 40 + "d"}, "bad duration"),
+        ({"since": "400d"}, "longer than 366 days"),
+        ({"until": "0001-01-01T00:00"}, "years 2000-2999"),
+        ({"brand": "x" * 200}, "brand"),
         ({"refresh": "-1"}, "refresh"),
     ]:
         with pytest.raises(ValueError, match=fragment):
@@ -218,7 +223,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseStore]
 
 
 def test_gather_reads_trends_alerts_queue_and_labelled_metrics(store: ClickHouseStore) -> None:
-    data = gather_dashboard(store, DashboardQuery(brand="United", since="3h", until="latest"), {"champion": "m/1", "challenger": "m/2"})
+    data = gather_dashboard(store, DashboardQuery(brand="united", since="3h", until="latest"), {"champion": "m/1", "challenger": "m/2"},
+                            groups=BrandResolver.from_file(None).groups)
+    assert data.query.brand == "United"  # the stored spelling
     assert data.brands == ["Delta", "United"]
     assert data.bucket == "5m" and len(data.buckets) == 36
     assert sum(b.posts for b in data.buckets) == 360  # shadow rows excluded
@@ -228,6 +235,12 @@ def test_gather_reads_trends_alerts_queue_and_labelled_metrics(store: ClickHouse
     assert [a.alert_id for a in data.alerts] == ["u1"]  # Delta's and the out-of-window alert are not shown
     assert data.label_queue == 0  # all 10 requested posts were labelled
     assert data.newest == T0 + dt.timedelta(minutes=179)
+    voices = data.brand_panels.voices
+    assert voices is not None and (voices.posts, voices.distinct_texts, voices.authors) == (360, 360, 0)
+    assert voices.languages == {"?": 360}  # these rows carry no lang
+    shares = {r.brand: r for r in data.brand_panels.share}
+    assert data.brand_panels.group == "US airlines" and shares["United"].posts == 360 and shares["Delta"].posts == 180
+    assert shares["United"].share == pytest.approx(2 / 3) and sum(r.negative_share_of_group for r in shares.values()) == pytest.approx(1)
     champion, challenger = data.models
     want = summarise_labelled("champion", "m/1", [(p, h, 1) for p, h in expected_pairs("m/1")])
     assert champion == want and champion.labelled == 20
@@ -304,6 +317,9 @@ def test_dashboard_page_in_headless_chromium(store: ClickHouseStore, tmp_path: P
     assert 'class="share-line"' in html and 'class="confidence-line"' in html
     assert html.count('class="alert-marker"') == 1 and "negative share rose to 60%" in html
     assert '<option value="United" selected="">United</option>' in html
+    # Brand panels: voices vs raw mentions, the language mix, share of voice in the brand's group.
+    assert 'id="voices"' in html and 'id="languages"' in html and 'id="share-of-voice"' in html
+    assert re.search(r'<tr class="share-row selected"><td>United</td><td class="num">360</td><td class="num">66\.7%</td>', html)
     assert png.stat().st_size > 20_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import subprocess
+import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -115,6 +118,7 @@ def test_worker_web_serves_metrics_and_dashboard(stack, tmp_path: Path) -> None:
     assert page.count('class="bar bar-') >= 2 and 'class="share-line"' in page and version in page
     data = worker.get("/dashboard/data?since=1h&until=latest&bucket=1h")
     assert sum(b["posts"] for b in data["buckets"]) == 60 and data["models"][0]["version"] == version
+    _hostile_parameters_get_clear_errors(worker)
     if CHROMIUM:
         url = worker.base_url + "/dashboard?brand=United&since=1h&refresh=0"
         dom = chromium(url, tmp_path / "profile-dom", "--dump-dom")
@@ -122,3 +126,38 @@ def test_worker_web_serves_metrics_and_dashboard(stack, tmp_path: Path) -> None:
         SCREENSHOT_DIR.mkdir(exist_ok=True)
         shot = chromium(url, tmp_path / "profile-png", f"--screenshot={SCREENSHOT_DIR / 'dashboard-worker.png'}")
         assert shot.returncode == 0, shot.stderr[-2000:]
+
+
+def _status(worker, path: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    try:
+        with urllib.request.urlopen(worker.base_url + path, timeout=30) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def _hostile_parameters_get_clear_errors(worker) -> None:  # type: ignore[no-untyped-def]
+    """Bad parameters are the caller's mistake: a 400 that says what to fix, never a 500 or a 503."""
+    nines = "9" * 40
+    for path, fragment in [
+        (f"/trends?since={nines}d", "bad duration"),
+        ("/trends?since=400d", "longer than 366 days"),
+        ("/trends?since=7d&bucket=1m", "more than 5000 buckets"),
+        ("/trends?bucket=90s", "whole number of minutes"),
+        ("/trends?until=0001-01-01T00:00", "years 2000-2999"),
+        ("/trends?brand=" + "x" * 300, "at most 128"),
+        ("/trends?brand=Acme", "known brands: United"),
+        (f"/dashboard/data?since={nines}d", "bad duration"),
+        (f"/dashboard?since={nines}d", "bad duration"),
+        ("/dashboard/data?brand=Acme&until=latest", "known brands: United"),
+    ]:
+        status, body = _status(worker, path)
+        assert status == 400 and fragment in body, (path, status, body[:300])
+    # Brands match whatever their case.
+    assert worker.get("/trends?brand=united&since=1h&until=latest")["brand"] == "United"
+    # The CLI checks before it asks, and turns the worker's answers into one clear line.
+    env = {**worker.env, "COLUMNS": "400"}  # one line per message, whatever the terminal
+    for args, fragment in [(["--brand", "x" * 100_000], "at most 128"), (["--brand", "acme"], "known brands: United"),
+                           (["--since", nines + "d"], "bad duration")]:
+        cli = subprocess.run([sys.executable, "-m", "streams.cli", "trends", *args], env=env, capture_output=True, text=True, timeout=120)
+        assert cli.returncode == 2 and fragment in cli.stderr and "Traceback" not in cli.stderr, cli.stderr[-1500:]

@@ -41,7 +41,20 @@ def test_valid_post_gets_brand_from_handle():
         (post(created_at="2999-01-01T00:00:00Z"), "schema"),
         (post(text="no brand mentioned here"), "unknown_brand"),
         (post(brand="Acme Airlines"), "unknown_brand"),
-        (b'{"post_id": "9", "text": "@united \\ud800", "created_at": "2015-02-24T11:35:00Z"}', "schema"),
+        # Hostile records that once crashed the agent or stalled a partition, and their relatives.
+        (b'{"post_id": "a\\ud800", "text": "@united hi", "created_at": "2015-02-24T11:35:00Z"}', "schema"),
+        (b'{"post_id": "9", "brand": "United\\udc00", "text": "hi", "created_at": "2015-02-24T11:35:00Z"}', "schema"),
+        (b"[" * 5000 + b"]" * 5000, "too_deep"),
+        (post(metadata=json.loads("[" * 40 + "]" * 40)), "too_deep"),
+        (b'{"post_id": "9", "text": "@united", "created_at": "2015-02-24T11:35:00Z", "metadata": ' + b"[" * 5000 + b"]" * 5000 + b"}", "too_deep"),
+        (b'{"post_id": "9", "text": "@united hi", "created_at": "2015-02-24T11:35:00Z", "metadata": {"x": NaN}}', "malformed_json"),
+        (b'{"post_id": "9", "text": "@united hi", "created_at": "2015-02-24T11:35:00Z", "metadata": {"x": -Infinity}}', "malformed_json"),
+        (b'{"post_id": "9", "text": "@united hi", "created_at": "2015-02-24T11:35:00Z", "metadata": {"x": 1e999}}', "malformed_json"),
+        (b'{"post_id": ' + b"9" * 5000 + b', "text": "@united hi", "created_at": "2015-02-24T11:35:00Z"}', "malformed_json"),
+        (b'{"post_id": "9", "text": "@united hi", "text": "@delta hi", "created_at": "2015-02-24T11:35:00Z"}', "malformed_json"),
+        (post(created_at="0001-01-01T00:00:00+14:00"), "schema"),
+        (post(created_at=10**30), "schema"),
+        (b'{"post_id": "9", "text": "@united", "created_at": "2015-02-24T11:35:00Z", "metadata": "' + b"x" * 1_000_001 + b'"}', "too_large"),
     ],
 )
 def test_bad_input_is_rejected_with_reason(raw, kind):
@@ -76,3 +89,28 @@ def test_brand_rules_precedence_and_file(tmp_path):
     assert r.resolve("love @ACME") == "Acme" and r.resolve("acme corp rocks") == "Acme" and r.resolve("@united") is None
     with pytest.raises(ValueError, match="cannot read brand rules"):
         BrandResolver.from_file(tmp_path / "missing.json")
+
+
+def test_lone_surrogates_in_free_text_are_repaired_not_rejected():
+    """Truncated tweets cut emoji in half; the post is kept with U+FFFD where the half was."""
+    raw = b'{"post_id": "9", "text": "@united great \\ud83d", "author": "a\\udc00", "created_at": "2015-02-24T11:35:00Z", "metadata": {"k\\ud800": ["\\udfff"]}}'
+    p = parse(raw)
+    assert not isinstance(p, Rejected), p
+    assert p.text == "@united great \ufffd" and p.author == "a\ufffd"
+    assert p.metadata == {"k\ufffd": ["\ufffd"]}
+    assert parse(b'{"post_id": "9", "text": "@united \\ud83d\\ude00", "created_at": "2015-02-24T11:35:00Z"}').text == "@united \U0001F600"
+
+
+def test_text_limit_is_the_setting_not_a_schema_constant():
+    long = "@united " + "x" * 20_000
+    assert isinstance(parse(post(text=long)), Rejected)
+    p = parse_post(post(text=long), R, max_text_chars=50_000)
+    assert not isinstance(p, Rejected) and len(p.text) == len(long)
+
+
+def test_reach_comes_from_metadata_when_the_source_reports_it():
+    p = parse(post(metadata={"retweet_count": 12, "followers": "340", "other": True}))
+    assert (p.reposts, p.followers) == (12, 340)
+    p = parse(post(metadata={"retweets": -5, "followers_count": 10**15}))
+    assert (p.reposts, p.followers) == (0, 2**32 - 1)
+    assert parse(post(metadata={"retweets": "many"})).reposts == 0

@@ -1,0 +1,18 @@
+"""Brand alerts: what moved for a brand, and why. Pure logic, no Kafka or ClickHouse I/O.
+
+Modules, each with one job:
+
+- :mod:`drift.brand.config` — typed settings of everything below (``streams`` builds them).
+- :mod:`drift.brand.base` — the per-minute bucket, the ``SpikeDetector`` protocol, spike episodes
+  (cooldown, escalation, resolution).
+- :mod:`drift.brand.baseline` — expected counts: hour-of-week / hour-of-day profile when history
+  exists, a trailing window when not, and the overdispersion of the counts.
+- :mod:`drift.brand.volume` — mention-volume spikes (negative-binomial tail on distinct voices).
+- :mod:`drift.brand.sentiment_share` — negative-share spikes and positive surges (binomial tail).
+- :mod:`drift.brand.voices` — reposts and copy-paste floods collapse to one voice.
+- :mod:`drift.brand.terms` — tokens and the log-odds ratio with an informative Dirichlet prior.
+- :mod:`drift.brand.why` — the explanation attached to every brand alert.
+- :mod:`drift.brand.monitor` — per-brand fan-out, event-time buckets, one incident per brand.
+- :mod:`drift.brand.blocks` — Slack Block Kit for brand events.
+- :mod:`drift.brand.bench` — detection delay, false alarms and per-post cost.
+"""

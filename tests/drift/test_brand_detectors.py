@@ -1,0 +1,146 @@
+"""Every registered brand detector behind one protocol: quiet on stationary counts, fires on a jump,
+escalates, resolves, cools down, and restores from its state. Plus voices, log-odds and Block Kit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from drift.brand.base import Bucket, SpikeDetector
+from drift.brand.blocks import event_blocks, event_text
+from drift.brand.config import BrandWatchConfig, VoiceConfig
+from drift.brand.monitor import DETECTORS, BrandMonitor
+from drift.brand.post import BrandPost
+from drift.brand.terms import log_odds, tokenize
+from drift.brand.voices import VoiceCounter, fingerprint, normalise
+
+CONFIG = BrandWatchConfig()
+START = 28_000_000  # a minute, in 2023
+
+
+def buckets(seed: int, minutes: int, rate: float, neg: float = 0.6, pos: float = 0.15, jump_at: int | None = None,
+            jump: dict[str, float] | None = None, jump_len: int = 10**9) -> list[Bucket]:
+    """Poisson minutes with a smooth day/night cycle (night ≈ 15 % of the afternoon); after ``jump_at``
+    the rate (×) and shares change for ``jump_len`` minutes."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(minutes):
+        hour = ((START + i) % 1440) / 60
+        cycle = 0.15 + 0.85 * math.sin(math.pi * (hour - 5) / 18) ** 2 if 5 <= hour <= 23 else 0.15
+        r, n_share, p_share = rate * cycle, neg, pos
+        if jump_at is not None and jump_at <= i < jump_at + jump_len and jump:
+            r *= jump.get("rate", 1.0)
+            n_share, p_share = jump.get("neg", neg), jump.get("pos", pos)
+        n = int(rng.poisson(r))
+        k_neg = int(rng.binomial(n, n_share))
+        k_pos = int(rng.binomial(n - k_neg, p_share / (1 - n_share)))
+        out.append(Bucket(START + i, raw=n, voices=n, negative=k_neg, positive=k_pos, negative_raw=k_neg, positive_raw=k_pos))
+    return out
+
+
+def fresh(name: str) -> SpikeDetector:
+    return DETECTORS[name][0](CONFIG)
+
+
+JUMPS = {"volume": {"rate": 6.0}, "negative": {"rate": 2.0, "neg": 0.95, "pos": 0.02}, "positive": {"rate": 2.0, "neg": 0.1, "pos": 0.8}}
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_quiet_on_four_stationary_days(name: str) -> None:
+    det = fresh(name)
+    fired = [s for b in buckets(1, 4 * 1440, rate=1.0) if (s := det.update(b)) is not None]
+    assert fired == []
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_fires_once_on_a_jump_then_resolves_and_cools_down(name: str) -> None:
+    det = fresh(name)
+    jump_at = 3 * 1440 + 14 * 60 - (START % 1440)  # 14:00 on day 4: the hour-of-day profile exists
+    stream = buckets(2, jump_at + 600, rate=2.0, jump_at=jump_at, jump=JUMPS[name], jump_len=120)
+    signals = [s for b in stream if (s := det.update(b)) is not None]
+    phases = [s.phase for s in signals]
+    assert phases[0] == "start" and phases.count("start") == 1 and phases[-1] == "resolve", phases
+    assert signals[0].kind == det.kind
+    assert 0 <= signals[0].minute - stream[jump_at].minute <= 15
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_state_round_trip_gives_the_same_signals(name: str) -> None:
+    jump_at = 3 * 1440 + 14 * 60 - (START % 1440)
+    stream = buckets(4, jump_at + 600, rate=2.0, jump_at=jump_at, jump=JUMPS[name], jump_len=60)
+    a = fresh(name)
+    for b in stream[:jump_at + 5]:  # restart just after the jump began
+        a.update(b)
+    b_ = DETECTORS[name][1](json.loads(json.dumps(a.to_state())), CONFIG)
+    rest = stream[jump_at + 5:]
+    out_a = [s.model_dump() if (s := a.update(x)) else None for x in rest]
+    out_b = [s.model_dump() if (s := b_.update(x)) else None for x in rest]
+    assert out_a == out_b and any(out_a)
+
+
+def test_retweets_links_and_case_share_one_fingerprint() -> None:
+    text = "@united lost my bag AGAIN!! https://t.co/abc"
+    assert fingerprint(text) == fingerprint("RT @someone: @United lost my bag again https://t.co/xyz")
+    assert normalise(text) == "united lost my bag again"
+    vc = VoiceCounter(VoiceConfig(dedupe_min=60, author_cap=2))
+    assert vc.observe(fingerprint(text), "a", 0) is True
+    assert vc.observe(fingerprint(text), "b", 5) is False  # a copy
+    assert vc.observe(fingerprint(text), "b", 70) is True  # last heard at minute 5, over an hour ago: a voice again
+    assert [vc.observe(fingerprint(f"post {i}"), "loud", 80) for i in range(4)] == [True, True, False, False]
+
+
+def test_log_odds_prefers_what_is_new_over_what_is_common() -> None:
+    baseline = Counter({"flight": 500, "delayed": 80, "bag": 5, "thanks": 120})
+    window = Counter({"flight": 40, "bag": 30, "delayed": 6, "thanks": 9, "gate": 1})
+    ranked = log_odds(window, baseline)
+    assert ranked[0].token == "bag" and ranked[0].z > 5
+    assert next(d for d in ranked if d.token == "gate").z < 2  # one mention is not a topic
+    assert tokenize("@united Lost my bag at #ORD, lost bag again http://x.co").terms[:3] == ("lost", "bag", "lost bag")
+
+
+def test_block_kit_message_is_phone_readable() -> None:
+    mon = BrandMonitor()
+    t0 = dt.datetime(2025, 3, 3, tzinfo=dt.timezone.utc)
+    rng = np.random.default_rng(0)
+    posts = [BrandPost(f"p{i}", "United", f"@united flight {i} was fine thanks {rng.integers(1e9)}", t0 + dt.timedelta(minutes=2 * i),
+                       "neutral", 0.8) for i in range(800)]
+    crisis_at = posts[-1].created_at
+    posts += [BrandPost(f"c{i}", "United", f"@united lost my bag <again> #{i % 3}lostbag & nobody answers {i}",
+                        crisis_at + dt.timedelta(seconds=3 * i), "negative", 0.97) for i in range(200)]
+    posts.append(BrandPost("end", "United", "@united ok", crisis_at + dt.timedelta(minutes=15), "neutral", 0.5))
+    events = [e for e in mon.observe(posts) if e.phase == "start"]
+    assert len(events) == 1
+    blocks = event_blocks(events[0])
+    text = json.dumps(blocks)
+    assert blocks[0]["type"] == "header" and "United" in blocks[0]["text"]["text"]
+    assert "fields" not in text  # one column: no side-by-side fields on a phone
+    assert "&lt;again&gt;" in text and "<again>" not in text  # post text cannot inject Slack markup
+    assert "no retrain" in text and "lost bag" in text
+    assert all(len(b.get("text", {}).get("text", "")) <= 3000 for b in blocks)
+    assert event_text(events[0]).startswith("[brandpulse] ")
+
+
+def test_a_flood_of_distinct_texts_cannot_exhaust_memory() -> None:
+    vc = VoiceCounter(VoiceConfig(max_texts=1_000))
+    assert all(vc.observe(fingerprint(f"spam {i}"), None, i // 100) for i in range(10_000))
+    assert len(vc.texts) <= 1_001
+    restored = VoiceCounter.from_state(json.loads(json.dumps(vc.to_state())), vc.config)
+    assert restored.texts == vc.texts
+
+
+def test_state_of_another_version_is_refused() -> None:
+    state = BrandMonitor().to_state()
+    with pytest.raises(ValueError, match="version"):
+        BrandMonitor.from_state({**state, "version": 0})
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_a_fresh_detector_on_a_busy_brand_stays_quiet(name: str) -> None:
+    det = fresh(name)  # a new worker: the brand's steady 12 posts a minute are its first minutes
+    stream = [Bucket(START + i, raw=12, voices=12, negative=7, positive=2, negative_raw=7, positive_raw=2) for i in range(600)]
+    assert [s for b in stream if (s := det.update(b)) is not None] == []

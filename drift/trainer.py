@@ -142,8 +142,10 @@ def evaluate_checkpoint(
     from models.metrics import classification_metrics
     from models.reports import write_report
     from models.scorer import Scorer, decide
+    from models.scorer_factory import DEFAULT_BATCH_SIZE
 
-    scorer = Scorer(model_dir, batch_size=settings.scorer_batch_size, threads=settings.threads)
+    # fp32 torch on purpose: evaluation numbers must not depend on the serving backend.
+    scorer = Scorer(model_dir, batch_size=settings.scorer_batch_size or DEFAULT_BATCH_SIZE["torch"], threads=settings.threads)
     if scorer.labels != data.label_names:
         raise DataError(
             f"{scorer.version} predicts {scorer.labels} but the human labels use {data.label_names}; "

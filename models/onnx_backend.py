@@ -21,7 +21,6 @@ import hashlib
 import json
 import logging
 import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -30,7 +29,7 @@ import numpy as np
 
 from models.checkpoint import CheckpointMeta, read_meta
 from models.metrics import classification_metrics
-from models.scorer import Scorer, decide, model_inputs
+from models.scorer import MicroBatchScorer, decide
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -176,7 +175,7 @@ def export_onnx(
     return paths
 
 
-class OnnxScorer:
+class OnnxScorer(MicroBatchScorer):
     """ONNX Runtime scorer with the interface of :class:`models.scorer.Scorer`. Thread-safe.
 
     ``fp32`` reproduces the torch scorer to ~1e-6. ``int8`` quantises activations with one scale per
@@ -195,66 +194,24 @@ class OnnxScorer:
         cache_dir: str | Path | None = None,
     ) -> None:
         import onnxruntime as ort
-        from transformers import AutoTokenizer
 
         if precision not in ("fp32", "int8"):
             raise ValueError(f"precision must be 'fp32' or 'int8'; got {precision!r}")
-        self.model_dir = Path(model_dir)
-        self.meta: CheckpointMeta = read_meta(self.model_dir)
+        super().__init__(model_dir, batch_size=batch_size, max_length=max_length)
         self.precision = precision
-        self.batch_size = batch_size
-        self.max_length = max_length or self.meta.max_length
+        self.backend = f"onnx-{precision}"
         self.threads = threads or os.cpu_count() or 1
         self.onnx_path = export_onnx(self.model_dir, cache_dir=cache_dir)[precision]
-        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
-        self._inputs = [i.name for i in self.session.get_inputs()]
-        self._lock = threading.Lock()
+        self.input_names = [i.name for i in self.session.get_inputs()]
 
-    @property
-    def version(self) -> str:
-        return self.meta.version
-
-    @property
-    def labels(self) -> list[str]:
-        return self.meta.labels
-
-    def logits(self, texts: Sequence[str]) -> np.ndarray:
-        """Raw (uncalibrated) logits in input order; length-sorted micro-batches pad only to their longest."""
-        texts = model_inputs(texts, self.meta)
-        n = len(texts)
-        out = np.empty((n, len(self.labels)), dtype=np.float32)
-        if n == 0:
-            return out
-        order = sorted(range(n), key=lambda i: len(texts[i]))
-        with self._lock:
-            for start in range(0, n, self.batch_size):
-                idx = order[start : start + self.batch_size]
-                enc = self.tokenizer(
-                    [texts[i] for i in idx],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="np",
-                )
-                feed = {name: enc[name].astype(np.int64) for name in self._inputs}
-                out[idx] = self.session.run(["logits"], feed)[0]
-        return out
-
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Calibrated class probabilities, shape (len(texts), n_labels), in input order."""
-        z = self.logits(texts) / self.meta.temperature
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
-
-    # The decision rule and Prediction building are Scorer's own, so both backends label identically.
-    score = Scorer.score
+    def _forward(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        return self.session.run(["logits"], feed)[0]
 
 
 def parity_from_probs(
@@ -292,8 +249,8 @@ def parity_from_probs(
 
 
 def parity(
-    fp32_scorer: Scorer | OnnxScorer,
-    int8_scorer: Scorer | OnnxScorer,
+    fp32_scorer: MicroBatchScorer,
+    int8_scorer: MicroBatchScorer,
     texts: Sequence[str],
     y_true: np.ndarray | None = None,
 ) -> dict[str, float]:

@@ -159,7 +159,8 @@ def log_and_register(
                 client.log_batch(run_id, params=ps[start : start + 90])
             with tempfile.TemporaryDirectory(prefix="brandpulse-register-") as tmp:
                 staged = Path(tmp) / CHECKPOINT_ARTIFACT
-                shutil.copytree(model_dir, staged, ignore=shutil.ignore_patterns("report", "*.tmp"))
+                # Exports and timed backend choices belong to one machine and are rebuilt on demand.
+                shutil.copytree(model_dir, staged, ignore=shutil.ignore_patterns("report", "*.tmp", "onnx", "openvino", "backend-choice"))
                 write_meta(staged, meta.model_copy(update={"version": version}))
                 client.log_artifacts(run_id, str(staged), CHECKPOINT_ARTIFACT)
             if report_dir is not None and Path(report_dir).is_dir():

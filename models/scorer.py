@@ -1,9 +1,14 @@
 """Batched sentiment scoring with a fine-tuned sequence-classification checkpoint.
 
-Throughput comes from: sorting texts by length so each micro-batch pads only to its own longest
-text (dynamic padding), ``torch.inference_mode``, a fixed intra-op thread count, and calibrated
-softmax computed once per micro-batch. :meth:`Scorer.score` is synchronous and CPU-bound; the
-streaming worker calls it from a thread so the asyncio loop keeps heartbeating.
+:class:`MicroBatchScorer` holds what every backend shares: the texts of a call are tokenised once,
+sorted by token count and cut into micro-batches that each pad only to their own longest post
+(dynamic padding); a backend only says how one padded micro-batch becomes logits (or, like
+OpenVINO's async queue, how a list of them does). Calibrated softmax, the checkpoint's decision rule
+and :class:`Prediction` building are the same for all of them. :meth:`MicroBatchScorer.score` is
+synchronous and CPU-bound; the streaming worker calls it from a thread so the asyncio loop keeps
+heartbeating.
+
+:class:`Scorer` is the PyTorch backend (fp32, or bf16 on CPUs with native bf16).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -29,6 +34,14 @@ class Prediction:
     probs: dict[str, float]
     confidence: float
     model_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class MicroBatch:
+    """Rows ``index`` of a call, padded to their longest: ``feed`` maps model input names to int64 arrays."""
+
+    index: np.ndarray
+    feed: dict[str, np.ndarray]
 
 
 def model_inputs(texts: Sequence[str], meta: CheckpointMeta) -> Sequence[str]:
@@ -52,41 +65,37 @@ def decide(probs: np.ndarray, labels: Sequence[str], negative_label: str | None,
     return idx
 
 
-class Scorer:
-    """Scores texts with one checkpoint. Thread-safe: one scoring call runs at a time."""
+def calibrated_softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
+    z = logits.astype(np.float32) / temperature
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
-    def __init__(
-        self,
-        model_dir: str | Path,
-        *,
-        batch_size: int = 64,
-        max_length: int | None = None,
-        threads: int | None = None,
-        device: str | None = None,
-        dtype: Literal["float32", "bfloat16"] = "float32",
-    ) -> None:
-        import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        if dtype not in ("float32", "bfloat16"):
-            raise ValueError(f"dtype must be 'float32' or 'bfloat16'; got {dtype!r}")
+class MicroBatchScorer:
+    """Length-sorted micro-batch scoring over one checkpoint. Thread-safe: one call runs at a time.
+
+    Subclasses set ``backend`` and implement :meth:`_forward` (one micro-batch → logits), or override
+    :meth:`_run` to keep several micro-batches in flight.
+    """
+
+    backend: str = ""
+
+    def __init__(self, model_dir: str | Path, *, batch_size: int, max_length: int | None, input_names: Sequence[str] | None = None) -> None:
+        from transformers import AutoTokenizer
+
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1; got {batch_size}")
         self.model_dir = Path(model_dir)
         self.meta: CheckpointMeta = read_meta(self.model_dir)
         self.batch_size = batch_size
         self.max_length = max_length or self.meta.max_length
-        if threads:
-            torch.set_num_threads(threads)
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
-        # bfloat16 weights and activations: about 1.7x fp32 on CPUs with native bf16 (AVX512-BF16, AMX)
-        # at 99.9 % label agreement; on CPUs without it torch emulates bf16 and it is slower.
-        self.model = (
-            AutoModelForSequenceClassification.from_pretrained(self.model_dir)
-            .to(self.device, dtype=getattr(torch, dtype))
-            .eval()
-        )
+        names = input_names or self.tokenizer.model_input_names
+        self.input_names = [n for n in names if n in ("input_ids", "attention_mask", "token_type_ids")]
+        self._pad_id = int(self.tokenizer.pad_token_id or 0)
+        self._left_pad = self.tokenizer.padding_side == "left"
         self._lock = threading.Lock()
-        self._torch = torch
 
     @property
     def version(self) -> str:
@@ -96,28 +105,53 @@ class Scorer:
     def labels(self) -> list[str]:
         return self.meta.labels
 
+    def micro_batches(self, texts: Sequence[str]) -> list[MicroBatch]:
+        """One tokenizer call for the whole list, then micro-batches of similar token counts.
+
+        Sorting by tokens (not characters) and padding in numpy keeps padding minimal and spends
+        one Rust tokenizer call per scoring call instead of one per micro-batch.
+        """
+        ids: list[list[int]] = self.tokenizer(
+            list(texts), truncation=True, max_length=self.max_length, return_attention_mask=False,
+            return_token_type_ids=False,
+        )["input_ids"]
+        lengths = np.fromiter((len(row) for row in ids), dtype=np.int64, count=len(ids))
+        order = np.argsort(lengths, kind="stable")
+        batches = []
+        for start in range(0, len(ids), self.batch_size):
+            index = order[start : start + self.batch_size]
+            width = int(lengths[index].max())
+            input_ids = np.full((len(index), width), self._pad_id, dtype=np.int64)
+            mask = np.zeros((len(index), width), dtype=np.int64)
+            for row, i in enumerate(index):
+                n = int(lengths[i])
+                cols = slice(width - n, width) if self._left_pad else slice(0, n)
+                input_ids[row, cols] = ids[i]
+                mask[row, cols] = 1
+            feed = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
+            batches.append(MicroBatch(index, {name: feed[name] for name in self.input_names}))
+        return batches
+
+    def _forward(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _run(self, batches: Sequence[MicroBatch], out: np.ndarray) -> None:
+        for batch in batches:
+            out[batch.index] = self._forward(batch.feed)
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        """Raw (uncalibrated) logits, shape (len(texts), n_labels), in input order."""
+        texts = model_inputs(texts, self.meta)
+        out = np.empty((len(texts), len(self.labels)), dtype=np.float32)
+        if len(texts) == 0:
+            return out
+        with self._lock:
+            self._run(self.micro_batches(texts), out)
+        return out
+
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated class probabilities, shape (len(texts), n_labels), in input order."""
-        torch = self._torch
-        texts = model_inputs(texts, self.meta)
-        n = len(texts)
-        out = np.empty((n, len(self.labels)), dtype=np.float32)
-        if n == 0:
-            return out
-        order = sorted(range(n), key=lambda i: len(texts[i]))
-        with self._lock, torch.inference_mode():
-            for start in range(0, n, self.batch_size):
-                idx = order[start : start + self.batch_size]
-                enc = self.tokenizer(
-                    [texts[i] for i in idx],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="pt",
-                ).to(self.device)
-                logits = self.model(**enc).logits.float() / self.meta.temperature
-                out[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
-        return out
+        return calibrated_softmax(self.logits(texts), self.meta.temperature)
 
     def score(self, texts: Sequence[str]) -> list[Prediction]:
         probs = self.predict_proba(texts)
@@ -133,3 +167,42 @@ class Scorer:
             )
             for k, row in zip(chosen, probs)
         ]
+
+
+class Scorer(MicroBatchScorer):
+    """The PyTorch backend: ``torch`` (fp32) or ``torch-bf16``."""
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        *,
+        batch_size: int = 64,
+        max_length: int | None = None,
+        threads: int | None = None,
+        device: str | None = None,
+        dtype: Literal["float32", "bfloat16"] = "float32",
+    ) -> None:
+        import torch
+        from transformers import AutoModelForSequenceClassification
+
+        if dtype not in ("float32", "bfloat16"):
+            raise ValueError(f"dtype must be 'float32' or 'bfloat16'; got {dtype!r}")
+        super().__init__(model_dir, batch_size=batch_size, max_length=max_length)
+        self.backend = "torch-bf16" if dtype == "bfloat16" else "torch"
+        if threads:
+            torch.set_num_threads(threads)
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        # bfloat16 weights and activations: about 2x fp32 on CPUs with native bf16 (AVX512-BF16, AMX)
+        # at 99.9 % label agreement; on CPUs without it torch emulates bf16 and it is slower.
+        self.model = (
+            AutoModelForSequenceClassification.from_pretrained(self.model_dir)
+            .to(self.device, dtype=getattr(torch, dtype))
+            .eval()
+        )
+        self._torch = torch
+
+    def _forward(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        torch = self._torch
+        with torch.inference_mode():
+            inputs: dict[str, Any] = {k: torch.from_numpy(v).to(self.device) for k, v in feed.items()}
+            return self.model(**inputs).logits.float().cpu().numpy()

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_mod
 from models.checkpoint import read_meta
 from models.scorer_factory import SentimentScorer
 from streams.metrics import Metrics
-from streams.serving import load_scorer, resolve_checkpoint
+from streams.serving import LoadedModel, load_model, resolve_checkpoint
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,7 @@ class ModelHolder:
     def __init__(self, settings: Settings, scorer: SentimentScorer | None) -> None:
         self.settings = settings
         self.scorer = scorer
+        self.backend: dict[str, Any] | None = None
         self.source: Path | None = None
         self.error: str | None = None if scorer else "model not loaded yet"
 
@@ -159,14 +160,14 @@ class ModelHolder:
             version = read_meta(path).version
             if self.scorer is not None and path == self.source and version == self.scorer.version:
                 return
-            scorer = await asyncio.to_thread(load_scorer, str(path), self.settings)
+            loaded: LoadedModel = await asyncio.to_thread(load_model, str(path), self.settings)
         except Exception as exc:  # noqa: BLE001 - keep serving the old model; /readyz reports why
             self.error = f"cannot load model {self.settings.model_ref!r}: {exc}"
             log.warning("%s", self.error)
             return
         old = self.scorer.version if self.scorer else None
-        self.scorer, self.source, self.error = scorer, path, None
-        log.info("serving model %s from %s (was %s)", scorer.version, path, old or "none")
+        self.scorer, self.backend, self.source, self.error = loaded.scorer, loaded.describe(), path, None
+        log.info("serving model %s from %s (was %s) on %s", loaded.scorer.version, path, old or "none", loaded.backend)
 
     async def keep_fresh(self, interval_s: float) -> None:
         while True:
@@ -269,12 +270,13 @@ def create_api(
     async def readyz() -> Any:
         if holder.scorer is None:
             return JSONResponse({"ready": False, "error": holder.error}, status_code=503)
-        return {"ready": True, "model_version": holder.scorer.version, "labels": holder.scorer.labels}
+        return {"ready": True, "model_version": holder.scorer.version, "labels": holder.scorer.labels, "scoring_backend": holder.backend}
 
     @app.get("/metrics", response_class=Response)
     async def metrics_page() -> Response:
         metrics.ready.set(1 if holder.scorer else 0)
         metrics.set_models(holder.scorer.version if holder.scorer else None)
+        metrics.set_backends({"champion": holder.backend})
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 

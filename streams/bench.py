@@ -180,6 +180,20 @@ def sink_rows_per_s(batch: int = 256, batches: int = 40) -> dict[str, Any]:
     return {"batch": batch, "rows": len(rows), "rows_per_s": len(rows) / seconds}
 
 
+def shadow_copy(model: Path, tmp: Path) -> Path:
+    """The checkpoint under another version, so the worker loads it as a second (shadow) model."""
+    import shutil
+
+    from models.checkpoint import read_meta, write_meta
+
+    copy = tmp / "shadow-model"
+    # Exports and timed choices are keyed by the weights, which the copy shares: reuse them.
+    shutil.copytree(model, copy)
+    meta = read_meta(copy)
+    write_meta(copy, meta.model_copy(update={"version": f"{meta.version}-shadow"}))
+    return copy
+
+
 def peak_rss_mb(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -201,46 +215,53 @@ def pipeline_command(
     rate: float = typer.Option(100.0, min=1.0, help="Offered rate (posts/s) of the latency run; use about half the max rate"),
     n_rate: int = typer.Option(3000, min=10, help="Posts in the fixed-rate latency run"),
     n_flood: int = typer.Option(5000, min=10, help="Posts in the as-fast-as-possible run (max sustainable rate)"),
-    backend: str = typer.Option("torch", help=f"Scoring backend of the scorer-alone run and the worker: {' | '.join(get_args(Backend))}"),
+    backend: str = typer.Option("auto", help=f"Scoring backend of the scorer-alone run and the worker: auto | {' | '.join(get_args(Backend))}"),
     cache_entries: int = typer.Option(0, min=0, help="De-duplicating cache size in both runs (0 = off)"),
+    shadow: bool = typer.Option(False, help="Also serve a copy of the model as challenger (shadow scoring doubles the model work): worker RSS with both loaded"),
     out: Path = typer.Option(Path(".bench/pipeline.json"), help="Where to write the JSON result"),
 ) -> None:
     """Kafka → Faust → model → ClickHouse: latency at a fixed rate, max sustainable rate, sink rows/s, worker RSS.
 
     Starts its own Tansu broker when none listens, and a worker with a fresh data dir and topics.
 
-    The scorer-alone number uses the same backend, cache, batch and max length as the worker, so
-    the ratio between the two is what Kafka, Faust and ClickHouse cost.
+    The scorer-alone number uses the same backend, cache, batch and max length as the worker (under
+    ``auto`` the same timed choice, which the worker then finds cached), so the ratio between the two
+    is what Kafka, Faust and ClickHouse cost.
 
     Example: brandpulse bench pipeline --model .brandpulse/bench-model --rate 100 --backend onnx-int8
     """
     from rich.console import Console
 
-    from models.scorer_factory import make_scorer
     from streams.broker import LocalBroker, host_port, is_listening
     from streams.demo import start_worker
+    from streams.serving import load_model
     from streams.topics import create_topics
 
+    if backend != "auto" and backend not in get_args(Backend):
+        raise typer.BadParameter(f"unknown backend {backend!r}; choose auto or one of {list(get_args(Backend))}")
     console = Console()
-    defaults = Settings()
+    # The worker below gets these same settings through its environment (and max length 64).
+    defaults = Settings(backend=backend, max_length=64, cache_entries=cache_entries)  # type: ignore[arg-type]
     # The scorer alone gets exactly the posts of the flood run, in the worker's batch size; pipeline_run
     # sends the same list (the fixed-rate posts first).
     run_texts = _texts(n_rate + n_flood)
     texts = run_texts[n_rate:]
-    scorer = make_scorer(model, backend, batch_size=defaults.scorer_batch_size, max_length=64,  # type: ignore[arg-type]
-                         threads=defaults.threads, cache_entries=cache_entries)
+    loaded = load_model(str(model), defaults)
+    scorer = loaded.scorer
+    console.print(f"scoring backend: {loaded.choice.summary() if loaded.choice else f'{loaded.backend}, micro-batch {loaded.batch_size}'}")
     scorer.score(run_texts[:256])  # warm-up on fixed-rate posts (the worker sees those first too)
     start = time.perf_counter()
     for k in range(0, len(texts), defaults.batch_max):
         scorer.score(texts[k : k + defaults.batch_max])
     scorer_alone = len(texts) / (time.perf_counter() - start)
-    del scorer
+    del scorer, loaded
     sink = sink_rows_per_s()
     tmp = Path(tempfile.mkdtemp(prefix="brandpulse-bench-"))
     tag = uuid.uuid4().hex[:6]
     os.environ.update({
         "BRANDPULSE_DATA_DIR": str(tmp), "BRANDPULSE_TOPIC_PREFIX": f"bench{tag}", "BRANDPULSE_APP_ID": f"bench-{tag}",
-        "BRANDPULSE_MODEL_REF": str(model), "BRANDPULSE_CHALLENGER_REF": "", "BRANDPULSE_MAX_LENGTH": "64",
+        "BRANDPULSE_MODEL_REF": str(model), "BRANDPULSE_CHALLENGER_REF": str(shadow_copy(model, tmp)) if shadow else "",
+        "BRANDPULSE_MAX_LENGTH": "64",
         "BRANDPULSE_UNKNOWN_BRAND": "keep", "BRANDPULSE_BACKEND": backend, "BRANDPULSE_CACHE_ENTRIES": str(cache_entries),
     })
     settings = Settings()
@@ -256,8 +277,11 @@ def pipeline_command(
         broker_pid = broker.proc.pid if broker is not None and broker.proc else find_pid("tansu", "broker")
         processes = {"worker": worker.proc.pid} | ({"broker": broker_pid} if broker_pid else {})
         result = pipeline_run(settings, rate=rate, n_rate=n_rate, n_flood=n_flood, processes=processes)
+        stats = worker.get("/stats")
         result.update({
             "backend": backend,
+            "scoring_backend": stats.get("scoring_backend"),
+            "shadow": shadow,
             "cache_entries": cache_entries,
             "scorer_alone_posts_per_s": scorer_alone,
             "e2e_vs_scorer": result["max_sustainable_posts_per_s"] / scorer_alone,
@@ -271,8 +295,9 @@ def pipeline_command(
         if broker is not None:
             broker.stop()
     lat = result["latency_s"]
+    served = (result["scoring_backend"] or {}).get("champion") or {}
     console.print(
-        f"[{backend}{f', cache {cache_entries}' if cache_entries else ''}] scorer alone {scorer_alone:.0f} posts/s | pipeline max {result['max_sustainable_posts_per_s']:.0f} posts/s "
+        f"[{backend} → {served.get('backend')}/{served.get('batch_size')}{', with shadow' if shadow else ''}{f', cache {cache_entries}' if cache_entries else ''}] scorer alone {scorer_alone:.0f} posts/s | pipeline max {result['max_sustainable_posts_per_s']:.0f} posts/s "
         f"({result['e2e_vs_scorer']:.0%} of scorer) | at {rate:.0f}/s: p50 {lat['p50']:.2f}s p95 {lat['p95']:.2f}s "
         f"p99 {lat['p99']:.2f}s | worker peak RSS {result['worker_peak_rss_mb']:.0f} MB | "
         f"chDB sink {sink['rows_per_s']:.0f} rows/s (batches of {sink['batch']})"

@@ -8,8 +8,9 @@ one per app instance.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -57,8 +58,20 @@ class Metrics:
         self.api_requests = Counter(
             "brandpulse_api_requests", "Inference API requests, by path and status", ["path", "status"], registry=r
         )
+        self.backend_info = Gauge(
+            "brandpulse_scoring_backend_info", "Scoring backend per role (value 1): backend, micro-batch size, auto or configured",
+            ["role", "backend", "batch_size", "selected"], registry=r,
+        )
+        self.backend_posts_per_s = Gauge(
+            "brandpulse_scoring_backend_timed_posts_per_s", "Posts/s the auto selection timed for the chosen backend, per role",
+            ["role"], registry=r,
+        )
+        self.backend_x_fp32 = Gauge(
+            "brandpulse_scoring_backend_speedup", "Chosen backend's timed posts/s over torch fp32's, per role", ["role"], registry=r,
+        )
         self.ready = Gauge("brandpulse_ready", "1 once the process has loaded its model(s) and storage", registry=r)
         self._models: dict[str, str] = {}
+        self._backends: dict[str, tuple[str, str, str]] = {}
 
     def record_batch(self, result: BatchLike, seconds: float) -> None:
         self.batch_size.observe(len(result.scored) + len(result.dead))
@@ -89,6 +102,27 @@ class Metrics:
             else:
                 self.model_info.labels(role, version).set(1)
                 self._models[role] = version
+
+    def set_backends(self, backends: Mapping[str, Mapping[str, Any] | None]) -> None:
+        """Publish each role's backend (``LoadedModel.describe()``); a role's old series is removed on change."""
+        for role in ("champion", "challenger"):
+            info = backends.get(role)
+            labels = (str(info["backend"]), str(info["batch_size"]), str(info["selected"])) if info else None
+            old = self._backends.get(role)
+            if old is not None and old != labels:
+                self.backend_info.remove(role, *old)
+            if labels is None:
+                self._backends.pop(role, None)
+            else:
+                self.backend_info.labels(role, *labels).set(1)
+                self._backends[role] = labels
+            if info and "posts_per_s" in info:
+                self.backend_posts_per_s.labels(role).set(info["posts_per_s"])
+                self.backend_x_fp32.labels(role).set(info["x_torch_fp32"])
+            else:
+                for gauge in (self.backend_posts_per_s, self.backend_x_fp32):
+                    with suppress(KeyError):
+                        gauge.remove(role)
 
     def render(self) -> tuple[bytes, str]:
         """The exposition body and its content type."""

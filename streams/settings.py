@@ -37,15 +37,21 @@ class Settings(BaseSettings):
     # Every batch waits up to this long for posts; at half the maximum rate 0.2 s kept p95 under
     # 1.5 s where 0.5 s gave 3 s, and a full stream fills batches of batch_max long before it.
     batch_within_s: float = Field(default=0.2, gt=0, description="Max wait to fill a batch (stream.take within)")
-    # Small micro-batches pad less (posts are length-sorted first): on 2 CPU cores 16 beat 64 by ~10 %
-    # for fp32 and int8. On a GPU use 128-256.
-    scorer_batch_size: int = Field(default=16, ge=1, description="Micro-batch size inside the scorer")
+    # None: the backend's own micro-batch size (models.scorer_factory.DEFAULT_BATCH_SIZE), or under
+    # backend=auto the size the timing picked (16 and 64 are timed). On a GPU use 128-256.
+    scorer_batch_size: int | None = Field(default=None, ge=1, description="Micro-batch size inside the scorer (default: per backend / timed)")
     max_length: int = Field(default=128, ge=8, le=512, description="Tokenizer truncation length")
     threads: int | None = Field(default=None, description="torch intra-op threads (default: all cores)")
-    backend: Literal["torch", "torch-bf16", "onnx-int8", "onnx-fp32"] = Field(
-        default="torch",
-        description="Scoring backend; torch-bf16 needs a CPU with native bf16; onnx-int8 = dynamic int8 (exported on first use)",
+    backend: Literal["auto", "torch", "torch-bf16", "onnx-int8", "onnx-fp32", "openvino", "openvino-int8"] = Field(
+        default="auto",
+        description=(
+            "Scoring backend; auto = time the available ones on real tweets at start and after a model swap, keep the "
+            "fastest at parity with fp32 (cached per model and machine); torch-bf16 needs a CPU with native bf16; "
+            "onnx-int8 = dynamic int8; openvino = bf16 where native, else NNCF int8 (exports made on first use, cached)"
+        ),
     )
+    backend_budget_s: float = Field(default=20.0, gt=0, description="auto: time bound of the backend timing per model")
+    backend_texts: int = Field(default=300, ge=32, description="auto: real tweets each backend is timed and checked on")
     languages: str = Field(default="en", description="Comma-separated ISO 639-1 languages the model scores")
     unsupported_language: Literal["store-unscored", "dead-letter"] = Field(
         default="store-unscored",

@@ -47,6 +47,7 @@ async def stats(self: View, request: Request) -> Response:
             "brand_watch": runtime.brand_watcher.stats() if runtime.brand_watcher else None,
             "champion": serving.champion.version if serving else None,
             "challenger": serving.challenger.version if serving and serving.challenger else None,
+            "scoring_backend": runtime.slots.backends if serving else None,
         }
     )
 
@@ -133,6 +134,7 @@ async def metrics_page(self: View, request: Request) -> Response:
     METRICS.ready.set(1 if served else 0)
     if served:
         METRICS.set_models(served["champion"], served["challenger"])
+        METRICS.set_backends(runtime.slots.backends)
     body, content_type = METRICS.render()
     # aiohttp refuses a charset inside content_type=, and Prometheus' type carries one: set the header.
     return self.bytes(body, headers={"Content-Type": content_type})

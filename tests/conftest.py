@@ -258,6 +258,9 @@ def stack(tmp_path: Path, kafka_bootstrap: str, trained_model: Path) -> Iterator
         "BRANDPULSE_BATCH_MAX": "128",
         "BRANDPULSE_BATCH_WITHIN_S": "0.3",
         "BRANDPULSE_MAX_LENGTH": "64",
+        # Streaming tests score with fp32 torch: exact, and no backend timing for each model a test
+        # trains. The auto choice has its own worker test (test_metrics_endpoint).
+        "BRANDPULSE_BACKEND": "torch",
     }
     s = Stack(env, tmp_path)
     create_topics(s.settings)

@@ -154,7 +154,7 @@ def test_waits_for_a_model_then_serves_it(trained_model: Path, tmp_path: Path) -
     """No checkpoint yet → up but not ready, with the reason; once one appears it is picked up."""
     model_dir = tmp_path / "model"
     model_dir.mkdir()
-    settings = Settings(data_dir=tmp_path, model_ref=str(model_dir), max_length=64)
+    settings = Settings(data_dir=tmp_path, model_ref=str(model_dir), max_length=64, backend="torch")
     with TestClient(create_api(settings, limits=LIMITS, refresh_s=0.3)) as client:
         deadline = time.monotonic() + 30
         while (ready := client.get("/readyz")).status_code == 503 and "not a brandpulse checkpoint" not in ready.json()["error"]:

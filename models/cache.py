@@ -19,7 +19,7 @@ import numpy as np
 
 from models.checkpoint import CheckpointMeta
 from models.data import normalise_tweet
-from models.scorer import Prediction, Scorer
+from models.scorer import Scorer
 from models.scorer_factory import SentimentScorer
 
 _RETWEET = re.compile(r"^rt\s+@\w+:?\s*", re.IGNORECASE)

@@ -1,8 +1,9 @@
 """Faust agents of the scoring worker.
 
-``score_posts`` is the hot path: take a batch of raw records from the posts topic, hand it to
-:func:`streams.pipeline.handle_batch`, and acknowledge the batch only when that returned, i.e. after
-the ClickHouse write and the sends succeeded (at-least-once; the sink is idempotent).
+``score_posts`` is the hot path: take a batch of raw records from the posts topic, score it with
+:func:`streams.pipeline.prepare` while the previous batch goes through :func:`streams.pipeline.finish`,
+and acknowledge each batch only when its ``finish`` returned, i.e. after the ClickHouse write and the
+sends succeeded (at-least-once; the sink is idempotent).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from streams.brand_watch import BrandWatcher
 from streams.brands import BrandResolver
 from streams.clickhouse import ClickHouseStore, redact
 from streams.retry import retry_forever
-from streams.pipeline import BatchContext, BatchResult, RawRecord, handle_batch, publish_stage, reject, store_sync
+from streams.pipeline import BatchContext, BatchResult, RawRecord, finish, prepare, publish_stage, reject, store_sync
 from streams.schemas import DeadLetter, HumanLabel, ModelEvent, ScoredPost
 from streams.serving import ModelSlots
 from streams.topics import is_record_refused
@@ -148,6 +149,11 @@ def release(events) -> None:  # type: ignore[no-untyped-def]
 
 @app.agent(posts_topic)
 async def score_posts(stream):  # type: ignore[no-untyped-def]
+    """Score batch N+1 while batch N is stored, published and observed; acknowledge each when its effects are done.
+
+    At most two batches are in flight, effects run in batch order, and a batch is released (made
+    committable) only by its own completion, so overlapping costs no delivery guarantee.
+    """
     await runtime.ready.wait()
     assert runtime.store is not None and runtime.watcher is not None and runtime.brand_watcher is not None
     context = dict(
@@ -156,18 +162,31 @@ async def score_posts(stream):  # type: ignore[no-untyped-def]
         max_text_chars=settings.max_text_chars, keep_unknown_brand=settings.unknown_brand == "keep",
         languages=settings.language_config, should_stop=lambda: runtime.stopping,
     )
-    async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
-        hold(events)
-        records = [
-            RawRecord(e.value, e.key, e.message.topic, e.message.partition, e.message.offset) for e in events
-        ]
-        started = time.perf_counter()
-        result = await handle_batch(records, BatchContext(serving=runtime.slots.current, **context))
-        release(events)
-        metrics.record_batch(result, time.perf_counter() - started)
-        runtime.batches += 1
-        runtime.posts_scored += len(result.scored)
-        runtime.dead_letters += len(result.dead)
+    effects: asyncio.Task[None] | None = None
+    try:
+        async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
+            hold(events)
+            records = [
+                RawRecord(e.value, e.key, e.message.topic, e.message.partition, e.message.offset) for e in events
+            ]
+            started = time.perf_counter()
+            ctx = BatchContext(serving=runtime.slots.current, **context)
+            prepared = await prepare(records, ctx)
+            if effects is not None:
+                await effects
+            effects = asyncio.create_task(_complete(events, records, prepared, ctx, started))
+    finally:
+        if effects is not None:
+            await effects
+
+
+async def _complete(events, records: list[RawRecord], prepared: BatchResult | None, ctx: BatchContext, started: float) -> None:  # type: ignore[no-untyped-def]
+    result = await finish(records, prepared, ctx)
+    release(events)
+    metrics.record_batch(result, time.perf_counter() - started)
+    runtime.batches += 1
+    runtime.posts_scored += len(result.scored)
+    runtime.dead_letters += len(result.dead)
 
 
 @app.agent(labels_topic)

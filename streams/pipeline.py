@@ -3,7 +3,9 @@
 This is the whole per-batch contract of the worker, kept out of the Faust agent so it reads top to
 bottom: validate (``streams.validation``) → score (``models.scorer`` in a thread) → store
 (``streams.clickhouse``) → publish (scored + dead-letter topics) → observe (drift monitors, flyback
-sampling). The agent acknowledges the batch only after this returns.
+sampling). The agent runs it as two halves — :func:`prepare` (validate, score) and :func:`finish`
+(store, publish, observe) — so the next batch is scored while this one is stored, and acknowledges a
+batch only after its :func:`finish` returned.
 
 One record can never take its batch down. Validation is total; a post the model fails on is scored
 alone and dead-lettered; rows the store refuses and records the broker refuses are isolated and
@@ -251,11 +253,16 @@ class BatchContext:
     should_stop: Callable[[], bool] = lambda: False
 
 
-async def process_batch(records: Sequence[RawRecord], ctx: BatchContext) -> BatchResult:
-    result = await asyncio.to_thread(
+async def score_stage(records: Sequence[RawRecord], ctx: BatchContext) -> BatchResult:
+    """Validate, route by language and score, in a thread (the model releases the GIL)."""
+    return await asyncio.to_thread(
         process_sync, records, ctx.serving, ctx.resolver,
         max_text_chars=ctx.max_text_chars, keep_unknown_brand=ctx.keep_unknown_brand, languages=ctx.languages,
     )
+
+
+async def effect_stage(result: BatchResult, ctx: BatchContext) -> None:
+    """Store, publish and observe what a batch produced."""
     await asyncio.to_thread(store_sync, ctx.store, result, ctx.should_stop)
     await publish_stage(result, ctx.store, ctx.publish, ctx.should_stop)
     for observe in ctx.observers:
@@ -263,25 +270,40 @@ async def process_batch(records: Sequence[RawRecord], ctx: BatchContext) -> Batc
             await observe(result)
         except Exception:  # noqa: BLE001 - monitoring must never stop scoring
             log.exception("observer %r failed on a batch", observe)
-    return result
 
 
-async def handle_batch(records: Sequence[RawRecord], ctx: BatchContext) -> BatchResult:
-    """Process a batch so that no record can fail it: on an unexpected error, record by record.
+async def prepare(records: Sequence[RawRecord], ctx: BatchContext) -> BatchResult | None:
+    """The scoring half of a batch; None when it failed unexpectedly (then :func:`finish` goes record by record).
+
+    Split from the effects so the worker can score the next batch while this one is stored and published.
+    """
+    try:
+        return await score_stage(records, ctx)
+    except Exception:  # noqa: BLE001 - a bug met by some record: finish() isolates it
+        log.exception("scoring a batch of %d records failed; handling its records one by one", len(records))
+        return None
+
+
+async def finish(records: Sequence[RawRecord], prepared: BatchResult | None, ctx: BatchContext) -> BatchResult:
+    """The effects of a prepared batch, so that no record can fail it: on an unexpected error, record by record.
 
     Raises only :class:`StopRequested` (shutdown while storage or Kafka is unavailable): the caller
     must then leave the batch unacknowledged.
     """
-    try:
-        return await process_batch(records, ctx)
-    except StopRequested:
-        raise
-    except Exception:  # noqa: BLE001 - a bug met by some record: find it instead of losing the batch
-        log.exception("a batch of %d records failed; handling its records one by one", len(records))
+    if prepared is not None:
+        try:
+            await effect_stage(prepared, ctx)
+            return prepared
+        except StopRequested:
+            raise
+        except Exception:  # noqa: BLE001 - a bug met by some record: find it instead of losing the batch
+            log.exception("a batch of %d records failed; handling its records one by one", len(records))
     result = BatchResult()
     for rec in records:
         try:
-            result.merge(await process_batch([rec], ctx))
+            one = await score_stage([rec], ctx)
+            await effect_stage(one, ctx)
+            result.merge(one)
         except StopRequested:
             raise
         except Exception as exc:  # noqa: BLE001
@@ -291,3 +313,4 @@ async def handle_batch(records: Sequence[RawRecord], ctx: BatchContext) -> Batch
             await publish_stage(dead, ctx.store, ctx.publish, ctx.should_stop)
             result.merge(dead)
     return result
+

@@ -67,7 +67,11 @@ class TrainerConfig(BaseModel):
     eval_fraction: float = Field(default=0.3, gt=0, lt=1, description="Share of human labels held out for evaluation")
     min_labels: int = Field(default=100, ge=10, description="Usable human labels (with text) needed to retrain")
     min_gain: float | None = Field(
-        default=None, description="Register only if macro-F1 beats the champion's by this (None: always register)"
+        default=0.0,
+        description=(
+            "Send to shadow only if held-out macro-F1 beats the champion's by this; a loser is kept in the "
+            "registry without the challenger alias (None: always send)"
+        ),
     )
     seed: int = 42
     train: TrainConfig = DEFAULT_TRAIN
@@ -321,11 +325,8 @@ def run_retrain(
                 challenger=new, champion=champ, train_rows=len(sets.train), human_train_rows=sets.human_train_rows,
                 eval_rows=len(sets.evaluation), report_dir=report_dir,
             )
-            if config.min_gain is not None and champ is not None and new.macro_f1 < champ.macro_f1 + config.min_gain:
-                return RetrainOutcome(
-                    **outcome, **common, status="rejected", seconds=time.perf_counter() - started,
-                    message=f"retrained model not registered (gain below {config.min_gain:+.3f}): {summary}",
-                )
+            loses = config.min_gain is not None and champ is not None and new.macro_f1 < champ.macro_f1 + config.min_gain
+            # Registered either way (its reports stay findable); only a winner gets the alias workers shadow.
             version = log_and_register(
                 model_dir,
                 settings=settings,
@@ -343,9 +344,17 @@ def run_retrain(
                     "train_seconds": result.train_seconds,
                 },
                 report_dir=report_dir,
-                alias=CHALLENGER,
+                alias=None if loses else CHALLENGER,
                 history=result.history,
             )
+            if loses:
+                return RetrainOutcome(
+                    **outcome, **common, status="rejected", version=version, seconds=time.perf_counter() - started,
+                    message=(
+                        f"retrained model {version} kept in the registry but not sent to shadow (gain below "
+                        f"{config.min_gain:+.3f}): {summary}"
+                    ),
+                )
             return RetrainOutcome(
                 **outcome, **common, status="registered", version=version, seconds=time.perf_counter() - started,
                 message=f"challenger {version} registered and sent to shadow scoring; {summary}",
@@ -540,7 +549,7 @@ def trainer_command(
     human_repeat: int = typer.Option(3, min=1, help="Copies of each human-labelled training text"),
     eval_fraction: float = typer.Option(0.3, min=0.05, max=0.9, help="Share of human labels held out for evaluation"),
     min_labels: int = typer.Option(100, min=10, help="Usable human labels needed before retraining"),
-    min_gain: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="Register only if macro-F1 beats the champion by this"),
+    min_gain: float = typer.Option(0.0, min=0.0, max=1.0, help="Held-out macro-F1 gain over the champion needed before shadow scoring"),
     epochs: float = typer.Option(DEFAULT_TRAIN.epochs, min=0.01, help="Training epochs"),
     max_steps: Optional[int] = typer.Option(None, min=1, help="Stop after this many optimiser steps"),
     max_length: int = typer.Option(DEFAULT_TRAIN.max_length, min=8, max=512, help="Tokenizer truncation length"),

@@ -74,7 +74,7 @@ class Runtime:
         serving = self.slots.current
         for scorer in (serving.champion, serving.challenger):
             if scorer is not None:
-                self.watcher.model_loaded(scorer.version, scorer.meta.reference_distribution)
+                self.watcher.model_loaded(scorer.version, scorer.meta)
 
 
 runtime = Runtime()

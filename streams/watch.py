@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
-from drift.flyback import select_for_labelling
+from drift.flyback import in_flyback, select_for_labelling
 from drift.monitor import DriftMonitor
 from drift.performance import PerformanceMonitor
 from drift.retrain import RetrainCoalescer
@@ -28,6 +28,7 @@ from streams import metrics
 from streams.clickhouse import ClickHouseStore, insert_isolating
 from streams.retry import retry_forever
 from streams.pipeline import BatchResult
+from models.checkpoint import CheckpointMeta
 from streams.schemas import Alert, HumanLabel, RetrainRequest
 from streams.serving import Serving
 from streams.settings import Settings
@@ -74,17 +75,42 @@ class Watcher:
         state_dir = self.state_dir
         self.monitor = DriftMonitor.load_or_create(state_dir / "monitor.json")
         extra = self._load_extra()
-        self.performance = PerformanceMonitor.from_state(extra["performance"]) if "performance" in extra else PerformanceMonitor()
-        self.coalescer = RetrainCoalescer.from_state(extra["coalescer"]) if "coalescer" in extra else RetrainCoalescer()
+        self.performance = self._restore(PerformanceMonitor, extra.get("performance"))
+        self.coalescer = self._restore(RetrainCoalescer, extra.get("coalescer"))
         self.alerts_raised = 0
         self.label_requests = 0
         self.shadow_report: ShadowReport | None = None
         self._promoted: set[str] = set()
 
+    @staticmethod
+    def _restore(cls: type[T], state: dict | None) -> T:
+        """Saved detector state, or a fresh one when there is none or it has an older format."""
+        if state is None:
+            return cls()
+        try:
+            return cls.from_state(state)  # type: ignore[attr-defined]
+        except (ValueError, KeyError) as exc:
+            log.warning("%s state not restored (%s); starting it afresh", cls.__name__, exc)
+            return cls()
+
     # ---- model lifecycle hooks -----------------------------------------------------------
-    def model_loaded(self, version: str, reference: dict[str, float]) -> None:
+    def model_loaded(self, version: str, meta: CheckpointMeta) -> None:
+        reference = meta.reference_distribution
         if reference and version not in {k[0] for k in self.monitor.keys}:
             self.monitor.set_reference(version, reference)
+        validated = meta.metrics.get("macro_f1")
+        if validated and self.performance.baseline(version) is None:
+            self.performance.set_baseline(version, validated)
+
+    def is_random_sample(self, post_id: str) -> bool:
+        """Whether a labelled post belongs to the uniform flyback sample (the only unbiased evidence)."""
+        return in_flyback(post_id, self.flyback_rate)
+
+    def champion_version(self) -> str | None:
+        try:
+            return self.serving().champion.version
+        except RuntimeError:
+            return None
 
     # ---- per batch -----------------------------------------------------------------------
     async def _write(self, insert: Callable[[Sequence[T]], None], rows: Sequence[T], what: str) -> None:
@@ -106,21 +132,30 @@ class Watcher:
         await self.raise_alerts(alerts)
 
     async def observe_labels(self, labels: Sequence[HumanLabel]) -> None:
-        """Store human labels and score each model version that predicted those posts against them."""
+        """Store human labels; score the champion's verdicts on the random-sample ones against them.
+
+        Actively selected labels are stored (the trainer learns from them) but never scored here: they
+        are biased towards hard posts. A shadow challenger is judged by the promotion rule only.
+        """
         if not labels:
             return
         await self._write(self.store.insert_human_labels, labels, "human label insert")
-        by_post = {lab.post_id: lab.label for lab in labels}
+        by_post = {lab.post_id: lab.label for lab in labels if self.is_random_sample(lab.post_id)}
+        if not by_post:
+            await self.review_challenger()
+            return
         rows = await asyncio.to_thread(
             self.store.query,
-            f"SELECT post_id, model_version, label FROM {self.store.db}.scored_posts FINAL WHERE post_id IN {{ids:Array(String)}}",
+            f"SELECT post_id, model_version, label FROM {self.store.db}.scored_posts FINAL "
+            f"WHERE model_role = 'champion' AND post_id IN {{ids:Array(String)}}",
             {"ids": list(by_post)},
         )
-        alerts: list[Alert] = []
+        pairs: dict[str, list[tuple[str, str]]] = {}
+        ids: dict[str, list[str]] = {}
         for r in rows:
-            alert = self.performance.observe(r["model_version"], r["label"], by_post[r["post_id"]], r["post_id"])
-            if alert is not None:
-                alerts.append(alert)
+            pairs.setdefault(r["model_version"], []).append((r["label"], by_post[r["post_id"]]))
+            ids.setdefault(r["model_version"], []).append(r["post_id"])
+        alerts = [a for v in pairs if (a := self.performance.observe_many(v, pairs[v], ids[v])) is not None]
         await self.raise_alerts(alerts)
         await self.review_challenger()
 
@@ -141,7 +176,8 @@ class Watcher:
             return None
         return compare(
             [Verdict(**r) for r in champ_rows], [Verdict(**r) for r in chall_rows],
-            [HumanLabel(post_id=h["post_id"], label=h["label"], annotator=h["annotator"]) for h in human],
+            [HumanLabel(post_id=h["post_id"], label=h["label"], annotator=h["annotator"])
+             for h in human if self.is_random_sample(h["post_id"])],
         )
 
     async def review_challenger(self) -> None:
@@ -176,6 +212,9 @@ class Watcher:
             log.warning("ALERT %s %s brand=%s: %s", alert.kind, alert.detector, alert.brand or "*", alert.message)
             await self.send("alerts", alert.alert_id.encode(), alert.model_dump_json().encode())
             self.notifier.notify(alert)
+            # Only the champion's health asks for a retrain; a shadow challenger is judged by promotion alone.
+            if alert.model_version != self.champion_version():
+                continue
             request = self.coalescer.offer(alert)
             if request is not None:
                 await self.request_retrain(request)

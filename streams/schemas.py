@@ -119,7 +119,13 @@ class ModelEvent(BaseModel):
     at: dt.datetime = Field(default_factory=utcnow)
 
 
-AlertKind = Literal["confidence_drift", "label_drift", "labelled_performance", "retrain", "promotion"]
+# label_drift: the predicted label mix moved (older records; new ones are sentiment_shift).
+# sentiment_shift: the mix moved — a fact about the brand, not by itself a model problem.
+# estimated_performance / input_drift: label-free model-health signals (drift/health.py).
+AlertKind = Literal[
+    "confidence_drift", "label_drift", "sentiment_shift", "estimated_performance", "input_drift",
+    "labelled_performance", "retrain", "promotion",
+]
 
 
 class Alert(BaseModel):

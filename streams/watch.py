@@ -14,12 +14,15 @@ import json
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
+from drift.active import ActiveConfig, ActiveSelector
 from drift.flyback import in_flyback, select_for_labelling
-from drift.monitor import DriftMonitor
+from drift.health import HealthConfig, HealthMonitor, build_reference
+from drift.monitor import DriftMonitor, MonitorConfig
 from drift.performance import PerformanceMonitor
 from drift.retrain import RetrainCoalescer
 from drift.shadow import ShadowReport, compare, should_promote
@@ -28,7 +31,8 @@ from streams import metrics
 from streams.clickhouse import ClickHouseStore, insert_isolating
 from streams.retry import retry_forever
 from streams.pipeline import BatchResult
-from models.checkpoint import CheckpointMeta
+from models.scorer import decide
+from models.scorer_factory import SentimentScorer
 from streams.schemas import Alert, HumanLabel, RetrainRequest
 from streams.serving import Serving
 from streams.settings import Settings
@@ -71,9 +75,12 @@ class Watcher:
         self.notifier = notifier
         self.serving = serving
         self.flyback_rate = settings.flyback_rate
-        self.uncertain_share = settings.uncertain_share
+        self.active = ActiveSelector(ActiveConfig(budget_per_hour=settings.label_budget_per_hour), time.monotonic())
         state_dir = self.state_dir
-        self.monitor = DriftMonitor.load_or_create(state_dir / "monitor.json")
+        self.monitor = DriftMonitor.load_or_create(
+            state_dir / "monitor.json", MonitorConfig(min_brand_posts=settings.drift_min_brand_posts)
+        )
+        self.health = HealthMonitor(HealthConfig(window=settings.health_window, every=settings.health_window // 2))
         extra = self._load_extra()
         self.performance = self._restore(PerformanceMonitor, extra.get("performance"))
         self.coalescer = self._restore(RetrainCoalescer, extra.get("coalescer"))
@@ -94,13 +101,28 @@ class Watcher:
             return cls()
 
     # ---- model lifecycle hooks -----------------------------------------------------------
-    def model_loaded(self, version: str, meta: CheckpointMeta) -> None:
+    async def model_loaded(self, scorer: SentimentScorer) -> None:
+        """Give every detector the reference of a model now served (its label mix, quality, texts)."""
+        version, meta = scorer.version, scorer.meta
         reference = meta.reference_distribution
         if reference and version not in {k[0] for k in self.monitor.keys}:
             self.monitor.set_reference(version, reference)
         validated = meta.metrics.get("macro_f1")
         if validated and self.performance.baseline(version) is None:
             self.performance.set_baseline(version, validated)
+        if self.health.has_reference(version):
+            return
+        if len(meta.reference_texts) < 20:
+            log.warning("%s has no reference texts (trained before they were recorded): no estimated-accuracy "
+                        "or input-drift checks for it", version)
+            return
+        texts = meta.reference_texts
+        probs = await asyncio.to_thread(scorer.predict_proba, texts)
+        decided = decide(probs, scorer.labels, meta.negative_label, meta.negative_threshold)
+        ref = build_reference(texts, probs, [scorer.labels[i] for i in decided], scorer.labels, meta.normalise_input)
+        self.health.set_reference(version, ref)
+        log.info("model health reference for %s: estimated accuracy %.3f on %d reference texts",
+                 version, ref.accuracy, len(texts))
 
     def is_random_sample(self, post_id: str) -> bool:
         """Whether a labelled post belongs to the uniform flyback sample (the only unbiased evidence)."""
@@ -123,7 +145,10 @@ class Watcher:
         if not result.scored:
             return
         alerts = self.monitor.observe(result.scored)
-        requests = select_for_labelling(result.scored, rate=self.flyback_rate, uncertain_share=self.uncertain_share)
+        champion = [p for p in result.scored if p.model_role == "champion"]
+        for version in self.health.add(champion):
+            alerts += await asyncio.to_thread(self.health.check, version)
+        requests = select_for_labelling(result.scored, rate=self.flyback_rate, active=self.active, now=time.monotonic())
         if requests:
             await self._write(self.store.insert_label_requests, requests, "label queue insert")
             for req in requests:
@@ -206,6 +231,7 @@ class Watcher:
     async def raise_alerts(self, alerts: Sequence[Alert]) -> None:
         if not alerts:
             return
+        alerts = [self._with_health(a) if a.kind == "sentiment_shift" else a for a in alerts]
         await self._write(self.store.insert_alerts, alerts, "alert insert")
         metrics.record_alerts(alerts)
         for alert in alerts:
@@ -219,6 +245,14 @@ class Watcher:
             if request is not None:
                 await self.request_retrain(request)
         self.alerts_raised += len(alerts)
+
+    def _with_health(self, alert: Alert) -> Alert:
+        """A sentiment shift says how the model looks meanwhile: the reason it is not a retrain."""
+        notes = [s.summary() for s in (self.health.status(alert.model_version),
+                                       self.health.status(alert.model_version, alert.brand) if alert.brand else None) if s]
+        if not notes:
+            return alert
+        return alert.model_copy(update={"message": f"{alert.message} Model health: {'; '.join(notes)}."})
 
     async def request_retrain(self, request: RetrainRequest) -> None:
         log.warning("requesting retrain of %s (%s)", request.model_version, request.reason)

@@ -75,21 +75,21 @@ def _alert(kind: str, version: str = "m/1", n: int = 0) -> Alert:
 
 def test_coalescer_one_request_in_flight_per_version() -> None:
     co = RetrainCoalescer()
-    first = co.offer(_alert("label_drift", n=1))
+    first = co.offer(_alert("input_drift", n=1))
     assert first is not None and first.model_version == "m/1" and first.alert_id == "a1"
-    assert co.offer(_alert("confidence_drift", n=2)) is None
+    assert co.offer(_alert("estimated_performance", n=2)) is None
     assert co.offer(_alert("labelled_performance", n=3)) is None
     assert co.coalesced("m/1") == 2
-    other = co.offer(_alert("label_drift", version="m/2", n=4))
+    other = co.offer(_alert("input_drift", version="m/2", n=4))
     assert other is not None
     assert co.offer(_alert("promotion", version="m/3", n=5)) is None  # not a trigger
     restored = RetrainCoalescer.from_state(json.loads(json.dumps(co.to_state())))
     assert restored.in_flight("m/1") == first
     assert restored.complete("m/1") == first
-    again = restored.offer(_alert("label_drift", n=6))
+    again = restored.offer(_alert("input_drift", n=6))
     assert again is not None and again.request_id != first.request_id
     # replaying the same alert gives the same request id (trainer can dedupe)
-    assert RetrainCoalescer().offer(_alert("label_drift", n=1)).request_id == first.request_id  # type: ignore[union-attr]
+    assert RetrainCoalescer().offer(_alert("input_drift", n=1)).request_id == first.request_id  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="cannot trigger"):
         RetrainCoalescer(["promotion"])
 
@@ -101,7 +101,7 @@ def test_a_retrain_that_never_reported_back_expires() -> None:
     from streams.schemas import Alert
 
     def alert(i: int, hours: float) -> Alert:
-        return Alert(alert_id=f"a{i}", kind="label_drift", detector="d", statistic=0.3, threshold=0.1,
+        return Alert(alert_id=f"a{i}", kind="input_drift", detector="d", statistic=0.9, threshold=0.1,
                      model_version="m/v1", detected_at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(hours=hours))
 
     c = RetrainCoalescer(expire_after=dt.timedelta(hours=6))

@@ -322,7 +322,7 @@ def train_candidates(
     The held-out evaluation part is never looked at here: it stays an unbiased judge of the winner.
     A warm recipe without a champion to start from trains from the base encoder instead.
     """
-    from models.checkpoint import read_meta
+    from models.checkpoint import read_meta, write_meta
     from models.train import fine_tune
 
     budget = config.train.time_budget_s
@@ -357,6 +357,9 @@ def train_candidates(
             sets.train, model_dir, train_config, valid=sets.valid, progress=progress,
             cache_dir=settings.state_dir / "encoders",
         )
+        if warm:  # the checkpoint would name the champion's temporary directory as its base
+            meta = read_meta(model_dir)
+            write_meta(model_dir, meta.model_copy(update={"base_model": f"{champion_version} (warm start)"}))
         score = evaluate_checkpoint(
             model_dir, sets.human_valid, settings, report_dir / "recipes" / recipe.name,
             f"recipe {recipe.name} on the human validation labels",

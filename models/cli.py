@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Optional
 
@@ -275,15 +276,23 @@ def list_cmd() -> None:
     if not models:
         console.print(f"no registered models in {settings.tracking_uri}; run `brandpulse models bootstrap`")
         return
-    table = Table(title=f"{settings.registered_model} ({settings.tracking_uri})")
-    for col in ("version", "aliases", "created", "base model", "macro-F1", "neg. recall", "trained on"):
-        table.add_column(col, no_wrap=col in ("version", "aliases"))
+    table = Table(
+        title=f"{settings.registered_model} ({settings.tracking_uri})",
+        caption=(
+            "valid F1: macro-F1 on the model's own validation split (not comparable between rows). "
+            "held-out: a retrained model vs the champion of its day on the same held-out human labels."
+        ),
+    )
+    for col in ("version", "aliases", "created", "base model", "valid F1", "neg. recall", "held-out vs champ.", "trained on"):
+        table.add_column(col, no_wrap=col in ("version", "aliases", "created"), overflow="fold")
     for m in models:
+        human, champ = m.metrics.get("human_macro_f1"), m.metrics.get("champion_human_macro_f1")
         table.add_row(
             f"v{m.number}", ", ".join(m.aliases), m.created.strftime("%Y-%m-%d %H:%M"), m.base_model.split("/")[-1],
             f"{m.metrics['macro_f1']:.3f}" if "macro_f1" in m.metrics else "-",
             f"{m.metrics['negative_recall']:.3f}" if "negative_recall" in m.metrics else "-",
-            m.trained_on[:60],
+            "-" if human is None else f"{human:.3f} vs {champ:.3f}" if champ is not None else f"{human:.3f}",
+            textwrap.shorten(m.trained_on, width=60, placeholder=" …"),
         )
     console.print(table)
 

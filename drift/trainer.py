@@ -160,7 +160,9 @@ def build_training_sets(
         base = base.sample(replay, seed=config.seed) if replay else base.subset([])
     parts_train, parts_valid = [], [human_valid]
     if len(base) >= 20:
-        share = min(0.2, max(len(human_valid), 50) / len(base))
+        # Validation also fits the temperature and the negative threshold: a few dozen rows make those
+        # noisy (in the loop benchmark a 50-row base slice let one run forget general tweets badly).
+        share = min(0.2, max(4 * len(human_valid), 300) / len(base))
         base_fit, base_valid = train_test_split(base, share, seed=config.seed)
         parts_train.append(base_fit)
         parts_valid.insert(0, base_valid)

@@ -40,7 +40,7 @@ def test_smoke_run_measures_champion_and_challenger_and_applies_the_promotion_ru
     assert saved["summary"] == summary_rows(results) and saved["runs"][0]["labels"] == 80
 
 
-def test_brand_of_and_cli_arguments_are_checked() -> None:
+def test_brand_of_cli_arguments_and_flag_help() -> None:
     assert brand_of("@united where is my bag @delta") == "united" and brand_of("no handle") == "unknown"
     from streams.cli import app
 
@@ -48,3 +48,5 @@ def test_brand_of_and_cli_arguments_are_checked() -> None:
     for args in (["--labels", "ten"], ["--labels", "5"], ["--strategies", "clever"], ["--starts", "cold"]):
         result = runner.invoke(app, ["bench", "loop", *args])
         assert result.exit_code == 2, (args, result.output)
+    flags = runner.invoke(app, ["models", "bootstrap", "--help"])  # plain flags take no value: no "<bool>"
+    assert flags.exit_code == 0 and "--force" in flags.output and "<bool>" not in flags.output

@@ -203,7 +203,7 @@ class _Row(NamedTuple):
 def _mean_sd(xs: Sequence[float]) -> str:
     if not xs:
         return "–"
-    return f"{statistics.mean(xs):.3f}" + (f" ± {statistics.stdev(xs):.3f}" if len(xs) > 1 else "")
+    return f"{statistics.mean(xs):.3f}" + (f"±{statistics.stdev(xs):.3f}" if len(xs) > 1 else "")
 
 
 def summary_rows(results: Sequence[RunResult]) -> list[dict[str, str]]:
@@ -216,25 +216,30 @@ def summary_rows(results: Sequence[RunResult]) -> list[dict[str, str]]:
         forgot = [r.challenger_general_f1 - r.champion_general_f1 for r in rs if r.challenger_general_f1 is not None]
         to_promo = [r.seconds_to_promotion for r in rs if r.seconds_to_promotion is not None]
         rows.append({
-            "selection": strategy, "start": start, "labels": str(n),
-            "champion held-out": f"{rs[0].champion_heldout_f1:.3f}",
-            "challenger held-out": _mean_sd(chall),
+            "run": f"{strategy} {start} {n}",
+            "champion": f"{rs[0].champion_heldout_f1:.3f}",
+            "challenger": _mean_sd(chall),
             "gain": _mean_sd([c - rs[0].champion_heldout_f1 for c in chall]),
             "general Δ": _mean_sd(forgot),
             "promoted": f"{sum(r.promoted for r in rs)}/{len(rs)}",
-            "s to promotion": _mean_sd(to_promo).split(" ")[0] if to_promo else "–",
+            "s→promo": f"{statistics.mean(to_promo):.0f}" if to_promo else "–",
         })
     return rows
 
 
 def print_table(results: Sequence[RunResult]) -> None:
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    rows = summary_rows(results)
-    table = Table(title="Closed loop: macro-F1 on the held-out airline set (mean ± sd over seeds)")
+    rows = [{k: v for k, v in r.items() if k != "champion"} for r in summary_rows(results)]
+    champion = f"{results[0].champion_heldout_f1:.3f}" if results else "–"
+    table = Table(title=f"Closed loop: held-out airline macro-F1 (champion {champion}), mean±sd over seeds",
+                  box=box.SIMPLE, padding=(0, 1), caption=(
+        "run: selection, start, labels. general Δ: challenger − champion on general tweets. "
+        "s→promo: retrain + shadow seconds"))
     for col in rows[0] if rows else ["no runs"]:
-        table.add_column(col, justify="right" if col not in ("selection", "start") else "left")
+        table.add_column(col, justify="left" if col == "run" else "right", no_wrap=col != "run")
     for row in rows:
         table.add_row(*row.values())
     Console().print(table)

@@ -26,22 +26,52 @@ by the served model when it is loaded. Pure: plain inputs, no I/O; the worker ca
 from __future__ import annotations
 
 import re
-import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from models.data import normalise_tweet
-from streams.schemas import Alert, ScoredPost
 
 DESCRIPTORS = ("chars", "words", "mentions", "links", "hashtags", "uppercase", "digits", "non_ascii", "oov")
 _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
 _MENTION = re.compile(r"@\w+")
 _LINK = re.compile(r"https?://\S+|\bhttp\b")
 _HASHTAG = re.compile(r"#\w+")
+
+
+class Scored(Protocol):
+    """What the monitor needs of a scored post (``streams.schemas.ScoredPost`` fits)."""
+
+    @property
+    def post_id(self) -> str: ...
+    @property
+    def brand(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def probs(self) -> dict[str, float]: ...
+    @property
+    def model_version(self) -> str: ...
+
+
+class HealthSignal(BaseModel):
+    """A model-health finding; the worker turns it into an alert (same field names)."""
+
+    kind: Literal["estimated_performance", "input_drift"]
+    detector: str
+    statistic: float
+    threshold: float
+    window: int
+    model_version: str
+    brand: str | None = None
+    example_post_ids: list[str] = Field(default_factory=list)
+    message: str
 
 
 # ------------------------------------------------------------------ estimated performance (pure)
@@ -222,7 +252,7 @@ class _Window:
         self.decided: deque[int] = deque(maxlen=size)
         self.ids: deque[str] = deque(maxlen=size)
 
-    def add(self, post: ScoredPost, ref: HealthReference, index: Mapping[str, int]) -> None:
+    def add(self, post: Scored, ref: HealthReference, index: Mapping[str, int]) -> None:
         self.texts.append(normalise_tweet(post.text) if ref.normalise else post.text)
         self.probs.append(np.array([post.probs.get(lab, 0.0) for lab in ref.labels]))
         self.decided.append(index[post.label])
@@ -250,7 +280,7 @@ class HealthMonitor:
     def has_reference(self, model_version: str) -> bool:
         return model_version in self._refs
 
-    def add(self, batch: Sequence[ScoredPost]) -> list[str]:
+    def add(self, batch: Sequence[Scored]) -> list[str]:
         """Buffer one batch (cheap); returns the model versions due for a :meth:`check`."""
         due = []
         for post in batch:
@@ -284,7 +314,7 @@ class HealthMonitor:
             estimated_macro_f1=estimated_macro_f1(probs, decided),
         )
 
-    def check(self, model_version: str) -> list[Alert]:
+    def check(self, model_version: str) -> list[HealthSignal]:
         """Estimate performance and test input drift on the version's window; alert once per condition."""
         ref, window = self._refs[model_version], self._windows[model_version]
         self._since_check[model_version] = 0
@@ -298,12 +328,12 @@ class HealthMonitor:
             estimated_macro_f1=estimated_macro_f1(probs, decided), domain_auc=auc,
         )
         self._last[model_version] = status
-        alerts = []
+        alerts: list[HealthSignal] = []
         low = [i for i in np.argsort(probs[np.arange(len(decided)), decided])[:5]]
         examples = [window.ids[i] for i in low]
         if self._edge(model_version, "estimated_performance", status.accuracy_drop >= self.config.accuracy_drop):
-            alerts.append(Alert(
-                alert_id=uuid.uuid4().hex, kind="estimated_performance", detector="cbpe(prior-adjusted accuracy)",
+            alerts.append(HealthSignal(
+                kind="estimated_performance", detector="cbpe(prior-adjusted accuracy)",
                 statistic=status.estimated_accuracy, threshold=ref.accuracy - self.config.accuracy_drop,
                 window=status.posts, model_version=model_version, example_post_ids=examples,
                 message=(
@@ -314,8 +344,8 @@ class HealthMonitor:
                 ),
             ))
         if self._edge(model_version, "input_drift", auc >= self.config.auc_threshold):
-            alerts.append(Alert(
-                alert_id=uuid.uuid4().hex, kind="input_drift", detector="domain_classifier(text descriptors)",
+            alerts.append(HealthSignal(
+                kind="input_drift", detector="domain_classifier(text descriptors)",
                 statistic=auc, threshold=self.config.auc_threshold, window=status.posts,
                 model_version=model_version, example_post_ids=[window.ids[-i] for i in range(1, 6) if i <= len(window.ids)],
                 message=(

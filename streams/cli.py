@@ -286,12 +286,12 @@ def trends(
 def _mount_other_packages() -> None:
     """Commands whose code lives with the part of the system they operate."""
     from drift.labelling import label_command
-    from drift.loop_bench import loop_command
     from drift.trainer import trainer_command
     from models.bench import bench_app
     from models.cli import app as models_app
     from streams.api import api_command
     from streams.bench import pipeline_command
+    from streams.loop_bench import loop_command
     from streams.dashboard import dashboard_command
 
     app.add_typer(models_app, name="models", help="Train, evaluate, compare, register and promote models.")

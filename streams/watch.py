@@ -15,6 +15,7 @@ import logging
 import os
 import tempfile
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple, TypeVar
@@ -147,7 +148,8 @@ class Watcher:
         alerts = self.monitor.observe(result.scored)
         champion = [p for p in result.scored if p.model_role == "champion"]
         for version in self.health.add(champion):
-            alerts += await asyncio.to_thread(self.health.check, version)
+            signals = await asyncio.to_thread(self.health.check, version)
+            alerts += [Alert(alert_id=uuid.uuid4().hex, **sig.model_dump()) for sig in signals]
         requests = select_for_labelling(result.scored, rate=self.flyback_rate, active=self.active, now=time.monotonic())
         if requests:
             await self._write(self.store.insert_label_requests, requests, "label queue insert")

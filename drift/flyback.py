@@ -6,9 +6,11 @@ Two streams of label requests, both cheap and decided inline per batch:
   labelled-performance metrics (:mod:`drift.performance`) are unbiased estimates of live accuracy.
   Hash-based (SHA-256, not Python's salted ``hash()``), so every worker, replica and replay picks
   the same posts: a re-delivered post is never labelled twice and the sample is reproducible.
-- **Uncertain share** — active learning: the least confident posts of each batch, which teach a
-  retrained model the most. They are biased by construction, so they feed training, never the
-  performance estimate (``LabelRequest.reason`` tells them apart).
+- **Active selection** (:mod:`drift.active`, optional) — uncertain, diverse posts balanced across
+  brands within a labelling budget per hour, which teach a retrained model the most. They are biased
+  by construction, so they feed training, never the performance estimate or promotion
+  (``LabelRequest.reason`` is ``uncertain``; the worker also re-derives flyback membership from the
+  post id, so an imported label cannot slip into the evaluation sample).
 
 Only champion verdicts are sampled by default: a shadow model scores the same posts, and
 labelling a post once serves both.
@@ -17,9 +19,9 @@ labelling a post once serves both.
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Collection, Sequence
 
+from drift.active import ActiveSelector
 from streams.schemas import LabelRequest, ScoredPost
 
 _SCALE = float(2**64)
@@ -53,17 +55,11 @@ def _request(post: ScoredPost, reason: str) -> LabelRequest:
 def select_for_labelling(
     batch: Sequence[ScoredPost],
     rate: float = 0.01,
-    uncertain_share: float = 0.005,
     roles: Collection[str] = ("champion",),
+    active: ActiveSelector | None = None,
+    now: float = 0.0,
 ) -> list[LabelRequest]:
-    """Label requests for one scored batch: the flyback sample plus the least confident posts.
-
-    ``uncertain_share`` is a fraction of the batch. Its fractional part is rounded up or down by a
-    hash of the batch's first post id, so small batches still get their fair share on average
-    while the choice stays deterministic.
-    """
-    if not 0.0 <= uncertain_share <= 1.0:
-        raise ValueError(f"uncertain_share must be within [0, 1], got {uncertain_share}")
+    """Label requests for one scored batch: the flyback sample, plus what ``active`` selects at time ``now``."""
     seen: set[str] = set()
     eligible: list[ScoredPost] = []
     for post in batch:
@@ -71,11 +67,7 @@ def select_for_labelling(
             seen.add(post.post_id)
             eligible.append(post)
     requests = [_request(p, "flyback") for p in eligible if in_flyback(p.post_id, rate)]
-    if not eligible or uncertain_share == 0:
-        return requests
-    chosen = {r.post_id for r in requests}
-    want = uncertain_share * len(eligible)
-    k = math.floor(want) + (1 if _unit(f"share:{eligible[0].post_id}") < want - math.floor(want) else 0)
-    rest = sorted((p for p in eligible if p.post_id not in chosen), key=lambda p: (p.confidence, p.post_id))
-    requests.extend(_request(p, "uncertain") for p in rest[:k])
+    if active is not None:
+        chosen = {r.post_id for r in requests}
+        requests += [_request(p, "uncertain") for p in active.select(eligible, now, exclude=chosen)]
     return requests

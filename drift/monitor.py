@@ -219,7 +219,7 @@ class DriftMonitor:
         )
         return Alert(
             alert_id=uuid.uuid4().hex,
-            kind="label_drift",
+            kind="sentiment_shift",
             detector="label_mix(chi2+js+psi)",
             statistic=s.js,
             threshold=self.config.label_thresholds.js,
@@ -228,7 +228,7 @@ class DriftMonitor:
             model_version=version,
             example_post_ids=[p.post_id for p in examples],
             message=(
-                f"Predicted-label mix of {version} on {where} moved ({mix}; rising: {s.rising_label}). "
+                f"Sentiment on {where} shifted ({mix}; rising: {s.rising_label}), as scored by {version}. "
                 f"JS={s.js:.3f}, PSI={s.psi:.3f}, chi² p={s.p_value:.1e} over the last {s.window} posts."
             ),
             since=after[0].created_at if after else None,

@@ -1,7 +1,13 @@
 """Alerts in, at most one in-flight retraining request per model version out.
 
-A real shift raises several alerts — confidence and label mix, globally and for the affected
-brands, then labelled performance once labels arrive. Retraining is expensive and one retrain
+Which alerts retrain (:func:`is_model_health`, the decision table in the README): only evidence
+about the model — a significant drop of labelled macro-F1, a fall of the label-free estimated
+accuracy (CBPE), input drift against the checkpoint's reference texts, or a fall of the overall
+confidence. A shift in the predicted label mix (``sentiment_shift``) is a fact about the brands and
+never retrains by itself; nor do a brand's confidence moving (its posts changed) or confidence rising.
+
+A real model problem raises several alerts — confidence, estimated accuracy, input drift, then
+labelled performance once labels arrive. Retraining is expensive and one retrain
 answers all of them, so the first triggering alert for a model version opens a
 ``RetrainRequest``; later alerts for that version only increase its coalesced count until the
 training pipeline calls :meth:`RetrainCoalescer.complete` (trained, rejected or failed), which
@@ -20,18 +26,30 @@ from typing import Any
 
 from streams.schemas import Alert, AlertKind, RetrainRequest
 
-DEFAULT_TRIGGERS: frozenset[AlertKind] = frozenset({"confidence_drift", "label_drift", "labelled_performance"})
+MODEL_HEALTH: frozenset[AlertKind] = frozenset(
+    {"labelled_performance", "estimated_performance", "input_drift", "confidence_drift"}
+)
+DEFAULT_TRIGGERS = MODEL_HEALTH
+
+
+def is_model_health(alert: Alert) -> bool:
+    """Whether an alert is evidence that the model (not the world) changed: the retrain decision."""
+    if alert.kind == "confidence_drift":
+        # Overall confidence falling: the model is less sure of what it reads. A brand's confidence
+        # moving, or confidence rising, follows a change in what people say about it.
+        return alert.brand is None and alert.statistic < 0
+    return alert.kind in MODEL_HEALTH
 
 
 class RetrainCoalescer:
     def __init__(
         self, trigger_kinds: Collection[AlertKind] = DEFAULT_TRIGGERS, expire_after: dt.timedelta = dt.timedelta(hours=6)
     ) -> None:
-        unknown = set(trigger_kinds) - {"confidence_drift", "label_drift", "labelled_performance"}
+        unknown = set(trigger_kinds) - MODEL_HEALTH
         if unknown:
             raise ValueError(
-                f"alert kinds {sorted(unknown)} cannot trigger retraining; "
-                "use confidence_drift, label_drift and/or labelled_performance"
+                f"alert kinds {sorted(unknown)} cannot trigger retraining (they are not about model health); "
+                f"use some of {sorted(MODEL_HEALTH)}"
             )
         self.trigger_kinds = frozenset(trigger_kinds)
         # The trainer announces every outcome on model-events (a challenger, or "retrain-closed");
@@ -42,7 +60,7 @@ class RetrainCoalescer:
 
     def offer(self, alert: Alert) -> RetrainRequest | None:
         """A new request if this alert should start a retrain; None if ignored or coalesced."""
-        if alert.kind not in self.trigger_kinds:
+        if alert.kind not in self.trigger_kinds or not is_model_health(alert):
             return None
         version = alert.model_version
         pending = self._in_flight.get(version)

@@ -36,13 +36,17 @@ log = logging.getLogger(__name__)
 _TITLES = {
     "confidence_drift": ("🟠", "Confidence drift"),
     "label_drift": ("🔴", "Label-distribution drift"),
-    "labelled_performance": ("🔴", "Live accuracy below the bar"),
+    "sentiment_shift": ("📣", "Sentiment shift"),
+    "estimated_performance": ("🔴", "Estimated accuracy fell"),
+    "input_drift": ("🟠", "Input drift"),
+    "labelled_performance": ("🔴", "Live accuracy dropped"),
     "retrain": ("🔁", "Retraining requested"),
     "promotion": ("🚀", "Model promotion"),
 }
 _NEXT_STEPS = {
     "confidence_drift": (
-        "A retrain request is opened for this model version (one at a time; further alerts join it). "
+        "If overall confidence fell, a retrain request is opened for this model version (one at a time; "
+        "further alerts join it); a brand's confidence moving, or confidence rising, does not retrain. "
         "Flyback labelling keeps sampling, so labelled accuracy will confirm or clear this. "
         "Check the sample posts for a new topic, language or spam wave."
     ),
@@ -50,6 +54,18 @@ _NEXT_STEPS = {
         "A retrain request is opened for this model version (one at a time; further alerts join it). "
         "If the sample posts are correctly labelled this is a real change in sentiment, not model "
         "failure — check the brand dashboard before retraining."
+    ),
+    "sentiment_shift": (
+        "No retraining: the model's estimated accuracy and input look as validated, so this is what people "
+        "say about the brand. Check the brand dashboard and the sample posts; flyback labels keep checking the model."
+    ),
+    "estimated_performance": (
+        "A retrain request is opened for this model version (one at a time; further alerts join it). "
+        "Flyback labels will confirm the drop; check the sample posts (the least confident ones)."
+    ),
+    "input_drift": (
+        "A retrain request is opened for this model version: the model reads a different kind of text than it "
+        "was validated on. Check the sample posts for a new source, language or spam wave."
     ),
     "labelled_performance": (
         "Retraining is requested with the newest human labels; the challenger runs in shadow and is "

@@ -33,6 +33,9 @@ class CheckpointMeta(BaseModel):
     reference_distribution: dict[str, float] = Field(default_factory=dict)
     # Validation confidences (a sample) so confidence drift has a reference too.
     reference_confidence: list[float] = Field(default_factory=list)
+    # A sample of the validation texts (as the model saw them): model-health monitoring scores them
+    # with the served model to get its reference for estimated performance and input drift.
+    reference_texts: list[str] = Field(default_factory=list)
     metrics: dict[str, float] = Field(default_factory=dict)
     trained_on: str = ""
     distilled_from: str | None = Field(default=None, description="Teacher version when trained by distillation")

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from models.data import BUILTIN, DataError, LabelledData, load_dataset
@@ -275,17 +276,28 @@ def list_cmd() -> None:
     if not models:
         console.print(f"no registered models in {settings.tracking_uri}; run `brandpulse models bootstrap`")
         return
-    table = Table(title=f"{settings.registered_model} ({settings.tracking_uri})")
-    for col in ("version", "aliases", "created", "base model", "macro-F1", "neg. recall", "trained on"):
-        table.add_column(col, no_wrap=col in ("version", "aliases"))
+    table = Table(
+        title=f"{settings.registered_model} ({settings.tracking_uri})",
+        caption=(
+            "valid F1: macro-F1 on the model's own validation split (not comparable between rows). "
+            "held-out: a retrained model vs the champion of its day on the same held-out human labels."
+        ),
+    )
+    for col in ("version", "aliases", "created", "valid F1", "neg. rec.", "held-out vs champ"):
+        table.add_column(col, no_wrap=True)
     for m in models:
+        human, champ = m.metrics.get("human_macro_f1"), m.metrics.get("champion_human_macro_f1")
         table.add_row(
-            f"v{m.number}", ", ".join(m.aliases), m.created.strftime("%Y-%m-%d %H:%M"), m.base_model.split("/")[-1],
+            f"v{m.number}", ", ".join(m.aliases), m.created.strftime("%m-%d %H:%M"),
             f"{m.metrics['macro_f1']:.3f}" if "macro_f1" in m.metrics else "-",
             f"{m.metrics['negative_recall']:.3f}" if "negative_recall" in m.metrics else "-",
-            m.trained_on[:60],
+            "-" if human is None else f"{human:.3f} vs {champ:.3f}" if champ is not None else f"{human:.3f}",
         )
     console.print(table)
+    # Below the table, not in it: base model and training data are too long for columns at 80 characters.
+    for m in models:
+        base = m.base_model.split("/")[-1] or "unknown base"
+        console.print(f"v{m.number}: {escape(base)}, trained on {escape(m.trained_on or 'unknown data')}", soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 Imbalance = Literal["weighted-ce", "focal", "oversample", "none"]
 REFERENCE_CONFIDENCE_SAMPLE = 2000
+REFERENCE_TEXT_SAMPLE = 400
 
 
 class TrainConfig(BaseModel):
@@ -131,6 +132,14 @@ def reference_confidence(probs: np.ndarray, seed: int, limit: int = REFERENCE_CO
     if len(conf) > limit:
         conf = np.random.default_rng(seed).choice(conf, size=limit, replace=False)
     return [round(float(c), 6) for c in conf]
+
+
+def reference_texts(texts: list[str], seed: int, limit: int = REFERENCE_TEXT_SAMPLE) -> list[str]:
+    """A seeded sample of validation texts, kept in the checkpoint as the input reference."""
+    if len(texts) <= limit:
+        return list(texts)
+    idx = np.sort(np.random.default_rng(seed).choice(len(texts), size=limit, replace=False))
+    return [texts[i] for i in idx]
 
 
 def predicted_distribution(pred: np.ndarray, labels: list[str]) -> dict[str, float]:
@@ -491,6 +500,7 @@ def fine_tune(
         negative_threshold=cut,
         reference_distribution=predicted_distribution(pred, labels),
         reference_confidence=reference_confidence(probs, config.seed),
+        reference_texts=reference_texts(valid.texts, config.seed),
         metrics=checkpoint_metrics(metrics, threshold, "negative"),
         trained_on=f"{train.source} ({len(train)} texts; valid {len(valid)})",
     )

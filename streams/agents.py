@@ -69,16 +69,16 @@ class Runtime:
         await self.notifier.start()
         self.watcher = Watcher(settings, self.store, send_to_topic, self.notifier, lambda: self.slots.current)
         self.brand_watcher = BrandWatcher(settings, self.store, send_to_topic, self.notifier, self.resolver.groups)
-        self.sync_watcher_models()
+        await self.sync_watcher_models()
         self.ready.set()
 
-    def sync_watcher_models(self) -> None:
-        """Give drift detection the reference label mix of every model now served."""
+    async def sync_watcher_models(self) -> None:
+        """Give drift and model-health detection the reference of every model now served."""
         assert self.watcher is not None
         serving = self.slots.current
         for scorer in (serving.champion, serving.challenger):
             if scorer is not None:
-                self.watcher.model_loaded(scorer.version, scorer.meta.reference_distribution)
+                await self.watcher.model_loaded(scorer)
 
 
 runtime = Runtime()
@@ -247,7 +247,7 @@ async def follow_model_events() -> None:
             except Exception:  # noqa: BLE001 - keep serving the current models
                 log.exception("could not apply model event %s; still serving the previous models", event)
                 continue
-            runtime.sync_watcher_models()
+            await runtime.sync_watcher_models()
             if event.role == "challenger":  # the retrain it asked for is done
                 runtime.watcher.coalescer.complete(event.retrain_for or champion_before)
     finally:

@@ -13,6 +13,24 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+
+
+def _flags_without_type_label() -> None:
+    """Typer's rich help prints a type for every option, so plain flags (and --help) read ``<bool>``.
+
+    A flag takes no value; showing one misleads. Options with a value keep their type.
+    """
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx) -> str | None:  # type: ignore[no-untyped-def]
+        return None if self.is_flag else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_without_type_label()
 console = Console()
 app = typer.Typer(
     help="brandpulse: streaming brand sentiment monitoring (Kafka → Faust → transformer → ClickHouse).",
@@ -395,11 +413,13 @@ def _mount_other_packages() -> None:
     from models.cli import app as models_app
     from streams.api import api_command
     from streams.bench import pipeline_command
+    from streams.loop_bench import loop_command
     from streams.dashboard import dashboard_command
 
     app.add_typer(models_app, name="models", help="Train, evaluate, compare, register and promote models.")
     bench_app.command("pipeline")(pipeline_command)
     bench_app.command("spikes")(spikes_command)
+    bench_app.command("loop")(loop_command)
     app.add_typer(bench_app, name="bench", help="Benchmark the scoring paths and the pipeline on real tweets.")
     app.command("label")(label_command)
     app.command("trainer")(trainer_command)

@@ -150,8 +150,12 @@ class ModelEvent(BaseModel):
     at: dt.datetime = Field(default_factory=utcnow)
 
 
+# label_drift: the predicted label mix moved (older records; new ones are sentiment_shift).
+# sentiment_shift: the mix moved — a fact about the brand, not by itself a model problem.
+# estimated_performance / input_drift: label-free model-health signals (drift/health.py).
 AlertKind = Literal[
-    "confidence_drift", "label_drift", "labelled_performance", "retrain", "promotion",
+    "confidence_drift", "label_drift", "sentiment_shift", "estimated_performance", "input_drift",
+    "labelled_performance", "retrain", "promotion",
     # brand alerts (streams.brand_watch): about the brand, never about the model
     "brand_volume_spike", "brand_negative_spike", "brand_positive_surge", "brand_spike_escalated", "brand_spike_resolved",
     "brand_digest",

@@ -104,7 +104,14 @@ class Settings(BaseSettings):
     auto_promote: bool = Field(default=True, description="Promote a challenger that wins on human labels")
     promotion_margin: float = Field(default=0.02, ge=0, description="Macro-F1 gain a challenger needs to be promoted")
     promotion_min_labels: int = Field(default=200, ge=1, description="Human-labelled posts scored by both models before promotion")
-    uncertain_share: float = Field(default=0.005, ge=0, le=1, description="Extra share of least-confident posts sent for labels")
+    label_budget_per_hour: float = Field(
+        default=120.0, ge=0, le=100_000,
+        description="Training labels actively selected per hour per worker (uncertain, diverse, brand-balanced; 0 = off)",
+    )
+    drift_min_brand_posts: int = Field(default=1000, ge=1, description="Posts a brand needs before it gets its own drift track")
+    health_window: int = Field(
+        default=500, ge=50, le=20_000, description="Posts per model-health check (estimated accuracy, input drift)"
+    )
 
     @property
     def language_config(self) -> LanguageConfig:

@@ -14,12 +14,16 @@ import json
 import logging
 import os
 import tempfile
+import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
-from drift.flyback import select_for_labelling
-from drift.monitor import DriftMonitor
+from drift.active import ActiveConfig, ActiveSelector
+from drift.flyback import in_flyback, select_for_labelling
+from drift.health import HealthConfig, HealthMonitor, build_reference
+from drift.monitor import DriftMonitor, MonitorConfig
 from drift.performance import PerformanceMonitor
 from drift.retrain import RetrainCoalescer
 from drift.shadow import ShadowReport, compare, should_promote
@@ -27,11 +31,14 @@ from drift.slack import SlackNotifier
 from streams import metrics
 from streams.clickhouse import ClickHouseStore, write_logging_refusals
 from streams.pipeline import BatchResult
+from models.scorer import decide
+from models.scorer_factory import SentimentScorer
 from streams.schemas import Alert, HumanLabel, RetrainRequest
 from streams.serving import Serving
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Send = Callable[[str, bytes | None, bytes], Awaitable[None]]  # (topic key, record key, value)
 
@@ -68,28 +75,75 @@ class Watcher:
         self.notifier = notifier
         self.serving = serving
         self.flyback_rate = settings.flyback_rate
-        self.uncertain_share = settings.uncertain_share
+        self.active = ActiveSelector(ActiveConfig(budget_per_hour=settings.label_budget_per_hour), time.monotonic())
         state_dir = self.state_dir
-        self.monitor = DriftMonitor.load_or_create(state_dir / "monitor.json")
+        self.monitor = DriftMonitor.load_or_create(
+            state_dir / "monitor.json", MonitorConfig(min_brand_posts=settings.drift_min_brand_posts)
+        )
+        self.health = HealthMonitor(HealthConfig(window=settings.health_window, every=settings.health_window // 2))
         extra = self._load_extra()
-        self.performance = PerformanceMonitor.from_state(extra["performance"]) if "performance" in extra else PerformanceMonitor()
-        self.coalescer = RetrainCoalescer.from_state(extra["coalescer"]) if "coalescer" in extra else RetrainCoalescer()
+        self.performance = self._restore(PerformanceMonitor, extra.get("performance"))
+        self.coalescer = self._restore(RetrainCoalescer, extra.get("coalescer"))
         self.alerts_raised = 0
         self.label_requests = 0
         self.shadow_report: ShadowReport | None = None
         self._promoted: set[str] = set()
 
+    @staticmethod
+    def _restore(cls: type[T], state: dict | None) -> T:
+        """Saved detector state, or a fresh one when there is none or it has an older format."""
+        if state is None:
+            return cls()
+        try:
+            return cls.from_state(state)  # type: ignore[attr-defined]
+        except (ValueError, KeyError) as exc:
+            log.warning("%s state not restored (%s); starting it afresh", cls.__name__, exc)
+            return cls()
+
     # ---- model lifecycle hooks -----------------------------------------------------------
-    def model_loaded(self, version: str, reference: dict[str, float]) -> None:
+    async def model_loaded(self, scorer: SentimentScorer) -> None:
+        """Give every detector the reference of a model now served (its label mix, quality, texts)."""
+        version, meta = scorer.version, scorer.meta
+        reference = meta.reference_distribution
         if reference and version not in {k[0] for k in self.monitor.keys}:
             self.monitor.set_reference(version, reference)
+        validated = meta.metrics.get("macro_f1")
+        if validated and self.performance.baseline(version) is None:
+            self.performance.set_baseline(version, validated)
+        if self.health.has_reference(version):
+            return
+        if len(meta.reference_texts) < 20:
+            log.warning("%s has no reference texts (trained before they were recorded): no estimated-accuracy "
+                        "or input-drift checks for it", version)
+            return
+        texts = meta.reference_texts
+        probs = await asyncio.to_thread(scorer.predict_proba, texts)
+        decided = decide(probs, scorer.labels, meta.negative_label, meta.negative_threshold)
+        ref = build_reference(texts, probs, [scorer.labels[i] for i in decided], scorer.labels, meta.normalise_input)
+        self.health.set_reference(version, ref)
+        log.info("model health reference for %s: estimated accuracy %.3f on %d reference texts",
+                 version, ref.accuracy, len(texts))
+
+    def is_random_sample(self, post_id: str) -> bool:
+        """Whether a labelled post belongs to the uniform flyback sample (the only unbiased evidence)."""
+        return in_flyback(post_id, self.flyback_rate)
+
+    def champion_version(self) -> str | None:
+        try:
+            return self.serving().champion.version
+        except RuntimeError:
+            return None
 
     # ---- per batch -----------------------------------------------------------------------
     async def observe_batch(self, result: BatchResult) -> None:
         if not result.scored:
             return
         alerts = self.monitor.observe(result.scored)
-        requests = select_for_labelling(result.scored, rate=self.flyback_rate, uncertain_share=self.uncertain_share)
+        champion = [p for p in result.scored if p.model_role == "champion"]
+        for version in self.health.add(champion):
+            signals = await asyncio.to_thread(self.health.check, version)
+            alerts += [Alert(alert_id=uuid.uuid4().hex, **sig.model_dump()) for sig in signals]
+        requests = select_for_labelling(result.scored, rate=self.flyback_rate, active=self.active, now=time.monotonic())
         if requests:
             await asyncio.to_thread(write_logging_refusals, self.store.insert_label_requests, requests, what="label queue insert")
             for req in requests:
@@ -98,21 +152,30 @@ class Watcher:
         await self.raise_alerts(alerts)
 
     async def observe_labels(self, labels: Sequence[HumanLabel]) -> None:
-        """Store human labels and score each model version that predicted those posts against them."""
+        """Store human labels; score the champion's verdicts on the random-sample ones against them.
+
+        Actively selected labels are stored (the trainer learns from them) but never scored here: they
+        are biased towards hard posts. A shadow challenger is judged by the promotion rule only.
+        """
         if not labels:
             return
         await asyncio.to_thread(write_logging_refusals, self.store.insert_human_labels, labels, what="human label insert")
-        by_post = {lab.post_id: lab.label for lab in labels}
+        by_post = {lab.post_id: lab.label for lab in labels if self.is_random_sample(lab.post_id)}
+        if not by_post:
+            await self.review_challenger()
+            return
         rows = await asyncio.to_thread(
             self.store.query,
-            f"SELECT post_id, model_version, label FROM {self.store.db}.scored_posts FINAL WHERE post_id IN {{ids:Array(String)}}",
+            f"SELECT post_id, model_version, label FROM {self.store.db}.scored_posts FINAL "
+            f"WHERE model_role = 'champion' AND post_id IN {{ids:Array(String)}}",
             {"ids": list(by_post)},
         )
-        alerts: list[Alert] = []
+        pairs: dict[str, list[tuple[str, str]]] = {}
+        ids: dict[str, list[str]] = {}
         for r in rows:
-            alert = self.performance.observe(r["model_version"], r["label"], by_post[r["post_id"]], r["post_id"])
-            if alert is not None:
-                alerts.append(alert)
+            pairs.setdefault(r["model_version"], []).append((r["label"], by_post[r["post_id"]]))
+            ids.setdefault(r["model_version"], []).append(r["post_id"])
+        alerts = [a for v in pairs if (a := self.performance.observe_many(v, pairs[v], ids[v])) is not None]
         await self.raise_alerts(alerts)
         await self.review_challenger()
 
@@ -133,7 +196,8 @@ class Watcher:
             return None
         return compare(
             [Verdict(**r) for r in champ_rows], [Verdict(**r) for r in chall_rows],
-            [HumanLabel(post_id=h["post_id"], label=h["label"], annotator=h["annotator"]) for h in human],
+            [HumanLabel(post_id=h["post_id"], label=h["label"], annotator=h["annotator"])
+             for h in human if self.is_random_sample(h["post_id"])],
         )
 
     async def review_challenger(self) -> None:
@@ -162,16 +226,28 @@ class Watcher:
     async def raise_alerts(self, alerts: Sequence[Alert]) -> None:
         if not alerts:
             return
+        alerts = [self._with_health(a) if a.kind == "sentiment_shift" else a for a in alerts]
         await asyncio.to_thread(write_logging_refusals, self.store.insert_alerts, alerts, what="alert insert")
         metrics.record_alerts(alerts)
         for alert in alerts:
             log.warning("ALERT %s %s brand=%s: %s", alert.kind, alert.detector, alert.brand or "*", alert.message)
             await self.send("alerts", alert.alert_id.encode(), alert.model_dump_json().encode())
             self.notifier.notify(alert)
+            # Only the champion's health asks for a retrain; a shadow challenger is judged by promotion alone.
+            if alert.model_version != self.champion_version():
+                continue
             request = self.coalescer.offer(alert)
             if request is not None:
                 await self.request_retrain(request)
         self.alerts_raised += len(alerts)
+
+    def _with_health(self, alert: Alert) -> Alert:
+        """A sentiment shift says how the model looks meanwhile: the reason it is not a retrain."""
+        notes = [s.summary() for s in (self.health.status(alert.model_version),
+                                       self.health.status(alert.model_version, alert.brand) if alert.brand else None) if s]
+        if not notes:
+            return alert
+        return alert.model_copy(update={"message": f"{alert.message} Model health: {'; '.join(notes)}."})
 
     async def request_retrain(self, request: RetrainRequest) -> None:
         log.warning("requesting retrain of %s (%s)", request.model_version, request.reason)

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from drift.trainer import (
+    SCRATCH,
+    WARM,
     LabelStore,
     TrainerConfig,
     TrainerState,
@@ -148,7 +150,9 @@ def test_trainer_loop_registers_an_evaluated_challenger_and_announces_it(
         (None, b"not json"),
     ])
 
-    config = TrainerConfig(base_sample=300, min_labels=100, eval_fraction=0.3, train=TINY)
+    # One warm-start recipe keeps the test lean; the default tries two.
+    config = TrainerConfig(base_sample=300, min_labels=100, eval_fraction=0.3, train=TINY,
+                           recipes=[WARM.model_copy(update={"replay": 300})])
     worker = TrainerWorker(settings, config)
     stop = threading.Event()
     loop = threading.Thread(target=worker.run, args=(stop,), daemon=True)
@@ -174,9 +178,11 @@ def test_trainer_loop_registers_an_evaluated_challenger_and_announces_it(
     outcome = worker.outcomes[0]
     assert outcome.status == "registered" and outcome.version == challenger
     assert outcome.champion is not None and outcome.champion.version == champion
+    assert f"recipe warm (from {champion})" in outcome.message  # continued from what the champion knows
+    assert outcome.challenger is not None and outcome.challenger.macro_f1 >= outcome.champion.macro_f1
     assert outcome.challenger is not None and 80 <= outcome.eval_rows <= 95
     assert outcome.human_train_rows > 150
-    # 60 steps on real tweets (0.61 when measured): well above always-negative (~0.26 here).
+    # 60 warm-started steps on real tweets: well above always-negative (~0.26 here).
     assert outcome.challenger.macro_f1 > 0.45
     assert outcome.challenger.version == "candidate/req-1"
     saved = json.loads((outcome.report_dir / "new_model" / "report.json").read_text())  # type: ignore[operator]
@@ -194,3 +200,23 @@ def test_trainer_loop_registers_an_evaluated_challenger_and_announces_it(
     assert [a.kind for a in alerts] == ["retrain"]
     assert alerts[0].model_version == challenger and "registered" in alerts[0].message
     assert alerts[0].statistic == pytest.approx(outcome.challenger.macro_f1)
+
+
+def test_a_retrained_model_that_loses_is_kept_without_the_challenger_alias(tmp_path: Path, trained_model: Path) -> None:
+    from models.registry import CHALLENGER, CHAMPION, alias_version, list_models, log_and_register
+
+    settings = Settings(data_dir=tmp_path / "state")
+    champion = log_and_register(trained_model, settings=settings, params={}, metrics={}, alias=CHAMPION)
+    request = RetrainRequest(request_id="loser", model_version=champion, reason="labelled_performance")
+    # Three optimiser steps from the untrained encoder, and a bar of +0.5 over the champion: it cannot pass.
+    config = TrainerConfig(base_sample=200, min_labels=100, min_gain=0.5, recipes=[SCRATCH.model_copy(update={"replay": 200})],
+                           train=TINY.model_copy(update={"max_steps": 3}))
+    outcome = run_retrain(request, human_labels(200, seed=4), settings, config=config, progress=False)
+    assert outcome.status == "rejected", outcome.message
+    assert outcome.challenger is not None and outcome.champion is not None
+    assert outcome.challenger.macro_f1 < outcome.champion.macro_f1 + 0.5
+    assert "not sent to shadow" in outcome.message and outcome.version is not None
+    assert alias_version(CHALLENGER, settings=settings) is None
+    assert outcome.version in [m.version for m in list_models(settings=settings)]
+    closed = outcome.event()
+    assert closed.action == "retrain-closed" and closed.retrain_for == champion and "rejected" in closed.reason

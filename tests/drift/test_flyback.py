@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from drift.active import ActiveConfig, ActiveSelector
 from drift.flyback import in_flyback, select_for_labelling
 from tests.drift.helpers import REPO, airline_rows, scored
 
@@ -34,31 +35,17 @@ def test_same_choice_in_another_process_with_a_different_hash_seed() -> None:
 def test_rate_bounds_are_checked() -> None:
     with pytest.raises(ValueError, match="within"):
         in_flyback("a", rate=1.5)
-    with pytest.raises(ValueError, match="within"):
-        select_for_labelling([], uncertain_share=-0.1)
 
 
-def test_select_adds_least_confident_and_dedupes() -> None:
-    batch = [scored(i, "neutral", 0.5 + i / 1000) for i in range(400)]
-    batch.append(scored(7, "neutral", 0.5, role="shadow"))  # same post scored by the shadow model
-    requests = select_for_labelling(batch, rate=0.01, uncertain_share=0.01)
+def test_select_adds_actively_chosen_posts_outside_the_flyback_sample_and_dedupes() -> None:
+    batch = [scored(i, "neutral", 0.4 + i / 1000, text=f"distinct post number {i} about topic {i % 37}") for i in range(400)]
+    batch.append(scored(7, "neutral", 0.4, role="shadow"))  # same post scored by the shadow model
+    active = ActiveSelector(ActiveConfig(budget_per_hour=3600, burst=4))
+    requests = select_for_labelling(batch, rate=0.01, active=active, now=0.0)
     flyback = [r for r in requests if r.reason == "flyback"]
     uncertain = [r for r in requests if r.reason == "uncertain"]
     assert {r.post_id for r in flyback} == {p.post_id for p in batch[:400] if in_flyback(p.post_id)}
-    assert len(uncertain) == 4  # 1 % of 400 champion posts
-    chosen_flyback = {r.post_id for r in flyback}
-    expected = [p.post_id for p in batch[:400] if p.post_id not in chosen_flyback][:4]
-    assert [r.post_id for r in uncertain] == expected  # lowest confidence first
+    assert len(uncertain) == 4 and not {r.post_id for r in uncertain} & {r.post_id for r in flyback}
     assert len({r.post_id for r in requests}) == len(requests)
     assert all(r.model_version == "m/1" and r.text for r in requests)
-    again = select_for_labelling(batch, rate=0.01, uncertain_share=0.01)
-    assert [(r.post_id, r.reason) for r in again] == [(r.post_id, r.reason) for r in requests]
-
-
-def test_uncertain_share_is_fair_for_small_batches() -> None:
-    # 2 posts × 0.25 share = 0.5 expected per batch: hash rounding gives ~half the batches one.
-    picked = sum(
-        len(select_for_labelling([scored(2 * b, "neutral", 0.6), scored(2 * b + 1, "neutral", 0.7)], rate=0.0, uncertain_share=0.25))
-        for b in range(2_000)
-    )
-    assert 900 < picked < 1_100
+    assert [r.post_id for r in select_for_labelling(batch, rate=0.01)] == [r.post_id for r in flyback]  # no selector

@@ -42,8 +42,8 @@ def test_one_brand_drifting_raises_brand_and_global_alerts_with_context() -> Non
     after = _feed(monitor, posts[6_000:])
     assert before == []
     kinds = {(a.kind, a.brand) for a in after}
-    assert ("label_drift", "acme") in kinds and ("confidence_drift", "acme") in kinds
-    assert ("label_drift", None) in kinds  # a third of all traffic turning negative shows globally
+    assert ("sentiment_shift", "acme") in kinds and ("confidence_drift", "acme") in kinds
+    assert ("sentiment_shift", None) in kinds  # a third of all traffic turning negative shows globally
     assert not any(a.brand in ("globex", "initech") for a in after)
     assert len(after) == len(kinds)  # one alert per (kind, scope): no storm
     by_id = {p.post_id: p for p in posts}
@@ -55,7 +55,7 @@ def test_one_brand_drifting_raises_brand_and_global_alerts_with_context() -> Non
             assert all(by_id[pid].brand == "acme" for pid in a.example_post_ids)
             # change point estimated within ~100 of acme's posts (300 overall) of the switch
             assert posts[6_000 - 300].created_at <= a.since <= posts[6_000 + 300].created_at
-    label_alert = next(a for a in after if a.kind == "label_drift" and a.brand == "acme")
+    label_alert = next(a for a in after if a.kind == "sentiment_shift" and a.brand == "acme")
     assert label_alert.statistic >= label_alert.threshold == 0.1
     assert all(by_id[pid].label == "negative" for pid in label_alert.example_post_ids)
     conf_alert = next(a for a in after if a.kind == "confidence_drift" and a.brand == "acme")

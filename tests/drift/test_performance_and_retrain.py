@@ -6,7 +6,7 @@ import random
 import pytest
 from sklearn.metrics import f1_score
 
-from drift.performance import PerformanceConfig, PerformanceMonitor, macro_f1, recall
+from drift.performance import PerformanceConfig, PerformanceMonitor, bootstrap_macro_f1_upper, macro_f1, recall
 from drift.retrain import RetrainCoalescer
 from streams.schemas import Alert
 from tests.drift.helpers import LABELS, airline_rows
@@ -29,26 +29,43 @@ def test_macro_f1_and_recall_match_sklearn_on_real_labels() -> None:
     assert macro_f1([]) == 0.0
 
 
-def test_alerts_once_when_f1_drops_and_rearms_after_recovery() -> None:
+def test_alerts_once_on_a_significant_drop_below_the_models_own_quality_and_rearms() -> None:
     human = [r["airline_sentiment"] for r in airline_rows()[:3_000]]
     mon = PerformanceMonitor(PerformanceConfig(window=300, min_labels=200))
+    mon.set_baseline("m/1", 0.85)
     good = mon.observe_many("m/1", _noisy(human[:1_000], 0.03, 2))
-    bad = mon.observe_many("m/1", _noisy(human[1_000:2_000], 0.4, 3))
-    assert good == [] and len(bad) == 1
+    bad = [a for i in range(1_000, 2_000, 50) if (a := mon.observe_many("m/1", _noisy(human[i:i + 50], 0.4, i)))]
+    assert good is None and len(bad) == 1
     alert = bad[0]
     assert alert.kind == "labelled_performance" and alert.statistic < 0.85 == alert.threshold
-    assert "negative recall" in alert.message
-    recovered = mon.observe_many("m/1", _noisy(human[2_000:2_600], 0.02, 4))
-    assert recovered == []
-    again = mon.observe_many("m/1", _noisy(human[2_600:3_000], 0.5, 5))
-    assert len(again) == 1
+    assert "significantly below its validated 0.850" in alert.message and "negative recall" in alert.message
+    assert mon.observe_many("m/1", _noisy(human[2_000:2_600], 0.02, 4)) is None  # recovered: re-armed
+    assert mon.observe_many("m/1", _noisy(human[2_600:3_000], 0.5, 5)) is not None
     restored = PerformanceMonitor.from_state(json.loads(json.dumps(mon.to_state())))
-    assert restored.snapshot("m/1") == mon.snapshot("m/1")
+    assert restored.snapshot("m/1") == mon.snapshot("m/1") and restored.baseline("m/1") == 0.85
+
+
+def test_a_drop_within_sampling_noise_does_not_alert() -> None:
+    human = [r["airline_sentiment"] for r in airline_rows()[:3_000]]
+    pairs = _noisy(human[:200], 0.12, 7)
+    mon = PerformanceMonitor(PerformanceConfig(window=200, min_labels=200, min_drop=0.0))
+    f1 = macro_f1(pairs)
+    mon.set_baseline("m/1", f1 + 0.02)  # 2 points under its validated quality on 200 labels: noise
+    assert mon.observe_many("m/1", pairs) is None
+    assert bootstrap_macro_f1_upper(pairs) > f1 + 0.02
+
+
+def test_without_a_baseline_only_the_optional_floor_alerts() -> None:
+    bad = [("negative", "positive")] * 150 + [("positive", "positive")] * 100
+    assert PerformanceMonitor().observe_many("m/1", bad) is None  # floor off by default
+    floored = PerformanceMonitor(PerformanceConfig(f1_floor=0.6)).observe_many("m/1", bad)
+    assert floored is not None and "floor 0.60" in floored.message
 
 
 def test_no_alert_before_min_labels() -> None:
     mon = PerformanceMonitor(PerformanceConfig(min_labels=200))
-    assert mon.observe_many("m/1", [("negative", "positive")] * 199) == []
+    mon.set_baseline("m/1", 0.8)
+    assert mon.observe_many("m/1", [("negative", "positive")] * 199) is None
     assert mon.observe("m/1", "negative", "positive") is not None
 
 
@@ -58,21 +75,21 @@ def _alert(kind: str, version: str = "m/1", n: int = 0) -> Alert:
 
 def test_coalescer_one_request_in_flight_per_version() -> None:
     co = RetrainCoalescer()
-    first = co.offer(_alert("label_drift", n=1))
+    first = co.offer(_alert("input_drift", n=1))
     assert first is not None and first.model_version == "m/1" and first.alert_id == "a1"
-    assert co.offer(_alert("confidence_drift", n=2)) is None
+    assert co.offer(_alert("estimated_performance", n=2)) is None
     assert co.offer(_alert("labelled_performance", n=3)) is None
     assert co.coalesced("m/1") == 2
-    other = co.offer(_alert("label_drift", version="m/2", n=4))
+    other = co.offer(_alert("input_drift", version="m/2", n=4))
     assert other is not None
     assert co.offer(_alert("promotion", version="m/3", n=5)) is None  # not a trigger
     restored = RetrainCoalescer.from_state(json.loads(json.dumps(co.to_state())))
     assert restored.in_flight("m/1") == first
     assert restored.complete("m/1") == first
-    again = restored.offer(_alert("label_drift", n=6))
+    again = restored.offer(_alert("input_drift", n=6))
     assert again is not None and again.request_id != first.request_id
     # replaying the same alert gives the same request id (trainer can dedupe)
-    assert RetrainCoalescer().offer(_alert("label_drift", n=1)).request_id == first.request_id  # type: ignore[union-attr]
+    assert RetrainCoalescer().offer(_alert("input_drift", n=1)).request_id == first.request_id  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="cannot trigger"):
         RetrainCoalescer(["promotion"])
 
@@ -84,7 +101,7 @@ def test_a_retrain_that_never_reported_back_expires() -> None:
     from streams.schemas import Alert
 
     def alert(i: int, hours: float) -> Alert:
-        return Alert(alert_id=f"a{i}", kind="label_drift", detector="d", statistic=0.3, threshold=0.1,
+        return Alert(alert_id=f"a{i}", kind="input_drift", detector="d", statistic=0.9, threshold=0.1,
                      model_version="m/v1", detected_at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(hours=hours))
 
     c = RetrainCoalescer(expire_after=dt.timedelta(hours=6))

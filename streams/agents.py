@@ -56,6 +56,7 @@ class Runtime:
         self.stopping = False
         self.batches = 0
         self.posts_scored = 0
+        self.posts_unscored = 0  # stored with their language, not scored (a language the model does not read)
         self.dead_letters = 0
 
     async def start(self) -> None:
@@ -186,6 +187,7 @@ async def _complete(events, records: list[RawRecord], prepared: BatchResult | No
     metrics.record_batch(result, time.perf_counter() - started)
     runtime.batches += 1
     runtime.posts_scored += len(result.scored)
+    runtime.posts_unscored += len(result.unscored)
     runtime.dead_letters += len(result.dead)
 
 

@@ -38,6 +38,7 @@ async def stats(self: View, request: Request) -> Response:
             "ready": runtime.ready.is_set(),
             "batches": runtime.batches,
             "posts_scored": runtime.posts_scored,
+            "posts_unscored": runtime.posts_unscored,
             "dead_letters": runtime.dead_letters,
             "alerts": runtime.watcher.alerts_raised if runtime.watcher else 0,
             "label_requests": runtime.watcher.label_requests if runtime.watcher else 0,

@@ -16,7 +16,7 @@ from tests.conftest import Stack
 T0 = dt.datetime(2015, 2, 24, 11, 0, tzinfo=dt.timezone.utc)
 ENGLISH = ["@united lost my bag again and nobody at the desk will help", "@united great crew on the flight to Denver today",
            "@united why is the wifi never working on these planes"]
-SPANISH = ["@united perdieron mi maleta otra vez y nadie en el mostrador me ayuda", "@united el vuelo salió con tres horas de retraso"]
+SPANISH = ["@united perdieron mi maleta otra vez y nadie en el mostrador me ayuda", "@united el vuelo salió con tres horas de retraso y nadie nos dio ninguna explicación"]
 FRENCH = ["@united vous avez perdu ma valise et personne ne répond au téléphone"]
 
 

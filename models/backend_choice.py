@@ -27,7 +27,7 @@ from typing import Any, get_args
 import numpy as np
 from pydantic import BaseModel, Field
 
-from models.checkpoint import read_meta
+from models.checkpoint import WEIGHT_FILES, read_meta, weights_digest
 from models.data import LabelledData
 from models.scorer_factory import Backend, make_scorer
 
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 CHOICE_DIR = "backend-choice"
 # CPU flags that decide which kernels the backends can use; part of the cache key and the reports.
 ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "amx_tile", "avx512_fp16")
-_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "config.json", "brandpulse.json")
 REFERENCE: Backend = "torch"
 
 
@@ -167,13 +166,7 @@ def machine_info(threads: int | None) -> dict[str, Any]:
 
 
 def _checkpoint_key(model_dir: Path) -> str:
-    h = hashlib.sha256(read_meta(model_dir).version.encode())
-    for name in _WEIGHT_FILES:
-        path = model_dir / name
-        if path.exists():
-            st = path.stat()
-            h.update(f"{name}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:16]
+    return weights_digest(model_dir, read_meta(model_dir).version, (*WEIGHT_FILES, "brandpulse.json"))
 
 
 def cache_path(model_dir: Path, config: SelectionConfig, machine: dict[str, Any], n_texts: int) -> Path:

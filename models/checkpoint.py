@@ -8,6 +8,8 @@ drift detection compares the live stream against.
 
 from __future__ import annotations
 
+import hashlib
+
 import json
 from pathlib import Path
 
@@ -53,3 +55,18 @@ def read_meta(model_dir: Path) -> CheckpointMeta:
             "train one with `brandpulse models train` or `brandpulse models bootstrap`"
         )
     return CheckpointMeta.model_validate(json.loads(path.read_text()))
+
+
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "config.json")
+
+
+def weights_digest(model_dir: Path, seed: str, files: tuple[str, ...] = WEIGHT_FILES) -> str:
+    """A short key for ``seed`` plus the size and mtime of a checkpoint's files: caches built from the
+    weights (exports, backend timings) are rebuilt when the checkpoint is overwritten."""
+    h = hashlib.sha256(seed.encode())
+    for name in files:
+        path = model_dir / name
+        if path.exists():
+            st = path.stat()
+            h.update(f"{name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]

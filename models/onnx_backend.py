@@ -17,7 +17,6 @@ exactly the checkpoint's.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -27,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from models.checkpoint import CheckpointMeta, read_meta
+from models.checkpoint import CheckpointMeta, read_meta, weights_digest
 from models.metrics import classification_metrics
 from models.scorer import MicroBatchScorer, decide
 
@@ -39,7 +38,6 @@ ONNX_DIR = "onnx"
 OPSET = 17
 # Part of the export fingerprint: changing how int8 is made must re-quantise cached exports.
 QUANT_RECIPE = "dynamic-qint8-per-channel"
-_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "config.json")
 
 
 def _fingerprint(model_dir: Path) -> str:
@@ -47,13 +45,7 @@ def _fingerprint(model_dir: Path) -> str:
     import onnxruntime
     import torch
 
-    h = hashlib.sha256(f"{torch.__version__}|{onnxruntime.__version__}|{OPSET}|{QUANT_RECIPE}".encode())
-    for name in _WEIGHT_FILES:
-        path = model_dir / name
-        if path.exists():
-            st = path.stat()
-            h.update(f"{name}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:16]
+    return weights_digest(model_dir, f"{torch.__version__}|{onnxruntime.__version__}|{OPSET}|{QUANT_RECIPE}")
 
 
 def onnx_paths(model_dir: str | Path, cache_dir: str | Path | None = None) -> dict[str, Path]:

@@ -1,18 +1,30 @@
-"""Temperature scaling (Guo et al. 2017): one scalar that divides the logits before softmax.
+"""Calibration of the model's logits, fitted on validation by minimising negative log-likelihood.
 
-Fitted on validation logits by minimising negative log-likelihood. NLL is convex in the inverse
-temperature beta = 1/T (it is beta-linear term plus a log-sum-exp of beta-scaled logits), so a bounded
-1-D search over beta finds the global optimum without the restarts a gradient method would need.
+Two forms:
+
+- temperature scaling (Guo et al. 2017): ``softmax(z / T)``, one scalar;
+- bias-corrected temperature scaling (BCTS, Alexandari et al. 2020): ``softmax(z / T + b)`` with one
+  bias per class (the first fixed at 0). Class-weighted training shifts every logit toward the
+  minority classes; a temperature cannot undo a shift, so temperature-only probabilities over-state
+  the minority classes on average. With the bias, the mean calibrated probability of a class matches
+  its share in data like the validation set, which is what makes "expected share" trends honest.
+
+NLL is convex in the inverse temperature and the biases jointly (a linear term plus a log-sum-exp of
+an affine function of the parameters), so one bounded quasi-Newton run finds the global optimum.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-from scipy.optimize import minimize_scalar
+from scipy.optimize import minimize, minimize_scalar
 from scipy.special import log_softmax, softmax
 
 T_MIN = 0.05
 T_MAX = 20.0
+# Fewer validation rows of a class than this and its bias would fit noise: temperature only then.
+MIN_ROWS_PER_CLASS_FOR_BIAS = 20
 
 
 def _validate(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -63,3 +75,54 @@ def apply_temperature(logits: np.ndarray, t: float) -> np.ndarray:
     if z.ndim != 2:
         raise ValueError(f"logits must be 2-D (n_samples, n_classes); got shape {z.shape}")
     return softmax(z / t, axis=1)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """``softmax(logits / temperature + class_bias)``; ``class_bias`` None means temperature only."""
+
+    temperature: float
+    class_bias: tuple[float, ...] | None = None
+
+    def probs(self, logits: np.ndarray) -> np.ndarray:
+        return calibrated_probs(logits, self.temperature, self.class_bias)
+
+
+def calibrated_probs(logits: np.ndarray, temperature: float, class_bias: tuple[float, ...] | list[float] | None) -> np.ndarray:
+    """Softmax of ``logits / temperature + class_bias`` (rows sum to 1)."""
+    if class_bias is None:
+        return apply_temperature(logits, temperature)
+    z = np.asarray(logits, dtype=np.float64)
+    bias = np.asarray(class_bias, dtype=np.float64)
+    if z.ndim != 2 or bias.shape != (z.shape[1],):
+        raise ValueError(f"class_bias needs one value per class ({z.shape[-1]}); got {bias.shape}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0; got {temperature}")
+    return softmax(z / temperature + bias, axis=1)
+
+
+def fit_calibration(logits: np.ndarray, y: np.ndarray) -> Calibration:
+    """Bias-corrected temperature scaling; temperature only when a class has too few validation rows.
+
+    Never returns something with a higher validation NLL than the temperature alone.
+    """
+    z, labels = _validate(logits, y)
+    temperature = fit_temperature(z, labels)
+    counts = np.bincount(labels, minlength=z.shape[1])
+    if counts.min() < MIN_ROWS_PER_CLASS_FOR_BIAS:
+        return Calibration(temperature)
+    rows = np.arange(len(labels))
+    k = z.shape[1]
+
+    def objective(w: np.ndarray) -> float:
+        logp = log_softmax(z * w[0] + np.concatenate(([0.0], w[1:])), axis=1)
+        return float(-logp[rows, labels].mean())
+
+    start = np.concatenate(([1.0 / temperature], np.zeros(k - 1)))
+    bounds = [(1.0 / T_MAX, 1.0 / T_MIN)] + [(-10.0, 10.0)] * (k - 1)
+    res = minimize(objective, start, method="L-BFGS-B", bounds=bounds)
+    if not res.success or objective(res.x) >= objective(start):
+        return Calibration(temperature)
+    beta = float(res.x[0])
+    bias = tuple(float(b) for b in np.concatenate(([0.0], res.x[1:])))
+    return Calibration(float(np.clip(1.0 / beta, T_MIN, T_MAX)), bias)

@@ -2,7 +2,7 @@
 
 A checkpoint is a Hugging Face ``save_pretrained`` directory (model + tokenizer) plus
 ``brandpulse.json`` holding what serving needs beyond the weights: label order, calibration
-temperature, the tuned negative-class decision rule and the reference label distribution that
+calibration (temperature and per-class bias), the tuned negative-class decision rule and the reference label distribution that
 drift detection compares the live stream against.
 """
 
@@ -27,6 +27,10 @@ class CheckpointMeta(BaseModel):
     # or the live stream is a different input distribution from the one the model learned.
     normalise_input: bool = Field(default=False, description="Mask @handles and links before tokenising")
     temperature: float = Field(default=1.0, gt=0, description="Calibration temperature applied to logits")
+    # Older checkpoints have no bias (temperature scaling only); see models/calibration.py.
+    class_bias: list[float] | None = Field(
+        default=None, description="Per-class bias added to logits / temperature (bias-corrected temperature scaling)"
+    )
     negative_label: str | None = Field(default="negative", description="Class watched for crisis detection")
     negative_threshold: float | None = Field(
         default=None, description="Flag negative when p(negative) >= this; None = argmax"

@@ -65,8 +65,11 @@ def decide(probs: np.ndarray, labels: Sequence[str], negative_label: str | None,
     return idx
 
 
-def calibrated_softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
+def calibrated_softmax(logits: np.ndarray, temperature: float, class_bias: Sequence[float] | None = None) -> np.ndarray:
+    """``softmax(logits / temperature + class_bias)`` in float32 (the hot path; see models/calibration.py)."""
     z = logits.astype(np.float32) / temperature
+    if class_bias is not None:
+        z += np.asarray(class_bias, dtype=np.float32)
     z -= z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
@@ -151,7 +154,7 @@ class MicroBatchScorer:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated class probabilities, shape (len(texts), n_labels), in input order."""
-        return calibrated_softmax(self.logits(texts), self.meta.temperature)
+        return calibrated_softmax(self.logits(texts), self.meta.temperature, self.meta.class_bias)
 
     def score(self, texts: Sequence[str]) -> list[Prediction]:
         probs = self.predict_proba(texts)

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
-from models.calibration import apply_temperature, fit_temperature
+from models.calibration import Calibration, fit_calibration
 from models.checkpoint import CheckpointMeta, write_meta
 from models.data import (
     DataError,
@@ -335,10 +335,10 @@ def load_untrained(base_model: str, labels: list[str], cache_dir: Path) -> tuple
 
 def evaluate_logits(
     logits: np.ndarray, y: np.ndarray, labels: list[str], target_recall: float | None = None
-) -> tuple[float, np.ndarray, ThresholdResult | None, dict]:
-    """Temperature, calibrated probs, tuned negative threshold and metrics of the tuned rule."""
-    temperature = fit_temperature(logits, y)
-    probs = apply_temperature(logits, temperature)
+) -> tuple[Calibration, np.ndarray, ThresholdResult | None, dict]:
+    """Calibration, calibrated probs, tuned negative threshold and metrics of the tuned rule."""
+    calibration = fit_calibration(logits, y)
+    probs = calibration.probs(logits)
     threshold = (
         tune_negative_threshold(y, probs, labels, "negative", target_recall=target_recall)
         if "negative" in labels
@@ -346,7 +346,7 @@ def evaluate_logits(
     )
     cut = None if threshold is None or threshold.is_argmax else threshold.threshold
     pred = decide(probs, labels, "negative", cut)
-    return temperature, probs, threshold, classification_metrics(y, probs, labels, y_pred=pred)
+    return calibration, probs, threshold, classification_metrics(y, probs, labels, y_pred=pred)
 
 
 def _normalised(data: LabelledData) -> LabelledData:
@@ -480,7 +480,7 @@ def fine_tune(
         if keeper.best_state is not None:
             model.load_state_dict(keeper.best_state)
         logits = predict_logits(model, tokenizer, valid.texts, config.max_length, config.eval_batch_size)
-    temperature, probs, threshold, metrics = evaluate_logits(logits, valid.y, labels, config.target_recall)
+    calibration, probs, threshold, metrics = evaluate_logits(logits, valid.y, labels, config.target_recall)
     cut = None if threshold is None or threshold.is_argmax else threshold.threshold
     pred = decide(probs, labels, "negative", cut)
 
@@ -495,7 +495,8 @@ def fine_tune(
         base_model=display_name(config.base_model),
         max_length=config.max_length,
         normalise_input=config.normalise,
-        temperature=temperature,
+        temperature=calibration.temperature,
+        class_bias=None if calibration.class_bias is None else list(calibration.class_bias),
         negative_label="negative" if "negative" in labels else None,
         negative_threshold=cut,
         reference_distribution=predicted_distribution(pred, labels),

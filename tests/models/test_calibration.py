@@ -1,11 +1,11 @@
-"""Temperature scaling recovers known temperatures and never worsens NLL."""
+"""Temperature scaling and its bias-corrected form: recover known parameters, never worsen NLL."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from models.calibration import apply_temperature, fit_temperature, nll
+from models.calibration import Calibration, apply_temperature, calibrated_probs, fit_calibration, fit_temperature, nll
 
 
 def sample(true_logits: np.ndarray, seed: int) -> np.ndarray:
@@ -56,3 +56,41 @@ def test_bad_input() -> None:
         fit_temperature(np.zeros((2, 3)), np.array([0]))
     with pytest.raises(ValueError, match="integer class indices"):
         fit_temperature(np.zeros((2, 3)), np.array([0, 3]))
+
+
+def test_bias_correction_recovers_a_shift_and_makes_mean_probability_the_share() -> None:
+    # Logits pushed toward class 0 by +1.2 (what class-weighted training does to a minority class)
+    # and made overconfident by 1.5: temperature alone over-states class 0's share, the bias fixes it.
+    rng = np.random.default_rng(3)
+    calibrated = rng.normal(scale=1.5, size=(6000, 3)) + np.array([0.0, 0.8, 0.2])
+    y = sample(calibrated, 4)
+    shifted = (calibrated + np.array([1.2, 0.0, 0.0])) * 1.5
+    share = np.bincount(y, minlength=3) / len(y)
+    temperature_only = apply_temperature(shifted, fit_temperature(shifted, y)).mean(axis=0)
+    cal = fit_calibration(shifted, y)
+    assert cal.class_bias is not None and cal.class_bias[0] == 0.0
+    assert cal.temperature == pytest.approx(1.5, rel=0.08)
+    # Relative to class 0: the fitted bias undoes the +1.2 (class 1 and 2 get ≈ +1.2 / temperature scale).
+    assert cal.class_bias[1] == pytest.approx(1.2, abs=0.15)
+    assert np.abs(cal.probs(shifted).mean(axis=0) - share).max() < 0.01
+    assert temperature_only[0] - share[0] > 0.03
+    assert nll(np.log(cal.probs(shifted)), y) < nll(shifted, y, fit_temperature(shifted, y))
+
+
+def test_bias_needs_enough_rows_per_class() -> None:
+    logits = np.random.default_rng(0).normal(size=(60, 3))
+    y = np.array([0] * 30 + [1] * 25 + [2] * 5)
+    cal = fit_calibration(logits, y)
+    assert cal.class_bias is None
+    assert cal.probs(logits) == pytest.approx(apply_temperature(logits, cal.temperature))
+
+
+def test_scorer_softmax_matches_the_fitted_calibration() -> None:
+    from models.scorer import calibrated_softmax
+
+    logits = np.random.default_rng(5).normal(size=(50, 3)).astype(np.float32)
+    cal = Calibration(1.3, (0.0, 0.4, -0.2))
+    assert calibrated_softmax(logits, 1.3, [0.0, 0.4, -0.2]) == pytest.approx(cal.probs(logits), abs=1e-5)
+    assert calibrated_softmax(logits, 1.3) == pytest.approx(apply_temperature(logits, 1.3), abs=1e-5)
+    with pytest.raises(ValueError, match="one value per class"):
+        calibrated_probs(logits, 1.0, (0.0, 1.0))

@@ -24,7 +24,7 @@ from typing import Any, Optional, TextIO
 import typer
 from pydantic import BaseModel, Field, ValidationError
 
-from streams.schemas import HumanLabel, LabelRequest
+from drift.records import HumanLabel, LabelRequest
 from streams.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 
 from drift.shadow import ShadowReport
-from streams.schemas import Alert, ModelEvent
+from drift.records import Alert, ModelEvent
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -25,13 +25,13 @@ from pydantic import BaseModel
 
 from drift.label_distribution import js_distance
 from drift.performance import macro_f1, recall
-from streams.schemas import HumanLabel
+from drift.records import HumanLabel
 
 NEGATIVE = "negative"
 
 
 class Verdict(Protocol):
-    """What the comparison needs of a scored row (``streams.schemas.ScoredPost`` fits)."""
+    """What the comparison needs of a scored row (``drift.records.ScoredPost`` fits)."""
 
     @property
     def post_id(self) -> str: ...

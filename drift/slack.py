@@ -29,7 +29,7 @@ import aiohttp
 from pydantic import SecretStr
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from streams.schemas import Alert
+from drift.records import Alert
 
 log = logging.getLogger(__name__)
 

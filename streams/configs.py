@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from drift.retrain_config import RetrainPlaces
 from models.registry import RegistryConfig
 from streams.settings import Settings
 
@@ -21,3 +22,13 @@ def registry_config(settings: Settings) -> RegistryConfig:
 def encoders_dir(settings: Settings) -> Path:
     """Where base encoders are extracted once and reused by every training run."""
     return settings.state_dir / "encoders"
+
+
+def retrain_places(settings: Settings) -> RetrainPlaces:
+    return RetrainPlaces(
+        registry=registry_config(settings),
+        work_dir=settings.state_dir / "trainer",
+        encoders=encoders_dir(settings),
+        eval_batch_size=settings.scorer_batch_size,
+        eval_threads=settings.threads,
+    )

@@ -202,7 +202,7 @@ def wait_until(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
 
 def retrain_closed(settings: Settings) -> bool:
     """True once the trainer finished a request without sending a challenger to shadow."""
-    from drift.trainer import TrainerState
+    from streams.trainer import TrainerState
     from models.registry import CHALLENGER, alias_version
 
     path = settings.state_dir / "trainer" / "state.json"

@@ -3,7 +3,7 @@
 For each seed, an airline stream (real tweets with their brands) is shown to the champion; a simulated
 annotator answers label requests from the gold labels under a fixed budget of N labels, chosen either
 at **random** (the flyback sample) or **actively** (:mod:`drift.active`: uncertain, diverse,
-brand-balanced). The real trainer (:func:`drift.trainer.run_retrain`, warm start or from scratch)
+brand-balanced). The real trainer (:func:`drift.retraining.run_retrain`, warm start or from scratch)
 turns them into a candidate and gates it on its own held-out labels; a candidate that passes is
 shadow-scored on the next random-sample posts and judged by the real promotion rule
 (:func:`drift.shadow.should_promote`). A fixed held-out airline set that the loop never labels gives
@@ -33,7 +33,7 @@ from pydantic import BaseModel, Field
 from models.data import LabelledData, load_dataset
 from streams.schemas import HumanLabel, RetrainRequest, ScoredPost
 from streams.settings import Settings
-from streams.configs import registry_config
+from streams.configs import registry_config, retrain_places
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,8 @@ def run_bench(
     work_dir: Path, progress: bool = False,
 ) -> list[RunResult]:
     from drift.shadow import compare, should_promote
-    from drift.trainer import RECIPES, TrainerConfig, run_retrain
+    from drift.retrain_config import RECIPES, TrainerConfig
+    from drift.retraining import run_retrain
     from models.registry import CHAMPION, log_and_register, resolve_model
     from models.train import TrainConfig
 
@@ -166,7 +167,7 @@ def run_bench(
                     request = RetrainRequest(request_id=f"bench-{seed}-{strategy}-{n}-{start}", model_version="champion",
                                              reason="bench")
                     started = time.perf_counter()
-                    outcome = run_retrain(request, human, settings, config=trainer, base=base, progress=progress)
+                    outcome = run_retrain(request, human, retrain_places(settings), config=trainer, base=base, progress=progress)
                     row = RunResult(seed=seed, strategy=strategy, start=start, labels=len(human), status=outcome.status,
                                     champion_heldout_f1=champ_heldout, champion_general_f1=champ_general,
                                     retrain_seconds=time.perf_counter() - started)

@@ -407,7 +407,7 @@ def voices(
 def _mount_other_packages() -> None:
     """Commands whose code lives with the part of the system they operate."""
     from drift.brand.bench import spikes_command
-    from drift.labelling import label_command
+    from streams.labeller import label_command
     from streams.trainer import trainer_command
     from models.bench import bench_app
     from streams.cli_models import app as models_app

@@ -27,7 +27,7 @@ from drift.monitor import DriftMonitor, MonitorConfig
 from drift.performance import PerformanceMonitor
 from drift.retrain import RetrainCoalescer
 from drift.shadow import ShadowReport, compare, should_promote
-from drift.slack import SlackNotifier
+from streams.slack import SlackNotifier
 from streams import metrics
 from streams.clickhouse import ClickHouseStore, write_logging_refusals
 from streams.pipeline import BatchResult

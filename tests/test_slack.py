@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from pydantic import SecretStr
 
-from drift.slack import SlackNotifier, alert_blocks, alert_text, redact_url
+from streams.slack import SlackNotifier, alert_blocks, alert_text, redact_url
 from streams.schemas import Alert
 
 SECRET_PATH = "/services/T0SECRET/B0SECRET/xoxbTopSecretToken42"

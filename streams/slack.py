@@ -136,7 +136,7 @@ def alert_blocks(alert: Alert) -> list[dict[str, Any]]:
 
 def _transport_logger() -> logging.Logger:
     # slack_sdk logs the full webhook URL at DEBUG; this logger is above DEBUG and does not propagate.
-    quiet = logging.getLogger("drift.slack.transport")
+    quiet = logging.getLogger("streams.slack.transport")
     quiet.setLevel(logging.CRITICAL)
     quiet.propagate = False
     return quiet

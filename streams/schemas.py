@@ -27,6 +27,14 @@ from drift.records import (  # noqa: F401  (re-exports)
     utcnow,
 )
 
+# The one source of the post text limit: the BRANDPULSE_MAX_TEXT_CHARS setting's default and bound,
+# and the inference API's default. streams.validation applies the configured value before the schema,
+# so a longer post is dead-lettered as too_large with the limit named, never as a schema error.
+DEFAULT_MAX_TEXT_CHARS = 10_000
+# Bounded so a scored record (text included, up to 4 UTF-8 bytes per character, JSON-escaped) always
+# fits Kafka's default 1 MB message size.
+MAX_TEXT_CHARS_BOUND = 100_000
+
 # Where feeds put reach: Twitter's API says retweet_count / followers_count, exports often shorten them.
 REPOST_KEYS = ("retweets", "retweet_count", "reposts", "repost_count", "shares")
 FOLLOWER_KEYS = ("followers", "followers_count", "author_followers")

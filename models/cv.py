@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from models.data import DataError, LabelledData, deduplicate, validate_for_training
-from models.metrics import classification_metrics, mean_std
+from models.classification_metrics import classification_metrics, mean_std
 from models.scorer import Scorer, decide
 from models.train import TrainConfig, checkpoint_metrics, fine_tune
 

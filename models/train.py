@@ -33,7 +33,7 @@ from models.data import (
 )
 from models.encoders import display_name, resolve_encoder
 from models.losses import loss_trainer_class
-from models.metrics import classification_metrics, headline
+from models.classification_metrics import classification_metrics, headline
 from models.scorer import decide
 from models.thresholds import ThresholdResult, tune_negative_threshold
 

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_mod
 
 from models.checkpoint import read_meta
 from models.scorer_factory import SentimentScorer
-from streams.metrics import Metrics
+from streams.prometheus import Metrics
 from streams.serving import LoadedModel, load_model, resolve_checkpoint
 from streams.schemas import DEFAULT_MAX_TEXT_CHARS, MAX_TEXT_CHARS_BOUND
 from streams.settings import Settings

@@ -406,13 +406,13 @@ def voices(
 
 def _mount_other_packages() -> None:
     """Commands whose code lives with the part of the system they operate."""
-    from drift.brand.bench import spikes_command
+    from drift.brand.spike_bench import spikes_command
     from streams.labeller import label_command
     from streams.trainer import trainer_command
-    from models.bench import bench_app
+    from models.scoring_bench import bench_app
     from streams.cli_models import app as models_app
     from streams.api import api_command
-    from streams.bench import pipeline_command
+    from streams.pipeline_bench import pipeline_command
     from streams.loop_bench import loop_command
     from streams.dashboard import dashboard_command
 

@@ -17,7 +17,9 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-# "unscored": stored with its language, never scored (a language the model does not read).
+# "champion": the served model's row. "shadow": the challenger's row, scored next to the champion
+# but never served (see drift.shadow for the words). "unscored": stored with its language, never
+# scored (a language the model does not read).
 ModelRole = Literal["champion", "shadow", "unscored"]
 
 

@@ -359,6 +359,41 @@ def _training_rows(
     return train_texts, y_train, soft_targets
 
 
+def _training_arguments(config: TrainConfig, scratch: str, total: int, progress: bool) -> Any:
+    """The Hugging Face TrainingArguments of a run: schedule, evaluation cadence, device, no checkpoints on disk."""
+    import torch
+    from transformers import TrainingArguments
+
+    use_cuda = torch.cuda.is_available()
+    return TrainingArguments(
+        output_dir=scratch,
+        learning_rate=config.lr,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps or -1,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        weight_decay=config.weight_decay,
+        lr_scheduler_type=config.scheduler,
+        warmup_steps=warmup_steps(total, config.warmup_ratio),
+        eval_strategy="steps" if config.eval_steps else "epoch",
+        eval_steps=config.eval_steps,
+        save_strategy="no",
+        logging_strategy="steps",
+        logging_steps=max(1, min(50, total // 10)),
+        report_to="none",
+        disable_tqdm=not progress,
+        seed=config.seed,
+        data_seed=config.seed,
+        use_cpu=not use_cuda,
+        bf16=use_cuda and torch.cuda.is_bf16_supported(),
+        dataloader_pin_memory=use_cuda,
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        # The Trainer would otherwise drop every key the model's forward() does not take, and with
+        # it the teacher's logits; the datasets here hold nothing else to drop.
+        remove_unused_columns=False,
+    )
+
+
 @dataclass
 class _Trained:
     model: Any
@@ -375,7 +410,7 @@ def _train(
 ) -> _Trained:
     """Run the Hugging Face Trainer; returns the best weights (by validation macro-F1) and their logits."""
     import torch
-    from transformers import DataCollatorWithPadding, TrainingArguments
+    from transformers import DataCollatorWithPadding
 
     labels = train.label_names
     train_texts, y_train, soft_targets = _training_rows(train, config, teacher)
@@ -391,35 +426,8 @@ def _train(
     total = config.max_steps or math.ceil(steps_per_epoch * config.epochs)
     keeper = _best_model_callback(config.patience)
     callbacks = [keeper] + ([_time_budget_callback(config.time_budget_s)] if config.time_budget_s else [])
-    use_cuda = torch.cuda.is_available()
     with tempfile.TemporaryDirectory(prefix="brandpulse-train-") as scratch:
-        args = TrainingArguments(
-            output_dir=scratch,
-            learning_rate=config.lr,
-            num_train_epochs=config.epochs,
-            max_steps=config.max_steps or -1,
-            per_device_train_batch_size=config.batch_size,
-            per_device_eval_batch_size=config.eval_batch_size,
-            weight_decay=config.weight_decay,
-            lr_scheduler_type=config.scheduler,
-            warmup_steps=warmup_steps(total, config.warmup_ratio),
-            eval_strategy="steps" if config.eval_steps else "epoch",
-            eval_steps=config.eval_steps,
-            save_strategy="no",
-            logging_strategy="steps",
-            logging_steps=max(1, min(50, total // 10)),
-            report_to="none",
-            disable_tqdm=not progress,
-            seed=config.seed,
-            data_seed=config.seed,
-            use_cpu=not use_cuda,
-            bf16=use_cuda and torch.cuda.is_bf16_supported(),
-            dataloader_pin_memory=use_cuda,
-            train_sampling_strategy="group_by_length" if config.group_by_length else "random",
-            # The Trainer would otherwise drop every key the model's forward() does not take, and with
-            # it the teacher's logits; the datasets here hold nothing else to drop.
-            remove_unused_columns=False,
-        )
+        args = _training_arguments(config, scratch, total, progress)
         trainer_cls = loss_trainer_class(
             weights, config.imbalance, config.focal_gamma, config.kd_alpha, config.kd_temperature
         )

@@ -33,7 +33,7 @@ _VERSION_REF = re.compile(r"^(?:(?P<name>[\w.-]+)/)?v?(?P<num>\d+)$")
 
 
 class RegistryConfig(BaseModel):
-    """Where the registry lives; the process's settings build one (``streams.configs.registry_config``)."""
+    """Where the registry lives; each process builds one from its own settings."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo test test-fast lint-imports bench clean
 
 install: $(VENV)/.installed
 
@@ -20,12 +20,17 @@ $(VENV)/.installed: pyproject.toml requirements-nodeps.txt
 demo: install
 	$(VENV)/bin/brandpulse demo
 
-## The whole test suite (starts a local Tansu broker if none listens on 127.0.0.1:9092).
-test: install
+## The layers contract (pyproject's [tool.importlinter]), then the whole test suite (starts a local
+## Tansu broker if none listens on 127.0.0.1:9092).
+test: install lint-imports
 	$(PY) -m pytest -q
 
+## models <- drift <- streams, and no import cycle between the modules of a package.
+lint-imports: install
+	$(VENV)/bin/lint-imports
+
 ## Unit tests only: no broker, no worker processes.
-test-fast: install
+test-fast: install lint-imports
 	$(PY) -m pytest -q -m "not e2e"
 
 ## Benchmarks on a checkpoint: make bench MODEL=path/to/checkpoint

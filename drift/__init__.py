@@ -8,7 +8,8 @@ Modules, each with one job (their docstrings explain thresholds and why):
 - :mod:`drift.performance` — macro-F1 / negative recall on human-labelled samples.
 - :mod:`drift.flyback` — which posts go to human labelling.
 - :mod:`drift.retrain` — alerts to at most one in-flight ``RetrainRequest`` per version.
-- :mod:`drift.slack` — Block Kit rendering and a non-blocking, retrying webhook notifier.
-- :mod:`drift.bench` — detection delay / false alarms on seeded simulated streams.
+- :mod:`drift.records` — the records drift reads and writes (alerts, scored posts, labels, model events).
+- :mod:`drift.retraining` — one retrain without Kafka (data in :mod:`drift.training_sets`, config in :mod:`drift.retrain_config`).
+- :mod:`drift.detector_bench` — detection delay / false alarms on seeded simulated streams.
 - :mod:`drift.brand` — brand alerts: volume / sentiment spikes per brand and their "why" (own package).
 """

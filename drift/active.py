@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 
 
 class Candidate(Protocol):
-    """What selection needs of a scored post (``streams.schemas.ScoredPost`` fits)."""
+    """What selection needs of a scored post (``drift.records.ScoredPost`` fits)."""
 
     @property
     def post_id(self) -> str: ...

@@ -22,7 +22,7 @@ import hashlib
 from collections.abc import Collection, Sequence
 
 from drift.active import ActiveSelector
-from streams.schemas import LabelRequest, ScoredPost
+from drift.records import LabelRequest, ScoredPost
 
 _SCALE = float(2**64)
 

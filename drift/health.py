@@ -44,7 +44,7 @@ _HASHTAG = re.compile(r"#\w+")
 
 
 class Scored(Protocol):
-    """What the monitor needs of a scored post (``streams.schemas.ScoredPost`` fits)."""
+    """What the monitor needs of a scored post (``drift.records.ScoredPost`` fits)."""
 
     @property
     def post_id(self) -> str: ...

@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field
 
 from drift.detectors import ConfidenceDetector, DriftSignal, GuardConfig, Method
 from drift.label_distribution import LabelDistributionDetector, LabelDriftSignal, LabelThresholds
-from streams.schemas import Alert, ScoredPost
+from drift.records import Alert, ScoredPost
 
 STATE_VERSION = 1
 

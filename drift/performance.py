@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from streams.schemas import Alert
+from drift.records import Alert
 
 STATE_VERSION = 2
 

@@ -1,4 +1,4 @@
-"""Model changes, made in the registry and announced on Kafka so every worker follows without restart.
+"""Promotion in the registry, and the event and alert that announce it (published by streams.announcer).
 
 The registry (MLflow) is the source of truth for which version holds which alias; the
 model-events topic only tells running workers to re-resolve an alias now. Events therefore name
@@ -10,31 +10,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
 
+from drift.records import Alert, ModelEvent
 from drift.shadow import ShadowReport
-from streams.schemas import Alert, ModelEvent
-from streams.settings import Settings
+from models.registry import CHALLENGER, CHAMPION, RegistryConfig, alias_version, promote
 
 log = logging.getLogger(__name__)
-
-
-def announce(settings: Settings, *, events: Sequence[ModelEvent] = (), alerts: Sequence[Alert] = ()) -> None:
-    """Publish model events and alerts, and return only once the broker has acknowledged them."""
-    from kafka import KafkaProducer
-
-    producer = KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", retries=5, client_id="brandpulse-announce"
-    )
-    try:
-        futures = [
-            producer.send(settings.topic("model-events"), value=e.model_dump_json().encode()) for e in events
-        ] + [producer.send(settings.topic("alerts"), value=a.model_dump_json().encode()) for a in alerts]
-        producer.flush()
-        for f in futures:
-            f.get(timeout=30)  # surfaces a failed send instead of losing the announcement silently
-    finally:
-        producer.close()
 
 
 def promotion_alert(version: str, previous: str | None, reason: str, report: ShadowReport | None) -> Alert:
@@ -56,18 +37,16 @@ def promotion_alert(version: str, previous: str | None, reason: str, report: Sha
     )
 
 
-def promote_and_announce(
-    settings: Settings, version: str = "challenger", *, reason: str = "", report: ShadowReport | None = None
-) -> ModelEvent:
-    """Make ``version`` (alias, 'name/vN', models:/ URI) the champion and tell every worker to load it.
+def promote_in_registry(
+    registry: RegistryConfig, version: str = CHALLENGER, *, reason: str = "", report: ShadowReport | None = None
+) -> tuple[ModelEvent, Alert]:
+    """Make ``version`` (alias, 'name/vN', models:/ URI) the champion in the registry.
 
-    Returns the event published on the model-events topic; a promotion alert goes to the alerts topic.
+    Returns the event that tells workers to load it and the alert that tells people; publishing
+    them is the caller's (``streams.announcer.promote_and_announce``).
     """
-    from models.registry import CHAMPION, alias_version, promote
-
-    previous = alias_version(CHAMPION, settings=settings)
-    promoted = promote(version, settings=settings)
+    previous = alias_version(CHAMPION, registry=registry)
+    promoted = promote(version, registry=registry)
     event = ModelEvent(role="champion", model_ref=CHAMPION, version=promoted, reason=reason or f"promoted {version}")
-    announce(settings, events=[event], alerts=[promotion_alert(promoted, previous, reason, report)])
-    log.info("promoted %s to champion (previous %s) and announced it", promoted, previous or "none")
-    return event
+    log.info("promoted %s to champion (previous %s)", promoted, previous or "none")
+    return event, promotion_alert(promoted, previous, reason, report)

@@ -24,7 +24,7 @@ import hashlib
 from collections.abc import Collection
 from typing import Any
 
-from streams.schemas import Alert, AlertKind, RetrainRequest
+from drift.records import Alert, AlertKind, RetrainRequest
 
 MODEL_HEALTH: frozenset[AlertKind] = frozenset(
     {"labelled_performance", "estimated_performance", "input_drift", "confidence_drift"}

@@ -1,7 +1,12 @@
 """Champion vs challenger on live traffic: the evidence a promotion decision rests on.
 
-The worker scores every post with the champion and, in shadow, with the challenger
-(``model_role='shadow'``). Comparing the two on the same posts shows how often they agree and how
+Words, used one way across brandpulse: the **challenger** is a model — the registry alias a retrain
+gives a candidate, and the ``role`` of the ``ModelEvent`` that loads it. **Shadow** is how a
+challenger runs — scored on every post next to the champion, its rows stored with
+``model_role='shadow'`` but never served, trended or counted by the drift detectors. So "the
+challenger's shadow rows", never "the shadow model".
+
+The worker scores every post with the champion and, in shadow, with the challenger. Comparing the two on the same posts shows how often they agree and how
 differently they distribute labels; the human-labelled subset of those posts shows which one is
 right more often. Pure functions: the caller fetches the rows (ClickHouse) and the labels.
 
@@ -25,13 +30,13 @@ from pydantic import BaseModel
 
 from drift.label_distribution import js_distance
 from drift.performance import macro_f1, recall
-from streams.schemas import HumanLabel
+from drift.records import HumanLabel
 
 NEGATIVE = "negative"
 
 
-class Verdict(Protocol):
-    """What the comparison needs of a scored row (``streams.schemas.ScoredPost`` fits)."""
+class ScoredLabel(Protocol):
+    """What the comparison needs of a scored row (``drift.records.ScoredPost`` fits)."""
 
     @property
     def post_id(self) -> str: ...
@@ -67,7 +72,7 @@ class ShadowReport(BaseModel):
         )
 
 
-def _by_post(rows: Iterable[Verdict], role: str) -> tuple[str, dict[str, str]]:
+def _by_post(rows: Iterable[ScoredLabel], role: str) -> tuple[str, dict[str, str]]:
     """post_id → label (a re-delivered post keeps its last verdict) and the single model version."""
     labels: dict[str, str] = {}
     versions: set[str] = set()
@@ -91,11 +96,14 @@ def _distribution(labels: Iterable[str], names: Sequence[str]) -> dict[str, floa
 
 
 def compare(
-    champion_rows: Iterable[Verdict], shadow_rows: Iterable[Verdict], human_labels: Iterable[HumanLabel]
+    champion_rows: Iterable[ScoredLabel], challenger_rows: Iterable[ScoredLabel], human_labels: Iterable[HumanLabel]
 ) -> ShadowReport:
-    """Compare the two models on the posts both scored; labelled metrics use the posts with a human label."""
+    """Compare the two models on the posts both scored; labelled metrics use the posts with a human label.
+
+    ``challenger_rows`` are the challenger's shadow rows (``model_role='shadow'``).
+    """
     champion_version, champion = _by_post(champion_rows, "champion")
-    challenger_version, challenger = _by_post(shadow_rows, "shadow")
+    challenger_version, challenger = _by_post(challenger_rows, "shadow")
     paired = sorted(champion.keys() & challenger.keys())
     if not paired:
         raise ValueError(

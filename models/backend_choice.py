@@ -209,7 +209,7 @@ def choose_backend(
     ``labels`` (true labels of ``texts``, in the checkpoint's label names) add the macro-F1 check;
     texts whose label the checkpoint does not know are then left out of that check only.
     """
-    from models.metrics import classification_metrics
+    from models.classification_metrics import classification_metrics
     from models.scorer import decide
 
     config = config or SelectionConfig()

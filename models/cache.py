@@ -20,7 +20,7 @@ import numpy as np
 from models.checkpoint import CheckpointMeta
 from models.data import normalise_tweet
 from models.scorer import Scorer
-from models.scorer_factory import SentimentScorer
+from models.scorer_protocol import SentimentScorer
 
 _RETWEET = re.compile(r"^rt\s+@\w+:?\s*", re.IGNORECASE)
 

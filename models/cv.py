@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from models.data import DataError, LabelledData, deduplicate, validate_for_training
-from models.metrics import classification_metrics, mean_std
+from models.classification_metrics import classification_metrics, mean_std
 from models.scorer import Scorer, decide
 from models.train import TrainConfig, checkpoint_metrics, fine_tune
 
@@ -52,6 +52,7 @@ class Evaluation:
     labels: list[str]
     version: str
     threshold: float | None
+    model_labels: list[str]  # what the checkpoint predicts; ``labels`` are the data's (a subset of them)
 
 
 def evaluate_checkpoint(
@@ -66,14 +67,16 @@ def evaluate_checkpoint(
     cut = meta.negative_threshold if scorer.labels == data.label_names else None
     pred = decide(probs, data.label_names, neg, cut)
     metrics = classification_metrics(data.y, probs, data.label_names, y_pred=pred)
-    return Evaluation(metrics, data.y, probs, data.label_names, meta.version, cut)
+    return Evaluation(metrics, data.y, probs, data.label_names, meta.version, cut, scorer.labels)
 
 
-def holdout_report(model_dir: Path, data: LabelledData, out_dir: Path, title: str = "") -> tuple[Evaluation, dict]:
+def holdout_report(
+    model_dir: Path, data: LabelledData, out_dir: Path, title: str = "", *, batch_size: int = 64, threads: int | None = None
+) -> tuple[Evaluation, dict]:
     """Evaluate on a held-out set and write report.json/.md + plots into ``out_dir``."""
     from models.reports import write_report
 
-    ev = evaluate_checkpoint(model_dir, data)
+    ev = evaluate_checkpoint(model_dir, data, batch_size=batch_size, threads=threads)
     paths = write_report(out_dir, ev.metrics, ev.y, ev.probs, ev.labels, title=title or f"{ev.version} on {data.source}")
     return ev, paths
 
@@ -108,7 +111,7 @@ def cross_validate(
     *,
     seed: int = 0,
     progress: bool = True,
-    cache_dir: Path | None = None,
+    cache_dir: Path,
     on_fold: Callable[[FoldResult], None] | None = None,
 ) -> CVResult:
     """Stratified k-fold CV of ``fine_tune`` with ``config``: per-fold test metrics and their mean ± std."""

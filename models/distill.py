@@ -17,22 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from models.checkpoint import read_meta, write_meta
 from models.data import DataError, LabelledData, normalise_tweet
 from models.train import TrainConfig, TrainResult, fine_tune, predict_logits
-
-
-def distillation_loss(student_logits: Any, teacher_logits: Any, temperature: float) -> Any:
-    """T² · KL(softmax(teacher / T) ‖ softmax(student / T)), averaged over the batch (torch tensors)."""
-    import torch.nn.functional as F
-
-    log_student = F.log_softmax(student_logits / temperature, dim=-1)
-    teacher = F.softmax(teacher_logits / temperature, dim=-1)
-    return F.kl_div(log_student, teacher, reduction="batchmean") * temperature**2
 
 
 class TeacherLogits:
@@ -76,7 +66,8 @@ def distill(
     config: TrainConfig,
     valid: LabelledData | None = None,
     progress: bool = True,
-    cache_dir: Path | None = None,
+    *,
+    cache_dir: Path,
 ) -> TrainResult:
     """Fine-tune ``config.base_model`` on ``train`` with ``teacher_dir``'s soft targets; writes a checkpoint.
 

@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 
 from models.checkpoint import CheckpointMeta, read_meta, weights_digest
-from models.metrics import classification_metrics
+from models.classification_metrics import classification_metrics
 from models.scorer import MicroBatchScorer, decide
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -21,16 +21,25 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from models.checkpoint import META_FILE, read_meta, write_meta
-from streams.settings import Settings
 
 EXPERIMENT = "brandpulse"
 CHECKPOINT_ARTIFACT = "checkpoint"
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
 _PROGRESS_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 _VERSION_REF = re.compile(r"^(?:(?P<name>[\w.-]+)/)?v?(?P<num>\d+)$")
+
+
+class RegistryConfig(BaseModel):
+    """Where the registry lives; each process builds one from its own settings."""
+
+    model_config = ConfigDict(frozen=True)
+
+    state_dir: Path = Field(description="Local state: downloaded checkpoints under models/, MLflow artifacts under mlartifacts/")
+    tracking_uri: str = Field(description="MLflow tracking and registry store, e.g. sqlite:///<state_dir>/mlflow.db")
+    registered_model: str = Field(default="brandpulse-sentiment", description="MLflow registered model name")
 
 
 class ModelNotFound(LookupError):
@@ -76,20 +85,20 @@ def _quiet() -> Iterator[None]:
             os.environ[_PROGRESS_ENV] = progress_bar
 
 
-def _client(settings: Settings) -> Any:
+def _client(registry: RegistryConfig) -> Any:
     from mlflow.tracking import MlflowClient
 
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    registry.state_dir.mkdir(parents=True, exist_ok=True)
     with _quiet():
-        return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+        return MlflowClient(tracking_uri=registry.tracking_uri, registry_uri=registry.tracking_uri)
 
 
-def _experiment_id(client: Any, settings: Settings) -> str:
+def _experiment_id(client: Any, registry: RegistryConfig) -> str:
     exp = client.get_experiment_by_name(EXPERIMENT)
     if exp is not None:
         return exp.experiment_id
     # Without an explicit location a sqlite-backed store drops artifacts into ./mlruns of the current dir.
-    location = (settings.state_dir / "mlartifacts").as_uri()
+    location = (registry.state_dir / "mlartifacts").as_uri()
     return client.create_experiment(EXPERIMENT, artifact_location=location)
 
 
@@ -118,7 +127,7 @@ def _flat_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
 def log_and_register(
     model_dir: Path,
     *,
-    settings: Settings,
+    registry: RegistryConfig,
     params: Mapping[str, Any],
     metrics: Mapping[str, Any],
     report_dir: Path | None = None,
@@ -134,10 +143,10 @@ def log_and_register(
 
     model_dir = Path(model_dir)
     meta = read_meta(model_dir)
-    name = settings.registered_model
+    name = registry.registered_model
     with _quiet():
-        client = _client(settings)
-        exp_id = _experiment_id(client, settings)
+        client = _client(registry)
+        exp_id = _experiment_id(client, registry)
         _ensure_registered(client, name)
         number = max(_numbers(client, name), default=0) + 1
         version = version_string(name, number)
@@ -189,7 +198,7 @@ def log_and_register(
     return version
 
 
-def _parse(ref: str, settings: Settings) -> tuple[str, str | None, int | None]:
+def _parse(ref: str, registry: RegistryConfig) -> tuple[str, str | None, int | None]:
     """(registered name, alias, number) for a registry reference."""
     if ref.startswith("models:/"):
         body = ref[len("models:/") :]
@@ -202,13 +211,13 @@ def _parse(ref: str, settings: Settings) -> tuple[str, str | None, int | None]:
         return name, None, int(num)
     m = _VERSION_REF.match(ref)
     if m:
-        return m.group("name") or settings.registered_model, None, int(m.group("num"))
+        return m.group("name") or registry.registered_model, None, int(m.group("num"))
     if "/" in ref or "\\" in ref or ref.startswith("."):
         raise ModelNotFound(f"{ref!r} is not a checkpoint directory (no {META_FILE}) nor a registry reference")
-    return settings.registered_model, ref, None
+    return registry.registered_model, ref, None
 
 
-def _model_version(client: Any, name: str, alias: str | None, number: int | None, settings: Settings) -> Any:
+def _model_version(client: Any, name: str, alias: str | None, number: int | None, registry: RegistryConfig) -> Any:
     from mlflow.exceptions import MlflowException
 
     try:
@@ -226,10 +235,10 @@ def _model_version(client: Any, name: str, alias: str | None, number: int | None
             if existing
             else "nothing is registered yet; run `brandpulse models bootstrap` or `brandpulse models train --register`"
         )
-        raise ModelNotFound(f"model {name!r} has no {what} in {settings.tracking_uri}; {hint}") from None
+        raise ModelNotFound(f"model {name!r} has no {what} in {registry.tracking_uri}; {hint}") from None
 
 
-def resolve_model(ref: str, *, settings: Settings) -> Path:
+def resolve_model(ref: str, *, registry: RegistryConfig) -> Path:
     """A local checkpoint directory for ``ref``, downloading a registered version once into ``<data_dir>/models``."""
     from mlflow.artifacts import download_artifacts
 
@@ -238,11 +247,11 @@ def resolve_model(ref: str, *, settings: Settings) -> Path:
         return candidate.resolve()
     if candidate.is_dir():
         raise ModelNotFound(f"{candidate} is a directory but not a brandpulse checkpoint (no {META_FILE})")
-    name, alias, number = _parse(ref, settings)
+    name, alias, number = _parse(ref, registry)
     with _quiet():
-        client = _client(settings)
-        mv = _model_version(client, name, alias, number, settings)
-        target = settings.state_dir / "models" / name / f"v{mv.version}"
+        client = _client(registry)
+        mv = _model_version(client, name, alias, number, registry)
+        target = registry.state_dir / "models" / name / f"v{mv.version}"
         if (target / META_FILE).is_file():
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -256,33 +265,33 @@ def resolve_model(ref: str, *, settings: Settings) -> Path:
     return target
 
 
-def _number_of(client: Any, ref: str, settings: Settings) -> tuple[str, int]:
-    name, alias, number = _parse(ref, settings)
-    mv = _model_version(client, name, alias, number, settings)
+def _number_of(client: Any, ref: str, registry: RegistryConfig) -> tuple[str, int]:
+    name, alias, number = _parse(ref, registry)
+    mv = _model_version(client, name, alias, number, registry)
     return name, int(mv.version)
 
 
-def alias_version(alias: str, *, settings: Settings) -> str | None:
+def alias_version(alias: str, *, registry: RegistryConfig) -> str | None:
     """The 'name/vN' that ``alias`` points at, or None when it is not set."""
     with _quiet():
-        client = _client(settings)
+        client = _client(registry)
         try:
-            name, number = _number_of(client, alias, settings)
+            name, number = _number_of(client, alias, registry)
         except ModelNotFound:
             return None
     return version_string(name, number)
 
 
-def set_alias(version: str, alias: str, *, settings: Settings) -> str:
+def set_alias(version: str, alias: str, *, registry: RegistryConfig) -> str:
     """Point ``alias`` at ``version`` ('name/vN', 'vN', 'N', models:/ URI or another alias); returns 'name/vN'."""
     with _quiet():
-        client = _client(settings)
-        name, number = _number_of(client, version, settings)
+        client = _client(registry)
+        name, number = _number_of(client, version, registry)
         client.set_registered_model_alias(name, alias, str(number))
     return version_string(name, number)
 
 
-def promote(version_or_alias: str = CHALLENGER, *, settings: Settings) -> str:
+def promote(version_or_alias: str = CHALLENGER, *, registry: RegistryConfig) -> str:
     """Make ``version_or_alias`` the champion; the old champion becomes 'previous' (for rollback).
 
     The challenger alias is removed when it pointed at the promoted version: its shadow run is over.
@@ -290,8 +299,8 @@ def promote(version_or_alias: str = CHALLENGER, *, settings: Settings) -> str:
     from mlflow.exceptions import MlflowException
 
     with _quiet():
-        client = _client(settings)
-        name, number = _number_of(client, version_or_alias, settings)
+        client = _client(registry)
+        name, number = _number_of(client, version_or_alias, registry)
         try:
             old = int(client.get_model_version_by_alias(name, CHAMPION).version)
         except MlflowException:
@@ -307,13 +316,13 @@ def promote(version_or_alias: str = CHALLENGER, *, settings: Settings) -> str:
     return version_string(name, number)
 
 
-def list_models(*, settings: Settings) -> list[ModelInfo]:
-    """Every registered version of ``settings.registered_model``, newest first."""
+def list_models(*, registry: RegistryConfig) -> list[ModelInfo]:
+    """Every registered version of ``registry.registered_model``, newest first."""
     from mlflow.exceptions import MlflowException
 
-    name = settings.registered_model
+    name = registry.registered_model
     with _quiet():
-        client = _client(settings)
+        client = _client(registry)
         try:
             versions = client.search_model_versions(f"name='{name}'")
             alias_map = dict(client.get_registered_model(name).aliases or {})

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import precision_recall_curve  # noqa: E402
 
-from models.metrics import reliability_bins  # noqa: E402
+from models.classification_metrics import reliability_bins  # noqa: E402
 from models.thresholds import ThresholdResult  # noqa: E402
 
 
@@ -160,7 +160,7 @@ def write_report(
 ) -> dict[str, Path]:
     """Write report.json, report.md and PNGs into ``out_dir``; returns {artifact name: path}.
 
-    ``metrics`` is a ``models.metrics.classification_metrics`` dict for the same ``y_true``/``probs``.
+    ``metrics`` is a ``models.classification_metrics.classification_metrics`` dict for the same ``y_true``/``probs``.
     """
     y = np.asarray(y_true)
     p = np.asarray(probs, dtype=np.float64)
@@ -168,7 +168,7 @@ def write_report(
         raise ValueError(f"probs must be (len(y_true), len(labels)); got {p.shape} for {len(y)} rows, {len(labels)} labels")
     missing = {"accuracy", "macro_f1", "per_class", "confusion_matrix", "ece"} - metrics.keys()
     if missing:
-        raise ValueError(f"metrics lacks {sorted(missing)}; build it with models.metrics.classification_metrics")
+        raise ValueError(f"metrics lacks {sorted(missing)}; build it with models.classification_metrics.classification_metrics")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     bins = reliability_bins(y, p)

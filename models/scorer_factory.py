@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, Protocol, get_args
+from typing import Literal, get_args
 
-import numpy as np
+from models.scorer_protocol import SentimentScorer
 
-from models.checkpoint import CheckpointMeta
-from models.scorer import Prediction
+__all__ = ["DEFAULT_BATCH_SIZE", "Backend", "SentimentScorer", "make_scorer"]
 
 Backend = Literal["torch", "torch-bf16", "onnx-int8", "onnx-fp32", "openvino", "openvino-int8"]
 
@@ -24,19 +22,6 @@ DEFAULT_BATCH_SIZE: dict[str, int] = {
     "openvino": 16,
     "openvino-int8": 16,
 }
-
-
-class SentimentScorer(Protocol):
-    """What every backend (and the cache wrapping one) offers."""
-
-    meta: CheckpointMeta
-
-    @property
-    def version(self) -> str: ...
-    @property
-    def labels(self) -> list[str]: ...
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
-    def score(self, texts: Sequence[str]) -> list[Prediction]: ...
 
 
 def make_scorer(

@@ -32,7 +32,8 @@ from models.data import (
     validate_for_training,
 )
 from models.encoders import display_name, resolve_encoder
-from models.metrics import classification_metrics, headline
+from models.losses import loss_trainer_class
+from models.classification_metrics import classification_metrics, headline
 from models.scorer import decide
 from models.thresholds import ThresholdResult, tune_negative_threshold
 
@@ -190,35 +191,6 @@ class _Encoded:
         return self._rows[i]
 
 
-def _make_trainer_class(weights: Any, imbalance: Imbalance, gamma: float, kd_alpha: float, kd_temperature: float) -> type:
-    import torch
-    from transformers import Trainer
-
-    from models.distill import distillation_loss
-
-    class _ImbalanceTrainer(Trainer):
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # type: ignore[override]
-            labels = inputs.pop("labels")
-            teacher = inputs.pop("teacher_logits", None)  # only training rows of a distillation run have them
-            outputs = model(**inputs)
-            logits = outputs.logits.float()
-            w = weights.to(logits.device) if weights is not None else None
-            if imbalance == "focal":
-                logp = torch.log_softmax(logits, dim=-1).gather(1, labels[:, None]).squeeze(1)
-                loss_i = -((1.0 - logp.exp()) ** gamma) * logp
-                if w is not None:
-                    loss_i = loss_i * w[labels]
-                loss = loss_i.mean()
-            else:
-                loss = torch.nn.functional.cross_entropy(logits, labels, weight=w)
-            if teacher is not None:
-                soft = distillation_loss(logits, teacher.to(logits.device).float(), kd_temperature)
-                loss = (1.0 - kd_alpha) * loss + kd_alpha * soft
-            return (loss, outputs) if return_outputs else loss
-
-    return _ImbalanceTrainer
-
-
 def _best_model_callback(patience: int | None) -> Any:
     from transformers import TrainerCallback
 
@@ -353,30 +325,10 @@ def _normalised(data: LabelledData) -> LabelledData:
     return LabelledData([normalise_tweet(t) for t in data.texts], data.labels, data.scheme, data.source)
 
 
-def fine_tune(
-    train: LabelledData,
-    out_dir: Path,
-    config: TrainConfig,
-    valid: LabelledData | None = None,
-    progress: bool = True,
-    cache_dir: Path | None = None,
-    teacher: Callable[[list[str]], np.ndarray] | None = None,
-) -> TrainResult:
-    """Train, calibrate, tune the negative threshold and write a complete checkpoint to ``out_dir``.
-
-    Without ``valid``, ``config.valid_fraction`` of ``train`` is held out (stratified, de-duplicated).
-    ``cache_dir`` holds extracted encoders (default ``<data_dir>/encoders``). ``teacher`` maps the
-    final training texts (after the split, normalisation and oversampling) to a teacher's logits in
-    the same label order; with it the loss mixes in distillation (``config.kd_alpha``,
-    ``config.kd_temperature``) — see :mod:`models.distill`.
-    """
-    import torch
-    from transformers import DataCollatorWithPadding, TrainingArguments, set_seed
-
-    if cache_dir is None:
-        from streams.settings import get_settings
-
-        cache_dir = get_settings().state_dir / "encoders"
+def prepare_splits(
+    train: LabelledData, valid: LabelledData | None, config: TrainConfig
+) -> tuple[LabelledData, LabelledData]:
+    """The train and validation sets a run uses: ``valid`` or a held-out split, normalised and checked."""
     if valid is None:
         train, valid = train_test_split(train, config.valid_fraction, seed=config.seed)
     elif valid.scheme != train.scheme:
@@ -385,23 +337,83 @@ def fine_tune(
         train, valid = _normalised(train), _normalised(valid)
     validate_for_training(train)
     assert_no_leakage(train, valid)
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    set_seed(config.seed)
+    return train, valid
 
-    labels = train.label_names
-    tokenizer, model = load_untrained(config.base_model, labels, cache_dir)
+
+def _training_rows(
+    train: LabelledData, config: TrainConfig, teacher: Callable[[list[str]], np.ndarray] | None
+) -> tuple[list[str], np.ndarray, np.ndarray | None]:
+    """Texts, labels and (with a teacher) soft targets of the rows the Trainer sees, oversampled if asked."""
     y_train = train.y
     if config.imbalance == "oversample":
         idx = oversample_indices(y_train, config.seed)
         train_texts, y_train = [train.texts[i] for i in idx], y_train[idx]
     else:
-        train_texts = train.texts
+        train_texts = list(train.texts)
     soft_targets = None
     if teacher is not None:
+        n_labels = len(train.label_names)
         soft_targets = np.asarray(teacher(list(train_texts)), dtype=np.float32)
-        if soft_targets.shape != (len(train_texts), len(labels)):
-            raise ValueError(f"teacher returned logits of shape {soft_targets.shape}; expected ({len(train_texts)}, {len(labels)})")
+        if soft_targets.shape != (len(train_texts), n_labels):
+            raise ValueError(f"teacher returned logits of shape {soft_targets.shape}; expected ({len(train_texts)}, {n_labels})")
+    return train_texts, y_train, soft_targets
+
+
+def _training_arguments(config: TrainConfig, scratch: str, total: int, progress: bool) -> Any:
+    """The Hugging Face TrainingArguments of a run: schedule, evaluation cadence, device, no checkpoints on disk."""
+    import torch
+    from transformers import TrainingArguments
+
+    use_cuda = torch.cuda.is_available()
+    return TrainingArguments(
+        output_dir=scratch,
+        learning_rate=config.lr,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps or -1,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        weight_decay=config.weight_decay,
+        lr_scheduler_type=config.scheduler,
+        warmup_steps=warmup_steps(total, config.warmup_ratio),
+        eval_strategy="steps" if config.eval_steps else "epoch",
+        eval_steps=config.eval_steps,
+        save_strategy="no",
+        logging_strategy="steps",
+        logging_steps=max(1, min(50, total // 10)),
+        report_to="none",
+        disable_tqdm=not progress,
+        seed=config.seed,
+        data_seed=config.seed,
+        use_cpu=not use_cuda,
+        bf16=use_cuda and torch.cuda.is_bf16_supported(),
+        dataloader_pin_memory=use_cuda,
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        # The Trainer would otherwise drop every key the model's forward() does not take, and with
+        # it the teacher's logits; the datasets here hold nothing else to drop.
+        remove_unused_columns=False,
+    )
+
+
+@dataclass
+class _Trained:
+    model: Any
+    history: list[dict[str, float]]
+    train_loss: list[dict[str, float]]
+    steps: int
+    seconds: float
+    valid_logits: np.ndarray
+
+
+def _train(
+    model: Any, tokenizer: Any, train: LabelledData, valid: LabelledData, config: TrainConfig, progress: bool,
+    teacher: Callable[[list[str]], np.ndarray] | None,
+) -> _Trained:
+    """Run the Hugging Face Trainer; returns the best weights (by validation macro-F1) and their logits."""
+    import torch
+    from transformers import DataCollatorWithPadding
+
+    labels = train.label_names
+    train_texts, y_train, soft_targets = _training_rows(train, config, teacher)
     train_ds = _Encoded(tokenizer, train_texts, y_train, config.max_length, soft_targets)
     valid_ds = _Encoded(tokenizer, valid.texts, valid.y, config.max_length)
     weights = (
@@ -414,36 +426,9 @@ def fine_tune(
     total = config.max_steps or math.ceil(steps_per_epoch * config.epochs)
     keeper = _best_model_callback(config.patience)
     callbacks = [keeper] + ([_time_budget_callback(config.time_budget_s)] if config.time_budget_s else [])
-    use_cuda = torch.cuda.is_available()
     with tempfile.TemporaryDirectory(prefix="brandpulse-train-") as scratch:
-        args = TrainingArguments(
-            output_dir=scratch,
-            learning_rate=config.lr,
-            num_train_epochs=config.epochs,
-            max_steps=config.max_steps or -1,
-            per_device_train_batch_size=config.batch_size,
-            per_device_eval_batch_size=config.eval_batch_size,
-            weight_decay=config.weight_decay,
-            lr_scheduler_type=config.scheduler,
-            warmup_steps=warmup_steps(total, config.warmup_ratio),
-            eval_strategy="steps" if config.eval_steps else "epoch",
-            eval_steps=config.eval_steps,
-            save_strategy="no",
-            logging_strategy="steps",
-            logging_steps=max(1, min(50, total // 10)),
-            report_to="none",
-            disable_tqdm=not progress,
-            seed=config.seed,
-            data_seed=config.seed,
-            use_cpu=not use_cuda,
-            bf16=use_cuda and torch.cuda.is_bf16_supported(),
-            dataloader_pin_memory=use_cuda,
-            train_sampling_strategy="group_by_length" if config.group_by_length else "random",
-            # The Trainer would otherwise drop every key the model's forward() does not take, and with
-            # it the teacher's logits; the datasets here hold nothing else to drop.
-            remove_unused_columns=False,
-        )
-        trainer_cls = _make_trainer_class(
+        args = _training_arguments(config, scratch, total, progress)
+        trainer_cls = loss_trainer_class(
             weights, config.imbalance, config.focal_gamma, config.kd_alpha, config.kd_temperature
         )
         trainer = trainer_cls(
@@ -480,14 +465,45 @@ def fine_tune(
         if keeper.best_state is not None:
             model.load_state_dict(keeper.best_state)
         logits = predict_logits(model, tokenizer, valid.texts, config.max_length, config.eval_batch_size)
-    calibration, probs, threshold, metrics = evaluate_logits(logits, valid.y, labels, config.target_recall)
+    return _Trained(model, keeper.history, train_loss, steps, seconds, logits)
+
+
+def fine_tune(
+    train: LabelledData,
+    out_dir: Path,
+    config: TrainConfig,
+    valid: LabelledData | None = None,
+    progress: bool = True,
+    *,
+    cache_dir: Path,
+    teacher: Callable[[list[str]], np.ndarray] | None = None,
+) -> TrainResult:
+    """Train, calibrate, tune the negative threshold and write a complete checkpoint to ``out_dir``.
+
+    Without ``valid``, ``config.valid_fraction`` of ``train`` is held out (stratified, de-duplicated).
+    ``cache_dir`` holds extracted encoders (the CLI passes ``<data_dir>/encoders``). ``teacher`` maps the
+    final training texts (after the split, normalisation and oversampling) to a teacher's logits in
+    the same label order; with it the loss mixes in distillation (``config.kd_alpha``,
+    ``config.kd_temperature``) — see :mod:`models.distill`.
+    """
+    import torch
+    from transformers import set_seed
+
+    train, valid = prepare_splits(train, valid, config)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    set_seed(config.seed)
+    labels = train.label_names
+    tokenizer, model = load_untrained(config.base_model, labels, cache_dir)
+    trained = _train(model, tokenizer, train, valid, config, progress, teacher)
+
+    calibration, probs, threshold, metrics = evaluate_logits(trained.valid_logits, valid.y, labels, config.target_recall)
     cut = None if threshold is None or threshold.is_argmax else threshold.threshold
     pred = decide(probs, labels, "negative", cut)
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model = model.to("cpu")
-    model.save_pretrained(out)
+    trained.model.to("cpu").save_pretrained(out)
     tokenizer.save_pretrained(out)
     meta = CheckpointMeta(
         version=config.version or f"local/{out.name}",
@@ -511,10 +527,10 @@ def fine_tune(
         meta=meta,
         metrics=metrics,
         threshold=threshold,
-        history=keeper.history,
-        train_loss=train_loss,
-        train_seconds=seconds,
-        steps=steps,
+        history=trained.history,
+        train_loss=trained.train_loss,
+        train_seconds=trained.seconds,
+        steps=trained.steps,
         valid=valid,
         valid_probs=probs,
     )

@@ -15,7 +15,7 @@ from collections.abc import Awaitable
 
 from aiokafka import AIOKafkaConsumer
 
-from drift.slack import SlackNotifier
+from streams.slack import SlackNotifier
 from streams import metrics
 from streams.app import (
     alerts_topic,

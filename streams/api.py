@@ -30,8 +30,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_mod
 
 from models.checkpoint import read_meta
 from models.scorer_factory import SentimentScorer
-from streams.metrics import Metrics
+from streams.prometheus import Metrics
 from streams.serving import LoadedModel, load_model, resolve_checkpoint
+from streams.schemas import DEFAULT_MAX_TEXT_CHARS, MAX_TEXT_CHARS_BOUND
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message],
 
 class ApiLimits(BaseModel):
     max_texts: int = Field(default=64, ge=1, le=4096, description="Texts per request")
-    max_text_chars: int = Field(default=10_000, ge=1, description="Characters per text")
+    max_text_chars: int = Field(default=DEFAULT_MAX_TEXT_CHARS, ge=1, le=MAX_TEXT_CHARS_BOUND, description="Characters per text")
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, description="Request body size")
 
 

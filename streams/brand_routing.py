@@ -1,7 +1,7 @@
 """Sends brand alerts where the alert-rules file says (:mod:`drift.brand.routing` decides).
 
 Without a rules file every brand alert goes to the worker's default Slack webhook, like model
-alerts. With one, each route's webhooks get their own :class:`~drift.slack.SlackNotifier` (queued,
+alerts. With one, each route's webhooks get their own :class:`~streams.slack.SlackNotifier` (queued,
 retrying, never blocking the stream, URLs never logged), immediate alerts go out at once and the
 rest wait for their route's digest, checked every ``tick``.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 from drift.brand.blocks import digest_blocks, event_blocks, event_text
 from drift.brand.monitor import BrandEvent
 from drift.brand.routing import Digests, Router, RoutingRules
-from drift.slack import SlackNotifier
+from streams.slack import SlackNotifier
 from streams.schemas import Alert
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from pathlib import Path
 from drift.brand.config import BrandWatchConfig
 from drift.brand.monitor import BrandEvent, BrandMonitor
 from drift.brand.post import BrandPost
-from drift.slack import SlackNotifier
+from streams.slack import SlackNotifier
 from streams import metrics
 from streams.brand_routing import BrandAlertSender, load_rules
 from streams.clickhouse import ClickHouseStore, write_logging_refusals

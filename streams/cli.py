@@ -405,14 +405,14 @@ def voices(
 
 
 def _mount_other_packages() -> None:
-    """Commands whose code lives with the part of the system they operate."""
-    from drift.brand.bench import spikes_command
-    from drift.labelling import label_command
-    from drift.trainer import trainer_command
-    from models.bench import bench_app
-    from models.cli import app as models_app
+    """Subcommands defined in their own streams modules (the CLI is an edge: models and drift define none)."""
+    from drift.brand.spike_bench import spikes_command
+    from streams.labeller import label_command
+    from streams.trainer import trainer_command
+    from streams.cli_models import app as models_app
     from streams.api import api_command
-    from streams.bench import pipeline_command
+    from streams.cli_bench import bench_app
+    from streams.pipeline_bench import pipeline_command
     from streams.loop_bench import loop_command
     from streams.dashboard import dashboard_command
 

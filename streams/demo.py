@@ -30,6 +30,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from streams.configs import encoders_dir, registry_config
 from streams.schemas import Alert, HumanLabel, LabelRequest
 from streams.settings import Settings
 
@@ -201,13 +202,13 @@ def wait_until(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
 
 def retrain_closed(settings: Settings) -> bool:
     """True once the trainer finished a request without sending a challenger to shadow."""
-    from drift.trainer import TrainerState
+    from streams.trainer import TrainerState
     from models.registry import CHALLENGER, alias_version
 
     path = settings.state_dir / "trainer" / "state.json"
     if not path.exists() or not TrainerState.load(path).done:
         return False
-    return alias_version(CHALLENGER, settings=settings) is None
+    return alias_version(CHALLENGER, registry=registry_config(settings)) is None
 
 
 def settled(count: Callable[[], int], quiet_s: float) -> Callable[[], bool]:
@@ -271,13 +272,13 @@ def run_demo(settings: Settings, *, limit: int | None, rate: float | None, keep_
     helpers: list[SimulatedAnnotator | AlertCollector] = []
     try:
         create_topics(settings)
-        if current_champion(settings) is None:
+        if current_champion(registry_config(settings)) is None:
             console.print("training the default model (MiniLM on 12,000 general tweets; about 10 minutes on 2 CPU "
                           "cores, capped at 9 minutes of training) — once per machine")
             with console.status("training the default model…"):
-                version = ensure_champion(settings, progress=False)
+                version = ensure_champion(registry_config(settings), encoders_dir(settings), progress=False)
         else:
-            version = ensure_champion(settings, progress=False)
+            version = ensure_champion(registry_config(settings), encoders_dir(settings), progress=False)
         console.print(f"[green]✓[/] champion model {escape(version)}")
         # A 5% flyback sample (1% in production) so one replay yields enough human labels to retrain.
         os.environ.setdefault("BRANDPULSE_FLYBACK_RATE", "0.05")

@@ -3,7 +3,7 @@
 For each seed, an airline stream (real tweets with their brands) is shown to the champion; a simulated
 annotator answers label requests from the gold labels under a fixed budget of N labels, chosen either
 at **random** (the flyback sample) or **actively** (:mod:`drift.active`: uncertain, diverse,
-brand-balanced). The real trainer (:func:`drift.trainer.run_retrain`, warm start or from scratch)
+brand-balanced). The real trainer (:func:`drift.retraining.run_retrain`, warm start or from scratch)
 turns them into a candidate and gates it on its own held-out labels; a candidate that passes is
 shadow-scored on the next random-sample posts and judged by the real promotion rule
 (:func:`drift.shadow.should_promote`). A fixed held-out airline set that the loop never labels gives
@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field
 from models.data import LabelledData, load_dataset
 from streams.schemas import HumanLabel, RetrainRequest, ScoredPost
 from streams.settings import Settings
+from streams.configs import registry_config, retrain_places
 
 log = logging.getLogger(__name__)
 
@@ -128,12 +129,13 @@ def run_bench(
     work_dir: Path, progress: bool = False,
 ) -> list[RunResult]:
     from drift.shadow import compare, should_promote
-    from drift.trainer import RECIPES, TrainerConfig, run_retrain
+    from drift.retrain_config import RECIPES, TrainerConfig
+    from drift.retraining import run_retrain
     from models.registry import CHAMPION, log_and_register, resolve_model
     from models.train import TrainConfig
 
     settings = Settings(data_dir=work_dir, max_length=config.max_length)
-    log_and_register(champion_dir, settings=settings, params={"role": "bench champion"}, metrics={}, alias=CHAMPION)
+    log_and_register(champion_dir, registry=registry_config(settings), params={"role": "bench champion"}, metrics={}, alias=CHAMPION)
     order = np.random.default_rng(0).permutation(len(airline))
     heldout = airline.subset(order[: config.heldout].tolist(), "airline held-out")
     rest = airline.subset(order[config.heldout:].tolist(), "airline stream")
@@ -165,16 +167,16 @@ def run_bench(
                     request = RetrainRequest(request_id=f"bench-{seed}-{strategy}-{n}-{start}", model_version="champion",
                                              reason="bench")
                     started = time.perf_counter()
-                    outcome = run_retrain(request, human, settings, config=trainer, base=base, progress=progress)
+                    outcome = run_retrain(request, human, retrain_places(settings), config=trainer, base=base, progress=progress)
                     row = RunResult(seed=seed, strategy=strategy, start=start, labels=len(human), status=outcome.status,
                                     champion_heldout_f1=champ_heldout, champion_general_f1=champ_general,
                                     retrain_seconds=time.perf_counter() - started)
                     if outcome.version is not None:
-                        model_dir = resolve_model(outcome.version, settings=settings)
+                        model_dir = resolve_model(outcome.version, registry=registry_config(settings))
                         row.challenger_heldout_f1 = macro_f1(heldout.labels, predict(model_dir, heldout.texts, config.max_length)[1])
                         row.challenger_general_f1 = macro_f1(general.labels, predict(model_dir, general.texts, config.max_length)[1])
                     if outcome.status == "registered" and outcome.version is not None:
-                        _, chall_shadow = predict(resolve_model(outcome.version, settings=settings), shadow.texts, config.max_length)
+                        _, chall_shadow = predict(resolve_model(outcome.version, registry=registry_config(settings)), shadow.texts, config.max_length)
                         report = compare(
                             [_Row(str(i), lab, "champion") for i, lab in enumerate(champ_shadow)],
                             [_Row(str(i), lab, outcome.version) for i, lab in enumerate(chall_shadow)],
@@ -279,7 +281,7 @@ def loop_command_impl(config: LoopBenchConfig, champion: str, airline: str, gene
     from models.registry import resolve_model
 
     settings = Settings()
-    champion_dir = Path(champion) if Path(champion).is_dir() else resolve_model(champion, settings=settings)
+    champion_dir = Path(champion) if Path(champion).is_dir() else resolve_model(champion, registry=registry_config(settings))
     air, gen, base_data = load_inputs(airline, general, base)
     machine = machine_description()
     with tempfile.TemporaryDirectory(prefix="brandpulse-loop-bench-") as work:

@@ -1,5 +1,8 @@
 """Pydantic models for every record that crosses a Kafka topic or the ClickHouse boundary.
 
+The records drift's logic also reads (scored posts, alerts, labels, model events) are defined in
+:mod:`drift.records`, below streams in the layers, and re-exported here.
+
 Input posts are validated here and nowhere else (see :mod:`streams.validation` for the byte-level
 checks that come first). All records serialise to JSON with ``model_dump_json``.
 """
@@ -7,14 +10,30 @@ checks that come first). All records serialise to JSON with ``model_dump_json``.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+# Records drift reads or writes are defined in drift.records; re-exported so the edge has one import.
+from drift.records import (  # noqa: F401  (re-exports)
+    Alert,
+    AlertKind,
+    HumanLabel,
+    LabelRequest,
+    ModelEvent,
+    ModelRole,
+    RetrainRequest,
+    ScoredPost,
+    utcnow,
+)
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
+# The one source of the post text limit: the BRANDPULSE_MAX_TEXT_CHARS setting's default and bound,
+# and the inference API's default. streams.validation applies the configured value before the schema,
+# so a longer post is dead-lettered as too_large with the limit named, never as a schema error.
+DEFAULT_MAX_TEXT_CHARS = 10_000
+# Bounded so a scored record (text included, up to 4 UTF-8 bytes per character, JSON-escaped) always
+# fits Kafka's default 1 MB message size.
+MAX_TEXT_CHARS_BOUND = 100_000
 
 # Where feeds put reach: Twitter's API says retweet_count / followers_count, exports often shorten them.
 REPOST_KEYS = ("retweets", "retweet_count", "reposts", "repost_count", "shares")
@@ -88,31 +107,6 @@ class Post(BaseModel):
         return v
 
 
-# "unscored": stored with its language, never scored (a language the model does not read).
-ModelRole = Literal["champion", "shadow", "unscored"]
-
-
-class ScoredPost(BaseModel):
-    """One model's verdict on one post: the row written to ClickHouse and the scored topic."""
-
-    post_id: str
-    brand: str
-    platform: str
-    author: str | None = None
-    lang: str | None = None
-    text: str
-    created_at: dt.datetime
-    ingested_at: dt.datetime
-    label: str
-    probs: dict[str, float]
-    confidence: float
-    model_version: str
-    model_role: ModelRole = "champion"
-    # Reach from the post's metadata when the source reports it, so trends can be reach-weighted.
-    reposts: int = 0
-    followers: int = 0
-
-
 class DeadLetter(BaseModel):
     """A record that could not be processed, with why, and the head of the original bytes (base64).
 
@@ -132,73 +126,3 @@ class DeadLetter(BaseModel):
     truncated: bool = Field(default=False, description="value_b64 holds only the head of the original value")
     post_id: str | None = None
     failed_at: dt.datetime = Field(default_factory=utcnow)
-
-
-class ModelEvent(BaseModel):
-    """Tells workers to (re)load a model for a role without restarting, or that a retrain ended.
-
-    ``retrain-closed`` carries no model: the retrain asked for ``retrain_for`` was rejected, skipped
-    or failed, so workers may ask again at the next alert instead of waiting for the request to expire.
-    """
-
-    action: Literal["load", "unload", "retrain-closed"] = "load"
-    role: Literal["champion", "challenger"]
-    model_ref: str = Field(default="", description="registry alias, models:/ URI or checkpoint dir")
-    version: str | None = None
-    retrain_for: str | None = Field(default=None, description="Model version whose retrain request this event closes")
-    reason: str = ""
-    at: dt.datetime = Field(default_factory=utcnow)
-
-
-# label_drift: the predicted label mix moved (older records; new ones are sentiment_shift).
-# sentiment_shift: the mix moved — a fact about the brand, not by itself a model problem.
-# estimated_performance / input_drift: label-free model-health signals (drift/health.py).
-AlertKind = Literal[
-    "confidence_drift", "label_drift", "sentiment_shift", "estimated_performance", "input_drift",
-    "labelled_performance", "retrain", "promotion",
-    # brand alerts (streams.brand_watch): about the brand, never about the model
-    "brand_volume_spike", "brand_negative_spike", "brand_positive_surge", "brand_spike_escalated", "brand_spike_resolved",
-    "brand_digest",
-]
-
-
-class Alert(BaseModel):
-    alert_id: str
-    kind: AlertKind
-    detector: str
-    statistic: float
-    threshold: float
-    brand: str | None = None
-    window: int = 0
-    model_version: str
-    example_post_ids: list[str] = Field(default_factory=list)
-    message: str = ""
-    detected_at: dt.datetime = Field(default_factory=utcnow)
-    since: dt.datetime | None = None
-
-
-class LabelRequest(BaseModel):
-    post_id: str
-    brand: str
-    text: str
-    predicted_label: str
-    confidence: float
-    model_version: str
-    reason: Literal["flyback", "uncertain"]
-    requested_at: dt.datetime = Field(default_factory=utcnow)
-
-
-class HumanLabel(BaseModel):
-    post_id: str
-    label: str
-    annotator: str
-    labelled_at: dt.datetime = Field(default_factory=utcnow)
-    text: str | None = None
-
-
-class RetrainRequest(BaseModel):
-    request_id: str
-    model_version: str
-    reason: str
-    alert_id: str | None = None
-    requested_at: dt.datetime = Field(default_factory=utcnow)

@@ -20,6 +20,7 @@ from models.backend_choice import BackendChoice, SelectionConfig, choose_backend
 from models.data import LabelledData
 from models.scorer_factory import DEFAULT_BATCH_SIZE, Backend, SentimentScorer, make_scorer
 from streams.settings import Settings
+from streams.configs import registry_config
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def resolve_checkpoint(ref: str, settings: Settings) -> Path:
         return path
     from models.registry import resolve_model
 
-    return resolve_model(ref, settings=settings)
+    return resolve_model(ref, registry=registry_config(settings))
 
 
 def selection_config(settings: Settings) -> SelectionConfig:

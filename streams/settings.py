@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.language import LanguageConfig
+from streams.schemas import DEFAULT_MAX_TEXT_CHARS, MAX_TEXT_CHARS_BOUND
 
 
 class Settings(BaseSettings):
@@ -62,8 +63,10 @@ class Settings(BaseSettings):
         description="Largest record the worker sends (Kafka's message.max.bytes); larger ones are dead-lettered",
     )
     cache_entries: int = Field(default=0, ge=0, description="De-duplicating LRU cache of normalised texts (0 = off)")
-    # Bounded so a scored record (text included) always fits Kafka's default 1 MB message size.
-    max_text_chars: int = Field(default=10_000, ge=1, le=100_000, description="Longer posts are dead-lettered")
+    max_text_chars: int = Field(
+        default=DEFAULT_MAX_TEXT_CHARS, ge=1, le=MAX_TEXT_CHARS_BOUND,
+        description="Longer posts are dead-lettered (too_large); also the inference API's limit per text",
+    )
 
     # --- models / registry
     model_ref: str = Field(default="champion", description="Registry alias, models:/ URI or checkpoint dir")

@@ -27,7 +27,7 @@ from drift.monitor import DriftMonitor, MonitorConfig
 from drift.performance import PerformanceMonitor
 from drift.retrain import RetrainCoalescer
 from drift.shadow import ShadowReport, compare, should_promote
-from drift.slack import SlackNotifier
+from streams.slack import SlackNotifier
 from streams import metrics
 from streams.clickhouse import ClickHouseStore, write_logging_refusals
 from streams.pipeline import BatchResult
@@ -213,7 +213,7 @@ class Watcher:
         promote, why = should_promote(report, self.settings.promotion_margin, self.settings.promotion_min_labels)
         if not promote or not self.settings.auto_promote or challenger in self._promoted:
             return
-        from drift.promotion import promote_and_announce
+        from streams.announcer import promote_and_announce
 
         self._promoted.add(challenger)
         log.warning("promoting %s over %s: %s", challenger, champion, why)

@@ -14,7 +14,7 @@ from streams.app import app
 from streams.brand_queries import share_report, voices_report, why_report
 from streams.clickhouse import ClickHouseStore
 from streams.dashboard import DashboardData, DashboardQuery, DashboardUnavailable, build_data, build_page, gather_dashboard
-from streams.metrics import METRICS
+from streams.prometheus import METRICS
 from streams.trends import brand_counts, query_trends
 
 

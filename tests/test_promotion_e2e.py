@@ -13,12 +13,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def test_promotion_swaps_the_live_model_without_loss_or_duplicates(stack: Stack, trained_model) -> None:  # type: ignore[no-untyped-def]
-    from drift.promotion import promote_and_announce
+    from streams.announcer import promote_and_announce
     from models.registry import log_and_register
+    from streams.configs import registry_config
 
     settings = stack.settings
-    v1 = log_and_register(trained_model, settings=settings, params={"test": "champion"}, metrics={}, alias="champion")
-    v2 = log_and_register(trained_model, settings=settings, params={"test": "challenger"}, metrics={}, alias="challenger")
+    v1 = log_and_register(trained_model, registry=registry_config(settings), params={"test": "champion"}, metrics={}, alias="champion")
+    v2 = log_and_register(trained_model, registry=registry_config(settings), params={"test": "challenger"}, metrics={}, alias="challenger")
     worker = stack.worker(
         BRANDPULSE_MODEL_REF="champion", BRANDPULSE_CHALLENGER_REF="challenger", BRANDPULSE_AUTO_PROMOTE="false"
     ).start()

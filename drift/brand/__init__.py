@@ -14,5 +14,5 @@ Modules, each with one job:
 - :mod:`drift.brand.why` — the explanation attached to every brand alert.
 - :mod:`drift.brand.monitor` — per-brand fan-out, event-time buckets, one incident per brand.
 - :mod:`drift.brand.blocks` — Slack Block Kit for brand events.
-- :mod:`drift.brand.bench` — detection delay, false alarms and per-post cost.
+- :mod:`drift.brand.spike_bench` — detection delay, false alarms and per-post cost.
 """

@@ -15,7 +15,7 @@ from drift.brand.scenarios import inject_crisis, load_airline
 from streams.brand_routing import BrandAlertSender, load_rules
 from streams.brand_watch import to_alert
 from tests.drift.helpers import AIRLINE_CSV
-from tests.drift.test_slack import Receiver
+from tests.test_slack import Receiver
 
 UTC = dt.timezone.utc
 CRISIS = dt.datetime(2015, 2, 20, 14, 0, tzinfo=UTC)

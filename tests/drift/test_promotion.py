@@ -6,10 +6,11 @@ import time
 import uuid
 from pathlib import Path
 
-from drift.promotion import promote_and_announce
+from streams.announcer import promote_and_announce
 from drift.shadow import ShadowReport
 from streams.schemas import Alert, ModelEvent
 from streams.settings import Settings
+from streams.configs import registry_config
 
 
 def consume(settings: Settings, key: str, timeout_s: float = 20.0) -> list[bytes]:
@@ -37,8 +38,8 @@ def test_promote_and_announce(kafka_bootstrap: str, trained_model: Path, tmp_pat
         data_dir=tmp_path / "state",
     )
     create_topics(settings)
-    old = log_and_register(trained_model, settings=settings, params={}, metrics={}, alias=CHAMPION)
-    new = log_and_register(trained_model, settings=settings, params={}, metrics={}, alias=CHALLENGER)
+    old = log_and_register(trained_model, registry=registry_config(settings), params={}, metrics={}, alias=CHAMPION)
+    new = log_and_register(trained_model, registry=registry_config(settings), params={}, metrics={}, alias=CHALLENGER)
     report = ShadowReport(
         champion_version=old, challenger_version=new, n_paired=900, agreement=0.88, js_distance=0.04,
         champion_distribution={}, challenger_distribution={}, n_labels=240, champion_macro_f1=0.71,
@@ -48,9 +49,9 @@ def test_promote_and_announce(kafka_bootstrap: str, trained_model: Path, tmp_pat
     event = promote_and_announce(settings, reason="shadow win", report=report)
 
     assert (event.role, event.model_ref, event.version) == ("champion", "champion", new)
-    assert alias_version(CHAMPION, settings=settings) == new
-    assert alias_version(PREVIOUS, settings=settings) == old
-    assert alias_version(CHALLENGER, settings=settings) is None  # its shadow run is over
+    assert alias_version(CHAMPION, registry=registry_config(settings)) == new
+    assert alias_version(PREVIOUS, registry=registry_config(settings)) == old
+    assert alias_version(CHALLENGER, registry=registry_config(settings)) is None  # its shadow run is over
     published = [ModelEvent.model_validate_json(v) for v in consume(settings, "model-events")]
     assert [(e.role, e.model_ref, e.version) for e in published] == [("champion", "champion", new)]
     alerts = [Alert.model_validate_json(v) for v in consume(settings, "alerts")]

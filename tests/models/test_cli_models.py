@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from models.cli import app
+from streams.cli_models import app
 from streams.settings import get_settings
 
 runner = CliRunner()

@@ -20,6 +20,7 @@ from models.registry import (
 from models.scorer import Scorer
 from models.train import load_untrained
 from streams.settings import Settings
+from streams.configs import registry_config
 
 LABELS = ["negative", "neutral", "positive"]
 
@@ -45,44 +46,44 @@ def test_register_alias_resolve_promote(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ModelNotFound, match="nothing is registered yet"):
-        resolve_model("champion", settings=settings)
-    assert alias_version("champion", settings=settings) is None
-    assert list_models(settings=settings) == []
+        resolve_model("champion", registry=registry_config(settings))
+    assert alias_version("champion", registry=registry_config(settings)) is None
+    assert list_models(registry=registry_config(settings)) == []
 
     v1 = log_and_register(
-        checkpoint, settings=settings, params={"lr": 1e-4, "base_model": "minilm"},
+        checkpoint, registry=registry_config(settings), params={"lr": 1e-4, "base_model": "minilm"},
         metrics={"macro_f1": 0.61, "negative_recall": 0.7}, alias="champion",
         history=[{"step": 10, "eval_macro_f1": 0.4}, {"step": 20, "eval_macro_f1": 0.6}],
     )
     assert v1 == "brandpulse-sentiment/v1"
     assert capfd.readouterr().out == ""  # MLflow stays quiet on stdout
 
-    champion_dir = resolve_model("champion", settings=settings)
+    champion_dir = resolve_model("champion", registry=registry_config(settings))
     assert champion_dir.is_relative_to(settings.state_dir)
     assert read_meta(champion_dir).version == v1  # the registered copy names its own registry version
     assert read_meta(checkpoint).version == "local/test"  # the source checkpoint is left alone
     assert Scorer(champion_dir).version == v1
 
-    v2 = log_and_register(checkpoint, settings=settings, params={}, metrics={"macro_f1": 0.7}, alias="challenger")
+    v2 = log_and_register(checkpoint, registry=registry_config(settings), params={}, metrics={"macro_f1": 0.7}, alias="challenger")
     assert v2 == "brandpulse-sentiment/v2"
     for ref in ("challenger", "v2", "2", "brandpulse-sentiment/v2", "models:/brandpulse-sentiment/2",
                 "models:/brandpulse-sentiment@challenger"):
-        assert read_meta(resolve_model(ref, settings=settings)).version == v2, ref
-    assert resolve_model(str(checkpoint), settings=settings) == checkpoint.resolve()
+        assert read_meta(resolve_model(ref, registry=registry_config(settings))).version == v2, ref
+    assert resolve_model(str(checkpoint), registry=registry_config(settings)) == checkpoint.resolve()
 
-    assert promote(settings=settings) == v2
-    assert alias_version("champion", settings=settings) == v2
-    assert alias_version("previous", settings=settings) == v1
-    assert alias_version("challenger", settings=settings) is None  # the shadow run is over
+    assert promote(registry=registry_config(settings)) == v2
+    assert alias_version("champion", registry=registry_config(settings)) == v2
+    assert alias_version("previous", registry=registry_config(settings)) == v1
+    assert alias_version("challenger", registry=registry_config(settings)) is None  # the shadow run is over
 
-    listed = list_models(settings=settings)
+    listed = list_models(registry=registry_config(settings))
     assert [m.version for m in listed] == [v2, v1]
     assert listed[0].aliases == ["champion"] and listed[1].aliases == ["previous"]
     assert listed[1].metrics["macro_f1"] == pytest.approx(0.61)
     assert listed[1].metrics["eval_macro_f1"] == pytest.approx(0.6)  # last value of the step history
 
-    assert set_alias("previous", "champion", settings=settings) == v1  # rollback
-    assert read_meta(resolve_model("champion", settings=settings)).version == v1
+    assert set_alias("previous", "champion", registry=registry_config(settings)) == v1  # rollback
+    assert read_meta(resolve_model("champion", registry=registry_config(settings))).version == v1
 
     # Artifacts live in the data dir, never in ./mlruns of whatever directory the CLI ran from.
     assert not (tmp_path / "mlruns").exists()
@@ -90,15 +91,15 @@ def test_register_alias_resolve_promote(
 
 
 def test_bad_references_explain_what_exists(checkpoint: Path, settings: Settings) -> None:
-    log_and_register(checkpoint, settings=settings, params={}, metrics={})
+    log_and_register(checkpoint, registry=registry_config(settings), params={}, metrics={})
     with pytest.raises(ModelNotFound, match=r"no version 9 .*registered versions: \[1\]"):
-        resolve_model("v9", settings=settings)
+        resolve_model("v9", registry=registry_config(settings))
     with pytest.raises(ModelNotFound, match="no alias 'champion'"):
-        promote("champion", settings=settings)
+        promote("champion", registry=registry_config(settings))
     with pytest.raises(ModelNotFound, match="not a valid model URI"):
-        resolve_model("models:/brandpulse-sentiment/latest", settings=settings)
+        resolve_model("models:/brandpulse-sentiment/latest", registry=registry_config(settings))
     empty = checkpoint.parent / "not-a-checkpoint"
     empty.mkdir(exist_ok=True)
     with pytest.raises(ModelNotFound, match="not a brandpulse checkpoint"):
-        resolve_model(str(empty), settings=settings)
+        resolve_model(str(empty), registry=registry_config(settings))
     assert os.listdir(settings.state_dir)  # the store was created under the data dir

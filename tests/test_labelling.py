@@ -10,15 +10,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from drift.labelling import (
-    LabelError,
-    LabelImportError,
-    import_labels,
-    label_command,
-    parse_label,
-    read_labels_csv,
-    run_labeller,
-)
+from drift.labelling import LabelError, LabelImportError, parse_label, read_labels_csv
+from streams.labeller import import_labels, label_command, run_labeller
 from streams.schemas import HumanLabel, LabelRequest
 from streams.settings import Settings
 

@@ -3,11 +3,13 @@
 :class:`SlackNotifier` owns an asyncio queue and one background task. ``notify(alert)`` only
 enqueues (constant time, safe from the event loop thread or any other thread) and returns, so a
 slow or broken Slack never stalls scoring. The task posts each alert with
-``slack_sdk``'s ``AsyncWebhookClient`` and retries with capped exponential backoff plus jitter on
-timeouts, connection errors, 5xx and 429 (honouring ``Retry-After``) until it succeeds or
-``give_up_after_s`` (default 1 h) passes; other 4xx (bad payload, revoked webhook) are not
-retryable and are logged once. Delivery is in order; the queue is bounded (default 1,000) and
-drops the *oldest* alert when full, since during a long outage the newest state matters most.
+``slack_sdk``'s ``AsyncWebhookClient``, whose retry handlers retry timeouts and connection errors
+(``AsyncConnectionErrorRetryHandler``), 5xx (``AsyncServerErrorRetryHandler``, widened from 500/503
+to every 5xx) with capped exponential backoff plus jitter, and 429 honouring ``Retry-After``
+(``AsyncRateLimitErrorRetryHandler``), until the alert is delivered or ``give_up_after_s`` (default
+1 h) passes; other 4xx (bad payload, revoked webhook) are not retryable and are logged once.
+Delivery is in order; the queue is bounded (default 1,000) and drops the *oldest* alert when
+full, since during a long outage the newest state matters most.
 
 The webhook URL is a secret (anyone holding it can post to the channel). It is kept in a
 ``SecretStr``, never logged — logs show :func:`redact_url`'s ``https://hooks.slack.com/…#<sha256
@@ -18,18 +20,27 @@ logger. Without a URL the notifier prints the alert text to stdout instead (loca
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import logging
 import random
 import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import SecretStr
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from streams.schemas import Alert
+from drift.records import Alert
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +145,78 @@ def alert_blocks(alert: Alert) -> list[dict[str, Any]]:
     ]
 
 
+# Timeouts and refused or reset connections: worth another try. aiohttp's timeouts are asyncio's.
+_TRANSIENT: tuple[type[Exception], ...] = (asyncio.TimeoutError, aiohttp.ClientError, OSError)
+# Retries inside one send; slack_sdk's client stops at 100 attempts whatever the handlers say, so a
+# longer outage is a new send (the give-up deadline spans all of them).
+_RETRIES_PER_SEND = 20
+
+
+@dataclass
+class _Delivery:
+    """The alert a send is for, so the retry handlers can say which alert they retry without the URL."""
+
+    alert_id: str
+    redacted: str
+    scrub: Any  # Callable[[str], str]
+    retries: int = 0
+
+
+_delivery: contextvars.ContextVar[_Delivery] = contextvars.ContextVar("slack_delivery")
+
+
+class _CappedBackoff(RetryIntervalCalculator):
+    """initial · 2^attempt, capped, with "equal jitter" (half fixed, half random) so senders spread out."""
+
+    def __init__(self, initial_s: float, max_s: float) -> None:
+        self.initial_s, self.max_s = initial_s, max_s
+
+    def calculate_sleep_duration(self, current_attempt: int) -> float:
+        return min(self.max_s, self.initial_s * 2**current_attempt) * random.uniform(0.5, 1.0)
+
+
+class _Logged(AsyncRetryHandler):
+    """Logs each retry on this module's logger (slack_sdk's own log lines carry the secret URL)."""
+
+    async def prepare_for_next_attempt_async(self, *, state, request, response=None, error=None):  # type: ignore[no-untyped-def]
+        d = _delivery.get()
+        d.retries += 1
+        if response is not None:
+            problem = f"HTTP {response.status_code}"
+        else:
+            problem = f"{type(error).__name__}: {d.scrub(str(error))}".rstrip(": ")
+        log.warning(
+            "Slack webhook %s failed (%s); retrying alert %s (attempt %d)", d.redacted, problem, d.alert_id, d.retries + 1
+        )
+        await super().prepare_for_next_attempt_async(state=state, request=request, response=response, error=error)
+
+
+class _ConnectionErrors(_Logged, AsyncConnectionErrorRetryHandler):
+    pass
+
+
+class _RateLimited(_Logged, AsyncRateLimitErrorRetryHandler):
+    pass
+
+
+class _ServerErrors(_Logged, AsyncServerErrorRetryHandler):
+    async def _can_retry_async(self, *, state, request, response=None, error=None) -> bool:  # type: ignore[no-untyped-def]
+        # slack_sdk retries only 500 and 503; a 502 or 504 from a proxy in front of Slack is as transient.
+        return response is not None and response.status_code >= 500
+
+
+def _retry_handlers(backoff_initial_s: float, backoff_max_s: float) -> list[AsyncRetryHandler]:
+    backoff = _CappedBackoff(backoff_initial_s, backoff_max_s)
+    return [
+        _ConnectionErrors(max_retry_count=_RETRIES_PER_SEND, interval_calculator=backoff, error_types=list(_TRANSIENT)),
+        _RateLimited(max_retry_count=_RETRIES_PER_SEND),
+        _ServerErrors(max_retry_count=_RETRIES_PER_SEND, interval_calculator=backoff),
+    ]
+
+
 def _transport_logger() -> logging.Logger:
     # slack_sdk logs the full webhook URL at DEBUG; this logger is above DEBUG and does not propagate.
-    quiet = logging.getLogger("drift.slack.transport")
+    quiet = logging.getLogger("streams.slack.transport")
     quiet.setLevel(logging.CRITICAL)
     quiet.propagate = False
     return quiet
@@ -181,7 +261,10 @@ class SlackNotifier:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._client = (
-            AsyncWebhookClient(url, timeout=timeout_s, logger=_transport_logger(), retry_handlers=[])  # type: ignore[arg-type]
+            AsyncWebhookClient(
+                url, timeout=timeout_s, logger=_transport_logger(),  # type: ignore[arg-type]
+                retry_handlers=_retry_handlers(backoff_initial_s, backoff_max_s),
+            )
             if url
             else None
         )
@@ -280,20 +363,21 @@ class SlackNotifier:
         assert self._client is not None
         payload = {"text": (custom or {}).get("text") or alert_text(alert),
                    "blocks": (custom or {}).get("blocks") or alert_blocks(alert)}
+        delivery = _Delivery(alert.alert_id, self._redacted, self._scrub)
+        _delivery.set(delivery)  # this task's context: the handlers read it while retrying this send
         started = time.monotonic()
-        attempt = 0
         while True:
-            attempt += 1
-            wait: float | None = None
+            left = self.give_up_after_s - (time.monotonic() - started)
             try:
-                resp = await self._client.send_dict(payload)
-            except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
+                # The handlers retry inside send_dict; the deadline cuts a send (or its backoff sleep) short.
+                resp = await asyncio.wait_for(self._client.send_dict(payload), timeout=max(left, 0.0))
+            except _TRANSIENT as exc:  # the deadline, or the handlers' retries for this send ran out
                 problem = f"{type(exc).__name__}: {self._scrub(str(exc))}".rstrip(": ")
             else:
                 if 200 <= resp.status_code < 300:
                     self.delivered += 1
-                    if attempt > 1:
-                        log.info("Slack alert %s delivered after %d attempts", alert.alert_id, attempt)
+                    if delivery.retries:
+                        log.info("Slack alert %s delivered after %d attempts", alert.alert_id, delivery.retries + 1)
                     return
                 if resp.status_code != 429 and resp.status_code < 500:
                     self.failed += 1
@@ -303,29 +387,13 @@ class SlackNotifier:
                     )
                     return
                 problem = f"HTTP {resp.status_code}"
-                wait = _retry_after(resp.headers)
             if time.monotonic() - started >= self.give_up_after_s:
                 self.failed += 1
                 log.error(
                     "Giving up on Slack alert %s after %d attempts over %.0fs (%s, last: %s)",
-                    alert.alert_id, attempt, time.monotonic() - started, self._redacted, problem,
+                    alert.alert_id, delivery.retries + 1, time.monotonic() - started, self._redacted, problem,
                 )
                 return
-            backoff = min(self.backoff_max_s, self.backoff_initial_s * 2 ** (attempt - 1))
-            delay = min(wait, self.backoff_max_s) if wait is not None else backoff * random.uniform(0.5, 1.0)
-            log.warning(
-                "Slack webhook %s failed (%s); retrying alert %s in %.2fs (attempt %d)",
-                self._redacted, problem, alert.alert_id, delay, attempt,
-            )
-            await asyncio.sleep(delay)
-
-
-def _retry_after(headers: dict[str, Any]) -> float | None:
-    for key, value in (headers or {}).items():
-        if key.lower() == "retry-after":
-            raw = value[0] if isinstance(value, list) else value
-            try:
-                return max(0.0, float(raw))
-            except (TypeError, ValueError):
-                return None
-    return None
+            log.warning("Slack webhook %s still failing (%s); alert %s: a new send in %.0fs",
+                        self._redacted, problem, alert.alert_id, self.backoff_max_s)
+            await asyncio.sleep(min(self.backoff_max_s, max(self.give_up_after_s - (time.monotonic() - started), 0.0)))

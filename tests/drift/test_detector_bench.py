@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from drift.bench import format_table, main, run
+from drift.detector_bench import format_table, main, run
 
 
 def test_bench_small_run_detects_every_shift_without_false_alarms() -> None:

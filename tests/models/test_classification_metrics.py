@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 
-from models.metrics import classification_metrics, expected_calibration_error, headline, mean_std, reliability_bins
+from models.classification_metrics import classification_metrics, expected_calibration_error, headline, mean_std, reliability_bins
 
 LABELS = ["negative", "neutral", "positive"]
 

@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
-from drift.trainer import TrainerConfig, TrainerWorker
+from drift.retrain_config import TrainerConfig
 from streams.schemas import HumanLabel, RetrainRequest
 from streams.settings import Settings
+from streams.trainer import TrainerWorker
 
 
 def test_request_waits_for_labels(tmp_path: Path) -> None:

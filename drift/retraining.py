@@ -1,0 +1,353 @@
+"""One retraining, without Kafka: human labels in, an evaluated and registered challenger out.
+
+For each request :func:`run_retrain`
+
+1. splits the human labels into a training part and a held-out evaluation part (stratified,
+   de-duplicated by text; :mod:`drift.training_sets`);
+2. trains one candidate per :class:`~drift.retrain_config.Recipe` within the shared time budget. The
+   default recipes *warm-start* from the champion checkpoint (continued fine-tuning at a low learning
+   rate, several epochs) on the human labels, repeated to up-weight them, plus a replay sample of the
+   base corpus against forgetting; ``scratch`` (the untrained base encoder) is available as an option.
+   The candidate with the best macro-F1 on a human *validation* part wins — never on the held-out part;
+3. evaluates the winner *and the current champion* on the held-out human labels, exactly as
+   served (raw text, each checkpoint's own calibration and negative threshold; the one evaluator,
+   :func:`models.cv.holdout_report`), and writes both reports plus a side-by-side comparison;
+4. registers the winner in MLflow; only if it does not lose to the champion there does it get the
+   'challenger' alias. The outcome carries the model event and the alert that announce it.
+
+``brandpulse trainer`` (:mod:`streams.trainer`) is the Kafka loop around it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import tempfile
+import time
+import traceback
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from drift.records import Alert, HumanLabel, ModelEvent, RetrainRequest
+from drift.retrain_config import Recipe, RetrainPlaces, TrainerConfig
+from drift.training_sets import TrainingSets, build_training_sets, usable_labels
+from models.data import DataError, LabelledData
+
+log = logging.getLogger(__name__)
+
+# ------------------------------------------------------------------ evaluation
+
+
+class Evaluation(BaseModel):
+    """A checkpoint's headline numbers on one labelled set (kept in the outcome and the registry)."""
+
+    version: str
+    n: int
+    macro_f1: float
+    accuracy: float
+    negative_recall: float | None
+
+
+def evaluate_checkpoint(
+    model_dir: Path, data: LabelledData, places: RetrainPlaces, report_dir: Path, title: str
+) -> Evaluation:
+    """Score ``data`` as the worker would (calibrated, tuned negative rule) and write a full report."""
+    from models.cv import holdout_report
+    from models.scorer_factory import DEFAULT_BATCH_SIZE
+
+    # fp32 torch on purpose: evaluation numbers must not depend on the serving backend.
+    ev, _ = holdout_report(
+        model_dir, data, report_dir, title,
+        batch_size=places.eval_batch_size or DEFAULT_BATCH_SIZE["torch"], threads=places.eval_threads,
+    )
+    if set(ev.model_labels) != set(data.label_names):
+        # models.cv would score a binary view; the retrain compares 3-class models on 3-class labels.
+        raise DataError(
+            f"{ev.version} predicts {ev.model_labels} but the human labels use {data.label_names}; "
+            "it cannot be evaluated on them"
+        )
+    neg = ev.metrics["per_class"].get("negative")
+    return Evaluation(
+        version=ev.version,
+        n=len(data),
+        macro_f1=ev.metrics["macro_f1"],
+        accuracy=ev.metrics["accuracy"],
+        negative_recall=neg["recall"] if neg and neg["support"] else None,
+    )
+
+
+def _fmt(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3f}"
+
+
+def write_comparison(report_dir: Path, challenger: Evaluation, champion: Evaluation | None) -> None:
+    rows = [("new model", challenger)] + ([("champion", champion)] if champion else [])
+    lines = [
+        "# Retrained model vs champion on held-out human labels",
+        "",
+        "| model | version | n | macro-F1 | accuracy | negative recall |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {name} | {e.version} | {e.n} | {_fmt(e.macro_f1)} | {_fmt(e.accuracy)} | {_fmt(e.negative_recall)} |"
+        for name, e in rows
+    ]
+    if champion is None:
+        lines += ["", "No champion could be evaluated (none registered, or it uses other labels)."]
+    (report_dir / "comparison.md").write_text("\n".join(lines) + "\n")
+    (report_dir / "comparison.json").write_text(
+        json.dumps({"new_model": challenger.model_dump(), "champion": champion.model_dump() if champion else None}, indent=2)
+    )
+
+
+# ------------------------------------------------------------------ one retrain, without Kafka
+
+
+class RetrainOutcome(BaseModel):
+    request_id: str
+    requested_for: str  # the model version whose alerts asked for this retrain
+    status: Literal["registered", "rejected", "skipped", "failed"]
+    message: str
+    version: str | None = None  # the registered challenger
+    challenger: Evaluation | None = None
+    champion: Evaluation | None = None
+    train_rows: int = 0
+    human_train_rows: int = 0
+    eval_rows: int = 0
+    report_dir: Path | None = None
+    seconds: float = 0.0
+
+    def event(self) -> ModelEvent:
+        """What workers must hear: load the new challenger, or that the request closed without one."""
+        if self.status == "registered":
+            return ModelEvent(role="challenger", model_ref="challenger", version=self.version,
+                              retrain_for=self.requested_for, reason=self.message[:500])
+        return ModelEvent(action="retrain-closed", role="challenger", retrain_for=self.requested_for,
+                          reason=f"{self.status}: {self.message}"[:500])
+
+    def alert(self) -> Alert:
+        return Alert(
+            alert_id=uuid.uuid4().hex,
+            kind="retrain",
+            detector="trainer",
+            statistic=self.challenger.macro_f1 if self.challenger else 0.0,
+            threshold=self.champion.macro_f1 if self.champion else 0.0,
+            window=self.eval_rows,
+            model_version=self.version or self.requested_for,
+            message=self.message,
+        )
+
+
+def _champion_dir(places: RetrainPlaces) -> Path | None:
+    from models.registry import CHAMPION, ModelNotFound, resolve_model
+
+    try:
+        return resolve_model(CHAMPION, registry=places.registry)
+    except ModelNotFound:
+        return None
+
+
+def _summary(sets: TrainingSets, new: Evaluation, champ: Evaluation | None) -> str:
+    vs = (
+        f" vs champion {champ.version} {champ.macro_f1:.3f} (negative recall {_fmt(champ.negative_recall)})"
+        if champ
+        else " (no champion to compare)"
+    )
+    return (
+        f"on {sets.evaluation.source} held out ({len(sets.evaluation)}): macro-F1 {new.macro_f1:.3f}, "
+        f"negative recall {_fmt(new.negative_recall)}{vs}; trained on {len(sets.train)} texts "
+        f"({sets.human_train_rows} human-labelled)"
+    )
+
+
+@dataclass
+class Candidate:
+    recipe: Recipe
+    sets: TrainingSets
+    result: Any  # models.train.TrainResult
+    model_dir: Path
+    valid_macro_f1: float  # on the human validation part: what the recipes are compared on
+    started_from: str  # the champion version warm-started from, or the base encoder
+    tried: dict[str, float]  # every recipe that ran → its human-validation macro-F1
+
+
+def train_candidates(
+    request_id: str,
+    human: LabelledData,
+    base: LabelledData,
+    config: TrainerConfig,
+    places: RetrainPlaces,
+    champion_dir: Path | None,
+    scratch: Path,
+    report_dir: Path,
+    progress: bool,
+) -> Candidate:
+    """Train each recipe within the shared time budget; the best by macro-F1 on the human validation part wins.
+
+    The held-out evaluation part is never looked at here: it stays an unbiased judge of the winner.
+    A warm recipe without a champion to start from trains from the base encoder instead.
+    """
+    from models.checkpoint import read_meta, write_meta
+    from models.train import fine_tune
+
+    budget = config.train.time_budget_s
+    deadline = time.monotonic() + budget if budget else None
+    champion_version = read_meta(champion_dir).version if champion_dir is not None else None
+    best: Candidate | None = None
+    tried: dict[str, float] = {}
+    for i, recipe in enumerate(config.recipes):
+        left = None if deadline is None else deadline - time.monotonic()
+        if best is not None and left is not None and left < 60:
+            log.info("retrain %s: %.0fs of the budget left; recipe %s not tried", request_id, left, recipe.name)
+            break
+        warm = recipe.start == "warm" and champion_dir is not None
+        sets = build_training_sets(human, base, config, recipe)
+        log.info(
+            "retrain %s, recipe %s (%s): %d training texts (%d base, %d human), %d validation (%d human), "
+            "%d held-out human labels", request_id, recipe.name,
+            f"warm start from {champion_version}" if warm else f"from {config.train.base_model}",
+            len(sets.train), sets.base_rows, sets.human_train_rows, len(sets.valid), len(sets.human_valid),
+            len(sets.evaluation),
+        )
+        train_config = config.train.model_copy(update={
+            "lr": recipe.lr, "epochs": recipe.epochs,
+            "base_model": str(champion_dir) if warm else config.train.base_model,
+            # The recipes share what is left of the budget; an unused share passes on to the next one.
+            "time_budget_s": None if left is None else max(left / (len(config.recipes) - i), 30.0),
+            # Named after its request until the registry assigns the real version.
+            "version": config.train.version or f"candidate/{request_id}",
+        })
+        model_dir = scratch / recipe.name
+        result = fine_tune(
+            sets.train, model_dir, train_config, valid=sets.valid, progress=progress,
+            cache_dir=places.encoders,
+        )
+        if warm:  # the checkpoint would name the champion's temporary directory as its base
+            meta = read_meta(model_dir)
+            write_meta(model_dir, meta.model_copy(update={"base_model": f"{champion_version} (warm start)"}))
+        score = evaluate_checkpoint(
+            model_dir, sets.human_valid, places, report_dir / "recipes" / recipe.name,
+            f"recipe {recipe.name} on the human validation labels",
+        )
+        tried[recipe.name] = score.macro_f1
+        log.info("retrain %s, recipe %s: %d steps in %.0fs, human-validation macro-F1 %.3f",
+                 request_id, recipe.name, result.steps, result.train_seconds, score.macro_f1)
+        if best is None or score.macro_f1 > best.valid_macro_f1:
+            best = Candidate(recipe, sets, result, model_dir, score.macro_f1,
+                             champion_version if warm and champion_version else config.train.base_model, tried)
+    assert best is not None  # recipes has at least one entry
+    return best
+
+
+def run_retrain(
+    request: RetrainRequest,
+    labels: Sequence[HumanLabel],
+    places: RetrainPlaces,
+    *,
+    config: TrainerConfig | None = None,
+    base: LabelledData | None = None,
+    progress: bool = True,
+) -> RetrainOutcome:
+    """Train, evaluate against the champion and register a challenger; never raises for bad data.
+
+    ``base`` overrides ``config.base_corpus`` (already loaded). Reports are kept under
+    ``<places.work_dir>/runs/<request_id>/report``.
+    """
+    from models.data import load_dataset
+    from models.registry import CHALLENGER, log_and_register
+
+    config = config or TrainerConfig()
+    started = time.perf_counter()
+    outcome = {"request_id": request.request_id, "requested_for": request.model_version}
+    try:
+        human, dropped = usable_labels(labels, ["negative", "neutral", "positive"])
+    except DataError as exc:
+        return RetrainOutcome(**outcome, status="skipped", message=f"retrain for {request.model_version} skipped: {exc}")
+    if len(human) < config.min_labels:
+        return RetrainOutcome(
+            **outcome, status="skipped",
+            message=(
+                f"retrain for {request.model_version} skipped: {len(human)} usable human labels, need "
+                f"{config.min_labels} ({dropped} without text or with unknown labels); keep labelling"
+            ),
+        )
+    # Request ids come off a topic: keep them from naming a path outside the runs directory.
+    run_dir = places.work_dir / "runs" / re.sub(r"[^\w-]", "_", request.request_id)
+    report_dir = run_dir / "report"
+    try:
+        base_data = base if base is not None else load_dataset(config.base_corpus)
+        if report_dir.exists():
+            shutil.rmtree(report_dir)  # a resumed request starts its report afresh
+        places.work_dir.mkdir(parents=True, exist_ok=True)
+        champion_dir = _champion_dir(places)
+        with tempfile.TemporaryDirectory(dir=places.work_dir, prefix=".train-") as tmp:
+            best = train_candidates(
+                request.request_id, human, base_data, config, places, champion_dir, Path(tmp), report_dir, progress
+            )
+            sets, result, model_dir, recipe = best.sets, best.result, best.model_dir, best.recipe
+            new = evaluate_checkpoint(
+                model_dir, sets.evaluation, places, report_dir / "new_model", "retrained model on held-out human labels"
+            )
+            champ = None
+            if champion_dir is not None:
+                try:
+                    champ = evaluate_checkpoint(
+                        champion_dir, sets.evaluation, places, report_dir / "champion", "champion on held-out human labels"
+                    )
+                except DataError as exc:
+                    log.warning("champion not evaluated: %s", exc)
+            write_comparison(report_dir, new, champ)
+            summary = _summary(sets, new, champ) + f"; recipe {recipe.name} (from {best.started_from})"
+            common = dict(
+                challenger=new, champion=champ, train_rows=len(sets.train), human_train_rows=sets.human_train_rows,
+                eval_rows=len(sets.evaluation), report_dir=report_dir,
+            )
+            loses = config.min_gain is not None and champ is not None and new.macro_f1 < champ.macro_f1 + config.min_gain
+            # Registered either way (its reports stay findable); only a winner gets the alias workers shadow.
+            version = log_and_register(
+                model_dir,
+                registry=places.registry,
+                params=config.train.model_dump() | {
+                    "request_id": request.request_id, "requested_for": request.model_version,
+                    "reason": request.reason, "base_corpus": config.base_corpus, "base_rows": sets.base_rows,
+                    "human_train_rows": sets.human_train_rows, "recipe": recipe.model_dump_json(),
+                    "warm_start_from": best.started_from, "eval_rows": len(sets.evaluation), "steps": result.steps,
+                    "recipes_tried": json.dumps(best.tried),
+                },
+                metrics=result.meta.metrics | {
+                    "human_macro_f1": new.macro_f1, "human_accuracy": new.accuracy,
+                    "human_valid_macro_f1": best.valid_macro_f1,
+                    "human_negative_recall": new.negative_recall,
+                    "champion_human_macro_f1": champ.macro_f1 if champ else None,
+                    "champion_human_negative_recall": champ.negative_recall if champ else None,
+                    "train_seconds": result.train_seconds,
+                },
+                report_dir=report_dir,
+                alias=None if loses else CHALLENGER,
+                history=result.history,
+            )
+            if loses:
+                return RetrainOutcome(
+                    **outcome, **common, status="rejected", version=version, seconds=time.perf_counter() - started,
+                    message=(
+                        f"retrained model {version} kept in the registry but not sent to shadow (gain below "
+                        f"{config.min_gain:+.3f}): {summary}"
+                    ),
+                )
+            return RetrainOutcome(
+                **outcome, **common, status="registered", version=version, seconds=time.perf_counter() - started,
+                message=f"challenger {version} registered and sent to shadow scoring; {summary}",
+            )
+    except Exception as exc:  # noqa: BLE001 - a failed retrain is reported, the trainer keeps running
+        log.error("retrain %s failed:\n%s", request.request_id, traceback.format_exc())
+        return RetrainOutcome(
+            **outcome, status="failed", seconds=time.perf_counter() - started,
+            message=f"retrain for {request.model_version} failed: {type(exc).__name__}: {exc}",
+        )

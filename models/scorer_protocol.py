@@ -1,0 +1,28 @@
+"""What every scoring backend offers, as a protocol: the factory builds them, the cache wraps one.
+
+Its own module so :mod:`models.cache` (which wraps any scorer) and :mod:`models.scorer_factory`
+(which may wrap a scorer in the cache) both import it without importing each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from models.checkpoint import CheckpointMeta
+from models.scorer import Prediction
+
+
+class SentimentScorer(Protocol):
+    """What every backend (and the cache wrapping one) offers."""
+
+    meta: CheckpointMeta
+
+    @property
+    def version(self) -> str: ...
+    @property
+    def labels(self) -> list[str]: ...
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
+    def score(self, texts: Sequence[str]) -> list[Prediction]: ...

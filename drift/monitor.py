@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import tempfile
 import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -34,6 +32,7 @@ from pydantic import BaseModel, Field
 
 from drift.detectors import ConfidenceDetector, DriftSignal, GuardConfig, Method
 from drift.label_distribution import LabelDistributionDetector, LabelDriftSignal, LabelThresholds
+from models.files import atomic_write_text
 from streams.schemas import Alert, ScoredPost
 
 STATE_VERSION = 1
@@ -262,18 +261,7 @@ class DriftMonitor:
 
     def save(self, path: Path | str) -> None:
         """Write the state atomically: a crash mid-write leaves the previous file intact."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(self.to_state(), fh, separators=(",", ":"))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(path, json.dumps(self.to_state(), separators=(",", ":")))
 
     @classmethod
     def load(cls, path: Path | str) -> DriftMonitor:

@@ -46,6 +46,7 @@ import typer
 from pydantic import BaseModel, Field, ValidationError
 
 from models.data import DataError, LabelledData, assert_no_leakage, concat, deduplicate, overlap, train_test_split
+from models.files import atomic_write_text
 from models.train import TrainConfig
 from streams.schemas import Alert, HumanLabel, ModelEvent, RetrainRequest
 from streams.settings import Settings, get_settings
@@ -535,10 +536,7 @@ class TrainerState(BaseModel):
         return cls.model_validate_json(path.read_text()) if path.exists() else cls()
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(self.model_dump_json(indent=1))
-        tmp.replace(path)
+        atomic_write_text(path, self.model_dump_json(indent=1))
 
     def offer(self, request: RetrainRequest) -> bool:
         """Queue a request unless it is a replay or its model version already has one pending."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from drift.brand.config import BrandWatchConfig
 from drift.brand.monitor import BrandEvent, BrandMonitor
 from drift.brand.post import BrandPost
+from models.files import atomic_write_text
 from drift.slack import SlackNotifier
 from streams import metrics
 from streams.brand_routing import BrandAlertSender, load_rules
@@ -29,7 +30,6 @@ from streams.clickhouse import ClickHouseStore, write_logging_refusals
 from streams.pipeline import BatchResult
 from streams.schemas import Alert, ScoredPost, utcnow
 from streams.settings import Settings
-from streams.watch import _atomic_write  # the one atomic-write helper (issue 12 merges the copies)
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ class BrandWatcher:
     def save(self) -> None:
         with self._lock:
             state = json.dumps(self.monitor.to_state())
-        _atomic_write(self.path, state)
+        atomic_write_text(self.path, state)
 
     async def aclose(self) -> None:
         """Stop the ticker, save the state, drain the routes' Slack queues."""

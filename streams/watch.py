@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -31,6 +29,7 @@ from drift.slack import SlackNotifier
 from streams import metrics
 from streams.clickhouse import ClickHouseStore, write_logging_refusals
 from streams.pipeline import BatchResult
+from models.files import atomic_write_text
 from models.scorer import decide
 from models.scorer_factory import SentimentScorer
 from streams.schemas import Alert, HumanLabel, RetrainRequest
@@ -47,16 +46,6 @@ class Verdict(NamedTuple):
     post_id: str
     label: str
     model_version: str
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 class Watcher:
@@ -265,7 +254,7 @@ class Watcher:
 
     def save(self) -> None:
         self.monitor.save(self.state_dir / "monitor.json")
-        _atomic_write(
+        atomic_write_text(
             self._extra_path(),
             json.dumps({"performance": self.performance.to_state(), "coalescer": self.coalescer.to_state()}),
         )

@@ -10,7 +10,7 @@ Three measures on the window (default 500 labels):
 - **chi-square goodness of fit** — is the difference more than sampling noise? With ~5,000 checks
   per 5,000 posts (heavily correlated, one per label), ``p < 1e-4`` keeps the false-alarm rate of a
   stationary stream near zero (``drift.bench``: 0 alarms on 20 seeded 8,000-post streams).
-- **Jensen–Shannon distance** (base 2, in [0, 1]) — how *big* is the difference? 0.1 corresponds
+- **Jensen–Shannon distance** (scipy, base 2, in [0, 1]; the square root of the divergence) — how *big* is the difference? 0.1 corresponds
   to moving ~10 percentage points of mass between classes (e.g. negative 30 % → 40 %). Smaller
   mismatches are normal between a curated validation set and live traffic (daily cycles, news)
   and would page someone for nothing.
@@ -37,7 +37,9 @@ from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+import numpy as np
 from pydantic import BaseModel, Field
+from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2 as chi2_dist
 
 STATE_VERSION = 1
@@ -66,22 +68,19 @@ def psi(p: Sequence[float], q: Sequence[float]) -> float:
 
 
 def js_distance(p: Sequence[float], q: Sequence[float]) -> float:
-    """Jensen–Shannon distance, base 2 (0 = identical, 1 = disjoint support)."""
+    """Jensen–Shannon *distance*, base 2 (0 = identical, 1 = disjoint support), by scipy.
+
+    scipy's ``jensenshannon`` returns the distance — the square root of the divergence — and every
+    threshold here (``LabelThresholds.js``, ``rearm_js``, the shadow report) is on the distance.
+    """
     if len(p) != len(q) or not p:
         raise ValueError(f"js_distance needs two non-empty distributions of equal length, got {len(p)} and {len(q)}")
-    total_p, total_q = float(sum(p)), float(sum(q))
-    if total_p <= 0 or total_q <= 0:
+    pa, qa = np.asarray(p, dtype=float), np.asarray(q, dtype=float)
+    if not (np.isfinite(pa).all() and np.isfinite(qa).all()) or (pa < 0).any() or (qa < 0).any():
+        raise ValueError(f"js_distance needs finite non-negative masses, got {list(p)} and {list(q)}")
+    if pa.sum() <= 0 or qa.sum() <= 0:
         raise ValueError("js_distance needs distributions with positive mass")
-    pn = [v / total_p for v in p]
-    qn = [v / total_q for v in q]
-    div = 0.0
-    for a, b in zip(pn, qn):
-        m = (a + b) / 2
-        if a > 0:
-            div += 0.5 * a * math.log2(a / m)
-        if b > 0:
-            div += 0.5 * b * math.log2(b / m)
-    return math.sqrt(max(div, 0.0))
+    return float(jensenshannon(pa, qa, base=2))
 
 
 def chi_square(counts: Sequence[float], ref: Sequence[float]) -> ChiSquare:

@@ -4,8 +4,8 @@ For every model version the monitor keeps one *global* track and one track per b
 reached ``min_brand_posts`` posts (smaller brands are too noisy to test and would multiply the
 state for nothing; ``max_brands`` bounds it). A track holds:
 
-- a :class:`drift.detectors.ConfidenceDetector` on the confidence of each post, and
-- a :class:`drift.label_distribution.LabelDistributionDetector` on the predicted label. The global
+- a :class:`drift.detectors.confidence.ConfidenceDetector` on the confidence of each post, and
+- a :class:`drift.detectors.label_distribution.LabelDistributionDetector` on the predicted label. The global
   track compares against the checkpoint's ``reference_distribution`` when one was registered with
   :meth:`DriftMonitor.set_reference`; brand tracks (and versions without one) learn their
   reference from their first window, because brands legitimately differ from the validation mix.
@@ -30,8 +30,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from drift.detectors import ConfidenceDetector, DriftSignal, GuardConfig, Method
-from drift.label_distribution import LabelDistributionDetector, LabelDriftSignal, LabelThresholds
+from drift.detectors.confidence import ConfidenceDetector, DriftSignal, GuardConfig, Method
+from drift.detectors.label_distribution import LabelDistributionDetector, LabelDriftSignal, LabelThresholds
 from models.files import atomic_write_text
 from streams.schemas import Alert, ScoredPost
 

@@ -1,7 +1,8 @@
-"""ClickHouse storage: connection, schema, idempotent writes.
+"""ClickHouse storage: the :class:`streams.store.protocol.Store` implementation, and all of brandpulse's SQL.
 
 The same code runs against embedded chDB (``chdb:///abs/dir``, the default) and a ClickHouse
-server (``http://user:pass@host:8123``): both go through clickhouse-connect.
+server (``http://user:pass@host:8123``): both go through clickhouse-connect. The tables are in
+:mod:`streams.clickhouse_schema`.
 
 Idempotency: the worker acknowledges Kafka offsets only after a write succeeded, so a crash
 redelivers posts that may already be stored. ``scored_posts`` is a ReplacingMergeTree keyed by
@@ -12,6 +13,7 @@ double-count there either.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import struct
 import threading
@@ -24,8 +26,20 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, DataError, OperationalError, ProgrammingError
 from pydantic import BaseModel
 
+from drift.brand.post import BrandPost
+from streams.clickhouse_schema import schema_ddl
 from streams.retry import retry_forever
 from streams.schemas import Alert, DeadLetter, HumanLabel, LabelRequest, ScoredPost
+from streams.store.protocol import (
+    BrandPostOrder,
+    GroupShareRow,
+    LabelledOutcome,
+    LanguageRow,
+    ScoredLabel,
+    ShadowRows,
+    TrendRow,
+    VoicesRow,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -33,111 +47,25 @@ T = TypeVar("T")
 # several per refused row. insert_isolating reports each refused row once, as a dead letter.
 logging.getLogger("clickhouse_connect.driver.transform").setLevel(logging.CRITICAL)
 
-def schema_ddl(db: str) -> list[str]:
-    return [
-        f"CREATE DATABASE IF NOT EXISTS {db}",
-        f"""CREATE TABLE IF NOT EXISTS {db}.scored_posts (
-            post_id String,
-            brand LowCardinality(String),
-            platform LowCardinality(String),
-            author Nullable(String),
-            lang LowCardinality(Nullable(String)),
-            text String CODEC(ZSTD(3)),
-            created_at DateTime64(3, 'UTC'),
-            ingested_at DateTime64(3, 'UTC'),
-            label LowCardinality(String),
-            probs Map(LowCardinality(String), Float32),
-            p_negative Float32 MATERIALIZED probs['negative'],
-            p_positive Float32 MATERIALIZED probs['positive'],
-            confidence Float32,
-            model_version LowCardinality(String),
-            model_role LowCardinality(String),
-            reposts UInt32 DEFAULT 0,
-            followers UInt32 DEFAULT 0
-        ) ENGINE = ReplacingMergeTree(ingested_at)
-        PARTITION BY toYYYYMM(created_at)
-        ORDER BY (brand, model_role, post_id)""",
-        # Tables created before reach was kept.
-        f"ALTER TABLE {db}.scored_posts ADD COLUMN IF NOT EXISTS reposts UInt32 DEFAULT 0",
-        f"ALTER TABLE {db}.scored_posts ADD COLUMN IF NOT EXISTS followers UInt32 DEFAULT 0",
-        # One row per post as scored by the live (champion) model; shadow rows stay out of trends.
-        f"""CREATE VIEW IF NOT EXISTS {db}.posts AS
-            SELECT * EXCEPT (p_negative, p_positive), p_negative, p_positive
-            FROM {db}.scored_posts FINAL WHERE model_role = 'champion'""",
-        f"""CREATE TABLE IF NOT EXISTS {db}.brand_minute (
-            brand LowCardinality(String),
-            minute DateTime('UTC'),
-            model_version LowCardinality(String),
-            posts AggregateFunction(uniqExact, String),
-            negative AggregateFunction(uniqExactIf, String, UInt8),
-            neutral AggregateFunction(uniqExactIf, String, UInt8),
-            positive AggregateFunction(uniqExactIf, String, UInt8),
-            confidence AggregateFunction(avg, Float32)
-        ) ENGINE = AggregatingMergeTree
-        ORDER BY (brand, minute, model_version)""",
-        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.brand_minute_mv TO {db}.brand_minute AS
-            SELECT brand, toStartOfMinute(created_at) AS minute, model_version,
-                   uniqExactState(post_id) AS posts,
-                   uniqExactIfState(post_id, label = 'negative') AS negative,
-                   uniqExactIfState(post_id, label = 'neutral') AS neutral,
-                   uniqExactIfState(post_id, label = 'positive') AS positive,
-                   avgState(confidence) AS confidence
-            FROM {db}.scored_posts WHERE model_role = 'champion'
-            GROUP BY brand, minute, model_version""",
-        f"""CREATE TABLE IF NOT EXISTS {db}.dead_letters (
-            failed_at DateTime64(3, 'UTC'),
-            error_kind LowCardinality(String),
-            reason String,
-            source_topic LowCardinality(String),
-            partition Int32,
-            offset Int64,
-            post_id Nullable(String),
-            key_b64 Nullable(String),
-            value_b64 String,
-            value_bytes UInt64 DEFAULT 0,
-            value_sha256 String DEFAULT '',
-            truncated Bool DEFAULT false
-        ) ENGINE = ReplacingMergeTree
-        ORDER BY (source_topic, partition, offset)""",
-        # Tables created before dead letters kept only the head of large values.
-        f"ALTER TABLE {db}.dead_letters ADD COLUMN IF NOT EXISTS value_bytes UInt64 DEFAULT 0",
-        f"ALTER TABLE {db}.dead_letters ADD COLUMN IF NOT EXISTS value_sha256 String DEFAULT ''",
-        f"ALTER TABLE {db}.dead_letters ADD COLUMN IF NOT EXISTS truncated Bool DEFAULT false",
-        f"""CREATE TABLE IF NOT EXISTS {db}.alerts (
-            alert_id String,
-            kind LowCardinality(String),
-            detector LowCardinality(String),
-            statistic Float64,
-            threshold Float64,
-            brand Nullable(String),
-            window UInt32,
-            model_version LowCardinality(String),
-            example_post_ids Array(String),
-            message String,
-            detected_at DateTime64(3, 'UTC'),
-            since Nullable(DateTime64(3, 'UTC'))
-        ) ENGINE = ReplacingMergeTree
-        ORDER BY alert_id""",
-        f"""CREATE TABLE IF NOT EXISTS {db}.label_queue (
-            post_id String,
-            brand LowCardinality(String),
-            text String,
-            predicted_label LowCardinality(String),
-            confidence Float32,
-            model_version LowCardinality(String),
-            reason LowCardinality(String),
-            requested_at DateTime64(3, 'UTC')
-        ) ENGINE = ReplacingMergeTree(requested_at)
-        ORDER BY post_id""",
-        f"""CREATE TABLE IF NOT EXISTS {db}.human_labels (
-            post_id String,
-            label LowCardinality(String),
-            annotator String,
-            labelled_at DateTime64(3, 'UTC'),
-            text Nullable(String)
-        ) ENGINE = ReplacingMergeTree(labelled_at)
-        ORDER BY post_id""",
-    ]
+# The SQL twin of drift.brand.voices.normalise: leading "RT @user:", links, case, non-word runs.
+_NORMALISED_TEXT = (
+    "trimBoth(replaceRegexpAll(lowerUTF8(replaceRegexpAll(replaceRegexpOne(text, '^\\s*(?i:rt)\\s+@\\w+:?\\s*', ''), "
+    "'(?i)https?://\\S+|www\\.\\S+', ' ')), '[^\\p{L}\\p{N}]+', ' '))"
+)
+_ROLES = {"champion": "champion", "shadow": "challenger"}  # stored model_role → served role
+
+
+def _utc(t: dt.datetime) -> dt.datetime:
+    return t.replace(tzinfo=dt.timezone.utc) if t.tzinfo is None else t.astimezone(dt.timezone.utc)
+
+
+def _ms(t: dt.datetime) -> int:
+    return int(t.timestamp() * 1000)
+
+
+def _alert(row: dict[str, Any]) -> Alert:
+    since = row["since"]
+    return Alert.model_validate({**row, "detected_at": _utc(row["detected_at"]), "since": _utc(since) if since else None})
 
 
 def connect(dsn: str) -> Client:
@@ -165,7 +93,7 @@ def redact(dsn: str) -> str:
 
 
 class ClickHouseStore:
-    """All reads and writes brandpulse makes. Calls are synchronous; callers in asyncio use a thread.
+    """:class:`streams.store.protocol.Store` on ClickHouse. Calls are synchronous; callers in asyncio use a thread.
 
     chDB is an in-process engine that is not safe to enter from several threads at once, so every
     call is serialised through one lock; against a server the lock costs nothing measurable.
@@ -210,13 +138,13 @@ class ClickHouseStore:
     def insert_alerts(self, alerts: Sequence[Alert]) -> None:
         self._insert("alerts", alerts)
 
-    def insert_label_requests(self, reqs: Sequence[LabelRequest]) -> None:
-        self._insert("label_queue", reqs)
+    def insert_label_requests(self, requests: Sequence[LabelRequest]) -> None:
+        self._insert("label_queue", requests)
 
     def insert_human_labels(self, labels: Sequence[HumanLabel]) -> None:
         self._insert("human_labels", labels)
 
-    # ---- reads --------------------------------------------------------------------------
+    # ---- reads: raw SQL, for tests and operators; the application uses the typed reads below ----
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         with self._lock:
             result = self._client.query(sql, parameters=parameters or {})
@@ -225,6 +153,176 @@ class ClickHouseStore:
     def scalar(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
         rows = self.query(sql, parameters)
         return next(iter(rows[0].values())) if rows else None
+
+    # ---- trends (from the per-minute aggregate) -------------------------------------------
+    def brands(self) -> list[str]:
+        return [r["brand"] for r in self.query(f"SELECT DISTINCT brand FROM {self.db}.brand_minute ORDER BY brand")]
+
+    def newest_minute(self, brand: str | None) -> dt.datetime | None:
+        newest = self.scalar(
+            f"SELECT max(minute) FROM {self.db}.brand_minute WHERE {{brand:String}} = '' OR brand = {{brand:String}}",
+            {"brand": brand or ""},
+        )
+        # max() of no rows is the epoch, not NULL
+        return _utc(newest) if newest is not None and newest.year >= 2000 else None
+
+    def first_minute(self, brand: str | None) -> dt.datetime | None:
+        first = self.scalar(
+            f"SELECT min(minute) FROM {self.db}.brand_minute WHERE {{brand:String}} = '' OR brand = {{brand:String}}",
+            {"brand": brand or ""},
+        )
+        return _utc(first) if first is not None and first.year >= 2000 else None
+
+    def trend(self, brand: str | None, width: dt.timedelta, start: dt.datetime, end: dt.datetime) -> list[TrendRow]:
+        rows = self.query(
+            f"""SELECT toStartOfInterval(minute, toIntervalSecond({{width:UInt32}})) AS bucket,
+                       uniqExactMerge(posts) AS posts,
+                       uniqExactIfMerge(negative) AS negative,
+                       uniqExactIfMerge(neutral) AS neutral,
+                       uniqExactIfMerge(positive) AS positive,
+                       avgMerge(confidence) AS mean_confidence
+                FROM {self.db}.brand_minute
+                WHERE ({{brand:String}} = '' OR brand = {{brand:String}})
+                  AND minute >= toDateTime({{start:UInt32}}, 'UTC') AND minute < toDateTime({{end:UInt32}}, 'UTC')
+                GROUP BY bucket ORDER BY bucket""",
+            {"width": int(width.total_seconds()), "brand": brand or "", "start": int(start.timestamp()), "end": int(end.timestamp())},
+        )
+        return [TrendRow(_utc(r["bucket"]), int(r["posts"]), int(r["negative"]), int(r["neutral"]), int(r["positive"]),
+                         float(r["mean_confidence"]) if r["posts"] else 0.0) for r in rows]
+
+    def post_counts(self) -> dict[str, int]:
+        rows = self.query(f"SELECT brand, count() AS n FROM {self.db}.posts GROUP BY brand ORDER BY brand")
+        return {r["brand"]: int(r["n"]) for r in rows}
+
+    # ---- brand views ------------------------------------------------------------------------
+    def brand_posts(
+        self, brand: str, start: dt.datetime, end: dt.datetime, order: BrandPostOrder, limit: int
+    ) -> list[BrandPost]:
+        by = {"newest": "created_at DESC", "sample": "cityHash64(post_id)"}[order]
+        rows = self.query(
+            f"""SELECT post_id, brand, text, created_at, label, confidence, author FROM {self.db}.posts
+                WHERE brand = {{brand:String}}
+                  AND created_at >= fromUnixTimestamp64Milli({{start:Int64}}, 'UTC')
+                  AND created_at < fromUnixTimestamp64Milli({{end:Int64}}, 'UTC')
+                ORDER BY {by} LIMIT {{limit:UInt32}}""",
+            {"brand": brand, "start": _ms(start), "end": _ms(end), "limit": limit},
+        )
+        return [BrandPost(post_id=r["post_id"], brand=r["brand"], text=r["text"], created_at=_utc(r["created_at"]),
+                          label=r["label"], confidence=float(r["confidence"]), author=r["author"]) for r in rows]
+
+    def brand_alerts(self, brand: str, kinds: Sequence[str], start: dt.datetime, end: dt.datetime) -> list[Alert]:
+        rows = self.query(
+            f"""SELECT * FROM {self.db}.alerts FINAL
+                WHERE brand = {{brand:String}} AND kind IN {{kinds:Array(String)}}
+                  AND detected_at >= fromUnixTimestamp64Milli({{start:Int64}}, 'UTC')
+                  AND detected_at < fromUnixTimestamp64Milli({{end:Int64}}, 'UTC')
+                ORDER BY detected_at""",
+            {"brand": brand, "kinds": list(kinds), "start": _ms(start), "end": _ms(end)},
+        )
+        return [_alert(r) for r in rows]
+
+    def group_shares(
+        self, brands: Sequence[str], width: dt.timedelta, start: dt.datetime, end: dt.datetime
+    ) -> list[GroupShareRow]:
+        rows = self.query(
+            f"""SELECT toStartOfInterval(minute, toIntervalSecond({{width:UInt32}})) AS bucket, brand,
+                       uniqExactMerge(posts) AS posts, uniqExactIfMerge(negative) AS negative
+                FROM {self.db}.brand_minute
+                WHERE brand IN {{brands:Array(String)}}
+                  AND minute >= toDateTime({{start:UInt32}}, 'UTC') AND minute < toDateTime({{end:UInt32}}, 'UTC')
+                GROUP BY bucket, brand ORDER BY bucket, brand""",
+            {"width": int(width.total_seconds()), "brands": list(brands), "start": int(start.timestamp()), "end": int(end.timestamp())},
+        )
+        return [GroupShareRow(_utc(r["bucket"]), r["brand"], int(r["posts"]), int(r["negative"])) for r in rows]
+
+    def voices(self, brand: str, width: dt.timedelta, start: dt.datetime, end: dt.datetime) -> list[VoicesRow]:
+        rows = self.query(
+            f"""SELECT toStartOfInterval(created_at, toIntervalSecond({{width:UInt32}})) AS bucket,
+                       count() AS posts, uniqExact(cityHash64({_NORMALISED_TEXT})) AS distinct_texts,
+                       uniqExactIf(author, author IS NOT NULL) AS authors, countIf(label = 'negative') AS negative
+                FROM {self.db}.posts
+                WHERE brand = {{brand:String}}
+                  AND created_at >= fromUnixTimestamp64Milli({{start:Int64}}, 'UTC')
+                  AND created_at < fromUnixTimestamp64Milli({{end:Int64}}, 'UTC')
+                GROUP BY bucket ORDER BY bucket""",
+            {"width": int(width.total_seconds()), "brand": brand, "start": _ms(start), "end": _ms(end)},
+        )
+        return [VoicesRow(_utc(r["bucket"]), int(r["posts"]), int(r["distinct_texts"]), int(r["authors"]), int(r["negative"]))
+                for r in rows]
+
+    def languages(self, brand: str, width: dt.timedelta, start: dt.datetime, end: dt.datetime) -> list[LanguageRow]:
+        rows = self.query(
+            f"""SELECT toStartOfInterval(created_at, toIntervalSecond({{width:UInt32}})) AS bucket,
+                       ifNull(lang, '?') AS lang, count() AS n
+                FROM {self.db}.posts
+                WHERE brand = {{brand:String}}
+                  AND created_at >= fromUnixTimestamp64Milli({{start:Int64}}, 'UTC')
+                  AND created_at < fromUnixTimestamp64Milli({{end:Int64}}, 'UTC')
+                GROUP BY bucket, lang ORDER BY bucket, n DESC""",
+            {"width": int(width.total_seconds()), "brand": brand, "start": _ms(start), "end": _ms(end)},
+        )
+        return [LanguageRow(_utc(r["bucket"]), r["lang"], int(r["n"])) for r in rows]
+
+    # ---- dashboard, labels, models ---------------------------------------------------------
+    def timeline_alerts(self, brand: str | None, start: dt.datetime, end: dt.datetime, limit: int) -> list[Alert]:
+        rows = self.query(
+            f"""SELECT * FROM {self.db}.alerts FINAL
+                WHERE ({{brand:String}} = '' OR brand IS NULL OR brand = {{brand:String}})
+                  AND coalesce(since, detected_at) >= fromUnixTimestamp64Milli({{start:Int64}}, 'UTC')
+                  AND coalesce(since, detected_at) < fromUnixTimestamp64Milli({{end:Int64}}, 'UTC')
+                ORDER BY coalesce(since, detected_at) LIMIT {{limit:UInt32}}""",
+            {"brand": brand or "", "start": _ms(start), "end": _ms(end), "limit": limit},
+        )
+        return [_alert(r) for r in rows]
+
+    def open_label_requests(self, brand: str | None) -> int:
+        return int(self.scalar(
+            f"""SELECT count() FROM (SELECT post_id FROM {self.db}.label_queue FINAL
+                                    WHERE {{brand:String}} = '' OR brand = {{brand:String}})
+                WHERE post_id NOT IN (SELECT post_id FROM {self.db}.human_labels)""",
+            {"brand": brand or ""},
+        ) or 0)
+
+    def labelled_outcomes(self, versions: Sequence[str]) -> list[LabelledOutcome]:
+        if not versions:
+            return []
+        rows = self.query(
+            f"""SELECT s.model_version AS version, s.label AS predicted, h.label AS human, uniqExact(h.post_id) AS n
+                FROM (SELECT post_id, label FROM {self.db}.human_labels FINAL) AS h
+                INNER JOIN (SELECT post_id, label, model_version FROM {self.db}.scored_posts FINAL
+                            WHERE model_version IN {{versions:Array(String)}}) AS s ON h.post_id = s.post_id
+                GROUP BY version, predicted, human""",
+            {"versions": list(versions)},
+        )
+        return [LabelledOutcome(r["version"], r["predicted"], r["human"], int(r["n"])) for r in rows]
+
+    def served_versions(self) -> dict[str, str]:
+        rows = self.query(
+            f"SELECT model_role AS role, argMax(model_version, ingested_at) AS version FROM {self.db}.scored_posts GROUP BY role"
+        )
+        return {_ROLES[r["role"]]: r["version"] for r in rows if r["role"] in _ROLES}
+
+    def champion_labels(self, post_ids: Sequence[str]) -> list[ScoredLabel]:
+        rows = self.query(
+            f"SELECT post_id, label, model_version FROM {self.db}.scored_posts FINAL "
+            f"WHERE model_role = 'champion' AND post_id IN {{ids:Array(String)}}",
+            {"ids": list(post_ids)},
+        )
+        return [ScoredLabel(**r) for r in rows]
+
+    def shadow_rows(self, champion: str, challenger: str) -> ShadowRows:
+        db = self.db
+        shadowed = f"SELECT post_id FROM {db}.scored_posts WHERE model_role = 'shadow' AND model_version = {{chall:String}}"
+        params = {"champ": champion, "chall": challenger}
+        champ = self.query(
+            f"SELECT post_id, label, model_version FROM {db}.scored_posts FINAL WHERE model_role = 'champion' "
+            f"AND model_version = {{champ:String}} AND post_id IN ({shadowed})", params)
+        chall = self.query(
+            f"SELECT post_id, label, model_version FROM {db}.scored_posts FINAL WHERE model_role = 'shadow' "
+            f"AND model_version = {{chall:String}}", params)
+        human = self.query(f"SELECT post_id, label, annotator FROM {db}.human_labels FINAL WHERE post_id IN ({shadowed})", params)
+        return ShadowRows([ScoredLabel(**r) for r in champ], [ScoredLabel(**r) for r in chall],
+                          [HumanLabel(post_id=h["post_id"], label=h["label"], annotator=h["annotator"]) for h in human])
 
 
 # Server error codes that mean "this data is refused", whatever the state of the server: retrying the

@@ -26,10 +26,11 @@ from models.files import atomic_write_text
 from drift.slack import SlackNotifier
 from streams import metrics
 from streams.brand_routing import BrandAlertSender, load_rules
-from streams.clickhouse import ClickHouseStore, write_logging_refusals
+from streams.clickhouse import write_logging_refusals
 from streams.pipeline import BatchResult
 from streams.schemas import Alert, ScoredPost, utcnow
 from streams.settings import Settings
+from streams.store.protocol import Store
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def to_alert(event: BrandEvent, model_version: str) -> Alert:
 
 class BrandWatcher:
     def __init__(
-        self, settings: Settings, store: ClickHouseStore, send: Send, notifier: SlackNotifier,
+        self, settings: Settings, store: Store, send: Send, notifier: SlackNotifier,
         groups: dict[str, list[str]] | None = None,
     ) -> None:
         self.store = store

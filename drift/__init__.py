@@ -2,8 +2,9 @@
 
 Modules, each with one job (their docstrings explain thresholds and why):
 
-- :mod:`drift.detectors` — guarded River detectors on the confidence stream.
-- :mod:`drift.label_distribution` — predicted-label mix vs. a reference (chi², JS, PSI).
+- :mod:`drift.detectors` — every detector behind one protocol, one module each, registered by name
+  (guarded River detectors on confidence, the predicted-label mix, the brand spikes).
+- :mod:`drift.measures` — PSI, Jensen–Shannon distance and chi-square between two distributions.
 - :mod:`drift.monitor` — per model version / per brand fan-out producing ``Alert`` records.
 - :mod:`drift.performance` — macro-F1 / negative recall on human-labelled samples.
 - :mod:`drift.flyback` — which posts go to human labelling.

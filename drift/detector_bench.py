@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from drift.detectors import ConfidenceDetector, Method
-from drift.label_distribution import LabelDistributionDetector
+from drift.detectors.confidence import ConfidenceDetector, Method
+from drift.detectors.label_distribution import LabelDistributionDetector
 
 LABELS = ("negative", "neutral", "positive")
 REFERENCE = (0.3, 0.4, 0.3)

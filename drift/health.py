@@ -33,6 +33,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, Field
+from sklearn.metrics import confusion_matrix, f1_score
 
 from models.data import normalise_tweet
 
@@ -77,22 +78,26 @@ class HealthSignal(BaseModel):
 # ------------------------------------------------------------------ estimated performance (pure)
 
 
+def _weighted_outcomes(probs: np.ndarray, decided: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each post as k weighted (true i, predicted decided) outcomes, weight P(true = i)."""
+    n, k = probs.shape
+    return np.tile(np.arange(k), n), np.repeat(decided, k), probs.ravel()
+
+
 def expected_confusion(probs: np.ndarray, decided: np.ndarray) -> np.ndarray:
     """E[C[true i, predicted j]] from calibrated probabilities: the CBPE confusion matrix."""
-    k = probs.shape[1]
-    conf = np.zeros((k, k))
-    for j in range(k):
-        conf[:, j] = probs[decided == j].sum(axis=0)
-    return conf
+    true, pred, weight = _weighted_outcomes(probs, decided)
+    return confusion_matrix(true, pred, labels=np.arange(probs.shape[1]), sample_weight=weight)
 
 
 def estimated_macro_f1(probs: np.ndarray, decided: np.ndarray) -> float:
-    """CBPE macro-F1 over the classes that are expected to occur or are predicted."""
-    c = expected_confusion(probs, decided)
-    tp = np.diag(c)
-    denom = c.sum(axis=0) + c.sum(axis=1)
-    present = denom > 1e-9
-    return float(np.mean(2 * tp[present] / denom[present])) if present.any() else 0.0
+    """CBPE macro-F1 (sklearn on the expected confusion) over the classes expected to occur or predicted."""
+    true, pred, weight = _weighted_outcomes(probs, decided)
+    c = confusion_matrix(true, pred, labels=np.arange(probs.shape[1]), sample_weight=weight)
+    present = np.flatnonzero(c.sum(axis=0) + c.sum(axis=1) > 1e-9)
+    if not present.size:
+        return 0.0
+    return float(f1_score(true, pred, labels=present, average="macro", sample_weight=weight, zero_division=0))
 
 
 def adjusted_accuracy(probs: np.ndarray, decided: np.ndarray, reference_mix: np.ndarray) -> float:

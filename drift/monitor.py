@@ -4,8 +4,8 @@ For every model version the monitor keeps one *global* track and one track per b
 reached ``min_brand_posts`` posts (smaller brands are too noisy to test and would multiply the
 state for nothing; ``max_brands`` bounds it). A track holds:
 
-- a :class:`drift.detectors.ConfidenceDetector` on the confidence of each post, and
-- a :class:`drift.label_distribution.LabelDistributionDetector` on the predicted label. The global
+- a :class:`drift.detectors.confidence.ConfidenceDetector` on the confidence of each post, and
+- a :class:`drift.detectors.label_distribution.LabelDistributionDetector` on the predicted label. The global
   track compares against the checkpoint's ``reference_distribution`` when one was registered with
   :meth:`DriftMonitor.set_reference`; brand tracks (and versions without one) learn their
   reference from their first window, because brands legitimately differ from the validation mix.
@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import tempfile
 import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -32,9 +30,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from drift.detectors import ConfidenceDetector, DriftSignal, GuardConfig, Method
-from drift.label_distribution import LabelDistributionDetector, LabelDriftSignal, LabelThresholds
+from drift.detectors.confidence import ConfidenceDetector, DriftSignal, GuardConfig, Method
+from drift.detectors.label_distribution import LabelDistributionDetector, LabelDriftSignal, LabelThresholds
 from drift.records import Alert, ScoredPost
+from models.files import atomic_write_text
 
 STATE_VERSION = 1
 
@@ -262,18 +261,7 @@ class DriftMonitor:
 
     def save(self, path: Path | str) -> None:
         """Write the state atomically: a crash mid-write leaves the previous file intact."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(self.to_state(), fh, separators=(",", ":"))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(path, json.dumps(self.to_state(), separators=(",", ":")))
 
     @classmethod
     def load(cls, path: Path | str) -> DriftMonitor:

@@ -28,7 +28,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from drift.label_distribution import js_distance
+from drift.measures import js_distance
 from drift.performance import macro_f1, recall
 from drift.records import HumanLabel
 

@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 
 from models.checkpoint import WEIGHT_FILES, read_meta, weights_digest
 from models.data import LabelledData
+from models.files import atomic_write_text
 from models.scorer_factory import Backend, make_scorer
 
 log = logging.getLogger(__name__)
@@ -179,10 +180,7 @@ def cache_path(model_dir: Path, config: SelectionConfig, machine: dict[str, Any]
 def _write_cache(path: Path, choice: BackendChoice) -> None:
     """Atomic, so concurrent workers never read half a file; an unwritable place only costs a re-run."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(choice.model_dump_json(indent=2))
-        tmp.replace(path)
+        atomic_write_text(path, choice.model_dump_json(indent=2))
     except OSError as err:
         log.warning("could not cache the backend choice at %s (%s); the next start times the backends again", path, err)
 

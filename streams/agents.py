@@ -16,7 +16,7 @@ from collections.abc import Awaitable
 from aiokafka import AIOKafkaConsumer
 
 from streams.slack import SlackNotifier
-from streams import metrics
+from streams import prometheus
 from streams.app import (
     alerts_topic,
     app,
@@ -31,11 +31,13 @@ from streams.app import (
 )
 from streams.brand_watch import BrandWatcher
 from streams.brands import BrandResolver
-from streams.clickhouse import ClickHouseStore, redact
+from streams.store.clickhouse import redact
 from streams.retry import retry_forever
 from streams.pipeline import BatchContext, BatchResult, RawRecord, finish, prepare, publish_stage, reject, store_sync
 from streams.schemas import DeadLetter, HumanLabel, ModelEvent, ScoredPost
 from streams.serving import ModelSlots
+from streams.store.open import check_dsn, open_store
+from streams.store.protocol import Store
 from streams.topics import is_record_refused
 from streams.watch import Watcher
 
@@ -48,7 +50,7 @@ class Runtime:
     def __init__(self) -> None:
         self.slots = ModelSlots(settings)
         self.resolver = BrandResolver.from_file(settings.brand_rules)
-        self.store: ClickHouseStore | None = None
+        self.store: Store | None = None
         self.watcher: Watcher | None = None
         self.brand_watcher: BrandWatcher | None = None
         self.notifier = SlackNotifier(settings.slack_webhook_url)
@@ -62,8 +64,9 @@ class Runtime:
     async def start(self) -> None:
         dsn = settings.clickhouse_dsn
         log.info("opening ClickHouse at %s", redact(dsn))
+        check_dsn(dsn)  # a wrong scheme is a configuration error, not an outage to wait out
         self.store = await asyncio.to_thread(
-            retry_forever, lambda: ClickHouseStore(dsn, settings.clickhouse_database), what="ClickHouse connect"
+            retry_forever, lambda: open_store(dsn, settings.clickhouse_database), what="ClickHouse connect"
         )
         await asyncio.to_thread(retry_forever, self.store.ensure_schema, what="ClickHouse schema")
         await self.slots.load_initial()
@@ -184,7 +187,7 @@ async def score_posts(stream):  # type: ignore[no-untyped-def]
 async def _complete(events, records: list[RawRecord], prepared: BatchResult | None, ctx: BatchContext, started: float) -> None:  # type: ignore[no-untyped-def]
     result = await finish(records, prepared, ctx)
     release(events)
-    metrics.record_batch(result, time.perf_counter() - started)
+    prometheus.record_batch(result, time.perf_counter() - started)
     runtime.batches += 1
     runtime.posts_scored += len(result.scored)
     runtime.posts_unscored += len(result.unscored)

@@ -22,14 +22,15 @@ from pathlib import Path
 from drift.brand.config import BrandWatchConfig
 from drift.brand.monitor import BrandEvent, BrandMonitor
 from drift.brand.post import BrandPost
+from models.files import atomic_write_text
 from streams.slack import SlackNotifier
-from streams import metrics
+from streams import prometheus
 from streams.brand_routing import BrandAlertSender, load_rules
-from streams.clickhouse import ClickHouseStore, write_logging_refusals
+from streams.store.clickhouse import write_logging_refusals
 from streams.pipeline import BatchResult
 from streams.schemas import Alert, ScoredPost, utcnow
 from streams.settings import Settings
-from streams.watch import _atomic_write  # the one atomic-write helper (issue 12 merges the copies)
+from streams.store.protocol import Store
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def to_alert(event: BrandEvent, model_version: str) -> Alert:
 
 class BrandWatcher:
     def __init__(
-        self, settings: Settings, store: ClickHouseStore, send: Send, notifier: SlackNotifier,
+        self, settings: Settings, store: Store, send: Send, notifier: SlackNotifier,
         groups: dict[str, list[str]] | None = None,
     ) -> None:
         self.store = store
@@ -120,7 +121,7 @@ class BrandWatcher:
     async def raise_events(self, events: Sequence[BrandEvent], model_version: str) -> None:
         alerts = [to_alert(e, model_version) for e in events]
         await asyncio.to_thread(write_logging_refusals, self.store.insert_alerts, alerts, what="brand alert insert")
-        metrics.record_alerts(alerts)
+        prometheus.record_alerts(alerts)
         for event, alert in zip(events, alerts):
             log.warning("BRAND ALERT %s brand=%s: %s", alert.kind, alert.brand, alert.message)
             record = {**alert.model_dump(mode="json"), "why": event.why.model_dump(mode="json") if event.why else None}
@@ -131,7 +132,7 @@ class BrandWatcher:
     def save(self) -> None:
         with self._lock:
             state = json.dumps(self.monitor.to_state())
-        _atomic_write(self.path, state)
+        atomic_write_text(self.path, state)
 
     async def aclose(self) -> None:
         """Stop the ticker, save the state, drain the routes' Slack queues."""

@@ -100,7 +100,7 @@ def config_cmd() -> None:
 
     Example: BRANDPULSE_BATCH_MAX=512 brandpulse config
     """
-    from streams.clickhouse import redact
+    from streams.store.clickhouse import redact
     from streams.settings import Settings
 
     settings = _settings()
@@ -214,7 +214,7 @@ def ask_worker_or_store(path: str, params: dict[str, str], direct) -> dict:  # t
     import urllib.parse
     import urllib.request
 
-    from streams.clickhouse import ClickHouseStore
+    from streams.store.open import open_store
 
     settings = _settings()
     if settings.clickhouse_dsn.startswith("chdb://"):
@@ -226,7 +226,10 @@ def ask_worker_or_store(path: str, params: dict[str, str], direct) -> dict:  # t
             raise typer.BadParameter(_error_text(exc)) from None
         except urllib.error.URLError:
             pass  # no worker running: the data directory is free to open here
-    store = ClickHouseStore(settings.clickhouse_dsn, settings.clickhouse_database)
+    try:
+        store = open_store(settings.clickhouse_dsn, settings.clickhouse_database)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     try:
         return direct(store)
     except ValueError as exc:

@@ -2,7 +2,7 @@
 
 This is the whole per-batch contract of the worker, kept out of the Faust agent so it reads top to
 bottom: validate (``streams.validation``) → score (``models.scorer`` in a thread) → store
-(``streams.clickhouse``) → publish (scored + dead-letter topics) → observe (drift monitors, flyback
+(``streams.store.clickhouse``) → publish (scored + dead-letter topics) → observe (drift monitors, flyback
 sampling). The agent runs it as two halves — :func:`prepare` (validate, score) and :func:`finish`
 (store, publish, observe) — so the next batch is scored while this one is stored, and acknowledges a
 batch only after its :func:`finish` returned.
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from models.language import LanguageConfig, route
 from models.scorer_factory import SentimentScorer
 from streams.brands import BrandResolver
-from streams.clickhouse import ClickHouseStore, insert_isolating
+from streams.store.clickhouse import ClickHouseStore, insert_isolating
 from streams.dead_letters import dead_letter, stripped
 from streams.retry import StopRequested, retry_forever, retry_forever_async
 from streams.schemas import DeadLetter, Post, ScoredPost, utcnow

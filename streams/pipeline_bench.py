@@ -159,7 +159,7 @@ def pipeline_run(
 
 def sink_rows_per_s(batch: int = 256, batches: int = 40) -> dict[str, Any]:
     """ClickHouse (chDB) insert throughput for scored rows, at the worker's batch size."""
-    from streams.clickhouse import ClickHouseStore
+    from streams.store.clickhouse import ClickHouseStore
 
     now = dt.datetime.now(dt.timezone.utc)
     texts = _texts(batch * batches)

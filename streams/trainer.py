@@ -25,6 +25,7 @@ from drift.records import HumanLabel, RetrainRequest
 from drift.retrain_config import DEFAULT_TRAIN, RECIPES, TrainerConfig
 from drift.retraining import RetrainOutcome, run_retrain
 from models.data import LabelledData
+from models.files import atomic_write_text
 from streams.announcer import announce
 from streams.configs import retrain_places
 from streams.settings import Settings, get_settings
@@ -80,10 +81,7 @@ class TrainerState(BaseModel):
         return cls.model_validate_json(path.read_text()) if path.exists() else cls()
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(self.model_dump_json(indent=1))
-        tmp.replace(path)
+        atomic_write_text(path, self.model_dump_json(indent=1))
 
     def offer(self, request: RetrainRequest) -> bool:
         """Queue a request unless it is a replay or its model version already has one pending."""

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from typing import Any, NamedTuple
 
-from streams.clickhouse import ClickHouseStore
+from streams.store.protocol import Store
 
 _DURATION = re.compile(r"^\s*(\d{1,12})\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -53,11 +53,11 @@ def check_brand(brand: str | None) -> str | None:
     return brand or None
 
 
-def known_brand(store: ClickHouseStore, brand: str | None) -> str | None:
+def known_brand(store: Store, brand: str | None) -> str | None:
     """The stored spelling of ``brand`` (matched case-insensitively); ValueError naming the known ones."""
     if brand is None:
         return None
-    known = [r["brand"] for r in store.query(f"SELECT DISTINCT brand FROM {store.db}.brand_minute ORDER BY brand")]
+    known = store.brands()
     for name in known:
         if name.casefold() == brand.casefold():
             return name
@@ -65,18 +65,15 @@ def known_brand(store: ClickHouseStore, brand: str | None) -> str | None:
     raise ValueError(f"no posts for brand {brand!r}; known brands: {listed}")
 
 
-def resolve_until(store: ClickHouseStore, until: str, brand: str | None) -> dt.datetime:
+def resolve_until(store: Store, until: str, brand: str | None) -> dt.datetime:
     """'now', 'latest' (newest data for the brand: handy for replays of old posts) or an ISO time."""
     if until == "now":
         return dt.datetime.now(dt.timezone.utc)
     if until == "latest":
-        latest = store.scalar(
-            f"SELECT max(minute) FROM {store.db}.brand_minute WHERE {{brand:String}} = '' OR brand = {{brand:String}}",
-            {"brand": brand or ""},
-        )
-        if latest is None or latest.year < 2000:
+        latest = store.newest_minute(brand)
+        if latest is None:
             return dt.datetime.now(dt.timezone.utc)
-        return latest.replace(tzinfo=dt.timezone.utc) + dt.timedelta(minutes=1)
+        return latest + dt.timedelta(minutes=1)
     try:
         parsed = dt.datetime.fromisoformat(until)
     except ValueError:
@@ -91,7 +88,7 @@ class Window(NamedTuple):
     end: dt.datetime
 
 
-def resolve_window(store: ClickHouseStore, *, brand: str | None, since: str, bucket: str, until: str) -> Window:
+def resolve_window(store: Store, *, brand: str | None, since: str, bucket: str, until: str) -> Window:
     """Every bucketed view's parameters, checked alike; ValueError says what to fix."""
     width = check_bucket(bucket)
     window = parse_duration(since)
@@ -103,37 +100,22 @@ def resolve_window(store: ClickHouseStore, *, brand: str | None, since: str, buc
 
 
 def query_trends(
-    store: ClickHouseStore, *, brand: str | None, since: str = "6h", bucket: str = "15m", until: str = "now"
+    store: Store, *, brand: str | None, since: str = "6h", bucket: str = "15m", until: str = "now"
 ) -> dict[str, Any]:
     """Buckets of ``bucket`` over the window ``since`` before ``until``; ValueError for bad parameters."""
     w = resolve_window(store, brand=brand, since=since, bucket=bucket, until=until)
     brand, width, start, end = w.brand, w.width, w.start, w.end
-    rows = store.query(
-        f"""
-        SELECT toStartOfInterval(minute, toIntervalSecond({{width:UInt32}})) AS bucket,
-               uniqExactMerge(posts) AS posts,
-               uniqExactIfMerge(negative) AS negative,
-               uniqExactIfMerge(neutral) AS neutral,
-               uniqExactIfMerge(positive) AS positive,
-               avgMerge(confidence) AS mean_confidence
-        FROM {store.db}.brand_minute
-        WHERE ({{brand:String}} = '' OR brand = {{brand:String}})
-          AND minute >= toDateTime({{start:UInt32}}, 'UTC') AND minute < toDateTime({{end:UInt32}}, 'UTC')
-        GROUP BY bucket ORDER BY bucket
-        """,
-        {"width": int(width.total_seconds()), "brand": brand or "", "start": int(start.timestamp()), "end": int(end.timestamp())},
-    )
     buckets = [
         {
-            "bucket": r["bucket"].replace(tzinfo=dt.timezone.utc).isoformat(),
-            "posts": int(r["posts"]),
-            "negative": int(r["negative"]),
-            "neutral": int(r["neutral"]),
-            "positive": int(r["positive"]),
-            "negative_share": (r["negative"] / r["posts"]) if r["posts"] else 0.0,
-            "mean_confidence": float(r["mean_confidence"]) if r["posts"] else 0.0,
+            "bucket": r.bucket.isoformat(),
+            "posts": r.posts,
+            "negative": r.negative,
+            "neutral": r.neutral,
+            "positive": r.positive,
+            "negative_share": (r.negative / r.posts) if r.posts else 0.0,
+            "mean_confidence": r.mean_confidence,
         }
-        for r in rows
+        for r in store.trend(brand, width, start, end)
     ]
     return {
         "brand": brand or "*",
@@ -143,7 +125,3 @@ def query_trends(
         "buckets": buckets,
     }
 
-
-def brand_counts(store: ClickHouseStore) -> dict[str, int]:
-    rows = store.query(f"SELECT brand, count() AS n FROM {store.db}.posts GROUP BY brand ORDER BY brand")
-    return {r["brand"]: int(r["n"]) for r in rows}

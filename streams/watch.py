@@ -12,13 +12,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
 
 from drift.active import ActiveConfig, ActiveSelector
 from drift.flyback import in_flyback, select_for_labelling
@@ -28,14 +26,16 @@ from drift.performance import PerformanceMonitor
 from drift.retrain import RetrainCoalescer
 from drift.shadow import ShadowReport, compare, should_promote
 from streams.slack import SlackNotifier
-from streams import metrics
-from streams.clickhouse import ClickHouseStore, write_logging_refusals
+from streams import prometheus
+from streams.store.clickhouse import write_logging_refusals
 from streams.pipeline import BatchResult
+from models.files import atomic_write_text
 from models.scorer import decide
 from models.scorer_factory import SentimentScorer
 from streams.schemas import Alert, HumanLabel, RetrainRequest
 from streams.serving import Serving
 from streams.settings import Settings
+from streams.store.protocol import Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,27 +43,11 @@ T = TypeVar("T")
 Send = Callable[[str, bytes | None, bytes], Awaitable[None]]  # (topic key, record key, value)
 
 
-class Verdict(NamedTuple):
-    post_id: str
-    label: str
-    model_version: str
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 class Watcher:
     def __init__(
         self,
         settings: Settings,
-        store: ClickHouseStore,
+        store: Store,
         send: Send,
         notifier: SlackNotifier,
         serving: Callable[[], Serving],
@@ -164,17 +148,12 @@ class Watcher:
         if not by_post:
             await self.review_challenger()
             return
-        rows = await asyncio.to_thread(
-            self.store.query,
-            f"SELECT post_id, model_version, label FROM {self.store.db}.scored_posts FINAL "
-            f"WHERE model_role = 'champion' AND post_id IN {{ids:Array(String)}}",
-            {"ids": list(by_post)},
-        )
+        rows = await asyncio.to_thread(self.store.champion_labels, list(by_post))
         pairs: dict[str, list[tuple[str, str]]] = {}
         ids: dict[str, list[str]] = {}
         for r in rows:
-            pairs.setdefault(r["model_version"], []).append((r["label"], by_post[r["post_id"]]))
-            ids.setdefault(r["model_version"], []).append(r["post_id"])
+            pairs.setdefault(r.model_version, []).append((r.label, by_post[r.post_id]))
+            ids.setdefault(r.model_version, []).append(r.post_id)
         alerts = [a for v in pairs if (a := self.performance.observe_many(v, pairs[v], ids[v])) is not None]
         await self.raise_alerts(alerts)
         await self.review_challenger()
@@ -182,23 +161,10 @@ class Watcher:
     # ---- shadow deployment -----------------------------------------------------------------
     def shadow_comparison(self, champion: str, challenger: str) -> ShadowReport | None:
         """Champion vs challenger on the posts both scored, and on those with human labels."""
-        db = self.store.db
-        shadow = f"SELECT post_id FROM {db}.scored_posts WHERE model_role = 'shadow' AND model_version = {{chall:String}}"
-        params = {"champ": champion, "chall": challenger}
-        champ_rows = self.store.query(
-            f"SELECT post_id, label, model_version FROM {db}.scored_posts FINAL WHERE model_role = 'champion' "
-            f"AND model_version = {{champ:String}} AND post_id IN ({shadow})", params)
-        chall_rows = self.store.query(
-            f"SELECT post_id, label, model_version FROM {db}.scored_posts FINAL WHERE model_role = 'shadow' "
-            f"AND model_version = {{chall:String}}", params)
-        human = self.store.query(f"SELECT post_id, label, annotator FROM {db}.human_labels FINAL WHERE post_id IN ({shadow})", params)
-        if not champ_rows or not chall_rows:
+        rows = self.store.shadow_rows(champion, challenger)
+        if not rows.champion or not rows.challenger:
             return None
-        return compare(
-            [Verdict(**r) for r in champ_rows], [Verdict(**r) for r in chall_rows],
-            [HumanLabel(post_id=h["post_id"], label=h["label"], annotator=h["annotator"])
-             for h in human if self.is_random_sample(h["post_id"])],
-        )
+        return compare(rows.champion, rows.challenger, [h for h in rows.human if self.is_random_sample(h.post_id)])
 
     async def review_challenger(self) -> None:
         """Promote the shadowed challenger once it beats the champion on enough human labels."""
@@ -228,7 +194,7 @@ class Watcher:
             return
         alerts = [self._with_health(a) if a.kind == "sentiment_shift" else a for a in alerts]
         await asyncio.to_thread(write_logging_refusals, self.store.insert_alerts, alerts, what="alert insert")
-        metrics.record_alerts(alerts)
+        prometheus.record_alerts(alerts)
         for alert in alerts:
             log.warning("ALERT %s %s brand=%s: %s", alert.kind, alert.detector, alert.brand or "*", alert.message)
             await self.send("alerts", alert.alert_id.encode(), alert.model_dump_json().encode())
@@ -265,7 +231,7 @@ class Watcher:
 
     def save(self) -> None:
         self.monitor.save(self.state_dir / "monitor.json")
-        _atomic_write(
+        atomic_write_text(
             self._extra_path(),
             json.dumps({"performance": self.performance.to_state(), "coalescer": self.coalescer.to_state()}),
         )

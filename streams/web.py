@@ -12,13 +12,13 @@ from faust.web import Request, Response, View
 from streams.agents import runtime
 from streams.app import app
 from streams.brand_queries import share_report, voices_report, why_report
-from streams.clickhouse import ClickHouseStore
+from streams.store.protocol import Store
 from streams.dashboard import DashboardData, DashboardQuery, DashboardUnavailable, build_data, build_page, gather_dashboard
 from streams.prometheus import METRICS
-from streams.trends import brand_counts, query_trends
+from streams.trends import query_trends
 
 
-def _ready_store() -> ClickHouseStore | None:
+def _ready_store() -> Store | None:
     """The worker's store once models and storage are up; None while it is starting."""
     if runtime.store is None or not runtime.ready.is_set():
         return None
@@ -73,7 +73,7 @@ async def trends(self: View, request: Request) -> Response:
 
 @app.page("/brands")
 async def brands(self: View, request: Request) -> Response:
-    return await _view(self, brand_counts)
+    return await _view(self, lambda store: store.post_counts())
 
 
 @app.page("/why")

@@ -210,7 +210,7 @@ class Stack:
 
     def store(self):  # type: ignore[no-untyped-def]
         """Open the stack's chDB directly: only while no worker of it runs."""
-        from streams.clickhouse import ClickHouseStore
+        from streams.store.clickhouse import ClickHouseStore
 
         assert all(w.proc is None or w.proc.poll() is not None for w in self.workers), "stop the worker first"
         return ClickHouseStore(self.settings.clickhouse_dsn, self.settings.clickhouse_database)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from drift.brand.scenarios import inject_crisis, load_airline
 from streams.cli import app
-from streams.clickhouse import ClickHouseStore
+from streams.store.clickhouse import ClickHouseStore
 from streams.schemas import ScoredPost
 from streams.settings import get_settings
 from tests.conftest import AIRLINE_CSV, free_port, needs_shared_data

@@ -6,11 +6,13 @@ import time
 
 import pytest
 
-from streams.clickhouse import ClickHouseStore, redact
-from streams.clickhouse import is_refused
+from streams.store.clickhouse import ClickHouseStore, redact
+from streams.store.clickhouse import is_refused
 from streams.pipeline import BatchResult, RawRecord, store_dead_letters, store_sync
-from streams.schemas import DeadLetter, ScoredPost
-from streams.trends import brand_counts, query_trends
+from streams.schemas import DeadLetter, HumanLabel, ScoredPost
+from streams.store.open import open_store
+from streams.store.protocol import Store
+from streams.trends import query_trends
 
 T0 = dt.datetime(2015, 2, 24, 11, 0, tzinfo=dt.timezone.utc)
 
@@ -40,7 +42,7 @@ def test_redelivered_rows_count_once_everywhere(store):
     store.insert_scored(rows[:40])  # a crash redelivered the first 40
     store.insert_scored([row(1000 + i, role="shadow") for i in range(10)])  # shadow rows never count
     assert store.scalar("SELECT count() FROM brandpulse.posts") == 100
-    assert brand_counts(store) == {"United": 100}
+    assert store.post_counts() == {"United": 100}
     t = query_trends(store, brand="United", since="1h", bucket="15m", until="2015-02-24T12:00:00")
     first = [r for r in rows if r.created_at.minute < 15]
     assert [b["posts"] for b in t["buckets"]] == [len(first), 100 - len(first)]
@@ -69,7 +71,7 @@ def test_writes_wait_out_an_outage_without_loss(store):
     store.query("ATTACH TABLE brandpulse.scored_posts")
     t.join(60)
     assert done.is_set()
-    assert brand_counts(store)["Delta"] == 50
+    assert store.post_counts()["Delta"] == 50
 
 
 def test_rows_the_store_refuses_are_isolated_and_dead_lettered(store):
@@ -80,7 +82,7 @@ def test_rows_the_store_refuses_are_isolated_and_dead_lettered(store):
     sources = {r.post_id: RawRecord(f"raw {r.post_id}".encode(), None, "posts", 3, 7000 + i) for i, r in enumerate(rows[:20])}
     result = BatchResult(scored=rows[:20], shadow=rows[20:], sources=sources)
     store_sync(store, result, lambda: False)
-    assert brand_counts(store)["JetBlue"] == 19
+    assert store.post_counts()["JetBlue"] == 19
     assert [r.post_id for r in result.scored] == [r.post_id for r in rows[:20] if r.post_id != "7007"]
     assert [(d.error_kind, d.post_id, d.offset) for d in result.dead] == [("storage_rejected", "7007", 7007)]
     stored = store.query("SELECT error_kind, reason FROM brandpulse.dead_letters FINAL WHERE post_id = '7007'")
@@ -109,3 +111,31 @@ def test_unavailable_is_told_apart_from_refused(store):
 def test_redact_hides_passwords():
     assert redact("http://bp:s3cret@ch:8123") == "http://bp:***@ch:8123"
     assert "s3cret" not in redact("https://u:s3cret@h")
+
+
+def test_open_store_picks_the_backend_by_dsn_scheme(store):
+    opened = open_store(store.dsn)
+    try:
+        assert isinstance(opened, ClickHouseStore) and opened.brands() == store.brands()
+    finally:
+        opened.close()
+    assert store.post_counts()  # closing one handle leaves the embedded engine to the others
+    protocol = {name for name in vars(Store) if not name.startswith("_")}
+    assert protocol <= {name for name in dir(ClickHouseStore) if callable(getattr(ClickHouseStore, name))}
+    with pytest.raises(ValueError, match=r"unknown store DSN scheme 'postgres'.*chdb:///abs/dir.*http\(s\)://") as err:
+        open_store("postgres://user:s3cret@db:5432/brandpulse")
+    assert "s3cret" not in str(err.value)
+
+
+def test_shadow_rows_and_champion_labels_read_what_the_watch_compares(store):
+    champ = [row(1000 + i, brand="Shadowed", label="negative") for i in range(4)]
+    shadow = [r.model_copy(update={"model_version": "m/2", "model_role": "shadow", "label": "positive"}) for r in champ[:3]]
+    store.insert_scored(champ + shadow)
+    store.insert_human_labels([HumanLabel(post_id="1000", label="positive", annotator="ann"),
+                               HumanLabel(post_id="1003", label="negative", annotator="ann")])
+    rows = store.shadow_rows("m/1", "m/2")
+    assert sorted(r.post_id for r in rows.champion) == ["1000", "1001", "1002"]  # only posts the challenger scored
+    assert {(r.post_id, r.label, r.model_version) for r in rows.challenger} == {(p, "positive", "m/2") for p in ("1000", "1001", "1002")}
+    assert [(h.post_id, h.label) for h in rows.human] == [("1000", "positive")]
+    assert sorted(store.champion_labels(["1003", "1001", "nope"])) == [("1001", "negative", "m/1"), ("1003", "negative", "m/1")]
+    assert store.shadow_rows("m/1", "m/9") == ([], [], [])

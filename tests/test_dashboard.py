@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from streams.brands import BrandResolver
-from streams.clickhouse import ClickHouseStore
+from streams.store.clickhouse import ClickHouseStore
 from streams.dashboard import (
     Bucket,
     DashboardData,
@@ -28,6 +28,7 @@ from streams.dashboard import (
     build_page,
     count_ticks,
     create_dashboard_app,
+    fit_window,
     gather_dashboard,
     render_dashboard,
     summarise_labelled,
@@ -261,6 +262,27 @@ def test_label_queue_counts_only_unlabelled_posts(store: ClickHouseStore) -> Non
     ])
     assert gather_dashboard(store, DashboardQuery(brand="Delta", since="3h")).label_queue == 7
     assert gather_dashboard(store, DashboardQuery(brand="United", since="3h")).label_queue == 0
+
+
+def test_default_window_fits_the_data(store: ClickHouseStore) -> None:
+    # 3 hours of data ending at 12:00: the default window is those 3 hours, not a fixed one.
+    fitted = gather_dashboard(store, DashboardQuery(brand="United"))
+    assert fitted.query.since is None and fitted.end == T0 + dt.timedelta(hours=3)
+    assert fitted.end - fitted.start == dt.timedelta(minutes=180) and fitted.bucket == "5m"
+    assert sum(b.posts for b in fitted.buckets) == 360 and fitted.buckets[0].start == T0
+    assert '<option value="" selected>fit to the data</option>' in render_dashboard(fitted)
+    # An explicit window is honoured, data or not.
+    assert gather_dashboard(store, DashboardQuery(brand="United", since="7d")).start == T0 + dt.timedelta(hours=3) - dt.timedelta(days=7)
+    # Data over ten days: the fitted window stops at a week; no data at all: six hours.
+    long = ClickHouseStore(store.dsn, database="fit_window")  # chDB opens one path per process
+    try:
+        long.ensure_schema()
+        assert fit_window(long, None, "latest") == "6h"
+        long.insert_scored([scored(i, "Delta", "positive", T0 - dt.timedelta(days=i)) for i in range(10)])
+        assert fit_window(long, "Delta", "latest") == f"{7 * 24 * 60}m"
+        assert fit_window(long, "Delta", "2015-02-21T09:30") == f"{6 * 24 * 60 + 30}m"  # data before that end only
+    finally:
+        long.close()
 
 
 # ------------------------------------------------------------------ real browser

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streams.brands import BrandResolver
-from streams.clickhouse import ClickHouseStore
+from streams.store.clickhouse import ClickHouseStore
 from streams.pipeline import RawRecord, reject
 from streams.schemas import Post, ScoredPost
 from streams.validation import Rejected, parse_post

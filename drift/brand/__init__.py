@@ -12,6 +12,7 @@ Modules, each with one job:
 - :mod:`drift.brand.voices` — reposts and copy-paste floods collapse to one voice.
 - :mod:`drift.brand.terms` — tokens and the log-odds ratio with an informative Dirichlet prior.
 - :mod:`drift.brand.why` — the explanation attached to every brand alert.
+- :mod:`drift.brand.registration` — the brand detectors' entries in the detector registry.
 - :mod:`drift.brand.monitor` — per-brand fan-out, event-time buckets, one incident per brand.
 - :mod:`drift.brand.blocks` — Slack Block Kit for brand events.
 - :mod:`drift.brand.spike_bench` — detection delay, false alarms and per-post cost.

@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel
 
 from drift.brand.config import SpikeConfig
+from drift.detectors.base import Detector
 
 Phase = Literal["start", "escalate", "resolve"]
 SpikeKind = Literal["brand_volume_spike", "brand_negative_spike", "brand_positive_surge"]
@@ -91,13 +92,11 @@ class Test(BaseModel):
     expected_share: float | None = None
 
 
-class SpikeDetector(Protocol):
-    """What the brand monitor needs from a detector (one file each; register in ``monitor.DETECTORS``)."""
+class SpikeDetector(Detector[Bucket, SpikeSignal], Protocol):
+    """:class:`drift.detectors.base.Detector` fed one closed brand minute, plus what the brand monitor
+    needs (one file each; registered in :mod:`drift.detectors` as ``brand_<name>``)."""
 
-    name: str
     kind: SpikeKind
-
-    def update(self, bucket: Bucket) -> SpikeSignal | None: ...
 
     def skip(self) -> None:
         """The feed was down: forget the open windows, keep the baseline."""
@@ -105,8 +104,6 @@ class SpikeDetector(Protocol):
     @property
     def active(self) -> bool: ...
 
-    def to_state(self) -> dict[str, Any]:
-        """JSON-serialisable; the class's ``from_state(state, config, baseline_config)`` restores it."""
 
 
 @dataclass(slots=True)

@@ -61,6 +61,9 @@ class Baseline:
     # (``raw == 0`` means every count is zero).
     def push(self, bucket: Bucket, include: bool) -> None:
         n = len(self.recent)
+        # Window sums index minutes by position: a repeated or earlier minute would corrupt every window.
+        if n and bucket.minute <= self.recent[-1][0].minute:
+            raise ValueError(f"minute {bucket.minute} is not after the last one pushed ({self.recent[-1][0].minute})")
         if bucket.raw or n:
             recent = self.recent
             for key in self._win:

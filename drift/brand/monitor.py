@@ -23,7 +23,7 @@ import datetime as dt
 import hashlib
 import random
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -31,24 +31,18 @@ from pydantic import BaseModel, Field
 from drift.brand.base import Bucket, Phase, SpikeDetector, SpikeKind, SpikeSignal, minute_time
 from drift.brand.config import BrandWatchConfig
 from drift.brand.post import BrandPost
-from drift.brand.sentiment_share import SentimentShareDetector
-from drift.brand.volume import VolumeSpikeDetector
+import drift.brand.registration  # noqa: F401  (registers the brand detectors)
 from drift.brand.voices import VoiceCounter, fingerprint
 from drift.brand.why import Why, explain
+from drift.detectors.base import Registration
+from drift.detectors.registry import registered
 
 STATE_VERSION = 1
 PRIORITY: dict[str, int] = {"brand_negative_spike": 0, "brand_volume_spike": 1, "brand_positive_surge": 2}
 FOCUS: dict[str, str | None] = {"brand_negative_spike": "negative", "brand_volume_spike": None, "brand_positive_surge": "positive"}
 
-# name -> (factory from config, factory from state). A new detector is one file plus one line here.
-DETECTORS: dict[str, tuple[Callable[[BrandWatchConfig], SpikeDetector], Callable[[dict, BrandWatchConfig], SpikeDetector]]] = {
-    "volume": (lambda c: VolumeSpikeDetector(c.volume, c.baseline),
-               lambda s, c: VolumeSpikeDetector.from_state(s, c.volume, c.baseline)),
-    "negative": (lambda c: SentimentShareDetector("negative", c.negative, c.baseline),
-                 lambda s, c: SentimentShareDetector.from_state(s, c.negative, c.baseline)),
-    "positive": (lambda c: SentimentShareDetector("positive", c.positive, c.baseline),
-                 lambda s, c: SentimentShareDetector.from_state(s, c.positive, c.baseline)),
-}
+# State keys stay the short names ("volume", …) the state files already use.
+DETECTORS: dict[str, Registration] = {name.removeprefix("brand_"): r for name, r in registered("brand_minute").items()}
 
 
 class BrandEvent(BaseModel):
@@ -98,7 +92,7 @@ class BrandTrack:
     def __init__(self, brand: str, config: BrandWatchConfig, seed: int) -> None:
         self.brand = brand
         self.config = config
-        self.detectors: dict[str, SpikeDetector] = {name: make(config) for name, (make, _) in DETECTORS.items()}
+        self.detectors: dict[str, SpikeDetector] = {name: r.make(config) for name, r in DETECTORS.items()}  # type: ignore[misc]
         self.voices = VoiceCounter(config.voices)
         self.open: dict[int, Bucket] = {}
         self.recent: deque[BrandPost] = deque(maxlen=config.max_recent_posts)
@@ -289,7 +283,8 @@ class BrandMonitor:
         mon.closed, mon.newest, mon.late, mon.outages = state["closed"], state["newest"], state["late"], state["outages"]
         for brand, ts in state["tracks"].items():
             t = mon.track(brand)
-            t.detectors = {n: DETECTORS[n][1](s, cfg) for n, s in ts["detectors"].items() if n in DETECTORS}
+            t.detectors = {n: DETECTORS[n].restore(s, cfg) for n, s in  # type: ignore[misc]
+                            ts["detectors"].items() if n in DETECTORS}
             t.voices = VoiceCounter.from_state(ts["voices"], cfg.voices)
             t.open = {bk[0]: Bucket.from_list(bk) for bk in ts["open"]}
             t.incident = Incident.model_validate(ts["incident"]) if ts["incident"] else None

@@ -6,9 +6,12 @@ import csv
 import datetime as dt
 from pathlib import Path
 
+import math
+
 import numpy as np
 import pytest
 
+from drift.brand.base import Bucket
 from streams.schemas import ScoredPost
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,3 +69,26 @@ def scored(
         model_version=version,
         model_role=role,  # type: ignore[arg-type]
     )
+
+
+START = 28_000_000  # a minute, in 2023
+
+
+def buckets(seed: int, minutes: int, rate: float, neg: float = 0.6, pos: float = 0.15, jump_at: int | None = None,
+            jump: dict[str, float] | None = None, jump_len: int = 10**9) -> list[Bucket]:
+    """Poisson minutes with a smooth day/night cycle (night ≈ 15 % of the afternoon); after ``jump_at``
+    the rate (×) and shares change for ``jump_len`` minutes."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(minutes):
+        hour = ((START + i) % 1440) / 60
+        cycle = 0.15 + 0.85 * math.sin(math.pi * (hour - 5) / 18) ** 2 if 5 <= hour <= 23 else 0.15
+        r, n_share, p_share = rate * cycle, neg, pos
+        if jump_at is not None and jump_at <= i < jump_at + jump_len and jump:
+            r *= jump.get("rate", 1.0)
+            n_share, p_share = jump.get("neg", neg), jump.get("pos", pos)
+        n = int(rng.poisson(r))
+        k_neg = int(rng.binomial(n, n_share))
+        k_pos = int(rng.binomial(n - k_neg, p_share / (1 - n_share)))
+        out.append(Bucket(START + i, raw=n, voices=n, negative=k_neg, positive=k_pos, negative_raw=k_neg, positive_raw=k_pos))
+    return out

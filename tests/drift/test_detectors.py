@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from river.drift import ADWIN
 
-from drift.detectors import ConfidenceDetector, GuardConfig
+from drift.detectors.confidence import ConfidenceDetector, GuardConfig
 from tests.drift.helpers import confidences
 
 

@@ -46,6 +46,18 @@ def test_cbpe_matches_realised_accuracy_and_macro_f1_of_calibrated_probabilities
     assert estimated_macro_f1(probs, decided) == pytest.approx(f1_score(y, decided, average="macro"), abs=0.01)
 
 
+
+def test_sklearn_estimate_keeps_the_hand_written_values() -> None:
+    # Values of the hand-written CBPE F1 this module used before it took sklearn's weighted F1.
+    rng = np.random.default_rng(4)
+    probs = rng.dirichlet([2, 1, 1], size=300)
+    decided = probs.argmax(axis=1)
+    decided[:20] = 2
+    assert estimated_macro_f1(probs, decided) == pytest.approx(0.5350591605973527, abs=1e-12)
+    assert expected_confusion(probs, decided)[0, 2] == pytest.approx(25.551210964569677, abs=1e-9)
+    one_class = np.array([[0.9, 0.1, 0.0], [0.8, 0.2, 0.0]])
+    assert estimated_macro_f1(one_class, np.array([0, 0])) == pytest.approx(0.4594594594594595, abs=1e-12)
+
 def test_prior_adjusted_estimate_ignores_a_label_shift_and_falls_when_the_model_is_unsure() -> None:
     probs, _ = _calibrated(6_000, 2)
     decided = probs.argmax(axis=1)

@@ -9,13 +9,8 @@ import pytest
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chisquare
 
-from drift.label_distribution import (
-    LabelDistributionDetector,
-    LabelThresholds,
-    chi_square,
-    js_distance,
-    psi,
-)
+from drift.detectors.label_distribution import LabelDistributionDetector, LabelThresholds
+from drift.measures import chi_square, js_distance, psi
 from tests.drift.helpers import LABELS, airline_rows, labels_with_jump
 
 
@@ -24,6 +19,10 @@ def test_pure_measures_match_scipy_and_known_values() -> None:
     assert js_distance(p, q) == pytest.approx(jensenshannon(p, q, base=2))
     assert js_distance(p, p) == 0.0
     assert js_distance([1, 0], [0, 1]) == pytest.approx(1.0)
+    # The hand-written base-2 distance drift.label_distribution used before scipy's, on counts vs proportions.
+    assert js_distance([300, 150, 50], [0.3, 0.4, 0.3]) == pytest.approx(0.28227894390419067, abs=1e-12)
+    assert js_distance([0, 10, 5], [1, 1, 0]) == pytest.approx(0.6521377057902368, abs=1e-12)
+    assert js_distance([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(0.3918681606471551, abs=1e-12)
     counts, ref = [260, 130, 110], [0.5, 0.3, 0.2]
     expected = chisquare(counts, [500 * r for r in ref])
     got = chi_square(counts, ref)

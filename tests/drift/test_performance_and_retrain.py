@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import random
 
+import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
@@ -27,6 +28,24 @@ def test_macro_f1_and_recall_match_sklearn_on_real_labels() -> None:
     )
     assert recall([("positive", "positive")], "negative") is None
     assert macro_f1([]) == 0.0
+
+
+def test_sklearn_macro_f1_keeps_the_hand_written_values() -> None:
+    # Values of the hand-written per-label F1 this module used before it took sklearn's.
+    rng = random.Random(3)
+    pairs = [(rng.choice(LABELS), rng.choice(LABELS[:2])) for _ in range(200)]
+    assert LABELS == ["negative", "neutral", "positive"]
+    assert macro_f1(pairs) == pytest.approx(0.2537599337319769, abs=1e-12)
+    assert macro_f1([("a", "a"), ("a", "b"), ("c", "c")]) == pytest.approx(0.5555555555555555, abs=1e-12)
+
+
+def test_each_bootstrap_resample_scores_like_macro_f1() -> None:
+    rng = random.Random(5)
+    pairs = [(rng.choice(LABELS), rng.choice(LABELS[:2])) for _ in range(60)]
+    # With one resample every quantile is that resample's score; draw the same resample by hand.
+    upper = bootstrap_macro_f1_upper(pairs, confidence=0.5, resamples=1, seed=11)
+    draw = np.random.default_rng(11).integers(0, len(pairs), size=(1, len(pairs)))[0]
+    assert upper == pytest.approx(macro_f1([pairs[i] for i in draw]))
 
 
 def test_alerts_once_on_a_significant_drop_below_the_models_own_quality_and_rearms() -> None:

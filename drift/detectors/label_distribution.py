@@ -10,7 +10,7 @@ Three measures on the window (default 500 labels):
 - **chi-square goodness of fit** — is the difference more than sampling noise? With ~5,000 checks
   per 5,000 posts (heavily correlated, one per label), ``p < 1e-4`` keeps the false-alarm rate of a
   stationary stream near zero (``drift.detector_bench``: 0 alarms on 20 seeded 8,000-post streams).
-- **Jensen–Shannon distance** (base 2, in [0, 1]) — how *big* is the difference? 0.1 corresponds
+- **Jensen–Shannon distance** (scipy, base 2, in [0, 1]; the square root of the divergence) — how *big* is the difference? 0.1 corresponds
   to moving ~10 percentage points of mass between classes (e.g. negative 30 % → 40 %). Smaller
   mismatches are normal between a curated validation set and live traffic (daily cycles, news)
   and would page someone for nothing.
@@ -32,68 +32,15 @@ fresh detector with a fresh reference.
 
 from __future__ import annotations
 
-import math
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from pydantic import BaseModel, Field
-from scipy.stats import chi2 as chi2_dist
+
+from drift.measures import chi_square, js_distance, normalise, psi
 
 STATE_VERSION = 1
-EPS = 1e-4  # floor for probabilities: keeps log / division finite for empty classes
-
-
-class ChiSquare(NamedTuple):
-    statistic: float
-    p_value: float
-
-
-def _normalise(p: Sequence[float]) -> list[float]:
-    if any((not math.isfinite(v)) or v < 0 for v in p):
-        raise ValueError(f"probabilities must be finite and non-negative, got {list(p)}")
-    floored = [max(float(v), EPS) for v in p]
-    total = sum(floored)
-    return [v / total for v in floored]
-
-
-def psi(p: Sequence[float], q: Sequence[float]) -> float:
-    """Population stability index of ``p`` (actual) against ``q`` (expected): Σ (p−q)·ln(p/q)."""
-    if len(p) != len(q) or not p:
-        raise ValueError(f"psi needs two non-empty distributions of equal length, got {len(p)} and {len(q)}")
-    pn, qn = _normalise(p), _normalise(q)
-    return sum((a - b) * math.log(a / b) for a, b in zip(pn, qn))
-
-
-def js_distance(p: Sequence[float], q: Sequence[float]) -> float:
-    """Jensen–Shannon distance, base 2 (0 = identical, 1 = disjoint support)."""
-    if len(p) != len(q) or not p:
-        raise ValueError(f"js_distance needs two non-empty distributions of equal length, got {len(p)} and {len(q)}")
-    total_p, total_q = float(sum(p)), float(sum(q))
-    if total_p <= 0 or total_q <= 0:
-        raise ValueError("js_distance needs distributions with positive mass")
-    pn = [v / total_p for v in p]
-    qn = [v / total_q for v in q]
-    div = 0.0
-    for a, b in zip(pn, qn):
-        m = (a + b) / 2
-        if a > 0:
-            div += 0.5 * a * math.log2(a / m)
-        if b > 0:
-            div += 0.5 * b * math.log2(b / m)
-    return math.sqrt(max(div, 0.0))
-
-
-def chi_square(counts: Sequence[float], ref: Sequence[float]) -> ChiSquare:
-    """Goodness of fit of observed ``counts`` to reference proportions ``ref`` (k−1 d.o.f.)."""
-    if len(counts) != len(ref) or len(counts) < 2:
-        raise ValueError(f"chi_square needs ≥2 categories of equal length, got {len(counts)} and {len(ref)}")
-    n = float(sum(counts))
-    if n <= 0:
-        raise ValueError("chi_square needs at least one observation")
-    expected = [n * r for r in _normalise(ref)]
-    stat = sum((o - e) ** 2 / e for o, e in zip(counts, expected))
-    return ChiSquare(stat, float(chi2_dist.sf(stat, len(counts) - 1)))
 
 
 class LabelThresholds(BaseModel):
@@ -127,6 +74,8 @@ class LabelDistributionDetector:
     ``update`` costs a few microseconds plus one chi² survival-function call; no I/O.
     """
 
+    name = "label_distribution"
+
     def __init__(
         self,
         reference: Mapping[str, float] | None = None,
@@ -157,7 +106,7 @@ class LabelDistributionDetector:
         missing = set(reference) - set(labels)
         if missing:
             raise ValueError(f"reference has labels {sorted(missing)} not in labels {labels}")
-        probs = _normalise([float(reference.get(label, 0.0)) for label in labels])
+        probs = normalise([float(reference.get(label, 0.0)) for label in labels])
         self.labels = labels
         self.reference = dict(zip(labels, probs))
 

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from streams.brand_queries import share_report, voices_report
-from streams.clickhouse import ClickHouseStore
+from streams.store.protocol import Store
 
 MAX_LANGUAGES = 6
 
@@ -44,7 +44,7 @@ def group_of(brand: str, groups: dict[str, list[str]]) -> str | None:
 
 
 def gather_brand_panels(
-    store: ClickHouseStore, *, brand: str | None, groups: dict[str, list[str]], since: str, bucket: str, until: str
+    store: Store, *, brand: str | None, groups: dict[str, list[str]], since: str, bucket: str, until: str
 ) -> BrandPanels:
     """Voices and languages for one brand, share of voice in its group (or the first group for all brands)."""
     panels = BrandPanels()

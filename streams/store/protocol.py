@@ -1,0 +1,154 @@
+"""The storage contract: every write and read brandpulse makes.
+
+Callers (pipeline, watch, trends, brand views, dashboard, CLI) depend on :class:`Store`, never on
+SQL; the one implementation today, :class:`streams.store.clickhouse.ClickHouseStore`, owns all SQL and
+serves both embedded chDB (``chdb:///abs/dir``) and a ClickHouse server (``http(s)://…``) through
+clickhouse-connect. :func:`streams.store.open.open_store` picks the backend by DSN scheme.
+
+Every method is synchronous (callers in asyncio use a thread). Times come back timezone-aware in
+UTC. Writes are idempotent: the worker acknowledges Kafka offsets only after a write succeeded, so a
+redelivered batch is written again and must not count twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Literal, NamedTuple, Protocol
+
+from drift.brand.post import BrandPost
+from streams.schemas import Alert, DeadLetter, HumanLabel, LabelRequest, ScoredPost
+
+BrandPostOrder = Literal["newest", "sample"]
+
+
+class TrendRow(NamedTuple):
+    """One bucket of one brand (or of all brands): distinct posts per label and mean confidence."""
+
+    bucket: dt.datetime
+    posts: int
+    negative: int
+    neutral: int
+    positive: int
+    mean_confidence: float
+
+
+class GroupShareRow(NamedTuple):
+    bucket: dt.datetime
+    brand: str
+    posts: int
+    negative: int
+
+
+class VoicesRow(NamedTuple):
+    bucket: dt.datetime
+    posts: int
+    distinct_texts: int
+    authors: int
+    negative: int
+
+
+class LanguageRow(NamedTuple):
+    bucket: dt.datetime
+    lang: str  # '?' when neither the producer nor the pipeline named one
+    posts: int
+
+
+class LabelledOutcome(NamedTuple):
+    """How many human-labelled posts a model version predicted as ``predicted`` and people called ``human``."""
+
+    version: str
+    predicted: str
+    human: str
+    posts: int
+
+
+class ScoredLabel(NamedTuple):
+    """A stored prediction: what the shadow comparison and labelled performance need."""
+
+    post_id: str
+    label: str
+    model_version: str
+
+
+class ShadowRows(NamedTuple):
+    """Champion and challenger predictions on the posts the challenger scored, and their human labels."""
+
+    champion: list[ScoredLabel]
+    challenger: list[ScoredLabel]
+    human: list[HumanLabel]
+
+
+class Store(Protocol):
+    """What brandpulse needs from storage (see the module docstring for the conventions)."""
+
+    def ensure_schema(self) -> None:
+        """Create whatever is missing; safe to call on every start."""
+
+    def close(self) -> None: ...
+
+    # ---- writes (idempotent) ------------------------------------------------------------
+    def insert_scored(self, rows: Sequence[ScoredPost]) -> None: ...
+
+    def insert_dead_letters(self, rows: Sequence[DeadLetter]) -> None: ...
+
+    def insert_alerts(self, alerts: Sequence[Alert]) -> None: ...
+
+    def insert_label_requests(self, requests: Sequence[LabelRequest]) -> None: ...
+
+    def insert_human_labels(self, labels: Sequence[HumanLabel]) -> None: ...
+
+    # ---- trends ------------------------------------------------------------------------
+    def brands(self) -> list[str]:
+        """Every brand with stored posts, sorted."""
+
+    def newest_minute(self, brand: str | None) -> dt.datetime | None:
+        """Start of the newest minute with posts (of ``brand``, or of any brand); None when empty."""
+
+    def first_minute(self, brand: str | None) -> dt.datetime | None:
+        """Start of the oldest minute with posts (of ``brand``, or of any brand); None when empty."""
+
+    def trend(self, brand: str | None, width: dt.timedelta, start: dt.datetime, end: dt.datetime) -> list[TrendRow]:
+        """Buckets of ``width`` in [start, end) that hold posts, oldest first."""
+
+    def post_counts(self) -> dict[str, int]:
+        """Stored (champion-scored) posts per brand."""
+
+    # ---- brand views -------------------------------------------------------------------
+    def brand_posts(
+        self, brand: str, start: dt.datetime, end: dt.datetime, order: BrandPostOrder, limit: int
+    ) -> list[BrandPost]:
+        """Posts of [start, end): the newest first, or a fixed pseudo-random sample (by post id)."""
+
+    def brand_alerts(
+        self, brand: str, kinds: Sequence[str], start: dt.datetime, end: dt.datetime
+    ) -> list[Alert]:
+        """The brand's alerts of these kinds detected in [start, end), oldest first."""
+
+    def group_shares(
+        self, brands: Sequence[str], width: dt.timedelta, start: dt.datetime, end: dt.datetime
+    ) -> list[GroupShareRow]: ...
+
+    def voices(self, brand: str, width: dt.timedelta, start: dt.datetime, end: dt.datetime) -> list[VoicesRow]:
+        """Raw mentions next to distinct texts (reposts and copy-paste count once) and distinct authors."""
+
+    def languages(self, brand: str, width: dt.timedelta, start: dt.datetime, end: dt.datetime) -> list[LanguageRow]:
+        """Posts per language per bucket, the most frequent first within a bucket."""
+
+    # ---- dashboard, labels, models -----------------------------------------------------
+    def timeline_alerts(self, brand: str | None, start: dt.datetime, end: dt.datetime, limit: int) -> list[Alert]:
+        """Alerts whose drift began (``since``, else detection) in [start, end): the brand's and the
+        brand-less ones (model drift), oldest first."""
+
+    def open_label_requests(self, brand: str | None) -> int:
+        """Posts queued for labelling that no one has labelled yet."""
+
+    def labelled_outcomes(self, versions: Sequence[str]) -> list[LabelledOutcome]: ...
+
+    def served_versions(self) -> dict[str, str]:
+        """Newest model version seen per role (``champion``, ``challenger``)."""
+
+    def champion_labels(self, post_ids: Sequence[str]) -> list[ScoredLabel]:
+        """The live model's prediction of each of these posts that is stored."""
+
+    def shadow_rows(self, champion: str, challenger: str) -> ShadowRows: ...

@@ -281,7 +281,8 @@ def trends(
     if as_json:
         console.print_json(data=data)
         return
-    table = Table(title=f"{data['brand']}  {data['start'][:16]} → {data['end'][:16]}  (bucket {data['bucket']})")
+    table = Table(title=f"{data['brand']}  {data['start'][:16]} → {data['end'][:16]}  (bucket {data['bucket']})",
+                  caption="counts: posts by the label the model gave (negative flagged for recall); neg share: expected share, mean calibrated p(negative)")
     for col in ("bucket", "posts", "negative", "neutral", "positive", "neg share", "mean conf"):
         table.add_column(col, justify="right" if col != "bucket" else "left")
     for b in data["buckets"]:
@@ -398,7 +399,8 @@ def voices(
     if as_json:
         console.print_json(data=data)
         return
-    table = Table(title=f"{data['brand']}  {data['start'][:16]} → {data['end'][:16]}  (bucket {data['bucket']})")
+    table = Table(title=f"{data['brand']}  {data['start'][:16]} → {data['end'][:16]}  (bucket {data['bucket']})",
+                  caption="counts: posts by the label the model gave (negative flagged for recall); neg share: expected share, mean calibrated p(negative)")
     for col in ("bucket", "posts", "distinct texts", "authors", "negative", "languages"):
         table.add_column(col, justify="left" if col in ("bucket", "languages") else "right")
     for b in data["buckets"]:

@@ -112,7 +112,8 @@ def wait_processed(worker: WorkerHandle, expected: int, timeout_s: float = 1800)
 
 def print_brand_summary(worker: WorkerHandle) -> None:
     data = worker.get("/trends?since=6h&bucket=60m")
-    table = Table(title="All brands, last 6 hours (hourly)")
+    table = Table(title="All brands, last 6 hours (hourly)",
+                  caption="counts: posts by the label the model gave (negative flagged for recall); neg share: expected share, mean calibrated p(negative)")
     for col in ("hour", "posts", "negative", "neutral", "positive", "neg share", "mean conf"):
         table.add_column(col, justify="right" if col != "hour" else "left")
     for b in data["buckets"]:

@@ -48,7 +48,11 @@ def test_redelivered_rows_count_once_everywhere(store):
     assert [b["posts"] for b in t["buckets"]] == [len(first), 100 - len(first)]
     assert sum(b["negative"] for b in t["buckets"]) == 25
     neg_first = sum(r.label == "negative" for r in first)
-    assert t["buckets"][0]["negative_share"] == pytest.approx(neg_first / len(first))
+    # The share trends show is the mean calibrated p(negative); the label counts follow the alerting rule.
+    assert t["buckets"][0]["flagged_negative_share"] == pytest.approx(neg_first / len(first))
+    expected_neg = (0.8 * neg_first + 0.1 * (len(first) - neg_first)) / len(first)
+    assert t["buckets"][0]["negative_share"] == pytest.approx(expected_neg, abs=1e-6)
+    assert sum(t["buckets"][0]["expected_share"].values()) == pytest.approx(1.0, abs=1e-6)
     assert t["buckets"][0]["mean_confidence"] == pytest.approx(0.8, abs=1e-6)
     latest = query_trends(store, brand="United", since="30m", bucket="30m", until="latest")
     assert latest["buckets"][0]["posts"] == 100
@@ -139,3 +143,14 @@ def test_shadow_rows_and_champion_labels_read_what_the_watch_compares(store):
     assert [(h.post_id, h.label) for h in rows.human] == [("1000", "positive")]
     assert sorted(store.champion_labels(["1003", "1001", "nope"])) == [("1001", "negative", "m/1"), ("1003", "negative", "m/1")]
     assert store.shadow_rows("m/1", "m/9") == ([], [], [])
+
+
+def test_buckets_without_expected_shares_fall_back_to_label_counts():
+    from streams.store.protocol import TrendRow
+    from streams.trends import expected_shares
+
+    nan = float("nan")
+    old = TrendRow(T0, 10, 4, 5, 1, 0.8, nan, nan, nan)
+    assert expected_shares(old) == {"negative": 0.4, "neutral": 0.5, "positive": 0.1}
+    new = TrendRow(T0, 10, 4, 5, 1, 0.8, 0.3, 0.5, 0.2)
+    assert expected_shares(new) == {"negative": 0.3, "neutral": 0.5, "positive": 0.2}

@@ -116,11 +116,13 @@ def sentiment_chart(data: DashboardData, width: int = 1160, height: int = 340) -
         x = f.x(b.start) + gap / 2
         y_base = f.y(0)
         tip = (
-            f"{when(b.start)}: {b.posts} posts — {b.negative} negative, {b.neutral} neutral, "
-            f"{b.positive} positive; negative share {b.negative_share:.1%}; mean confidence {b.mean_confidence:.3f}"
+            f"{when(b.start)}: {b.posts} posts — expected {b.expected('negative'):.0%} negative, "
+            f"{b.expected('neutral'):.0%} neutral, {b.expected('positive'):.0%} positive; "
+            f"{b.negative} flagged negative by the alert rule; mean confidence {b.mean_confidence:.3f}"
         )
+        # Bars split each bucket by expected share, the same estimate as the line (see streams/trends.py).
         for label in ("negative", "neutral", "positive"):
-            n = getattr(b, label)
+            n = b.posts * b.expected(label)
             if not n:
                 continue
             h = n / ymax * f.plot_h

@@ -88,8 +88,16 @@ class Bucket(BaseModel):
     negative: int
     neutral: int
     positive: int
-    negative_share: float
+    negative_share: float  # expected share: mean calibrated p(negative)
     mean_confidence: float
+    flagged_negative_share: float = 0.0  # share labelled negative by the (recall-tuned) alerting rule
+    expected_share: dict[str, float] = Field(default_factory=dict)
+
+    def expected(self, label: str) -> float:
+        """Expected share of ``label``; the label counts' share when the bucket has no expected shares."""
+        if label in self.expected_share:
+            return self.expected_share[label]
+        return getattr(self, label) / self.posts if self.posts else 0.0
 
 
 class ModelSummary(BaseModel):

@@ -66,12 +66,13 @@ def _controls(data: DashboardData) -> str:
 def _cards(data: DashboardData) -> str:
     posts = sum(b.posts for b in data.buckets)
     neg = sum(b.negative for b in data.buckets)
+    expected_neg = sum(b.posts * b.expected("negative") for b in data.buckets)
     conf = sum(b.mean_confidence * b.posts for b in data.buckets) / posts if posts else None
     champion = next((m for m in data.models if m.role == "champion"), None)
     challenger = next((m for m in data.models if m.role == "challenger"), None)
     cards = [
         ("Posts", f"{posts:,}", f"{len(data.buckets)} buckets of {data.bucket}"),
-        ("Negative share", pct(neg / posts if posts else None), f"{neg:,} negative posts"),
+        ("Negative share", pct(expected_neg / posts if posts else None), f"{neg:,} posts flagged negative"),
         ("Mean confidence", "–" if conf is None else f"{conf:.3f}", "champion model"),
         ("Alerts", f"{len(data.alerts)}", "in this window"),
         ("Label queue", f"{data.label_queue:,}", "posts awaiting a human label"),

@@ -187,8 +187,25 @@ class ClickHouseStore:
                 GROUP BY bucket ORDER BY bucket""",
             {"width": int(width.total_seconds()), "brand": brand or "", "start": int(start.timestamp()), "end": int(end.timestamp())},
         )
+        # Mean probabilities over the deduplicated posts (FINAL): an average kept in the aggregate table
+        # would count a redelivered post twice, where uniqExact does not.
+        means = {
+            _utc(r["bucket"]): (float(r["negative"]), float(r["neutral"]), float(r["positive"]))
+            for r in self.query(
+                f"""SELECT toStartOfInterval(created_at, toIntervalSecond({{width:UInt32}})) AS bucket,
+                           avg(probs['negative']) AS negative, avg(probs['neutral']) AS neutral,
+                           avg(probs['positive']) AS positive
+                    FROM {self.db}.posts
+                    WHERE ({{brand:String}} = '' OR brand = {{brand:String}})
+                      AND created_at >= toDateTime({{start:UInt32}}, 'UTC') AND created_at < toDateTime({{end:UInt32}}, 'UTC')
+                    GROUP BY bucket""",
+                {"width": int(width.total_seconds()), "brand": brand or "", "start": int(start.timestamp()), "end": int(end.timestamp())},
+            )
+        }
+        nan = (float("nan"),) * 3
         return [TrendRow(_utc(r["bucket"]), int(r["posts"]), int(r["negative"]), int(r["neutral"]), int(r["positive"]),
-                         float(r["mean_confidence"]) if r["posts"] else 0.0) for r in rows]
+                         float(r["mean_confidence"]) if r["posts"] else 0.0, *means.get(_utc(r["bucket"]), nan))
+                for r in rows]
 
     def post_counts(self) -> dict[str, int]:
         rows = self.query(f"SELECT brand, count() AS n FROM {self.db}.posts GROUP BY brand ORDER BY brand")

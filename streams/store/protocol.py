@@ -23,7 +23,13 @@ BrandPostOrder = Literal["newest", "sample"]
 
 
 class TrendRow(NamedTuple):
-    """One bucket of one brand (or of all brands): distinct posts per label and mean confidence."""
+    """One bucket of one brand (or of all brands).
+
+    ``negative``/``neutral``/``positive`` count distinct posts by the label the model gave them (the
+    alerting rule: negative is flagged at a recall-tuned threshold). ``expected_*`` are the mean
+    calibrated probabilities over the same posts, an unbiased estimate of each label's share
+    (NaN when unknown).
+    """
 
     bucket: dt.datetime
     posts: int
@@ -31,6 +37,9 @@ class TrendRow(NamedTuple):
     neutral: int
     positive: int
     mean_confidence: float
+    expected_negative: float
+    expected_neutral: float
+    expected_positive: float
 
 
 class GroupShareRow(NamedTuple):

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
+from models.budget import time_budget_callback
 from models.calibration import Calibration, fit_calibration
 from models.checkpoint import CheckpointMeta, write_meta
 from models.data import (
@@ -72,7 +73,9 @@ class TrainConfig(BaseModel):
         default=True, description="Mask @handles and links in every text (training, validation and, via the checkpoint, serving)"
     )
     time_budget_s: float | None = Field(
-        default=None, gt=0, description="Stop training (keeping the best weights so far) after this many seconds"
+        default=None,
+        gt=0,
+        description="Fit the learning-rate schedule into this many seconds and stop there (best weights kept)",
     )
     group_by_length: bool = Field(
         default=False, description="Batch texts of similar length together (less padding: faster, slightly less random)"
@@ -228,29 +231,6 @@ def _best_model_callback(patience: int | None) -> Any:
             return control
 
     return _KeepBest()
-
-
-def _time_budget_callback(budget_s: float) -> Any:
-    from transformers import TrainerCallback
-
-    class _TimeBudget(TrainerCallback):
-        """Stops training once the budget is spent and forces a last evaluation so the best weights are known."""
-
-        def __init__(self) -> None:
-            self.started = time.perf_counter()
-            self.hit = False
-
-        def on_train_begin(self, args, state, control, **kwargs):  # type: ignore[override]
-            self.started = time.perf_counter()
-            return control
-
-        def on_step_end(self, args, state, control, **kwargs):  # type: ignore[override]
-            if time.perf_counter() - self.started >= budget_s:
-                self.hit = True
-                control.should_training_stop = True
-            return control
-
-    return _TimeBudget()
 
 
 @dataclass
@@ -425,7 +405,9 @@ def _train(
     steps_per_epoch = math.ceil(len(train_ds) / config.batch_size)
     total = config.max_steps or math.ceil(steps_per_epoch * config.epochs)
     keeper = _best_model_callback(config.patience)
-    callbacks = [keeper] + ([_time_budget_callback(config.time_budget_s)] if config.time_budget_s else [])
+    callbacks: list[Any] = [keeper]
+    if config.time_budget_s:
+        callbacks.append(time_budget_callback(config.time_budget_s, config.scheduler, total, config.warmup_ratio))
     with tempfile.TemporaryDirectory(prefix="brandpulse-train-") as scratch:
         args = _training_arguments(config, scratch, total, progress)
         trainer_cls = loss_trainer_class(

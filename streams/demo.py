@@ -274,8 +274,8 @@ def run_demo(settings: Settings, *, limit: int | None, rate: float | None, keep_
     try:
         create_topics(settings)
         if current_champion(registry_config(settings)) is None:
-            console.print("training the default model (MiniLM on 12,000 general tweets; about 10 minutes on 2 CPU "
-                          "cores, capped at 9 minutes of training) — once per machine")
+            console.print("training the default model (MiniLM on 19,715 general tweets; at most 9 minutes of "
+                          "training plus about a minute of evaluation on 2 CPU cores) — once per machine")
             with console.status("training the default model…"):
                 version = ensure_champion(registry_config(settings), encoders_dir(settings), progress=False)
         else:

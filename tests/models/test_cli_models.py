@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,7 +68,8 @@ def test_train_register_promote_evaluate(
     from streams.topics import create_topics
 
     monkeypatch.setenv("BRANDPULSE_KAFKA_URL", f"kafka://{kafka_bootstrap}")
-    monkeypatch.setenv("BRANDPULSE_TOPIC_PREFIX", f"t{tmp_path.name[-12:]}".replace("_", ""))
+    # pytest reuses temp folder names across sessions; a long-lived dev broker keeps old topics.
+    monkeypatch.setenv("BRANDPULSE_TOPIC_PREFIX", f"t{uuid.uuid4().hex[:12]}")
     get_settings.cache_clear()
     create_topics(get_settings())
     rows = [(f"{t} #{i}", lab) for i in range(4) for lab, ts in (("positive", POSITIVE), ("negative", NEGATIVE)) for t in ts]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import faust
 
+from streams.roles import group_id, parse_roles
 from streams.settings import Settings, get_settings
 
 
 def create_app(settings: Settings) -> faust.App:
     return faust.App(
-        settings.app_id,
+        group_id(settings.app_id, parse_roles(settings.roles)),
         broker=settings.kafka_url,
         broker_session_timeout=settings.session_timeout_s,
         # Heartbeats must be well inside the session timeout or Tansu/Kafka evicts the member.
@@ -31,6 +32,7 @@ def create_app(settings: Settings) -> faust.App:
 
 
 settings = get_settings()
+roles = parse_roles(settings.roles)
 app = create_app(settings)
 
 

@@ -202,9 +202,16 @@ def hold(events) -> None:  # type: ignore[no-untyped-def]
 
 
 def release(events) -> None:  # type: ignore[no-untyped-def]
-    """Drop the extra reference: ``take_events`` then acks the batch as it moves on."""
+    """Drop the extra reference as an ack, so whichever of ours and ``take_events``' comes last is final.
+
+    A bare ``decref`` is not enough: when ``take_events`` acked first (its loop moved on while the
+    batch was still being stored, as it does with overlapped batches), the count reaches zero without
+    the consumer ever marking the offsets done. A rebalance then waits for them for ever, and Faust's
+    commit, which takes the first run of consecutive acked offsets (checking for a gap before it only
+    once the partition has a committed offset), can commit past them: a restart then loses the batch.
+    """
     for event in events:
-        event.message.decref()
+        event.message.ack(app.consumer)
 
 
 def raw(event) -> RawRecord:  # type: ignore[no-untyped-def]

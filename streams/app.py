@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import faust
 
-from streams.roles import group_id, parse_roles
+from streams.roles import group_id, is_embedded, parse_roles
 from streams.settings import Settings, get_settings
 
 
 def create_app(settings: Settings) -> faust.App:
+    roles = parse_roles(settings.roles)
     return faust.App(
-        group_id(settings.app_id, parse_roles(settings.roles)),
+        group_id(settings.app_id, roles),
+        # Split roles: a rebalance (a process joining, or one killed) must not wait for unacknowledged
+        # records. The watch role holds its acks until the next state save, which comes with the next
+        # batch, which a stream suspended for the rebalance never delivers: the wait would never end.
+        # It is not needed either: every role's effects are idempotent (the watch role filters posts
+        # it has seen), and an unacknowledged batch is redelivered to the partition's next owner.
+        # The one-process default keeps Faust's wait, so its shutdown finishes the batch in flight.
+        stream_wait_empty=is_embedded(roles),
         broker=settings.kafka_url,
         broker_session_timeout=settings.session_timeout_s,
         # Heartbeats must be well inside the session timeout or Tansu/Kafka evicts the member.

@@ -88,7 +88,8 @@ class Runtime:
             await self.notifier.start()
             store = self.store or await asyncio.to_thread(RelayStore.for_settings, settings)
             self.watcher = Watcher(settings, store, send_to_topic, self.notifier, lambda: self.slots.current)  # type: ignore[arg-type]
-            self.brand_watcher = BrandWatcher(settings, store, send_to_topic, self.notifier, self.resolver.groups)  # type: ignore[arg-type]
+            self.brand_watcher = BrandWatcher(settings, store, send_to_topic, self.notifier, self.resolver.groups,  # type: ignore[arg-type]
+                                              autosave=False)
             self.seen = SeenPosts(settings.watch_dedupe_posts, settings.state_dir / "drift" / "seen.json")
             await self.sync_watcher_models()
         log.info("worker roles: %s", ", ".join(sorted(self.roles)))
@@ -117,13 +118,13 @@ class Runtime:
                 log.exception("observer %r failed on a batch", observe)
 
     async def save_watch_state(self) -> None:
-        """Detector state first, then the seen post ids: a crash in between can only forget, never double count."""
+        """The seen post ids first, then the detectors: a crash in between can only forget posts, never
+        count one twice (saved detector state never holds a post the saved ids lack)."""
         if self.watcher is None or self.seen is None or self.brand_watcher is None:
             return
-        seen = self.seen.snapshot()
+        await asyncio.to_thread(_atomic_write, self.seen.path, self.seen.snapshot())
         await asyncio.to_thread(self.watcher.save)
         await asyncio.to_thread(self.brand_watcher.save)
-        await asyncio.to_thread(_atomic_write, self.seen.path, seen)
 
     def scoring_context(self) -> dict[str, object]:
         """What :class:`BatchContext` needs besides the models: embedded, it stores and observes in place."""

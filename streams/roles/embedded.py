@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from streams.agents import hold, raw, release, runtime, score_stream
+from streams.agents import hold, publish, raw, release, runtime, score_stream
 from streams.app import app, labels_topic, posts_topic
 from streams.pipeline import BatchResult, publish_stage, reject, store_sync
-from streams.agents import publish
 from streams.schemas import HumanLabel
 
 

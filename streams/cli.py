@@ -144,16 +144,15 @@ def worker(
 
     Example: brandpulse worker --roles score
     """
+    from streams.roles import parse_roles
+    from streams.settings import get_settings
+
+    try:
+        parse_roles(roles if roles is not None else get_settings().roles)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--roles / BRANDPULSE_ROLES") from exc
     if roles is not None:
-        from streams.roles import parse_roles
-
-        try:
-            parse_roles(roles)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--roles") from exc
         os.environ["BRANDPULSE_ROLES"] = roles
-        from streams.settings import get_settings
-
         get_settings.cache_clear()  # the app reads its settings once, at import: make it see the roles
     from streams.worker import app as faust_app
 

@@ -74,9 +74,10 @@ def test_three_scorers_one_killed_a_fourth_joins(stack: Stack) -> None:
     expected = df["airline"].value_counts().to_dict()
     watch.wait_for(lambda w: w.get("/stats")["watch_seen"]["per_brand"] == expected, timeout_s=60,
                    what="every post given to its brand's detectors")
-    time.sleep(2)  # a late redelivery would show up now
+    time.sleep(3)  # a late redelivery would show up now, and the watch role's alerts and label requests reach the store
     progress.done.set()
-    seen = watch.get("/stats")["watch_seen"]
+    watched = watch.get("/stats")
+    seen = watched["watch_seen"]
     stall = progress.longest_stall()
     for w in stack.workers:
         w.stop()
@@ -89,3 +90,7 @@ def test_three_scorers_one_killed_a_fourth_joins(stack: Stack) -> None:
     assert db.scalar("SELECT uniqExact(post_id) FROM brandpulse.posts") == N_POSTS
     counts = {r["brand"]: r["n"] for r in db.query("SELECT brand, count() n FROM brandpulse.posts GROUP BY brand")}
     assert counts == expected
+    # What the watch process raised reached ClickHouse through its topics, written by the store process.
+    assert watched["label_requests"] > 0
+    assert db.scalar("SELECT count() FROM brandpulse.label_queue FINAL") == watched["label_requests"]
+    assert db.scalar("SELECT count() FROM brandpulse.alerts FINAL") == watched["alerts"] + watched["brand_watch"]["brand_alerts"]

@@ -1,9 +1,14 @@
-"""Faust agents of the scoring worker.
+"""What every worker process shares, whatever roles it runs: models, storage, detectors, Kafka sends.
 
-``score_posts`` is the hot path: take a batch of raw records from the posts topic, score it with
-:func:`streams.pipeline.prepare` while the previous batch goes through :func:`streams.pipeline.finish`,
-and acknowledge each batch only when its ``finish`` returned, i.e. after the ClickHouse write and the
-sends succeeded (at-least-once; the sink is idempotent).
+The agents themselves live with their role (:mod:`streams.roles.embedded` for the one-process
+default, :mod:`streams.roles.score`, :mod:`streams.roles.store`, :mod:`streams.roles.watch`);
+:mod:`streams.worker` registers those the settings ask for. This module opens only what those
+roles need: a scoring-only process never opens ClickHouse, a store-only process loads no model.
+
+Acknowledgement: Faust's ``take_events`` acks a batch when its loop moves on; :func:`hold` and
+:func:`release` make that ack final only when the batch's effects are done (scored records and dead
+letters flushed to Kafka, rows inserted, detector state saved), so a batch that was not handled is
+redelivered, never skipped.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 
 from aiokafka import AIOKafkaConsumer
 
@@ -22,37 +27,42 @@ from streams.app import (
     app,
     deadletter_topic,
     label_requests_topic,
-    labels_topic,
     model_events_topic,
-    posts_topic,
     retrain_topic,
+    roles,
     scored_topic,
     settings,
 )
 from streams.brand_watch import BrandWatcher
 from streams.brands import BrandResolver
 from streams.store.clickhouse import redact
+from streams.pipeline import BatchContext, BatchResult, Observer, RawRecord, finish, prepare
 from streams.retry import retry_forever
-from streams.pipeline import BatchContext, BatchResult, RawRecord, finish, prepare, publish_stage, reject, store_sync
-from streams.schemas import DeadLetter, HumanLabel, ModelEvent, ScoredPost
+from streams.role_names import is_embedded
+from streams.relay_store import RelayStore
+from streams.seen_posts import SeenPosts
+from streams.schemas import DeadLetter, ModelEvent, ScoredPost
 from streams.serving import ModelSlots
 from streams.store.open import check_dsn, open_store
 from streams.store.protocol import Store
 from streams.topics import is_record_refused
+from models.files import atomic_write_text
 from streams.watch import Watcher
 
 log = logging.getLogger(__name__)
 
 
 class Runtime:
-    """What the agents share inside one worker process: storage, models, brand rules."""
+    """What the agents share inside one worker process: storage, models, brand rules, detectors."""
 
     def __init__(self) -> None:
+        self.roles = roles
         self.slots = ModelSlots(settings)
         self.resolver = BrandResolver.from_file(settings.brand_rules)
         self.store: Store | None = None
         self.watcher: Watcher | None = None
         self.brand_watcher: BrandWatcher | None = None
+        self.seen: SeenPosts | None = None
         self.notifier = SlackNotifier(settings.slack_webhook_url)
         self.ready = asyncio.Event()
         self.stopping = False
@@ -60,29 +70,75 @@ class Runtime:
         self.posts_scored = 0
         self.posts_unscored = 0  # stored with their language, not scored (a language the model does not read)
         self.dead_letters = 0
+        self.rows_stored = 0  # store role: scored rows inserted (every role, shadow included)
+
+    @property
+    def opens_store(self) -> bool:
+        """Only the store role writes ClickHouse (and, with chDB, may open its directory at all)."""
+        return "store" in self.roles
 
     async def start(self) -> None:
-        dsn = settings.clickhouse_dsn
-        log.info("opening ClickHouse at %s", redact(dsn))
-        check_dsn(dsn)  # a wrong scheme is a configuration error, not an outage to wait out
-        self.store = await asyncio.to_thread(
-            retry_forever, lambda: open_store(dsn, settings.clickhouse_database), what="ClickHouse connect"
-        )
-        await asyncio.to_thread(retry_forever, self.store.ensure_schema, what="ClickHouse schema")
-        await self.slots.load_initial()
-        await self.notifier.start()
-        self.watcher = Watcher(settings, self.store, send_to_topic, self.notifier, lambda: self.slots.current)
-        self.brand_watcher = BrandWatcher(settings, self.store, send_to_topic, self.notifier, self.resolver.groups)
-        await self.sync_watcher_models()
+        if self.opens_store:
+            dsn = settings.clickhouse_dsn
+            log.info("opening ClickHouse at %s", redact(dsn))
+            check_dsn(dsn)  # a wrong scheme is a configuration error, not an outage to wait out
+            self.store = await asyncio.to_thread(
+                retry_forever, lambda: open_store(dsn, settings.clickhouse_database), what="ClickHouse connect"
+            )
+            await asyncio.to_thread(retry_forever, self.store.ensure_schema, what="ClickHouse schema")
+        if self.roles & {"score", "watch"}:
+            await self.slots.load_initial()
+        if "watch" in self.roles:
+            await self.notifier.start()
+            store = self.store or await asyncio.to_thread(RelayStore.for_settings, settings)
+            self.watcher = Watcher(settings, store, send_to_topic, self.notifier, lambda: self.slots.current)  # type: ignore[arg-type]
+            self.brand_watcher = BrandWatcher(settings, store, send_to_topic, self.notifier, self.resolver.groups,  # type: ignore[arg-type]
+                                              autosave=False)
+            self.seen = SeenPosts(settings.watch_dedupe_posts, settings.state_dir / "drift" / "seen.json")
+            await self.sync_watcher_models()
+        log.info("worker roles: %s", ", ".join(sorted(self.roles)))
         self.ready.set()
 
     async def sync_watcher_models(self) -> None:
         """Give drift and model-health detection the reference of every model now served."""
-        assert self.watcher is not None
+        if self.watcher is None:
+            return
         serving = self.slots.current
         for scorer in (serving.champion, serving.challenger):
             if scorer is not None:
                 await self.watcher.model_loaded(scorer)
+
+    async def observe_scored(self, rows: Sequence[ScoredPost]) -> None:
+        """Give the champion's scored rows to every detector, each post once however often it arrives."""
+        assert self.seen is not None and self.watcher is not None and self.brand_watcher is not None
+        fresh = self.seen.fresh([r for r in rows if r.model_role == "champion"])
+        if not fresh:
+            return
+        batch = BatchResult(scored=fresh)
+        for observe in (self.watcher.observe_batch, self.brand_watcher.observe_batch):
+            try:
+                await observe(batch)
+            except Exception:  # noqa: BLE001 - monitoring must never stop scoring
+                log.exception("observer %r failed on a batch", observe)
+
+    async def save_watch_state(self) -> None:
+        """The seen post ids first, then the detectors: a crash in between can only forget posts, never
+        count one twice (saved detector state never holds a post the saved ids lack)."""
+        if self.watcher is None or self.seen is None or self.brand_watcher is None:
+            return
+        await asyncio.to_thread(atomic_write_text, self.seen.path, self.seen.snapshot())
+        await asyncio.to_thread(self.watcher.save)
+        await asyncio.to_thread(self.brand_watcher.save)
+
+    def scoring_context(self) -> dict[str, object]:
+        """What :class:`BatchContext` needs besides the models: embedded, it stores and observes in place."""
+        observers: list[Observer] = [lambda result: self.observe_scored(result.scored)] if self.watcher else []
+        return dict(
+            resolver=self.resolver, store=self.store if is_embedded(self.roles) else None, publish=publish,
+            observers=observers, max_text_chars=settings.max_text_chars,
+            keep_unknown_brand=settings.unknown_brand == "keep", languages=settings.language_config,
+            should_stop=lambda: self.stopping,
+        )
 
 
 runtime = Runtime()
@@ -109,10 +165,15 @@ async def send_to_topic(key: str, record_key: bytes | None, value: bytes) -> Non
 
 
 async def publish(result: BatchResult) -> list[tuple[ScoredPost | DeadLetter, BaseException]]:
-    """Send scored rows and dead letters; return those Kafka refused. Unavailability raises (retried)."""
+    """Send scored rows (keyed by brand) and dead letters; return those Kafka refused. Unavailability raises (retried).
+
+    Scored records are keyed by brand so that the topic is also the watch role's repartition: each
+    brand's posts reach one partition, hence one watch process, whichever scoring process scored them.
+    Shadow rows travel too (``model_role='shadow'``): the store role writes them, detectors skip them.
+    """
     sent: list[tuple[ScoredPost | DeadLetter, Awaitable[object]]] = []
     refused: list[tuple[ScoredPost | DeadLetter, BaseException]] = []
-    outgoing = [(scored_topic, r.post_id, r) for r in result.scored + result.unscored] + [
+    outgoing = [(scored_topic, r.brand, r) for r in result.scored + result.unscored + result.shadow] + [
         (deadletter_topic, d.post_id, d) for d in result.dead
     ]
     for topic, key, record in outgoing:
@@ -146,35 +207,39 @@ def hold(events) -> None:  # type: ignore[no-untyped-def]
 
 
 def release(events) -> None:  # type: ignore[no-untyped-def]
-    """Drop the extra reference: ``take_events`` then acks the batch as it moves on."""
+    """Drop the extra reference as an ack, so whichever of ours and ``take_events``' comes last is final.
+
+    A bare ``decref`` is not enough: when ``take_events`` acked first (its loop moved on while the
+    batch was still being stored, as it does with overlapped batches), the count reaches zero without
+    the consumer ever marking the offsets done. A rebalance then waits for them for ever, and Faust's
+    commit, which takes the first run of consecutive acked offsets (checking for a gap before it only
+    once the partition has a committed offset), can commit past them: a restart then loses the batch.
+    """
     for event in events:
-        event.message.decref()
+        event.message.ack(app.consumer)
 
 
-@app.agent(posts_topic)
-async def score_posts(stream):  # type: ignore[no-untyped-def]
-    """Score batch N+1 while batch N is stored, published and observed; acknowledge each when its effects are done.
+def raw(event) -> RawRecord:  # type: ignore[no-untyped-def]
+    m = event.message
+    return RawRecord(event.value, event.key, m.topic, m.partition, m.offset)
+
+
+async def score_stream(stream) -> None:  # type: ignore[no-untyped-def]
+    """Score batch N+1 while batch N is stored/published/observed; acknowledge each when its effects are done.
 
     At most two batches are in flight, effects run in batch order, and a batch is released (made
-    committable) only by its own completion, so overlapping costs no delivery guarantee.
+    committable) only by its own completion, so overlapping costs no delivery guarantee. Embedded,
+    the effects are store + publish + observe; in a scoring-only process, publish (and flush) alone.
     """
     await runtime.ready.wait()
-    assert runtime.store is not None and runtime.watcher is not None and runtime.brand_watcher is not None
-    context = dict(
-        resolver=runtime.resolver, store=runtime.store, publish=publish,
-        observers=[runtime.watcher.observe_batch, runtime.brand_watcher.observe_batch],
-        max_text_chars=settings.max_text_chars, keep_unknown_brand=settings.unknown_brand == "keep",
-        languages=settings.language_config, should_stop=lambda: runtime.stopping,
-    )
+    context = runtime.scoring_context()
     effects: asyncio.Task[None] | None = None
     try:
         async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
             hold(events)
-            records = [
-                RawRecord(e.value, e.key, e.message.topic, e.message.partition, e.message.offset) for e in events
-            ]
+            records = [raw(e) for e in events]
             started = time.perf_counter()
-            ctx = BatchContext(serving=runtime.slots.current, **context)
+            ctx = BatchContext(serving=runtime.slots.current, **context)  # type: ignore[arg-type]
             prepared = await prepare(records, ctx)
             if effects is not None:
                 await effects
@@ -194,39 +259,19 @@ async def _complete(events, records: list[RawRecord], prepared: BatchResult | No
     runtime.dead_letters += len(result.dead)
 
 
-@app.agent(labels_topic)
-async def ingest_labels(stream):  # type: ignore[no-untyped-def]
-    """Human labels → ClickHouse + labelled-sample performance per model version; bad ones dead-lettered."""
-    await runtime.ready.wait()
-    assert runtime.store is not None and runtime.watcher is not None
-    async for events in stream.take_events(500, within=1.0):
-        hold(events)
-        labels: list[HumanLabel] = []
-        bad = BatchResult()
-        for e in events:
-            try:
-                labels.append(HumanLabel.model_validate_json(e.value or b""))
-            except ValueError as exc:
-                m = e.message
-                bad.dead.append(reject(RawRecord(e.value, e.key, m.topic, m.partition, m.offset), "bad_label", str(exc)))
-        if bad.dead:
-            await asyncio.to_thread(store_sync, runtime.store, bad, lambda: runtime.stopping)
-            await publish_stage(bad, runtime.store, publish, lambda: runtime.stopping)
-            runtime.dead_letters += len(bad.dead)
-        await runtime.watcher.observe_labels(labels)
-        release(events)
-
-
 @app.timer(interval=30.0)
 async def save_watch_state() -> None:
-    if runtime.watcher is not None:
-        await asyncio.to_thread(runtime.watcher.save)
+    # A watch-only process saves with each acknowledgement instead (streams.roles.watch).
+    if is_embedded(runtime.roles):
+        await runtime.save_watch_state()
 
 
 @app.task
 async def follow_model_events() -> None:
-    """Every worker must see every model event, so this reads the topic outside the consumer group."""
+    """Every scoring and watch process must see every model event, so this reads the topic outside any group."""
     await runtime.ready.wait()
+    if not runtime.roles & {"score", "watch"}:
+        return
     consumer = AIOKafkaConsumer(
         model_events_topic.get_topic_name(), bootstrap_servers=settings.kafka_bootstrap,
         group_id=None, auto_offset_reset="latest", enable_auto_commit=False,
@@ -239,8 +284,9 @@ async def follow_model_events() -> None:
             except ValueError as exc:
                 log.error("ignoring malformed model event at offset %d: %s", msg.offset, exc)
                 continue
-            assert runtime.watcher is not None
             if event.action == "retrain-closed":
+                if runtime.watcher is None:
+                    continue
                 if not event.retrain_for:
                     log.error("ignoring retrain-closed event at offset %d: it names no model version", msg.offset)
                 elif runtime.watcher.coalescer.complete(event.retrain_for):
@@ -253,7 +299,7 @@ async def follow_model_events() -> None:
                 log.exception("could not apply model event %s; still serving the previous models", event)
                 continue
             await runtime.sync_watcher_models()
-            if event.role == "challenger":  # the retrain it asked for is done
+            if event.role == "challenger" and runtime.watcher is not None:  # the retrain it asked for is done
                 runtime.watcher.coalescer.complete(event.retrain_for or champion_before)
     finally:
         await consumer.stop()
@@ -262,8 +308,7 @@ async def follow_model_events() -> None:
 @app.on_before_shutdown.connect
 async def _on_shutdown(app_, **kwargs) -> None:  # type: ignore[no-untyped-def]
     runtime.stopping = True
-    if runtime.watcher is not None:
-        await asyncio.to_thread(runtime.watcher.save)
+    await runtime.save_watch_state()
     if runtime.brand_watcher is not None:
         await runtime.brand_watcher.aclose()
     await runtime.notifier.aclose()

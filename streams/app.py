@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import faust
 
+from streams.role_names import group_id, is_embedded, parse_roles
 from streams.settings import Settings, get_settings
 
 
 def create_app(settings: Settings) -> faust.App:
+    roles = parse_roles(settings.roles)
     return faust.App(
-        settings.app_id,
+        group_id(settings.app_id, roles),
+        # Split roles: a rebalance (a process joining, or one killed) must not wait for unacknowledged
+        # records. The watch role holds its acks until the next state save, which comes with the next
+        # batch, which a stream suspended for the rebalance never delivers: the wait would never end.
+        # It is not needed either: every role's effects are idempotent (the watch role filters posts
+        # it has seen), and an unacknowledged batch is redelivered to the partition's next owner.
+        # The one-process default keeps Faust's wait, so its shutdown finishes the batch in flight.
+        stream_wait_empty=is_embedded(roles),
         broker=settings.kafka_url,
         broker_session_timeout=settings.session_timeout_s,
         # Heartbeats must be well inside the session timeout or Tansu/Kafka evicts the member.
@@ -31,6 +40,7 @@ def create_app(settings: Settings) -> faust.App:
 
 
 settings = get_settings()
+roles = parse_roles(settings.roles)
 app = create_app(settings)
 
 

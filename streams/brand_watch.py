@@ -68,8 +68,10 @@ def to_alert(event: BrandEvent, model_version: str) -> Alert:
 class BrandWatcher:
     def __init__(
         self, settings: Settings, store: Store, send: Send, notifier: SlackNotifier,
-        groups: dict[str, list[str]] | None = None,
+        groups: dict[str, list[str]] | None = None, autosave: bool = True,
     ) -> None:
+        # autosave=False: the owner saves the state together with what it acknowledges (streams.agents).
+        self.autosave = autosave
         self.store = store
         self.send = send
         self.sender = BrandAlertSender(notifier, load_rules(settings.alert_routes), groups or {})
@@ -114,7 +116,8 @@ class BrandWatcher:
             await asyncio.sleep(TICK_S)
             try:
                 self.sender.tick(utcnow())
-                await asyncio.to_thread(self.save)
+                if self.autosave:
+                    await asyncio.to_thread(self.save)
             except Exception:  # noqa: BLE001 - the next tick tries again; scoring is never affected
                 log.exception("brand watch tick failed")
 

@@ -131,11 +131,29 @@ def topics_cmd() -> None:
 
 
 @app.command()
-def worker(loglevel: str = typer.Option("info", help="Faust log level")) -> None:
-    """Run the scoring worker (Faust): posts → validate → score → ClickHouse + scored topic.
+def worker(
+    loglevel: str = typer.Option("info", help="Faust log level"),
+    roles: Optional[str] = typer.Option(
+        None, help="Comma list of score, store, watch (env BRANDPULSE_ROLES); default all three in this process"
+    ),
+) -> None:
+    """Run the worker (Faust): posts → validate → score → ClickHouse + scored topic → detectors.
 
-    Example: brandpulse worker
+    All roles in one process by default; split them to scale out, e.g. N × ``--roles score`` plus one
+    ``--roles store`` and one ``--roles watch``, which talk through the scored and dead-letter topics.
+
+    Example: brandpulse worker --roles score
     """
+    from streams.role_names import parse_roles
+    from streams.settings import get_settings
+
+    try:
+        parse_roles(roles if roles is not None else get_settings().roles)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--roles / BRANDPULSE_ROLES") from exc
+    if roles is not None:
+        os.environ["BRANDPULSE_ROLES"] = roles
+        get_settings.cache_clear()  # the app reads its settings once, at import: make it see the roles
     from streams.worker import app as faust_app
 
     sys.argv = ["brandpulse-worker", "worker", "-l", loglevel]

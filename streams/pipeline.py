@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from models.language import LanguageConfig, route
 from models.scorer_factory import SentimentScorer
 from streams.brands import BrandResolver
-from streams.store.clickhouse import ClickHouseStore, insert_isolating
+from streams.store.clickhouse import insert_isolating
+from streams.store.protocol import Store
 from streams.dead_letters import dead_letter, stripped
 from streams.retry import StopRequested, retry_forever, retry_forever_async
 from streams.schemas import DeadLetter, Post, ScoredPost, utcnow
@@ -170,7 +171,7 @@ def process_sync(
     return result
 
 
-def store_sync(store: ClickHouseStore, result: BatchResult, should_stop: Callable[[], bool]) -> None:
+def store_sync(store: Store, result: BatchResult, should_stop: Callable[[], bool]) -> None:
     """Write everything the batch produced. Waits out an unavailable store (never acknowledged before);
     rows the store refuses become ``storage_rejected`` dead letters and leave the result."""
     rows = result.scored + result.shadow + result.unscored
@@ -190,7 +191,7 @@ def store_sync(store: ClickHouseStore, result: BatchResult, should_stop: Callabl
     store_dead_letters(store, result.dead, should_stop)
 
 
-def store_dead_letters(store: ClickHouseStore, dead: list[DeadLetter], should_stop: Callable[[], bool]) -> None:
+def store_dead_letters(store: Store, dead: list[DeadLetter], should_stop: Callable[[], bool]) -> None:
     """Write dead letters; one the store refuses is written again without its original bytes (in place)."""
     refused = retry_forever(lambda: insert_isolating(dead, store.insert_dead_letters), should_stop=should_stop,
                             what=f"ClickHouse insert of {len(dead)} dead letters")
@@ -210,9 +211,12 @@ Publisher = Callable[[BatchResult], Awaitable[list[tuple[ScoredPost | DeadLetter
 
 
 async def publish_stage(
-    result: BatchResult, store: ClickHouseStore, publish: Publisher, should_stop: Callable[[], bool]
+    result: BatchResult, store: Store | None, publish: Publisher, should_stop: Callable[[], bool]
 ) -> None:
-    """Publish, waiting out an unavailable broker; refused records become dead letters themselves."""
+    """Publish, waiting out an unavailable broker; refused records become dead letters themselves.
+
+    Without a store (the ``score`` role) those dead letters reach ClickHouse through the dead-letter topic.
+    """
     refused = await retry_forever_async(lambda: publish(result), should_stop=should_stop,
                                         what=f"publishing {len(result.scored)} scored rows and {len(result.dead)} dead letters")
     if not refused:
@@ -225,7 +229,8 @@ async def publish_stage(
             extra.dead.append(reject(rec, "publish_rejected", f"Kafka refused the scored record: {exc!r}", item.post_id))
         else:
             extra.dead.append(stripped(item, f"Kafka refused the dead letter: {exc!r}"))
-    await asyncio.to_thread(store_dead_letters, store, extra.dead, should_stop)
+    if store is not None:
+        await asyncio.to_thread(store_dead_letters, store, extra.dead, should_stop)
     again = await retry_forever_async(lambda: publish(extra), should_stop=should_stop, what="publishing dead letters")
     for item, exc in again:
         log.error("Kafka refused a stripped dead letter (%s); it is stored in ClickHouse: %r", item, exc)
@@ -244,7 +249,7 @@ class BatchContext:
 
     serving: Serving
     resolver: BrandResolver
-    store: ClickHouseStore
+    store: Store | None  # None: a scoring-only process; the store role writes what it publishes
     publish: Publisher
     observers: Sequence[Observer] = ()
     max_text_chars: int = 10_000
@@ -263,7 +268,8 @@ async def score_stage(records: Sequence[RawRecord], ctx: BatchContext) -> BatchR
 
 async def effect_stage(result: BatchResult, ctx: BatchContext) -> None:
     """Store, publish and observe what a batch produced."""
-    await asyncio.to_thread(store_sync, ctx.store, result, ctx.should_stop)
+    if ctx.store is not None:
+        await asyncio.to_thread(store_sync, ctx.store, result, ctx.should_stop)
     await publish_stage(result, ctx.store, ctx.publish, ctx.should_stop)
     for observe in ctx.observers:
         try:
@@ -309,7 +315,8 @@ async def finish(records: Sequence[RawRecord], prepared: BatchResult | None, ctx
         except Exception as exc:  # noqa: BLE001
             log.exception("record %s[%d]@%d failed; dead-lettering it", rec.topic, rec.partition, rec.offset)
             dead = BatchResult(dead=[reject(rec, "processing_failed", f"{type(exc).__name__}: {exc}")])
-            await asyncio.to_thread(store_sync, ctx.store, dead, ctx.should_stop)
+            if ctx.store is not None:
+                await asyncio.to_thread(store_sync, ctx.store, dead, ctx.should_stop)
             await publish_stage(dead, ctx.store, ctx.publish, ctx.should_stop)
             result.merge(dead)
     return result

@@ -119,10 +119,15 @@ def find_pid(*needles: str) -> int | None:
 
 
 def pipeline_run(
-    settings: Settings, *, rate: float, n_rate: int, n_flood: int, processes: dict[str, int] | None = None
+    settings: Settings, *, rate: float, n_rate: int, n_flood: int, processes: dict[str, int] | None = None,
+    stored: Any = None,
 ) -> dict[str, Any]:
     """Latency at ``rate``, then the flood. ``processes`` (name → pid) get their CPU use during the flood
-    reported in cores, so a reader sees how the machine was shared (this process is the load generator)."""
+    reported in cores, so a reader sees how the machine was shared (this process is the load generator).
+
+    ``stored`` (split roles): a callable returning the rows the store process has inserted. There a
+    record on the scored topic is not yet queryable, so the flood ends when the store has inserted
+    every row, and the store's lag behind the scored topic is reported."""
     watcher = ScoredWatcher(settings)
     watcher.start()
     watcher.ready.wait(30)
@@ -138,6 +143,13 @@ def pipeline_run(
         _send(settings, texts[n_rate:], f"{tag}f", None)
         flood = _wait(watcher, f"{tag}f", n_flood, 1800)
         done = max(arr for _, arr in flood)
+        store_lag = None
+        if stored is not None:
+            deadline = time.monotonic() + 600
+            while stored() < n_rate + n_flood and time.monotonic() < deadline:
+                time.sleep(0.1)
+            store_lag = max(time.time() - done, 0.0)
+            done = time.time()
         elapsed = time.time() - started  # includes _wait's last poll: CPU shares are slight underestimates
         cores = {}
         for name, pid in watched.items():
@@ -152,6 +164,7 @@ def pipeline_run(
             "flood_posts": n_flood,
             "max_sustainable_posts_per_s": n_flood / (done - started),
             "flood_cpu_cores": cores,
+            "store_lag_after_last_scored_s": store_lag,
         }
     finally:
         watcher.stop_event.set()
@@ -194,6 +207,14 @@ def shadow_copy(model: Path, tmp: Path) -> Path:
     return copy
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def peak_rss_mb(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -218,6 +239,7 @@ def pipeline_command(
     backend: str = typer.Option("auto", help=f"Scoring backend of the scorer-alone run and the worker: auto | {' | '.join(get_args(Backend))}"),
     cache_entries: int = typer.Option(0, min=0, help="De-duplicating cache size in both runs (0 = off)"),
     shadow: bool = typer.Option(False, help="Also serve a copy of the model as challenger (shadow scoring doubles the model work): worker RSS with both loaded"),
+    scorers: int = typer.Option(0, min=0, help="0: the one-process worker (all roles); N: N `--roles score` processes plus one store and one watch process"),
     out: Path = typer.Option(Path(".bench/pipeline.json"), help="Where to write the JSON result"),
 ) -> None:
     """Kafka → Faust → model → ClickHouse: latency at a fixed rate, max sustainable rate, sink rows/s, worker RSS.
@@ -270,34 +292,50 @@ def pipeline_command(
     if not is_listening(host, port):
         broker = LocalBroker(host, port, log_file=tmp / "tansu.log")
         broker.start()
-    worker = None
+    workers: dict[str, Any] = {}
     try:
         create_topics(settings)
-        worker = start_worker(settings, tmp / "worker.log")
+        if scorers:
+            split = {"store": "store", "watch": "watch"} | {f"score{i + 1}": "score" for i in range(scorers)}
+            # The scoring processes share the cores rather than each spreading torch over all of them.
+            threads = str(max(1, (os.cpu_count() or 1) // scorers))
+            for name, role in split.items():
+                os.environ.update({"BRANDPULSE_ROLES": role, "BRANDPULSE_WEB_PORT": str(_free_port())})
+                if role == "score":
+                    os.environ["BRANDPULSE_THREADS"] = threads
+                else:
+                    os.environ.pop("BRANDPULSE_THREADS", None)
+                workers[name] = start_worker(Settings(), tmp / f"{name}.log")
+        else:
+            workers["worker"] = start_worker(settings, tmp / "worker.log")
+        worker = workers.get("score1") or workers["worker"]
         broker_pid = broker.proc.pid if broker is not None and broker.proc else find_pid("tansu", "broker")
-        processes = {"worker": worker.proc.pid} | ({"broker": broker_pid} if broker_pid else {})
-        result = pipeline_run(settings, rate=rate, n_rate=n_rate, n_flood=n_flood, processes=processes)
+        processes = {name: w.proc.pid for name, w in workers.items()} | ({"broker": broker_pid} if broker_pid else {})
+        stored = (lambda: workers["store"].get("/stats")["rows_stored"]) if scorers else None
+        result = pipeline_run(settings, rate=rate, n_rate=n_rate, n_flood=n_flood, processes=processes, stored=stored)
         stats = worker.get("/stats")
         result.update({
             "backend": backend,
             "scoring_backend": stats.get("scoring_backend"),
             "shadow": shadow,
+            "scorers": scorers,
             "cache_entries": cache_entries,
             "scorer_alone_posts_per_s": scorer_alone,
             "e2e_vs_scorer": result["max_sustainable_posts_per_s"] / scorer_alone,
             "worker_peak_rss_mb": peak_rss_mb(worker.proc.pid),
+            "peak_rss_mb": {name: peak_rss_mb(w.proc.pid) for name, w in workers.items()},
             "sink": sink,
             "machine": machine(),
         })
     finally:
-        if worker is not None:
-            worker.stop()
+        for w in workers.values():
+            w.stop()
         if broker is not None:
             broker.stop()
     lat = result["latency_s"]
     served = (result["scoring_backend"] or {}).get("champion") or {}
     console.print(
-        f"[{backend} → {served.get('backend')}/{served.get('batch_size')}{', with shadow' if shadow else ''}{f', cache {cache_entries}' if cache_entries else ''}] scorer alone {scorer_alone:.0f} posts/s | pipeline max {result['max_sustainable_posts_per_s']:.0f} posts/s "
+        f"[{f'{scorers} scoring processes + store + watch, ' if scorers else ''}{backend} → {served.get('backend')}/{served.get('batch_size')}{', with shadow' if shadow else ''}{f', cache {cache_entries}' if cache_entries else ''}] scorer alone {scorer_alone:.0f} posts/s | pipeline max {result['max_sustainable_posts_per_s']:.0f} posts/s "
         f"({result['e2e_vs_scorer']:.0%} of scorer) | at {rate:.0f}/s: p50 {lat['p50']:.2f}s p95 {lat['p95']:.2f}s "
         f"p99 {lat['p99']:.2f}s | worker peak RSS {result['worker_peak_rss_mb']:.0f} MB | "
         f"chDB sink {sink['rows_per_s']:.0f} rows/s (batches of {sink['batch']})"

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     # while still far above the time one scoring batch takes.
     session_timeout_s: float = Field(default=6.0, gt=0, description="Kafka consumer session timeout (s)")
     app_id: str = Field(default="brandpulse-worker", description="Faust app id = consumer group of the workers")
+    roles: str = Field(
+        default="score,store,watch",
+        description="Worker roles run by this process (comma list of score, store, watch); all three = the embedded default",
+    )
 
     # --- batching / scoring
     batch_max: int = Field(default=256, ge=1, description="Max posts per scoring batch (stream.take max)")
@@ -112,6 +116,12 @@ class Settings(BaseSettings):
         description="Training labels actively selected per hour per worker (uncertain, diverse, brand-balanced; 0 = off)",
     )
     drift_min_brand_posts: int = Field(default=1000, ge=1, description="Posts a brand needs before it gets its own drift track")
+    watch_dedupe_posts: int = Field(
+        default=100_000, ge=1_000, description="Recent post ids the watch role remembers so a redelivered post is not counted twice"
+    )
+    watch_commit_s: float = Field(
+        default=2.0, gt=0, description="Watch role: save detector state and acknowledge the posts it covers this often (s)"
+    )
     health_window: int = Field(
         default=500, ge=50, le=20_000, description="Posts per model-health check (estimated accuracy, input drift)"
     )

@@ -32,7 +32,7 @@ async def healthz(self: View, request: Request) -> Response:
 
 @app.page("/stats")
 async def stats(self: View, request: Request) -> Response:
-    serving = runtime.slots.current if runtime.ready.is_set() else None
+    serving = runtime.slots.current if runtime.slots.ready.is_set() else None  # a store-only process loads no model
     return self.json(
         {
             "ready": runtime.ready.is_set(),
@@ -46,6 +46,9 @@ async def stats(self: View, request: Request) -> Response:
             "slack_delivered": runtime.notifier.delivered,
             "shadow_report": runtime.watcher.shadow_report.model_dump() if runtime.watcher and runtime.watcher.shadow_report else None,
             "brand_watch": runtime.brand_watcher.stats() if runtime.brand_watcher else None,
+            "roles": sorted(runtime.roles),
+            "rows_stored": runtime.rows_stored,
+            "watch_seen": runtime.seen.stats() if runtime.seen else None,
             "champion": serving.champion.version if serving else None,
             "challenger": serving.challenger.version if serving and serving.challenger else None,
             "scoring_backend": runtime.slots.backends if serving else None,
@@ -105,7 +108,7 @@ async def voices(self: View, request: Request) -> Response:
 
 
 def _served() -> dict[str, str | None] | None:
-    if not runtime.ready.is_set():
+    if not runtime.slots.ready.is_set():
         return None
     serving = runtime.slots.current
     return {"champion": serving.champion.version, "challenger": serving.challenger.version if serving.challenger else None}

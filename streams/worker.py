@@ -1,6 +1,15 @@
-"""Entry point module of the scoring worker: the app with its agents and web views registered."""
+"""Entry point module of the worker: the app with the agents of its roles and the web views registered.
 
-from streams import agents, web  # noqa: F401  (registers agents, tasks and pages on the app)
-from streams.app import app
+All roles → :mod:`streams.roles.embedded` (the one-process default); otherwise one module per role.
+"""
+
+from importlib import import_module
+
+from streams import agents, web  # noqa: F401  (registers shared tasks and pages on the app)
+from streams.app import app, roles
+from streams.role_names import ROLES, is_embedded
+
+for _role in ["embedded"] if is_embedded(roles) else [r for r in ROLES if r in roles]:
+    import_module(f"streams.roles.{_role}")
 
 __all__ = ["app"]

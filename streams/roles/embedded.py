@@ -1,0 +1,38 @@
+"""The one-process default: every role in one worker, storing, publishing and observing each batch in place."""
+
+from __future__ import annotations
+
+import asyncio
+
+from streams.agents import hold, publish, raw, release, runtime, score_stream
+from streams.app import app, labels_topic, posts_topic
+from streams.pipeline import BatchResult, publish_stage, reject, store_sync
+from streams.schemas import HumanLabel
+
+
+@app.agent(posts_topic)
+async def score_posts(stream):  # type: ignore[no-untyped-def]
+    """Posts → ClickHouse + scored/dead-letter topics + detectors (see :func:`streams.agents.score_stream`)."""
+    await score_stream(stream)
+
+
+@app.agent(labels_topic)
+async def ingest_labels(stream):  # type: ignore[no-untyped-def]
+    """Human labels → ClickHouse + labelled-sample performance per model version; bad ones dead-lettered."""
+    await runtime.ready.wait()
+    assert runtime.store is not None and runtime.watcher is not None
+    async for events in stream.take_events(500, within=1.0):
+        hold(events)
+        labels: list[HumanLabel] = []
+        bad = BatchResult()
+        for e in events:
+            try:
+                labels.append(HumanLabel.model_validate_json(e.value or b""))
+            except ValueError as exc:
+                bad.dead.append(reject(raw(e), "bad_label", str(exc)))
+        if bad.dead:
+            await asyncio.to_thread(store_sync, runtime.store, bad, lambda: runtime.stopping)
+            await publish_stage(bad, runtime.store, publish, lambda: runtime.stopping)
+            runtime.dead_letters += len(bad.dead)
+        await runtime.watcher.observe_labels(labels)
+        release(events)

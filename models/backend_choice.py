@@ -274,7 +274,7 @@ def choose_backend(
             # well inside the budget: the slow fp32 reference must not eat the time of the others.
             second = backend != REFERENCE and spent() < config.budget_s / 2
             pps, probs = _time(scorer, texts, config.stream_batch, repeats=2 if second else 1)
-            pred = decide(probs, meta.labels, meta.negative_label, meta.negative_threshold)
+            pred = decide(probs, meta.labels, meta.negative_label, meta.negative_threshold, meta.class_bias)
             if reference is None or ref_labels is None:
                 reference, ref_labels = probs, pred
             agreement = float((pred == ref_labels).mean())

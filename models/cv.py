@@ -65,7 +65,8 @@ def evaluate_checkpoint(
     neg = meta.negative_label if meta.negative_label in data.label_names else None
     # A binary view of a 3-class model renormalises p(negative), so its 3-class threshold no longer applies.
     cut = meta.negative_threshold if scorer.labels == data.label_names else None
-    pred = decide(probs, data.label_names, neg, cut)
+    bias = None if meta.class_bias is None else [meta.class_bias[scorer.labels.index(lab)] for lab in data.label_names]
+    pred = decide(probs, data.label_names, neg, cut, bias)
     metrics = classification_metrics(data.y, probs, data.label_names, y_pred=pred)
     return Evaluation(metrics, data.y, probs, data.label_names, meta.version, cut, scorer.labels)
 

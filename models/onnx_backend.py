@@ -223,8 +223,8 @@ def parity_from_probs(
     if probs_a.shape != probs_b.shape or len(probs_a) == 0:
         raise ValueError(f"need two non-empty prob arrays of equal shape; got {probs_a.shape}, {probs_b.shape}")
     labels = meta_a.labels
-    la = decide(probs_a, labels, meta_a.negative_label, meta_a.negative_threshold)
-    lb = decide(probs_b, labels, meta_b.negative_label, meta_b.negative_threshold)
+    la = decide(probs_a, labels, meta_a.negative_label, meta_a.negative_threshold, meta_a.class_bias)
+    lb = decide(probs_b, labels, meta_b.negative_label, meta_b.negative_threshold, meta_b.class_bias)
     diff = np.abs(probs_a.astype(np.float64) - probs_b)
     result = {
         "n": float(len(probs_a)),

@@ -53,11 +53,24 @@ def model_inputs(texts: Sequence[str], meta: CheckpointMeta) -> Sequence[str]:
     return [normalise_tweet(t) for t in texts]
 
 
-def decide(probs: np.ndarray, labels: Sequence[str], negative_label: str | None, threshold: float | None) -> np.ndarray:
+def decide(
+    probs: np.ndarray,
+    labels: Sequence[str],
+    negative_label: str | None,
+    threshold: float | None,
+    class_bias: Sequence[float] | None = None,
+) -> np.ndarray:
     """Class index per row: argmax, except rows where p(negative) >= threshold are negative.
 
     The tuned threshold trades precision for recall on the class brand teams care most about.
+    Decisions are taken on the probabilities *without* the calibration's class bias: the model was
+    trained with class weights to decide between classes evenly, and the bias (which makes the
+    probabilities' means honest shares, see models/calibration.py) would move those decisions toward
+    the majority classes. ``class_bias`` is the checkpoint's, in ``labels`` order.
     """
+    if class_bias is not None:
+        unbiased = probs * np.exp(-np.asarray(class_bias, dtype=np.float64))
+        probs = unbiased / unbiased.sum(axis=1, keepdims=True)
     idx = probs.argmax(axis=1)
     if threshold is not None and negative_label in labels:
         neg = list(labels).index(negative_label)
@@ -158,7 +171,7 @@ class MicroBatchScorer:
 
     def score(self, texts: Sequence[str]) -> list[Prediction]:
         probs = self.predict_proba(texts)
-        chosen = decide(probs, self.labels, self.meta.negative_label, self.meta.negative_threshold)
+        chosen = decide(probs, self.labels, self.meta.negative_label, self.meta.negative_threshold, self.meta.class_bias)
         labels = self.labels
         version = self.version
         return [

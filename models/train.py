@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
 from models.budget import time_budget_callback
-from models.calibration import Calibration, fit_calibration
+from models.calibration import Calibration, apply_temperature, fit_calibration
 from models.checkpoint import CheckpointMeta, write_meta
 from models.data import (
     DataError,
@@ -291,13 +291,15 @@ def evaluate_logits(
     """Calibration, calibrated probs, tuned negative threshold and metrics of the tuned rule."""
     calibration = fit_calibration(logits, y)
     probs = calibration.probs(logits)
+    # The rule is tuned on the probabilities decisions are taken on (without the class bias; see decide).
     threshold = (
-        tune_negative_threshold(y, probs, labels, "negative", target_recall=target_recall)
+        tune_negative_threshold(y, apply_temperature(logits, calibration.temperature), labels, "negative",
+                                target_recall=target_recall)
         if "negative" in labels
         else None
     )
     cut = None if threshold is None or threshold.is_argmax else threshold.threshold
-    pred = decide(probs, labels, "negative", cut)
+    pred = decide(probs, labels, "negative", cut, calibration.class_bias)
     return calibration, probs, threshold, classification_metrics(y, probs, labels, y_pred=pred)
 
 
@@ -481,7 +483,7 @@ def fine_tune(
 
     calibration, probs, threshold, metrics = evaluate_logits(trained.valid_logits, valid.y, labels, config.target_recall)
     cut = None if threshold is None or threshold.is_argmax else threshold.threshold
-    pred = decide(probs, labels, "negative", cut)
+    pred = decide(probs, labels, "negative", cut, calibration.class_bias)
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

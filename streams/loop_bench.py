@@ -98,7 +98,7 @@ def predict(model_dir: Path, texts: Sequence[str], max_length: int) -> tuple[np.
 
     scorer = _scorer(model_dir, max_length)
     probs = scorer.predict_proba(list(texts))
-    idx = decide(probs, scorer.labels, scorer.meta.negative_label, scorer.meta.negative_threshold)
+    idx = decide(probs, scorer.labels, scorer.meta.negative_label, scorer.meta.negative_threshold, scorer.meta.class_bias)
     return probs, [scorer.labels[i] for i in idx]
 
 

@@ -102,7 +102,7 @@ class Watcher:
             return
         texts = meta.reference_texts
         probs = await asyncio.to_thread(scorer.predict_proba, texts)
-        decided = decide(probs, scorer.labels, meta.negative_label, meta.negative_threshold)
+        decided = decide(probs, scorer.labels, meta.negative_label, meta.negative_threshold, meta.class_bias)
         ref = build_reference(texts, probs, [scorer.labels[i] for i in decided], scorer.labels, meta.normalise_input)
         self.health.set_reference(version, ref)
         log.info("model health reference for %s: estimated accuracy %.3f on %d reference texts",

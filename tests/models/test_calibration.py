@@ -94,3 +94,15 @@ def test_scorer_softmax_matches_the_fitted_calibration() -> None:
     assert calibrated_softmax(logits, 1.3) == pytest.approx(apply_temperature(logits, 1.3), abs=1e-5)
     with pytest.raises(ValueError, match="one value per class"):
         calibrated_probs(logits, 1.0, (0.0, 1.0))
+
+
+def test_decisions_ignore_the_class_bias() -> None:
+    from models.scorer import calibrated_softmax, decide
+
+    logits = np.random.default_rng(7).normal(size=(400, 3)).astype(np.float32)
+    bias = [0.0, 0.9, -0.6]
+    labels = ["negative", "neutral", "positive"]
+    plain = decide(calibrated_softmax(logits, 1.2), labels, "negative", 0.4)
+    biased = calibrated_softmax(logits, 1.2, bias)
+    assert (decide(biased, labels, "negative", 0.4, bias) == plain).all()
+    assert (decide(biased, labels, "negative", 0.4) != plain).any()  # the bias alone would move decisions

@@ -16,7 +16,7 @@ from collections.abc import Awaitable
 from aiokafka import AIOKafkaConsumer
 
 from streams.slack import SlackNotifier
-from streams import metrics
+from streams import prometheus as metrics
 from streams.app import (
     alerts_topic,
     app,

@@ -23,7 +23,7 @@ from drift.brand.config import BrandWatchConfig
 from drift.brand.monitor import BrandEvent, BrandMonitor
 from drift.brand.post import BrandPost
 from streams.slack import SlackNotifier
-from streams import metrics
+from streams import prometheus as metrics
 from streams.brand_routing import BrandAlertSender, load_rules
 from streams.clickhouse import ClickHouseStore, write_logging_refusals
 from streams.pipeline import BatchResult

@@ -28,7 +28,7 @@ from drift.performance import PerformanceMonitor
 from drift.retrain import RetrainCoalescer
 from drift.shadow import ShadowReport, compare, should_promote
 from streams.slack import SlackNotifier
-from streams import metrics
+from streams import prometheus as metrics
 from streams.clickhouse import ClickHouseStore, write_logging_refusals
 from streams.pipeline import BatchResult
 from models.scorer import decide

@@ -30,7 +30,7 @@ from streams.store.clickhouse import insert_isolating
 from streams.store.protocol import Store
 from streams.dead_letters import dead_letter, stripped
 from streams.retry import StopRequested, retry_forever, retry_forever_async
-from streams.schemas import DeadLetter, Post, ScoredPost, utcnow
+from streams.schemas import DEFAULT_MAX_TEXT_CHARS, DeadLetter, Post, ScoredPost, utcnow
 from streams.serving import Serving
 from streams.validation import Rejected, parse_post
 
@@ -252,7 +252,7 @@ class BatchContext:
     store: Store | None  # None: a scoring-only process; the store role writes what it publishes
     publish: Publisher
     observers: Sequence[Observer] = ()
-    max_text_chars: int = 10_000
+    max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
     keep_unknown_brand: bool = False
     languages: LanguageConfig | None = None
     should_stop: Callable[[], bool] = lambda: False

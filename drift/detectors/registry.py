@@ -6,7 +6,7 @@ The model-health detectors register here; the brand detectors in :mod:`drift.bra
 
 from __future__ import annotations
 
-from drift.detectors.base import Detector, Feed, Registration
+from drift.detectors.base import Feed, Registration
 from drift.detectors.confidence import ConfidenceDetector, Method
 from drift.detectors.label_distribution import LabelDistributionDetector
 

@@ -17,8 +17,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Sequence
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer
+from pydantic import BaseModel
 
 from streams.slack import SlackNotifier
 from streams import prometheus
@@ -36,7 +38,7 @@ from streams.app import (
 from streams.brand_watch import BrandWatcher
 from streams.brands import BrandResolver
 from streams.store.clickhouse import redact
-from streams.pipeline import BatchContext, BatchResult, Observer, RawRecord, finish, prepare
+from streams.pipeline import BatchContext, BatchResult, Observer, RawRecord, finish, prepare, reject
 from streams.retry import retry_forever
 from streams.role_names import is_embedded
 from streams.relay_store import RelayStore
@@ -222,6 +224,21 @@ def release(events) -> None:  # type: ignore[no-untyped-def]
 def raw(event) -> RawRecord:  # type: ignore[no-untyped-def]
     m = event.message
     return RawRecord(event.value, event.key, m.topic, m.partition, m.offset)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_records(events, model: type[M], kind: str) -> tuple[list[M], BatchResult]:  # type: ignore[no-untyped-def]
+    """Each event's value as a ``model``; the unreadable ones as ``kind`` dead letters with the reason."""
+    rows: list[M] = []
+    bad = BatchResult()
+    for e in events:
+        try:
+            rows.append(model.model_validate_json(e.value or b""))
+        except ValueError as exc:
+            bad.dead.append(reject(raw(e), kind, str(exc)))
+    return rows, bad
 
 
 async def score_stream(stream) -> None:  # type: ignore[no-untyped-def]

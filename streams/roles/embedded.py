@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from streams.agents import hold, publish, raw, release, runtime, score_stream
+from streams.agents import hold, publish, read_records, release, runtime, score_stream
 from streams.app import app, labels_topic, posts_topic
-from streams.pipeline import BatchResult, publish_stage, reject, store_sync
+from streams.pipeline import publish_stage, store_sync
 from streams.schemas import HumanLabel
 
 
@@ -23,13 +23,7 @@ async def ingest_labels(stream):  # type: ignore[no-untyped-def]
     assert runtime.store is not None and runtime.watcher is not None
     async for events in stream.take_events(500, within=1.0):
         hold(events)
-        labels: list[HumanLabel] = []
-        bad = BatchResult()
-        for e in events:
-            try:
-                labels.append(HumanLabel.model_validate_json(e.value or b""))
-            except ValueError as exc:
-                bad.dead.append(reject(raw(e), "bad_label", str(exc)))
+        labels, bad = read_records(events, HumanLabel, "bad_label")
         if bad.dead:
             await asyncio.to_thread(store_sync, runtime.store, bad, lambda: runtime.stopping)
             await publish_stage(bad, runtime.store, publish, lambda: runtime.stopping)

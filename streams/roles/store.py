@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from streams.agents import hold, publish, raw, release, runtime
+from streams.agents import hold, publish, raw, read_records, release, runtime
 from streams.app import alerts_topic, app, deadletter_topic, label_requests_topic, labels_topic, scored_topic, settings
 from streams.store.clickhouse import write_logging_refusals
 from streams.pipeline import BatchResult, publish_stage, reject, store_dead_letters, store_sync
@@ -96,13 +96,7 @@ async def _store_records(stream, model: type[M], insert: Callable[[Sequence[M]],
     await runtime.ready.wait()
     async for events in stream.take_events(500, within=1.0):
         hold(events)
-        rows: list[M] = []
-        bad = BatchResult()
-        for e in events:
-            try:
-                rows.append(model.model_validate_json(e.value or b""))
-            except ValueError as exc:
-                bad.dead.append(reject(raw(e), kind, str(exc)))
+        rows, bad = read_records(events, model, kind)
         await asyncio.to_thread(write_logging_refusals, insert, rows, what=f"{model.__name__} insert")
         await _dead_letter(bad)
         release(events)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 
-from streams.agents import hold, release, runtime
+from streams.agents import hold, read_records, release, runtime
 from streams.app import app, labels_topic, scored_topic, settings
 from streams.relay_store import StoreNotShared
 from streams.schemas import HumanLabel, ScoredPost
@@ -31,12 +31,7 @@ async def watch_scored(stream):  # type: ignore[no-untyped-def]
     async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
         hold(events)
         held += events
-        rows: list[ScoredPost] = []
-        for e in events:
-            try:
-                rows.append(ScoredPost.model_validate_json(e.value or b""))
-            except ValueError:
-                continue  # the store role dead-letters it with the reason
+        rows, _ = read_records(events, ScoredPost, "schema")  # the store role dead-letters the unreadable
         await runtime.observe_scored(rows)
         if time.monotonic() - saved_at >= settings.watch_commit_s:
             await runtime.save_watch_state()
@@ -51,12 +46,7 @@ async def watch_labels(stream):  # type: ignore[no-untyped-def]
     assert runtime.watcher is not None
     warned = False
     async for events in stream.take_events(500, within=1.0):
-        labels: list[HumanLabel] = []
-        for e in events:
-            try:
-                labels.append(HumanLabel.model_validate_json(e.value or b""))
-            except ValueError:
-                continue
+        labels, _ = read_records(events, HumanLabel, "bad_label")  # the store role dead-letters the unreadable
         try:
             await runtime.watcher.observe_labels(labels)
         except StoreNotShared as exc:

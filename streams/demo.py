@@ -226,14 +226,16 @@ def settled(count: Callable[[], int], quiet_s: float) -> Callable[[], bool]:
 
 
 def print_loop_summary(before: str, stats: dict[str, Any], alerts: list[Alert], answered: int) -> None:
-    table = Table(title="Closed loop: before / after on the human-labelled sample")
-    for col in ("model", "role", "labelled posts", "macro-F1", "negative recall"):
-        table.add_column(col)
+    # Fits 80 columns with full version names: a version cut to "brandpulse-se…" says nothing.
+    table = Table(title="Closed loop: champion (before) and challenger (in shadow) on the human-labelled sample")
+    table.add_column("model", no_wrap=True)
+    for col in ("role", "labels", "macro-F1", "neg. recall"):
+        table.add_column(col, no_wrap=True, justify="left" if col == "role" else "right")
     report = stats.get("shadow_report")
     if report:
-        table.add_row(report["champion_version"], "champion (before)", str(report["n_labels"]),
+        table.add_row(report["champion_version"], "champion", str(report["n_labels"]),
                       f"{report['champion_macro_f1']:.3f}", _fmt(report["champion_negative_recall"]))
-        table.add_row(report["challenger_version"], "challenger (shadow)", str(report["n_labels"]),
+        table.add_row(report["challenger_version"], "challenger", str(report["n_labels"]),
                       f"{report['challenger_macro_f1']:.3f}", _fmt(report["challenger_negative_recall"]))
         console.print(table)
         console.print(f"agreement {report['agreement']:.1%} on {report['n_paired']} posts both models scored")
@@ -257,7 +259,10 @@ def run_demo(settings: Settings, *, limit: int | None, rate: float | None, keep_
     from streams.broker import LocalBroker, host_port, is_listening
     from streams.replay import replay
     from streams.topics import create_topics
+    from transformers.utils import logging as hf_logging
 
+    # The console is the product here: one line says the model is being trained, not a weights bar.
+    hf_logging.disable_progress_bar()
     state = settings.state_dir
     state.mkdir(parents=True, exist_ok=True)
     broker: LocalBroker | None = None

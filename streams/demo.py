@@ -9,6 +9,8 @@ scores it in shadow on the rest of the stream → promotion if it wins → a bef
 
 from __future__ import annotations
 
+import logging
+
 import datetime as dt
 import hashlib
 import json
@@ -263,6 +265,9 @@ def run_demo(settings: Settings, *, limit: int | None, rate: float | None, keep_
 
     # The console is the product here: one line says the model is being trained, not a weights bar.
     hf_logging.disable_progress_bar()
+    # kafka-python's own heuristics ("blocking the event loop", "group_id is None") describe its
+    # internal selector, not a problem of the demo; errors still show.
+    logging.getLogger("kafka").setLevel(logging.ERROR)
     state = settings.state_dir
     state.mkdir(parents=True, exist_ok=True)
     broker: LocalBroker | None = None

@@ -9,11 +9,10 @@ scores it in shadow on the rest of the stream → promotion if it wins → a bef
 
 from __future__ import annotations
 
-import logging
-
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import signal
 import subprocess

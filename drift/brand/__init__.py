@@ -7,6 +7,7 @@ Modules, each with one job:
   (cooldown, escalation, resolution).
 - :mod:`drift.brand.baseline` — expected counts: hour-of-week / hour-of-day profile when history
   exists, a trailing window when not, and the overdispersion of the counts.
+- :mod:`drift.brand.episodic` — what the two spike detectors share: baseline feeding and the episode.
 - :mod:`drift.brand.volume` — mention-volume spikes (negative-binomial tail on distinct voices).
 - :mod:`drift.brand.sentiment_share` — negative-share spikes and positive surges (binomial tail).
 - :mod:`drift.brand.voices` — reposts and copy-paste floods collapse to one voice.

@@ -20,12 +20,13 @@ from scipy import stats
 from drift.brand.base import Bucket, Episode, SpikeKind, SpikeSignal, Test, conclude
 from drift.brand.baseline import Baseline, BaselineKind
 from drift.brand.config import BaselineConfig, SpikeConfig
+from drift.brand.episodic import EpisodicSpike
 
 Label = Literal["negative", "positive"]
 KINDS: dict[Label, SpikeKind] = {"negative": "brand_negative_spike", "positive": "brand_positive_surge"}
 
 
-class SentimentShareDetector:
+class SentimentShareDetector(EpisodicSpike):
     def __init__(self, label: Label = "negative", config: SpikeConfig | None = None, baseline: BaselineConfig | None = None) -> None:
         self.label = label
         self.kind: SpikeKind = KINDS[label]
@@ -38,19 +39,12 @@ class SentimentShareDetector:
         self.baseline = Baseline(self.baseline_config, (self.total, self.field), self.config.windows_min)
         self.episode = Episode()
 
-    @property
-    def active(self) -> bool:
-        return self.episode.active
-
-    def skip(self) -> None:
-        self.baseline.skip()
-
     def update(self, bucket: Bucket) -> SpikeSignal | None:
         cfg, ep = self.config, self.episode
-        self.baseline.push(bucket, include=not (ep.active and bucket.minute - ep.started < cfg.absorb_after_min))
+        self._observe(bucket)
         if not ep.active and (self._quiet() or not self.baseline.ready):
             return None
-        tests = [self._test(w, bucket.minute) for w in cfg.windows_min if self.baseline.window_minutes >= w]
+        tests = self._window_tests(bucket.minute)
         if not tests:
             return None
         return conclude(self.name, self.kind, ep, self.baseline, bucket.minute, tests, cfg)

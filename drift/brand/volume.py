@@ -21,6 +21,7 @@ from scipy import stats
 from drift.brand.base import Bucket, Episode, SpikeKind, SpikeSignal, Test, conclude
 from drift.brand.baseline import Baseline, BaselineKind
 from drift.brand.config import BaselineConfig, SpikeConfig
+from drift.brand.episodic import EpisodicSpike
 
 
 def count_tail(x: float, mu: float, phi: float) -> float:
@@ -31,7 +32,7 @@ def count_tail(x: float, mu: float, phi: float) -> float:
     return float(stats.nbinom.sf(x - 1, r, r / (r + mu)))
 
 
-class VolumeSpikeDetector:
+class VolumeSpikeDetector(EpisodicSpike):
     kind: SpikeKind = "brand_volume_spike"
 
     def __init__(self, config: SpikeConfig | None = None, baseline: BaselineConfig | None = None) -> None:
@@ -42,21 +43,14 @@ class VolumeSpikeDetector:
         self.baseline = Baseline(self.baseline_config, (self.field,), self.config.windows_min)
         self.episode = Episode()
 
-    @property
-    def active(self) -> bool:
-        return self.episode.active
-
-    def skip(self) -> None:
-        self.baseline.skip()
-
     def update(self, bucket: Bucket) -> SpikeSignal | None:
         cfg = self.config
         ep = self.episode
-        self.baseline.push(bucket, include=not (ep.active and bucket.minute - ep.started < cfg.absorb_after_min))
+        self._observe(bucket)
         if not ep.active and self._quiet():
             return None
         if ep.active or self.baseline.ready:
-            tests = [self._test(w, bucket.minute) for w in cfg.windows_min if self.baseline.window_minutes >= w]
+            tests = self._window_tests(bucket.minute)
         elif len(self.baseline.trailing) >= self.baseline.cfg.min_history_min:
             tests = self._cold_test()  # watched long enough to know the brand was quiet
         else:

@@ -20,28 +20,14 @@ go to training only — promotion and live performance use the random sample.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Literal, Protocol, TypeVar
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-
-class Candidate(Protocol):
-    """What selection needs of a scored post (``drift.records.ScoredPost`` fits)."""
-
-    @property
-    def post_id(self) -> str: ...
-    @property
-    def brand(self) -> str: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def probs(self) -> dict[str, float]: ...
-    @property
-    def model_role(self) -> str: ...
+from drift.records import ScoredPost
 
 
-P = TypeVar("P", bound=Candidate)
 
 
 class ActiveConfig(BaseModel):
@@ -94,14 +80,14 @@ class ActiveSelector:
         self._last = now
         self.tokens = min(float(self.config.burst), self.tokens + self.config.budget_per_hour * elapsed / 3600.0)
 
-    def select(self, batch: Sequence[P], now: float, exclude: Collection[str] = ()) -> list[P]:
+    def select(self, batch: Sequence[ScoredPost], now: float, exclude: Collection[str] = ()) -> list[ScoredPost]:
         """The batch's posts worth a training label now (champion verdicts only, none of ``exclude``)."""
         self._refill(now)
         slots = int(self.tokens)
         if slots == 0:
             return []
         seen: set[str] = set(exclude)
-        posts: list[P] = []
+        posts: list[ScoredPost] = []
         for p in batch:
             if p.model_role == "champion" and p.post_id not in seen and p.probs:
                 seen.add(p.post_id)
@@ -118,7 +104,7 @@ class ActiveSelector:
                 texts.add(key)
                 by_brand.setdefault(posts[i].brand, []).append(int(i))
         quota = self._quota(by_brand, slots)
-        chosen: list[P] = []
+        chosen: list[ScoredPost] = []
         for brand, n in quota.items():
             pool = by_brand[brand][: n * self.config.pool_factor]
             picks = k_center(text_vectors([posts[i].text for i in pool]), n)  # starts at the most uncertain

@@ -29,12 +29,13 @@ import re
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 from sklearn.metrics import confusion_matrix, f1_score
 
+from drift.records import ScoredPost
 from models.data import normalise_tweet
 
 DESCRIPTORS = ("chars", "words", "mentions", "links", "hashtags", "uppercase", "digits", "non_ascii", "oov")
@@ -42,23 +43,6 @@ _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
 _MENTION = re.compile(r"@\w+")
 _LINK = re.compile(r"https?://\S+|\bhttp\b")
 _HASHTAG = re.compile(r"#\w+")
-
-
-class Scored(Protocol):
-    """What the monitor needs of a scored post (``drift.records.ScoredPost`` fits)."""
-
-    @property
-    def post_id(self) -> str: ...
-    @property
-    def brand(self) -> str: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def label(self) -> str: ...
-    @property
-    def probs(self) -> dict[str, float]: ...
-    @property
-    def model_version(self) -> str: ...
 
 
 class HealthSignal(BaseModel):
@@ -257,7 +241,7 @@ class _Window:
         self.decided: deque[int] = deque(maxlen=size)
         self.ids: deque[str] = deque(maxlen=size)
 
-    def add(self, post: Scored, ref: HealthReference, index: Mapping[str, int]) -> None:
+    def add(self, post: ScoredPost, ref: HealthReference, index: Mapping[str, int]) -> None:
         self.texts.append(normalise_tweet(post.text) if ref.normalise else post.text)
         self.probs.append(np.array([post.probs.get(lab, 0.0) for lab in ref.labels]))
         self.decided.append(index[post.label])
@@ -285,7 +269,7 @@ class HealthMonitor:
     def has_reference(self, model_version: str) -> bool:
         return model_version in self._refs
 
-    def add(self, batch: Sequence[Scored]) -> list[str]:
+    def add(self, batch: Sequence[ScoredPost]) -> list[str]:
         """Buffer one batch (cheap); returns the model versions due for a :meth:`check`."""
         due = []
         for post in batch:

@@ -117,26 +117,28 @@ def expected_shares(row: TrendRow) -> dict[str, float]:
     return expected
 
 
+def _bucket(r: TrendRow) -> dict[str, Any]:
+    shares = expected_shares(r)
+    return {
+        "bucket": r.bucket.isoformat(),
+        "posts": r.posts,
+        "negative": r.negative,
+        "neutral": r.neutral,
+        "positive": r.positive,
+        "negative_share": shares["negative"],
+        "flagged_negative_share": (r.negative / r.posts) if r.posts else 0.0,
+        "expected_share": shares,
+        "mean_confidence": r.mean_confidence,
+    }
+
+
 def query_trends(
     store: Store, *, brand: str | None, since: str = "6h", bucket: str = "15m", until: str = "now"
 ) -> dict[str, Any]:
     """Buckets of ``bucket`` over the window ``since`` before ``until``; ValueError for bad parameters."""
     w = resolve_window(store, brand=brand, since=since, bucket=bucket, until=until)
     brand, width, start, end = w.brand, w.width, w.start, w.end
-    buckets = [
-        {
-            "bucket": r.bucket.isoformat(),
-            "posts": r.posts,
-            "negative": r.negative,
-            "neutral": r.neutral,
-            "positive": r.positive,
-            "negative_share": expected_shares(r)["negative"],
-            "flagged_negative_share": (r.negative / r.posts) if r.posts else 0.0,
-            "expected_share": expected_shares(r),
-            "mean_confidence": r.mean_confidence,
-        }
-        for r in store.trend(brand, width, start, end)
-    ]
+    buckets = [_bucket(r) for r in store.trend(brand, width, start, end)]
     return {
         "brand": brand or "*",
         "start": start.isoformat(),

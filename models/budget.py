@@ -71,6 +71,7 @@ def time_budget_callback(
                 if fits is not None and scheduler in DECAYING and lr_scheduler is not None:
                     replan_schedule(lr_scheduler, scheduler, fits, warmup_ratio)
                     self.fitted = fits
+                    state.max_steps = fits  # what progress displays show as the end; the Trainer stops via control
             if elapsed >= budget_s or (self.fitted is not None and state.global_step >= self.fitted):
                 control.should_training_stop = True
             return control

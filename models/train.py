@@ -34,6 +34,7 @@ from models.data import (
 )
 from models.encoders import display_name, resolve_encoder
 from models.losses import loss_trainer_class
+from models.progress import no_hub_bars, progress_callback
 from models.classification_metrics import classification_metrics, headline
 from models.scorer import decide
 from models.thresholds import ThresholdResult, tune_negative_threshold
@@ -274,12 +275,13 @@ def load_untrained(base_model: str, labels: list[str], cache_dir: Path) -> tuple
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            source,
-            num_labels=len(labels),
-            id2label=dict(enumerate(labels)),
-            label2id={lab: i for i, lab in enumerate(labels)},
-        )
+        with no_hub_bars():
+            model = AutoModelForSequenceClassification.from_pretrained(
+                source,
+                num_labels=len(labels),
+                id2label=dict(enumerate(labels)),
+                label2id={lab: i for i, lab in enumerate(labels)},
+            )
     finally:
         hf_logging.set_verbosity(verbosity)
     return tokenizer, model
@@ -341,7 +343,7 @@ def _training_rows(
     return train_texts, y_train, soft_targets
 
 
-def _training_arguments(config: TrainConfig, scratch: str, total: int, progress: bool) -> Any:
+def _training_arguments(config: TrainConfig, scratch: str, total: int) -> Any:
     """The Hugging Face TrainingArguments of a run: schedule, evaluation cadence, device, no checkpoints on disk."""
     import torch
     from transformers import TrainingArguments
@@ -363,7 +365,8 @@ def _training_arguments(config: TrainConfig, scratch: str, total: int, progress:
         logging_strategy="steps",
         logging_steps=max(1, min(50, total // 10)),
         report_to="none",
-        disable_tqdm=not progress,
+        # One bar of our own (models.progress) instead of the Trainer's log dicts and nested evaluation bars.
+        disable_tqdm=True,
         seed=config.seed,
         data_seed=config.seed,
         use_cpu=not use_cuda,
@@ -411,7 +414,7 @@ def _train(
     if config.time_budget_s:
         callbacks.append(time_budget_callback(config.time_budget_s, config.scheduler, total, config.warmup_ratio))
     with tempfile.TemporaryDirectory(prefix="brandpulse-train-") as scratch:
-        args = _training_arguments(config, scratch, total, progress)
+        args = _training_arguments(config, scratch, total)
         trainer_cls = loss_trainer_class(
             weights, config.imbalance, config.focal_gamma, config.kd_alpha, config.kd_temperature
         )
@@ -424,11 +427,12 @@ def _train(
             compute_metrics=_macro_f1_metric,
             callbacks=callbacks,
         )
-        if not progress:
-            from transformers.trainer_callback import PrinterCallback
+        from transformers.trainer_callback import PrinterCallback
 
-            # With the progress bar off the Trainer prints every log dict instead; quiet means quiet.
-            trainer.remove_callback(PrinterCallback)
+        # With its bar off the Trainer prints every log dict instead.
+        trainer.remove_callback(PrinterCallback)
+        if progress:
+            trainer.add_callback(progress_callback(f"fine-tuning on {len(train_ds):,} texts"))
         started = time.perf_counter()
         trainer.train()
         steps = int(trainer.state.global_step)
@@ -487,8 +491,9 @@ def fine_tune(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    trained.model.to("cpu").save_pretrained(out)
-    tokenizer.save_pretrained(out)
+    with no_hub_bars():
+        trained.model.to("cpu").save_pretrained(out)
+        tokenizer.save_pretrained(out)
     meta = CheckpointMeta(
         version=config.version or f"local/{out.name}",
         labels=labels,

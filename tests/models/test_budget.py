@@ -16,7 +16,9 @@ def test_fitted_steps() -> None:
     assert fitted_steps(planned=1000, done=0, elapsed_s=0.0, budget_s=100.0) is None
 
 
-def run(scheduler: str, seconds_per_step: float, budget_s: float, planned: int, tmp_path) -> tuple[int, list[float]]:  # type: ignore[no-untyped-def]
+def run(  # type: ignore[no-untyped-def]
+    scheduler: str, seconds_per_step: float, budget_s: float, planned: int, tmp_path, state: TrainerState | None = None
+) -> tuple[int, list[float]]:
     """Drive the callback like the Trainer does (optimizer step, scheduler step, on_step_end)."""
     now = [0.0]
     param = torch.nn.Parameter(torch.zeros(1))
@@ -24,7 +26,7 @@ def run(scheduler: str, seconds_per_step: float, budget_s: float, planned: int, 
     lr_scheduler = get_scheduler(scheduler, optimizer, num_warmup_steps=6, num_training_steps=planned)
     callback = time_budget_callback(budget_s, scheduler, planned, 0.06, clock=lambda: now[0])
     args = TrainingArguments(output_dir=str(tmp_path), report_to=[])
-    state, control = TrainerState(), TrainerControl()
+    state, control = state or TrainerState(max_steps=planned), TrainerControl()
     callback.on_train_begin(args, state, control)
     rates = []
     for step in range(1, planned + 1):
@@ -41,8 +43,10 @@ def run(scheduler: str, seconds_per_step: float, budget_s: float, planned: int, 
 
 @pytest.mark.parametrize("scheduler", ["cosine", "linear"])
 def test_a_slow_run_gets_a_schedule_that_ends_with_the_budget(scheduler: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    steps, rates = run(scheduler, seconds_per_step=1.0, budget_s=100.0, planned=1000, tmp_path=tmp_path)
+    state = TrainerState(max_steps=1000)
+    steps, rates = run(scheduler, seconds_per_step=1.0, budget_s=100.0, planned=1000, tmp_path=tmp_path, state=state)
     assert steps == 85  # 85 % of 100 s at 1 s a step
+    assert state.max_steps == 85  # progress bars show the re-planned end
     assert rates[-1] < 0.02 * 0.1  # decayed to (almost) nothing by the end
     assert max(rates[PROBE_STEPS:]) <= 0.1 + 1e-9
     assert all(b <= a + 1e-12 for a, b in zip(rates[PROBE_STEPS:], rates[PROBE_STEPS + 1:]))  # no jump back to warm-up

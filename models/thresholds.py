@@ -4,8 +4,11 @@ Two modes:
 
 * binary — pick the cut-off on p(minority) that maximises the minority class's F1;
 * negative — brandpulse's crisis rule ``models.scorer.decide``: a post is negative when argmax says so
-  *or* p(negative) >= t. Tuning picks t to maximise negative-class F1, or, given a target recall, the
-  highest t that still reaches it (fewest false alarms for the recall the brand team asked for).
+  *or* p(negative) >= t. Tuning picks t to maximise negative-class F1, or the macro-F1 of the whole
+  rule (``objective="macro_f1"``: what models are compared on; a negative-F1 optimum on a
+  negative-heavy validation set flags so many posts that the other classes pay more than negative
+  gains), or, given a target recall, the highest t that still reaches it (fewest false alarms for
+  the recall the brand team asked for).
 
 Candidate thresholds are midpoints between consecutive distinct validation scores, so a tuned value
 does not sit exactly on one validation example and flip under float noise.
@@ -14,6 +17,7 @@ does not sit exactly on one validation example and flip under float noise.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -75,9 +79,11 @@ def _result(
     label: str | None,
     target_recall: float | None,
     argmax_index: int | None,
+    objective: np.ndarray | None = None,
 ) -> ThresholdResult:
     if target_recall is None:
-        best = int(np.argmax(f1))  # first = highest threshold among ties: fewer false alarms
+        # first = highest threshold among ties: fewer false alarms
+        best = int(np.argmax(f1 if objective is None else objective))
         met = True
     else:
         reaching = np.flatnonzero(recall >= target_recall - 1e-12)
@@ -134,18 +140,49 @@ def tune_binary_threshold(
     return _result(*curves, positive_class=minority, label=None, target_recall=target_recall, argmax_index=None)
 
 
+def rule_macro_f1(y: np.ndarray, probs: np.ndarray, neg: int) -> np.ndarray:
+    """Macro-F1 of "argmax, or negative when p(negative) >= t" for each threshold ``_sweep`` returns.
+
+    The sweep flags the rows that argmax does not call negative in order of falling p(negative); each
+    flagged row moves from its argmax class to negative, so per-class counts follow by cumulative sums.
+    """
+    k = probs.shape[1]
+    arg = probs.argmax(axis=1)
+    rest = arg != neg
+    s = probs[rest, neg]
+    order = np.argsort(-s, kind="stable")
+    s, moved_from, truth = s[order], arg[rest][order], y[rest][order]
+    ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True]) if len(s) else np.array([], dtype=np.int64)
+    onehot = np.eye(k, dtype=np.int64)
+    # Row i of each array: the change after flipping the first i+1 rows (the threshold list starts at "none").
+    gain_tp_neg = np.r_[0, np.cumsum(truth == neg)[ends]]
+    gain_fp_neg = np.r_[0, np.cumsum(truth != neg)[ends]]
+    lost_tp = np.vstack([np.zeros(k, dtype=np.int64), np.cumsum(onehot[moved_from] * (truth == moved_from)[:, None], axis=0)[ends]])
+    lost_fp = np.vstack([np.zeros(k, dtype=np.int64), np.cumsum(onehot[moved_from] * (truth != moved_from)[:, None], axis=0)[ends]])
+    tp = np.array([((arg == c) & (y == c)).sum() for c in range(k)]) - lost_tp
+    fp = np.array([((arg == c) & (y != c)).sum() for c in range(k)]) - lost_fp
+    tp[:, neg] += gain_tp_neg
+    fp[:, neg] += gain_fp_neg
+    support = np.array([(y == c).sum() for c in range(k)])
+    denom = 2 * tp + fp + (support - tp)
+    f1 = np.divide(2 * tp, denom, out=np.zeros(tp.shape, dtype=np.float64), where=denom > 0)
+    return f1.mean(axis=1)
+
+
 def tune_negative_threshold(
     y_true: np.ndarray,
     probs: np.ndarray,
     labels: Sequence[str],
     negative_label: str = "negative",
     target_recall: float | None = None,
+    objective: Literal["negative_f1", "macro_f1"] = "negative_f1",
 ) -> ThresholdResult:
     """Threshold for ``decide``: negative when argmax is negative or p(negative) >= t.
 
-    Maximises negative-class F1, or with ``target_recall`` returns the highest t whose negative recall
-    reaches it (``met_target`` False if even t→0 cannot). ``threshold == 1.0`` (``is_argmax``) means
-    argmax alone is best; storing it in ``CheckpointMeta.negative_threshold`` behaves exactly like argmax.
+    Maximises negative-class F1 (or, with ``objective="macro_f1"``, the macro-F1 of the rule over all
+    classes), or with ``target_recall`` returns the highest t whose negative recall reaches it
+    (``met_target`` False if even t→0 cannot). ``threshold == 1.0`` (``is_argmax``) means argmax alone
+    is best; storing it in ``CheckpointMeta.negative_threshold`` behaves exactly like argmax.
     """
     y = np.asarray(y_true)
     p = np.asarray(probs, dtype=np.float64)
@@ -162,5 +199,6 @@ def tune_negative_threshold(
     # Rows that are not argmax-negative have p(neg) <= 0.5 < 1.0, so t = 1.0 adds none of them.
     curves = _sweep(positive, always, p[:, neg], 1.0)
     return _result(
-        *curves, positive_class=neg, label=negative_label, target_recall=target_recall, argmax_index=0
+        *curves, positive_class=neg, label=negative_label, target_recall=target_recall, argmax_index=0,
+        objective=rule_macro_f1(y, p, neg) if objective == "macro_f1" else None,
     )

@@ -69,6 +69,10 @@ class TrainConfig(BaseModel):
     target_recall: float | None = Field(
         default=None, gt=0, le=1, description="Tune the negative threshold for this recall instead of best F1"
     )
+    threshold_objective: Literal["negative_f1", "macro_f1"] = Field(
+        default="negative_f1",
+        description="What the tuned negative threshold maximises on validation: negative-class F1, or macro-F1 of the rule",
+    )
     threads: int | None = Field(default=None, ge=1, description="torch CPU threads (default: all cores)")
     normalise: bool = Field(
         default=True, description="Mask @handles and links in every text (training, validation and, via the checkpoint, serving)"
@@ -288,7 +292,8 @@ def load_untrained(base_model: str, labels: list[str], cache_dir: Path) -> tuple
 
 
 def evaluate_logits(
-    logits: np.ndarray, y: np.ndarray, labels: list[str], target_recall: float | None = None
+    logits: np.ndarray, y: np.ndarray, labels: list[str], target_recall: float | None = None,
+    objective: Literal["negative_f1", "macro_f1"] = "negative_f1",
 ) -> tuple[Calibration, np.ndarray, ThresholdResult | None, dict]:
     """Calibration, calibrated probs, tuned negative threshold and metrics of the tuned rule."""
     calibration = fit_calibration(logits, y)
@@ -296,7 +301,7 @@ def evaluate_logits(
     # The rule is tuned on the probabilities decisions are taken on (without the class bias; see decide).
     threshold = (
         tune_negative_threshold(y, apply_temperature(logits, calibration.temperature), labels, "negative",
-                                target_recall=target_recall)
+                                target_recall=target_recall, objective=objective)
         if "negative" in labels
         else None
     )
@@ -485,7 +490,9 @@ def fine_tune(
     tokenizer, model = load_untrained(config.base_model, labels, cache_dir)
     trained = _train(model, tokenizer, train, valid, config, progress, teacher)
 
-    calibration, probs, threshold, metrics = evaluate_logits(trained.valid_logits, valid.y, labels, config.target_recall)
+    calibration, probs, threshold, metrics = evaluate_logits(
+        trained.valid_logits, valid.y, labels, config.target_recall, config.threshold_objective
+    )
     cut = None if threshold is None or threshold.is_argmax else threshold.threshold
     pred = decide(probs, labels, "negative", cut, calibration.class_bias)
 

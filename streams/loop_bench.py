@@ -129,10 +129,9 @@ def run_bench(
     work_dir: Path, progress: bool = False,
 ) -> list[RunResult]:
     from drift.shadow import compare, should_promote
-    from drift.retrain_config import RECIPES, TrainerConfig
+    from drift.retrain_config import DEFAULT_TRAIN, RECIPES, TrainerConfig
     from drift.retraining import run_retrain
     from models.registry import CHAMPION, log_and_register, resolve_model
-    from models.train import TrainConfig
 
     settings = Settings(data_dir=work_dir, max_length=config.max_length)
     log_and_register(champion_dir, registry=registry_config(settings), params={"role": "bench champion"}, metrics={}, alias=CHAMPION)
@@ -161,8 +160,10 @@ def run_bench(
                     trainer = TrainerConfig(
                         base_sample=config.base_sample, min_labels=min(50, n), seed=seed,
                         recipes=[recipe.model_copy(update={"replay": min(recipe.replay or config.base_sample, config.base_sample)})],
-                        train=TrainConfig(base_model="minilm", lr=8e-5, epochs=1.0, batch_size=32, max_length=config.max_length,
-                                          patience=2, seed=seed, time_budget_s=config.time_budget_s, max_steps=config.max_steps),
+                        train=DEFAULT_TRAIN.model_copy(update={
+                            "max_length": config.max_length, "seed": seed, "time_budget_s": config.time_budget_s,
+                            "max_steps": config.max_steps,
+                        }),
                     )
                     request = RetrainRequest(request_id=f"bench-{seed}-{strategy}-{n}-{start}", model_version="champion",
                                              reason="bench")

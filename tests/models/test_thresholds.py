@@ -65,6 +65,24 @@ def test_negative_threshold_consistent_with_decide_and_optimal() -> None:
     assert r.f1 >= argmax_f1
 
 
+@pytest.mark.parametrize("seed, negatives", [(4, 0.2), (5, 0.6)])
+def test_macro_f1_objective_is_the_best_rule_for_macro_f1(seed: int, negatives: float) -> None:
+    rng = np.random.default_rng(seed)
+    y = rng.choice(3, 500, p=[negatives, (1 - negatives) / 2, (1 - negatives) / 2])
+    logits = rng.normal(size=(500, 3)) + np.eye(3)[y] * 1.0 + [0.3, 0, 0]
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    r = tune_negative_threshold(y, probs, LABELS, objective="macro_f1")
+
+    def macro(t: float) -> float:
+        return float(f1_score(y, decide(probs, LABELS, "negative", t), average="macro"))
+
+    grid = np.r_[np.unique(probs[:, 0]), 1.0]
+    assert macro(r.threshold) == pytest.approx(max(macro(t) for t in grid))
+    # The reported precision/recall/F1 stay the negative class's, at the chosen threshold.
+    pred = decide(probs, LABELS, "negative", r.threshold)
+    assert f1_score(y == 0, pred == 0) == pytest.approx(r.f1)
+
+
 def test_negative_target_recall_picks_highest_threshold_reaching_it() -> None:
     y, probs = _toy_probs(2)
     r = tune_negative_threshold(y, probs, LABELS, target_recall=0.9)

@@ -232,10 +232,10 @@ def ask_worker_or_store(path: str, params: dict[str, str], direct) -> dict:  # t
     import urllib.parse
     import urllib.request
 
-    from streams.store.open import open_store
+    from streams.store.open import is_embedded, open_store
 
     settings = _settings()
-    if settings.clickhouse_dsn.startswith("chdb://"):
+    if is_embedded(settings.clickhouse_dsn):
         url = f"http://{settings.web_host}:{settings.web_port}{path}?{urllib.parse.urlencode(params)}"
         try:
             with urllib.request.urlopen(url, timeout=60) as resp:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from streams.schemas import Alert, HumanLabel, LabelRequest
 from streams.settings import Settings
-from streams.store.open import open_store
+from streams.store.open import is_embedded, open_store
 from streams.store.protocol import ScoredLabel, ShadowRows, Store
 
 
@@ -30,7 +30,7 @@ class RelayStore:
     @classmethod
     def for_settings(cls, settings: Settings) -> "RelayStore":
         dsn = settings.clickhouse_dsn
-        reader = None if dsn.startswith("chdb://") else open_store(dsn, settings.clickhouse_database)
+        reader = None if is_embedded(dsn) else open_store(dsn, settings.clickhouse_database)
         return cls(reader, settings.clickhouse_database)
 
     def insert_alerts(self, alerts: Sequence[Alert]) -> None:

@@ -10,7 +10,7 @@ from streams.store.clickhouse import ClickHouseStore, redact
 from streams.store.clickhouse import is_refused
 from streams.pipeline import BatchResult, RawRecord, store_dead_letters, store_sync
 from streams.schemas import DeadLetter, HumanLabel, ScoredPost
-from streams.store.open import open_store
+from streams.store.open import is_embedded, open_store
 from streams.store.protocol import Store
 from streams.trends import query_trends
 
@@ -129,6 +129,8 @@ def test_open_store_picks_the_backend_by_dsn_scheme(store):
     with pytest.raises(ValueError, match=r"unknown store DSN scheme 'postgres'.*chdb:///abs/dir.*http\(s\)://") as err:
         open_store("postgres://user:s3cret@db:5432/brandpulse")
     assert "s3cret" not in str(err.value)
+    # Only the embedded store is owned by one process; other processes reach it through topics.
+    assert is_embedded(store.dsn) and not is_embedded("https://user:pw@ch.example:8443")
 
 
 def test_shadow_rows_and_champion_labels_read_what_the_watch_compares(store):

@@ -19,7 +19,7 @@ from streams.dashboard.model import DashboardData, DashboardQuery, DashboardUnav
 from streams.dashboard.page import render_dashboard, render_error
 from streams.dashboard.worker_client import fetch_from_worker, served_by_worker, worker_url
 from streams.settings import Settings
-from streams.store.open import open_store
+from streams.store.open import is_embedded, open_store
 from streams.store.protocol import Store
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def create_dashboard_app(
     base = worker_url(settings)
     groups = BrandResolver.from_file(settings.brand_rules).groups
     ask_worker = served or (lambda: served_by_worker(base))
-    direct = store is not None or not settings.clickhouse_dsn.startswith("chdb://")
+    direct = store is not None or not is_embedded(settings.clickhouse_dsn)
     state: dict[str, Store] = {}
 
     @asynccontextmanager

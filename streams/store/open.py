@@ -16,6 +16,14 @@ BACKENDS: dict[str, Callable[[str, str], Store]] = {
     "clickhouse": ClickHouseStore,
 }
 
+# Schemes whose data lives in this process's directory: one process may open it at a time.
+EMBEDDED = frozenset({"chdb"})
+
+
+def is_embedded(dsn: str) -> bool:
+    """True when ``dsn`` names a store only its own process can open (another process must go through topics)."""
+    return urlsplit(dsn).scheme in EMBEDDED
+
 
 def check_dsn(dsn: str) -> str:
     """``dsn`` when :func:`open_store` has a backend for its scheme; ValueError naming the choices if not."""

@@ -49,6 +49,15 @@ def macro_f1(pairs: Iterable[tuple[str, str]]) -> float:
     return float(f1_score(human, predicted, labels=present, average="macro", zero_division=0))
 
 
+def class_f1(pairs: Iterable[tuple[str, str]], label: str) -> float | None:
+    """sklearn's F1 of ``label`` over ``(predicted, human)`` pairs; None if no human label is ``label``."""
+    pairs = list(pairs)
+    if not any(h == label for _, h in pairs):
+        return None
+    predicted, human = zip(*pairs)
+    return float(f1_score(human, predicted, labels=[label], average="macro", zero_division=0))
+
+
 def recall(pairs: Iterable[tuple[str, str]], label: str) -> float | None:
     """Recall of ``label`` (share of human-``label`` posts predicted as such); None if none occur."""
     hits = total = 0

@@ -17,7 +17,10 @@ Promotion rule (:func:`should_promote`) and why:
 - the challenger's macro-F1 beats the champion's by ``margin`` (0.02), so a model swap — which
   resets drift references and dashboards — buys a real gain;
 - and its negative recall is not worse by more than ``margin``: missing complaints is the failure
-  brand teams feel most, so an F1 gain bought with negative recall is not a win.
+  brand teams feel most, so an F1 gain bought with negative recall is not a win — unless its
+  negative F1 is better too. Recall alone rewards flagging everything: a champion that calls 97 %
+  of airline posts negative has the best recall there is and negative labels that mean nothing, and
+  no sane challenger could ever replace it.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from drift.measures import js_distance
-from drift.performance import macro_f1, recall
+from drift.performance import class_f1, macro_f1, recall
 from drift.records import HumanLabel
 
 NEGATIVE = "negative"
@@ -59,6 +62,8 @@ class ShadowReport(BaseModel):
     challenger_macro_f1: float
     champion_negative_recall: float | None
     challenger_negative_recall: float | None
+    champion_negative_f1: float | None = None
+    challenger_negative_f1: float | None = None
 
     def summary(self) -> str:
         def pct(x: float | None) -> str:
@@ -130,6 +135,8 @@ def compare(
         challenger_macro_f1=macro_f1(chall_pairs),
         champion_negative_recall=recall(champ_pairs, NEGATIVE),
         challenger_negative_recall=recall(chall_pairs, NEGATIVE),
+        champion_negative_f1=class_f1(champ_pairs, NEGATIVE),
+        challenger_negative_f1=class_f1(chall_pairs, NEGATIVE),
     )
 
 
@@ -150,10 +157,11 @@ def should_promote(report: ShadowReport, margin: float = 0.02, min_labels: int =
     champ_neg, chall_neg = report.champion_negative_recall, report.challenger_negative_recall
     if champ_neg is None or chall_neg is None:
         return False, f"no human-labelled {NEGATIVE} posts in the sample; negative recall cannot be checked"
-    if chall_neg < champ_neg - margin:
+    champ_f1, chall_f1 = report.champion_negative_f1, report.challenger_negative_f1
+    if chall_neg < champ_neg - margin and (champ_f1 is None or chall_f1 is None or chall_f1 <= champ_f1):
         return False, (
             f"challenger {NEGATIVE} recall {chall_neg:.3f} is below the champion's {champ_neg:.3f} "
-            f"by more than {margin:.3f}, despite a macro-F1 gain of {f1_gain:+.3f}"
+            f"by more than {margin:.3f} and its {NEGATIVE} F1 is no better, despite a macro-F1 gain of {f1_gain:+.3f}"
         )
     return True, (
         f"challenger macro-F1 {report.challenger_macro_f1:.3f} beats champion {report.champion_macro_f1:.3f} "

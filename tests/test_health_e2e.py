@@ -3,7 +3,8 @@
 - A crisis: one airline's posts become its real negative tweets while an airline-tuned model scores
   the stream. The sentiment shift is reported (to Slack, with the brand) and nothing retrains.
 - A domain shift: the general-tweet test model scores airline tweets. Model-health alerts fire and
-  exactly one retrain request goes out.
+  exactly one retrain request goes out; with human labels on the random sample, an airline-tuned
+  challenger in shadow is promoted by the running worker.
 """
 
 from __future__ import annotations
@@ -120,3 +121,37 @@ def test_a_domain_shift_raises_model_health_alerts_and_one_retrain_request(stack
     closed = ModelEvent(action="retrain-closed", role="challenger", retrain_for=version, reason="rejected: test")
     stack.produce([closed.model_dump_json().encode()], topic="model-events")
     worker.wait_for(lambda w: w.get("/stats")["retrains_in_flight"] == [], what="the retrain request closed")
+
+
+def test_after_a_domain_shift_human_labels_promote_the_challenger_that_knows_the_domain(
+    stack: Stack, trained_model: Path, airline_model: Path
+) -> None:
+    """The general-tweet champion scores airline tweets with an airline-tuned challenger in shadow; the
+    flyback sample's human labels alone decide, and the worker promotes the challenger without a restart."""
+    from models.registry import log_and_register
+    from streams.configs import registry_config
+    from streams.schemas import HumanLabel
+
+    registry = registry_config(stack.settings)
+    champion = log_and_register(trained_model, registry=registry, params={"test": "general"}, metrics={}, alias="champion")
+    challenger = log_and_register(airline_model, registry=registry, params={"test": "airline"}, metrics={}, alias="challenger")
+    _, stream = _split_rows()
+    rows = stream[:400]
+    worker = stack.worker(
+        BRANDPULSE_MODEL_REF="champion", BRANDPULSE_CHALLENGER_REF="challenger",
+        BRANDPULSE_FLYBACK_RATE="1.0", BRANDPULSE_PROMOTION_MIN_LABELS="300",
+    ).start()
+    assert (worker.get("/stats")["champion"], worker.get("/stats")["challenger"]) == (champion, challenger)
+    stack.produce(as_posts(rows, "shift"), keys=[b"one-partition"] * len(rows))
+    worker.wait_for(lambda w: w.get("/stats")["posts_scored"] >= len(rows), timeout_s=300, what="all scored")
+    assert worker.get("/stats")["champion"] == champion  # nothing is promoted without labels
+
+    labels = [HumanLabel(post_id=f"shift-{i}", label=r["airline_sentiment"], annotator="test (gold)", text=r["text"])
+              for i, r in enumerate(rows)]
+    stack.produce([h.model_dump_json().encode() for h in labels], topic="labels")
+    worker.wait_for(lambda w: w.get("/stats")["champion"] == challenger, timeout_s=120, what="the challenger promoted")
+    events = [json.loads(v) for v in stack.consume_all("model-events", 1, timeout_s=10)]
+    assert any(e.get("version") == challenger and e.get("role") == "champion" for e in events), events
+    promoted = [a for a in (json.loads(v) for v in stack.consume_all("alerts", 1, timeout_s=10)) if a["kind"] == "promotion"]
+    assert len(promoted) == 1 and promoted[0]["model_version"] == challenger, promoted
+    assert "macro-F1" in promoted[0]["message"]

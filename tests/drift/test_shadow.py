@@ -85,12 +85,28 @@ def test_should_promote_a_clear_winner() -> None:
         ({"n_labels": 199}, "only 199 labelled posts"),
         ({"challenger_macro_f1": 0.81}, "gain +0.010 < 0.020"),
         ({"challenger_negative_recall": 0.80}, "recall 0.800 is below"),
+        ({"challenger_negative_recall": 0.80, "champion_negative_f1": 0.8, "challenger_negative_f1": 0.8},
+         "F1 is no better"),
         ({"champion_negative_recall": None, "challenger_negative_recall": None}, "cannot be checked"),
     ],
 )
 def test_should_promote_refuses_with_a_reason(overrides: dict, reason: str) -> None:
     ok, why = should_promote(report(**overrides))
     assert not ok and reason in why
+
+
+def test_a_champion_that_flags_everything_negative_does_not_block_a_better_challenger() -> None:
+    """Recall alone rewards flagging everything; a recall loss bought back in precision (better F1) is a win."""
+    champion = [("negative", h) for h in ["negative"] * 60 + ["neutral"] * 25 + ["positive"] * 15]
+    challenger = ([("negative", "negative")] * 52 + [("neutral", "negative")] * 8 + [("neutral", "neutral")] * 22
+                  + [("negative", "neutral")] * 3 + [("positive", "positive")] * 15)
+    rows = lambda pairs, v: [row(str(i), p, v) for i, (p, _) in enumerate(pairs)]  # noqa: E731
+    labels = [HumanLabel(post_id=str(i), label=h, annotator="a") for i, (_, h) in enumerate(champion)]
+    rep = compare(rows(champion, "v1"), rows(challenger, "v2"), labels)
+    assert rep.champion_negative_recall == 1.0 and rep.challenger_negative_recall == pytest.approx(52 / 60)
+    assert rep.challenger_negative_f1 > rep.champion_negative_f1  # type: ignore[operator]
+    ok, why = should_promote(rep, min_labels=100)
+    assert ok, why
 
 
 def test_should_promote_margin_and_min_labels_are_tunable() -> None:

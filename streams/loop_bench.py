@@ -221,7 +221,8 @@ def summary_rows(results: Sequence[RunResult]) -> list[dict[str, str]]:
         rows.append({
             "run": f"{strategy} {start} {n}",
             "champion": f"{rs[0].champion_heldout_f1:.3f}",
-            "challenger": _mean_sd(chall),
+            # The spread is the gain's (the champion is one number), so it is shown once, there.
+            "challenger": f"{statistics.mean(chall):.3f}" if chall else "–",
             "gain": _mean_sd([c - rs[0].champion_heldout_f1 for c in chall]),
             "general Δ": _mean_sd(forgot),
             "promoted": f"{sum(r.promoted for r in rs)}/{len(rs)}",
@@ -237,8 +238,8 @@ def print_table(results: Sequence[RunResult]) -> None:
 
     rows = [{k: v for k, v in r.items() if k != "champion"} for r in summary_rows(results)]
     champion = f"{results[0].champion_heldout_f1:.3f}" if results else "–"
-    table = Table(title=f"Closed loop: held-out airline macro-F1 (champion {champion}), mean±sd over seeds",
-                  box=box.SIMPLE, padding=(0, 1), caption=(
+    table = Table(title=f"Closed loop: held-out airline macro-F1 (champion {champion}), mean±sd over seeds", show_edge=False,
+                  box=box.SIMPLE, padding=(0, 1), pad_edge=False, caption=(
         "run: selection, start, labels. general Δ: challenger − champion on general tweets. "
         "s→promo: retrain + shadow seconds"))
     for col in rows[0] if rows else ["no runs"]:

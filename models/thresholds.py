@@ -40,6 +40,15 @@ class ThresholdResult(BaseModel):
     is_argmax: bool = Field(default=False, description="True when plain argmax is the chosen rule (threshold=1.0)")
 
 
+def _flag_order(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The order rows are flagged in as the threshold falls (highest score first, stable) and, in
+    that order, the last index of each run of equal scores: every threshold flags whole runs."""
+    order = np.argsort(-scores, kind="stable")
+    s = scores[order]
+    ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True]) if len(s) else np.array([], dtype=np.int64)
+    return order, ends
+
+
 def _sweep(
     positive: np.ndarray, always: np.ndarray, scores: np.ndarray, empty_threshold: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -50,12 +59,10 @@ def _sweep(
     rest = ~always
     s = scores[rest]
     pos_rest = positive[rest]
-    order = np.argsort(-s, kind="stable")
+    order, ends = _flag_order(s)
     s, pos_rest = s[order], pos_rest[order]
     tp_cum = np.cumsum(pos_rest)
     fp_cum = np.cumsum(~pos_rest)
-    # Last index of each run of equal scores: every threshold flags whole runs.
-    ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True]) if len(s) else np.array([], dtype=np.int64)
     values = s[ends]
     lower = np.r_[values[1:], values[-1:] / 2.0] if len(values) else values
     thresholds = np.r_[empty_threshold, (values + lower) / 2.0]
@@ -149,10 +156,8 @@ def rule_macro_f1(y: np.ndarray, probs: np.ndarray, neg: int) -> np.ndarray:
     k = probs.shape[1]
     arg = probs.argmax(axis=1)
     rest = arg != neg
-    s = probs[rest, neg]
-    order = np.argsort(-s, kind="stable")
-    s, moved_from, truth = s[order], arg[rest][order], y[rest][order]
-    ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True]) if len(s) else np.array([], dtype=np.int64)
+    order, ends = _flag_order(probs[rest, neg])
+    moved_from, truth = arg[rest][order], y[rest][order]
     onehot = np.eye(k, dtype=np.int64)
     # Row i of each array: the change after flipping the first i+1 rows (the threshold list starts at "none").
     gain_tp_neg = np.r_[0, np.cumsum(truth == neg)[ends]]

@@ -14,12 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from models.registry import RegistryConfig
 from models.train import TrainConfig
 
-# A challenger is judged on macro-F1 (negative recall only guarded), so its negative rule is tuned for
-# macro-F1. Tuned for negative F1 on a validation set full of the live domain's complaints, the rule
-# flagged so much as negative that macro-F1 fell on the live domain and on general tweets.
+# A retrained model decides by argmax: no tuned negative threshold. Its class-weighted loss already
+# balances the classes, and a cut tuned on a few hundred validation rows fits their noise: at 500
+# labels, on 3 seeds × 2 recipes, a cut tuned for negative F1 or for macro-F1 lowered held-out airline
+# macro-F1 (by up to 0.018) and general-tweet macro-F1 (by up to 0.028) in every case where it moved.
 DEFAULT_TRAIN = TrainConfig(
     base_model="minilm", lr=8e-5, epochs=1.0, batch_size=32, max_length=64, patience=2, seed=42,
-    time_budget_s=15 * 60, threshold_objective="macro_f1",
+    time_budget_s=15 * 60, threshold_objective="none",
 )
 
 

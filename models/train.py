@@ -69,9 +69,12 @@ class TrainConfig(BaseModel):
     target_recall: float | None = Field(
         default=None, gt=0, le=1, description="Tune the negative threshold for this recall instead of best F1"
     )
-    threshold_objective: Literal["negative_f1", "macro_f1"] = Field(
+    threshold_objective: Literal["negative_f1", "macro_f1", "none"] = Field(
         default="negative_f1",
-        description="What the tuned negative threshold maximises on validation: negative-class F1, or macro-F1 of the rule",
+        description=(
+            "What the tuned negative threshold maximises on validation: negative-class F1, or macro-F1 of the "
+            "rule; 'none' tunes no threshold (argmax decides)"
+        ),
     )
     threads: int | None = Field(default=None, ge=1, description="torch CPU threads (default: all cores)")
     normalise: bool = Field(
@@ -293,7 +296,7 @@ def load_untrained(base_model: str, labels: list[str], cache_dir: Path) -> tuple
 
 def evaluate_logits(
     logits: np.ndarray, y: np.ndarray, labels: list[str], target_recall: float | None = None,
-    objective: Literal["negative_f1", "macro_f1"] = "negative_f1",
+    objective: Literal["negative_f1", "macro_f1", "none"] = "negative_f1",
 ) -> tuple[Calibration, np.ndarray, ThresholdResult | None, dict]:
     """Calibration, calibrated probs, tuned negative threshold and metrics of the tuned rule."""
     calibration = fit_calibration(logits, y)
@@ -302,7 +305,7 @@ def evaluate_logits(
     threshold = (
         tune_negative_threshold(y, apply_temperature(logits, calibration.temperature), labels, "negative",
                                 target_recall=target_recall, objective=objective)
-        if "negative" in labels
+        if "negative" in labels and objective != "none"
         else None
     )
     cut = None if threshold is None or threshold.is_argmax else threshold.threshold

@@ -110,3 +110,17 @@ def test_bad_input() -> None:
         tune_negative_threshold(y, probs, LABELS, target_recall=1.5)
     with pytest.raises(ValueError, match="0/1"):
         tune_binary_threshold(np.array([0, 2]), np.array([0.1, 0.2]))
+
+
+def test_no_threshold_objective_decides_by_argmax() -> None:
+    from models.train import evaluate_logits
+
+    y, probs = _toy_probs(6)
+    logits = np.log(probs) * 1.7  # a model that is overconfident, so calibration has something to fit
+    calibration, calibrated, threshold, metrics = evaluate_logits(logits, y, LABELS, objective="none")
+    assert threshold is None
+    argmax_macro = f1_score(y, logits.argmax(axis=1), average="macro")
+    assert metrics["macro_f1"] == pytest.approx(argmax_macro)
+    # The same scores with a tuned rule flag differently: the objective is what made the difference.
+    _, _, tuned, _ = evaluate_logits(logits, y, LABELS, objective="negative_f1")
+    assert tuned is not None and not tuned.is_argmax

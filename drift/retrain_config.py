@@ -65,8 +65,15 @@ class TrainerConfig(BaseModel):
     min_gain: float | None = Field(
         default=0.0,
         description=(
-            "Send to shadow only if held-out macro-F1 beats the champion's by this; a loser is kept in the "
+            "Send to shadow only if held-out macro-F1 may beat the champion's by this; a loser is kept in the "
             "registry without the challenger alias (None: always send)"
+        ),
+    )
+    gate_confidence: float | None = Field(
+        default=0.9, gt=0.5, lt=1,
+        description=(
+            "Keep out of shadow only a model whose gain is below min_gain with this one-sided confidence "
+            "(paired bootstrap over the held-out labels); None: any point estimate below min_gain"
         ),
     )
     recipes: list[Recipe] = Field(default_factory=lambda: [WARM, WARM_GENTLE], min_length=1)

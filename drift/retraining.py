@@ -12,8 +12,9 @@ For each request :func:`run_retrain`
 3. evaluates the winner *and the current champion* on the held-out human labels, exactly as
    served (raw text, each checkpoint's own calibration and negative threshold; the one evaluator,
    :func:`models.cv.holdout_report`), and writes both reports plus a side-by-side comparison;
-4. registers the winner in MLflow; only if it does not lose to the champion there does it get the
-   'challenger' alias. The outcome carries the model event and the alert that announce it.
+4. registers the winner in MLflow; unless it is worse than the champion there beyond sampling noise
+   (:func:`gate`, a paired bootstrap) it gets the 'challenger' alias. The outcome carries the model
+   event and the alert that announce it.
 
 ``brandpulse trainer`` (:mod:`streams.trainer`) is the Kafka loop around it.
 """
@@ -33,8 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from drift.performance import bootstrap_gain_upper
 from drift.records import Alert, HumanLabel, ModelEvent, RetrainRequest
 from drift.retrain_config import Recipe, RetrainPlaces, TrainerConfig
 from drift.training_sets import TrainingSets, build_training_sets, usable_labels
@@ -53,6 +55,8 @@ class Evaluation(BaseModel):
     macro_f1: float
     accuracy: float
     negative_recall: float | None
+    # Per post, for the paired comparison with the champion; not kept in the outcome or the registry.
+    predicted: list[str] = Field(default_factory=list, exclude=True, repr=False)
 
 
 def evaluate_checkpoint(
@@ -80,6 +84,7 @@ def evaluate_checkpoint(
         macro_f1=ev.metrics["macro_f1"],
         accuracy=ev.metrics["accuracy"],
         negative_recall=neg["recall"] if neg and neg["support"] else None,
+        predicted=[ev.labels[i] for i in ev.pred],
     )
 
 
@@ -164,6 +169,25 @@ def _summary(sets: TrainingSets, new: Evaluation, champ: Evaluation | None) -> s
         f"on {sets.evaluation.source} held out ({len(sets.evaluation)}): macro-F1 {new.macro_f1:.3f}, "
         f"negative recall {_fmt(new.negative_recall)}{vs}; trained on {len(sets.train)} texts "
         f"({sets.human_train_rows} human-labelled)"
+    )
+
+
+def gate(gold: Sequence[str], new: Evaluation, champ: Evaluation | None, config: TrainerConfig) -> tuple[bool, str]:
+    """Whether the retrained model stays out of shadow, and the numbers that decided it.
+
+    The held-out part is 30 % of the labels — 60 posts of 200 — so a point estimate says little: a
+    model better by several points on 2,000 posts can lose on 60. Only a loss beyond sampling noise
+    keeps a model out; the promotion rule, on the random sample, judges everything else.
+    """
+    if config.min_gain is None or champ is None:
+        return False, "no champion to compare" if champ is None else "gate off"
+    gain = new.macro_f1 - champ.macro_f1
+    if config.gate_confidence is None:
+        return gain < config.min_gain, f"gain {gain:+.3f}, needed {config.min_gain:+.3f}"
+    upper = bootstrap_gain_upper(gold, new.predicted, champ.predicted, config.gate_confidence)
+    return upper < config.min_gain, (
+        f"gain {gain:+.3f}, {config.gate_confidence:.0%} upper bound {upper:+.3f} on {len(gold)} labels, "
+        f"needed {config.min_gain:+.3f}"
     )
 
 
@@ -309,7 +333,7 @@ def run_retrain(
                 challenger=new, champion=champ, train_rows=len(sets.train), human_train_rows=sets.human_train_rows,
                 eval_rows=len(sets.evaluation), report_dir=report_dir,
             )
-            loses = config.min_gain is not None and champ is not None and new.macro_f1 < champ.macro_f1 + config.min_gain
+            loses, verdict = gate(sets.evaluation.labels, new, champ, config)
             # Registered either way (its reports stay findable); only a winner gets the alias workers shadow.
             version = log_and_register(
                 model_dir,
@@ -319,7 +343,7 @@ def run_retrain(
                     "reason": request.reason, "base_corpus": config.base_corpus, "base_rows": sets.base_rows,
                     "human_train_rows": sets.human_train_rows, "recipe": recipe.model_dump_json(),
                     "warm_start_from": best.started_from, "eval_rows": len(sets.evaluation), "steps": result.steps,
-                    "recipes_tried": json.dumps(best.tried),
+                    "recipes_tried": json.dumps(best.tried), "gate": verdict,
                 },
                 metrics=result.meta.metrics | {
                     "human_macro_f1": new.macro_f1, "human_accuracy": new.accuracy,
@@ -337,13 +361,13 @@ def run_retrain(
                 return RetrainOutcome(
                     **outcome, **common, status="rejected", version=version, seconds=time.perf_counter() - started,
                     message=(
-                        f"retrained model {version} kept in the registry but not sent to shadow (gain below "
-                        f"{config.min_gain:+.3f}): {summary}"
+                        f"retrained model {version} kept in the registry but not sent to shadow (worse than the "
+                        f"champion on the held-out labels: {verdict}): {summary}"
                     ),
                 )
             return RetrainOutcome(
                 **outcome, **common, status="registered", version=version, seconds=time.perf_counter() - started,
-                message=f"challenger {version} registered and sent to shadow scoring; {summary}",
+                message=f"challenger {version} registered and sent to shadow scoring ({verdict}); {summary}",
             )
     except Exception as exc:  # noqa: BLE001 - a failed retrain is reported, the trainer keeps running
         log.error("retrain %s failed:\n%s", request.request_id, traceback.format_exc())

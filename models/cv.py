@@ -53,6 +53,7 @@ class Evaluation:
     version: str
     threshold: float | None
     model_labels: list[str]  # what the checkpoint predicts; ``labels`` are the data's (a subset of them)
+    pred: np.ndarray  # the decided class per row, indices into ``labels``
 
 
 def evaluate_checkpoint(
@@ -68,7 +69,7 @@ def evaluate_checkpoint(
     bias = None if meta.class_bias is None else [meta.class_bias[scorer.labels.index(lab)] for lab in data.label_names]
     pred = decide(probs, data.label_names, neg, cut, bias)
     metrics = classification_metrics(data.y, probs, data.label_names, y_pred=pred)
-    return Evaluation(metrics, data.y, probs, data.label_names, meta.version, cut, scorer.labels)
+    return Evaluation(metrics, data.y, probs, data.label_names, meta.version, cut, scorer.labels, pred)
 
 
 def holdout_report(

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from drift.performance import PerformanceConfig, PerformanceMonitor, bootstrap_macro_f1_upper, macro_f1, recall
+from drift.performance import (
+    PerformanceConfig, PerformanceMonitor, bootstrap_gain_upper, bootstrap_macro_f1_upper, macro_f1, recall,
+)
 from drift.retrain import RetrainCoalescer
 from streams.schemas import Alert
 from tests.drift.helpers import LABELS, airline_rows
@@ -129,3 +131,34 @@ def test_a_retrain_that_never_reported_back_expires() -> None:
     assert c.offer(alert(2, 1)) is None  # coalesced while in flight
     again = c.offer(alert(3, 7))  # the first never completed: a new request after the expiry
     assert again is not None and again.request_id != first.request_id
+
+
+def test_each_paired_resample_scores_both_models_on_the_same_posts() -> None:
+    rng = random.Random(8)
+    gold = [rng.choice(LABELS) for _ in range(80)]
+    new = [g if rng.random() < 0.7 else rng.choice(LABELS) for g in gold]
+    old = [g if rng.random() < 0.5 else rng.choice(LABELS) for g in gold]
+    upper = bootstrap_gain_upper(gold, new, old, confidence=0.5, resamples=1, seed=3)
+    draw = np.random.default_rng(3).integers(0, len(gold), size=(1, len(gold)))[0]
+    assert upper == pytest.approx(
+        macro_f1([(new[i], gold[i]) for i in draw]) - macro_f1([(old[i], gold[i]) for i in draw])
+    )
+    with pytest.raises(ValueError, match="same non-empty posts"):
+        bootstrap_gain_upper(gold, new[:-1], old)
+
+
+def test_the_gain_bound_tells_a_real_loss_from_noise_on_real_labels() -> None:
+    gold = [r["airline_sentiment"] for r in airline_rows()[:150]]  # the trainer's held-out part at 500 labels
+    champion = [p for p, _ in _noisy(gold, 0.35, 1)]
+    # A different model, not a degraded copy: it fixes 10 of the champion's errors and makes 14 new
+    # ones — a net loss of 4 posts, which 24 disagreements on 150 posts cannot tell from luck.
+    right = [i for i, (p, g) in enumerate(zip(champion, gold)) if p == g][:14]
+    wrong = [i for i, (p, g) in enumerate(zip(champion, gold)) if p != g][:10]
+    slightly_worse = [
+        gold[i] if i in wrong else next(x for x in LABELS if x != p) if i in right else p for i, p in enumerate(champion)
+    ]
+    much_worse = [p for p, _ in _noisy(gold, 0.75, 3)]
+    assert macro_f1(list(zip(slightly_worse, gold))) < macro_f1(list(zip(champion, gold)))
+    assert bootstrap_gain_upper(gold, slightly_worse, champion) > 0  # a point loss within noise
+    assert bootstrap_gain_upper(gold, much_worse, champion) < 0
+    assert bootstrap_gain_upper(gold, champion, champion) == 0.0

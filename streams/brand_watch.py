@@ -26,7 +26,7 @@ from models.files import atomic_write_text
 from streams.slack import SlackNotifier
 from streams import prometheus
 from streams.brand_routing import BrandAlertSender, load_rules
-from streams.store.clickhouse import write_logging_refusals
+from streams.refusals import write_or_dead_letter
 from streams.pipeline import BatchResult
 from streams.schemas import Alert, ScoredPost, utcnow
 from streams.settings import Settings
@@ -74,6 +74,7 @@ class BrandWatcher:
         self.autosave = autosave
         self.store = store
         self.send = send
+        self.alerts_topic = settings.topic("alerts")
         self.sender = BrandAlertSender(notifier, load_rules(settings.alert_routes), groups or {})
         self.path = settings.state_dir / "brand" / "monitor.json"
         config = load_config(settings.brand_alert_config)
@@ -123,7 +124,8 @@ class BrandWatcher:
 
     async def raise_events(self, events: Sequence[BrandEvent], model_version: str) -> None:
         alerts = [to_alert(e, model_version) for e in events]
-        await asyncio.to_thread(write_logging_refusals, self.store.insert_alerts, alerts, what="brand alert insert")
+        await asyncio.to_thread(write_or_dead_letter, self.store, self.store.insert_alerts, alerts,
+                                topic=self.alerts_topic, what="brand alert")
         prometheus.record_alerts(alerts)
         for event, alert in zip(events, alerts):
             log.warning("BRAND ALERT %s brand=%s: %s", alert.kind, alert.brand, alert.message)

@@ -27,7 +27,7 @@ from drift.retrain import RetrainCoalescer
 from drift.shadow import ShadowReport, compare, should_promote
 from streams.slack import SlackNotifier
 from streams import prometheus
-from streams.store.clickhouse import write_logging_refusals
+from streams.refusals import write_or_dead_letter
 from streams.pipeline import BatchResult
 from models.files import atomic_write_text
 from models.scorer import decide
@@ -129,7 +129,8 @@ class Watcher:
             alerts += [Alert(alert_id=uuid.uuid4().hex, **sig.model_dump()) for sig in signals]
         requests = select_for_labelling(result.scored, rate=self.flyback_rate, active=self.active, now=time.monotonic())
         if requests:
-            await asyncio.to_thread(write_logging_refusals, self.store.insert_label_requests, requests, what="label queue insert")
+            await asyncio.to_thread(write_or_dead_letter, self.store, self.store.insert_label_requests, requests,
+                                    topic=self.settings.topic("label-requests"), what="label request")
             for req in requests:
                 await self.send("label-requests", req.post_id.encode(), req.model_dump_json().encode())
             self.label_requests += len(requests)
@@ -143,7 +144,8 @@ class Watcher:
         """
         if not labels:
             return
-        await asyncio.to_thread(write_logging_refusals, self.store.insert_human_labels, labels, what="human label insert")
+        await asyncio.to_thread(write_or_dead_letter, self.store, self.store.insert_human_labels, labels,
+                                topic=self.settings.topic("labels"), what="human label")
         by_post = {lab.post_id: lab.label for lab in labels if self.is_random_sample(lab.post_id)}
         if not by_post:
             await self.review_challenger()
@@ -193,7 +195,8 @@ class Watcher:
         if not alerts:
             return
         alerts = [self._with_health(a) if a.kind == "sentiment_shift" else a for a in alerts]
-        await asyncio.to_thread(write_logging_refusals, self.store.insert_alerts, alerts, what="alert insert")
+        await asyncio.to_thread(write_or_dead_letter, self.store, self.store.insert_alerts, alerts,
+                                topic=self.settings.topic("alerts"), what="alert")
         prometheus.record_alerts(alerts)
         for alert in alerts:
             log.warning("ALERT %s %s brand=%s: %s", alert.kind, alert.detector, alert.brand or "*", alert.message)

@@ -1,5 +1,6 @@
 """The ClickHouse sink on real chDB: idempotent writes, trends, and surviving an outage."""
 
+import base64
 import datetime as dt
 import threading
 import time
@@ -9,7 +10,8 @@ import pytest
 from streams.store.clickhouse import ClickHouseStore, redact
 from streams.store.clickhouse import is_refused
 from streams.pipeline import BatchResult, RawRecord, store_dead_letters, store_sync
-from streams.schemas import DeadLetter, HumanLabel, ScoredPost
+from streams.refusals import write_or_dead_letter
+from streams.schemas import Alert, DeadLetter, HumanLabel, ScoredPost
 from streams.store.open import is_embedded, open_store
 from streams.store.protocol import Store
 from streams.trends import query_trends
@@ -156,3 +158,29 @@ def test_buckets_without_expected_shares_fall_back_to_label_counts():
     assert expected_shares(old) == {"negative": 0.4, "neutral": 0.5, "positive": 0.1}
     new = TrendRow(T0, 10, 4, 5, 1, 0.8, 0.3, 0.5, 0.2)
     assert expected_shares(new) == {"negative": 0.3, "neutral": 0.5, "positive": 0.2}
+
+
+def test_monitoring_rows_the_store_refuses_are_dead_lettered_once_each(store):
+    def alert(alert_id: str, message: str) -> Alert:
+        return Alert(alert_id=alert_id, kind="sentiment_shift", detector="chi2", statistic=0.3, threshold=0.1,
+                     window=500, model_version="m/1", message=message)
+
+    alerts = [alert("ok-1", "fine"), alert("bad-1", "lone \ud800"), alert("bad-2", "another \udfff")]
+    labels = [HumanLabel(post_id="lab-ok", label="negative", annotator="a"),
+              HumanLabel(post_id="lab-bad", label="negative", annotator="a", text="x\ud800")]
+    for _ in range(2):  # a redelivered batch is refused again and lands on the same dead letters
+        dead = write_or_dead_letter(store, store.insert_alerts, alerts, topic="t.alerts", what="alert")
+        dead += write_or_dead_letter(store, store.insert_human_labels, labels, topic="t.labels", what="human label")
+        assert [(d.error_kind, d.source_topic, d.post_id) for d in dead] == [
+            ("storage_rejected", "t.alerts", None), ("storage_rejected", "t.alerts", None),
+            ("storage_rejected", "t.labels", "lab-bad"),
+        ]
+    assert store.scalar("SELECT count() FROM brandpulse.alerts FINAL WHERE alert_id LIKE '%-1' OR alert_id LIKE '%-2'") == 1
+    assert store.scalar("SELECT count() FROM brandpulse.human_labels FINAL WHERE post_id LIKE 'lab-%'") == 1
+    stored = store.query(
+        "SELECT source_topic, partition, reason, value_b64 FROM brandpulse.dead_letters FINAL "
+        "WHERE source_topic IN ('t.alerts', 't.labels') ORDER BY source_topic, value_b64"
+    )
+    assert [(r["source_topic"], r["partition"]) for r in stored] == [("t.alerts", -1), ("t.alerts", -1), ("t.labels", -1)]
+    assert all("ClickHouse refused the" in r["reason"] and "surrogates" in r["reason"] for r in stored)
+    assert any(b"bad-1" in base64.b64decode(r["value_b64"]) for r in stored)  # what was refused is kept

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from streams.agents import hold, publish, raw, read_records, release, runtime
 from streams.app import alerts_topic, app, deadletter_topic, label_requests_topic, labels_topic, scored_topic, settings
-from streams.store.clickhouse import write_logging_refusals
+from streams.refusals import write_or_dead_letter
 from streams.pipeline import BatchResult, publish_stage, reject, store_dead_letters, store_sync
 from streams.schemas import Alert, DeadLetter, HumanLabel, LabelRequest, ScoredPost
 
@@ -91,27 +91,30 @@ async def store_dead_letters_topic(stream):  # type: ignore[no-untyped-def]
         release(events)
 
 
-async def _store_records(stream, model: type[M], insert: Callable[[Sequence[M]], None], kind: str) -> None:  # type: ignore[no-untyped-def]
-    """Monitoring records: refused rows are logged (as in the embedded worker), unreadable ones dead-lettered."""
+async def _store_records(stream, model: type[M], insert: Callable[[Sequence[M]], None], kind: str, key: str) -> None:  # type: ignore[no-untyped-def]
+    """Monitoring records: rows the store refuses and unreadable records are dead-lettered."""
     await runtime.ready.wait()
     async for events in stream.take_events(500, within=1.0):
         hold(events)
         rows, bad = read_records(events, model, kind)
-        await asyncio.to_thread(write_logging_refusals, insert, rows, what=f"{model.__name__} insert")
+        await asyncio.to_thread(
+            write_or_dead_letter, runtime.store, insert, rows, topic=settings.topic(key), what=model.__name__,
+            should_stop=_stopping,
+        )
         await _dead_letter(bad)
         release(events)
 
 
 @app.agent(alerts_topic)
 async def store_alerts(stream):  # type: ignore[no-untyped-def]
-    await _store_records(stream, Alert, lambda rows: runtime.store.insert_alerts(rows), "bad_alert")  # type: ignore[union-attr]
+    await _store_records(stream, Alert, lambda rows: runtime.store.insert_alerts(rows), "bad_alert", "alerts")  # type: ignore[union-attr]
 
 
 @app.agent(label_requests_topic)
 async def store_label_requests(stream):  # type: ignore[no-untyped-def]
-    await _store_records(stream, LabelRequest, lambda rows: runtime.store.insert_label_requests(rows), "bad_label_request")  # type: ignore[union-attr]
+    await _store_records(stream, LabelRequest, lambda rows: runtime.store.insert_label_requests(rows), "bad_label_request", "label-requests")  # type: ignore[union-attr]
 
 
 @app.agent(labels_topic)
 async def store_labels(stream):  # type: ignore[no-untyped-def]
-    await _store_records(stream, HumanLabel, lambda rows: runtime.store.insert_human_labels(rows), "bad_label")  # type: ignore[union-attr]
+    await _store_records(stream, HumanLabel, lambda rows: runtime.store.insert_human_labels(rows), "bad_label", "labels")  # type: ignore[union-attr]

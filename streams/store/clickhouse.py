@@ -28,7 +28,6 @@ from pydantic import BaseModel
 
 from drift.brand.post import BrandPost
 from streams.store.clickhouse_schema import schema_ddl
-from streams.retry import retry_forever
 from streams.schemas import Alert, DeadLetter, HumanLabel, LabelRequest, ScoredPost
 from streams.store.protocol import (
     BrandPostOrder,
@@ -401,10 +400,3 @@ def insert_isolating(rows: Sequence[T], insert: Callable[[Sequence[T]], None]) -
             return [(rows[0], exc)]
     mid = len(rows) // 2
     return insert_isolating(rows[:mid], insert) + insert_isolating(rows[mid:], insert)
-
-
-def write_logging_refusals(insert: Callable[[Sequence[T]], None], rows: Sequence[T], *, what: str) -> None:
-    """Insert monitoring records (alerts, label requests, labels): wait out an unavailable store; a row
-    it refuses is logged, never retried for ever (that would stall the batch that raised it)."""
-    for row, exc in retry_forever(lambda: insert_isolating(rows, insert), what=what):
-        log.error("%s: ClickHouse refused %r: %r", what, row, exc)

@@ -15,7 +15,12 @@ the *model* is failing is evidence about the model itself. Two label-free signal
   reference texts' vocabulary) of the live window against the checkpoint's reference texts, tested
   with a domain classifier: gradient-boosted trees try to tell live posts from reference posts under
   5-fold cross-validation; ROC-AUC ≈ 0.5 means indistinguishable, ≥ ``auc_threshold`` (0.75) means
-  the model is reading a different kind of text than it was validated on.
+  the model is reading a different kind of text than it was validated on. The same test runs on the
+  served encoder's sentence embeddings of the most recent ``embedding_sample`` posts (a logistic
+  regression; the caller supplies the embedding function, :class:`models.embeddings.SentenceEmbedder`),
+  which sees a change of topic that leaves length and vocabulary alone. A sentiment model's
+  embeddings carry sentiment, so the reference is first reweighted to the window's decided-label
+  mix (:func:`mix_weights`): a wave of complaints is not new input.
 
 The reference comes from ``CheckpointMeta.reference_texts`` (a sample of the validation texts) scored
 by the served model when it is loaded. Pure: plain inputs, no I/O; the worker calls
@@ -27,7 +32,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -132,18 +137,51 @@ def describe(texts: Sequence[str], vocab: frozenset[str]) -> np.ndarray:
     return rows
 
 
-def domain_auc(reference: np.ndarray, current: np.ndarray, seed: int = 0) -> float:
-    """Cross-validated ROC-AUC of a classifier telling ``current`` rows from ``reference`` rows."""
+def mix_weights(reference_decided: np.ndarray, current_decided: np.ndarray, k: int) -> np.ndarray:
+    """Weights for the reference rows that give them the current window's decided-label mix.
+
+    A sentiment model's own embeddings carry the sentiment it decides, so a wave of complaints
+    would look like new inputs; weighted to the same label mix, the reference differs from the live
+    window only in what the model reads, not in how much of each label there is. Mean weight 1.
+    """
+    ref_share = np.bincount(reference_decided, minlength=k) / max(len(reference_decided), 1)
+    cur_share = np.bincount(current_decided, minlength=k) / max(len(current_decided), 1)
+    per_class = np.divide(cur_share, ref_share, out=np.zeros(k), where=ref_share > 0)
+    w = per_class[reference_decided]
+    total = w.sum()
+    # No reference row shares a label with the window: nothing to weight by, compare as they are.
+    return w * (len(w) / total) if total > 0 else np.ones(len(reference_decided))
+
+
+def domain_auc(
+    reference: np.ndarray, current: np.ndarray, seed: int = 0, linear: bool = False,
+    reference_weights: np.ndarray | None = None,
+) -> float:
+    """Cross-validated ROC-AUC of a classifier telling ``current`` rows from ``reference`` rows.
+
+    Shallow boosted trees for the few, differently scaled text descriptors; ``linear`` (a logistic
+    regression) for sentence embeddings: hundreds of dense dimensions and a few hundred rows, where a
+    linear boundary is what separates topics and trees would split on noise. ``reference_weights``
+    reweight the reference rows in training and in the AUC (see :func:`mix_weights`).
+    """
     from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     x = np.vstack([reference, current])
     y = np.r_[np.zeros(len(reference)), np.ones(len(current))]
-    clf = HistGradientBoostingClassifier(max_iter=30, max_depth=3, random_state=seed)
+    clf = (
+        LogisticRegression(C=1.0, max_iter=1000) if linear
+        else HistGradientBoostingClassifier(max_iter=30, max_depth=3, random_state=seed)
+    )
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
-    scores = cross_val_predict(clf, x, y, cv=folds, method="predict_proba")[:, 1]
-    return float(roc_auc_score(y, scores))
+    if reference_weights is None:
+        scores = cross_val_predict(clf, x, y, cv=folds, method="predict_proba")[:, 1]
+        return float(roc_auc_score(y, scores))
+    w = np.r_[reference_weights, np.ones(len(current))]
+    scores = cross_val_predict(clf, x, y, cv=folds, method="predict_proba", params={"sample_weight": w})[:, 1]
+    return float(roc_auc_score(y, scores, sample_weight=w))
 
 
 def shifted_descriptors(reference: np.ndarray, current: np.ndarray, top: int = 3) -> list[str]:
@@ -174,10 +212,13 @@ class HealthReference:
     descriptors: np.ndarray
     vocab: frozenset[str]
     normalise: bool = False  # the checkpoint masks @handles and links: live texts are described masked too
+    embeddings: np.ndarray | None = None  # the reference texts in the encoder's sentence space (None: not checked)
+    decided: np.ndarray | None = None  # the label index decided for each reference text (weights the embeddings)
 
 
 def build_reference(
-    texts: Sequence[str], probs: np.ndarray, decided: Sequence[str], labels: Sequence[str], normalise: bool = False
+    texts: Sequence[str], probs: np.ndarray, decided: Sequence[str], labels: Sequence[str], normalise: bool = False,
+    embeddings: np.ndarray | None = None,
 ) -> HealthReference:
     """From the checkpoint's reference texts as the served model scores them.
 
@@ -186,6 +227,8 @@ def build_reference(
     """
     if len(texts) < 20:
         raise ValueError(f"a health reference needs at least 20 texts, got {len(texts)}")
+    if embeddings is not None and len(embeddings) != len(texts):
+        raise ValueError(f"{len(embeddings)} embeddings for {len(texts)} reference texts")
     index = {lab: i for i, lab in enumerate(labels)}
     d = np.array([index[x] for x in decided])
     mix = np.bincount(d, minlength=len(labels)) / len(d)
@@ -193,7 +236,7 @@ def build_reference(
     return HealthReference(
         labels=list(labels), mix=mix, accuracy=adjusted_accuracy(probs, d, mix),
         macro_f1=estimated_macro_f1(probs, d), descriptors=describe(texts[1::2], vocab), vocab=vocab,
-        normalise=normalise,
+        normalise=normalise, embeddings=embeddings, decided=d,
     )
 
 
@@ -207,6 +250,10 @@ class HealthConfig(BaseModel):
         default=0.05, gt=0, lt=1, description="Fall of the prior-adjusted estimated accuracy that means model trouble"
     )
     auc_threshold: float = Field(default=0.75, gt=0.5, le=1, description="Domain-classifier AUC that means input drift")
+    embedding_sample: int = Field(
+        default=96, ge=0, le=5_000,
+        description="Most recent posts embedded per check for the sentence-embedding drift test (0: off)",
+    )
     brand_window: int = Field(default=300, ge=20, description="Recent posts per brand for the brand estimate")
     max_brands: int = Field(default=200, ge=0)
     seed: int = 0
@@ -219,7 +266,8 @@ class HealthStatus(BaseModel):
     estimated_accuracy: float
     reference_accuracy: float
     estimated_macro_f1: float
-    domain_auc: float | None = None
+    domain_auc: float | None = None  # on text descriptors
+    embedding_auc: float | None = None  # on the encoder's sentence embeddings
 
     @property
     def accuracy_drop(self) -> float:
@@ -228,6 +276,7 @@ class HealthStatus(BaseModel):
     def summary(self) -> str:
         where = f"on brand {self.brand!r}" if self.brand else "overall"
         auc = "" if self.domain_auc is None else f"; input drift AUC {self.domain_auc:.2f}"
+        auc += "" if self.embedding_auc is None else f" (embeddings {self.embedding_auc:.2f})"
         return (
             f"estimated accuracy {where} {self.estimated_accuracy:.3f} vs {self.reference_accuracy:.3f} validated "
             f"(CBPE, last {self.posts} posts){auc}"
@@ -257,14 +306,21 @@ class HealthMonitor:
     def __init__(self, config: HealthConfig | None = None) -> None:
         self.config = config or HealthConfig()
         self._refs: dict[str, HealthReference] = {}
+        self._embed: dict[str, Callable[[list[str]], np.ndarray]] = {}
         self._windows: dict[str, _Window] = {}
         self._brands: dict[str, dict[str, _Window]] = {}
         self._since_check: dict[str, int] = {}
         self._last: dict[str, HealthStatus] = {}
         self.alerted: set[tuple[str, str]] = set()  # (model version, alert kind) currently firing
 
-    def set_reference(self, model_version: str, reference: HealthReference) -> None:
+    def set_reference(
+        self, model_version: str, reference: HealthReference, embed: Callable[[list[str]], np.ndarray] | None = None
+    ) -> None:
+        """``embed`` maps texts to the space of ``reference.embeddings`` (the served encoder); without
+        both, input drift is tested on the text descriptors alone."""
         self._refs[model_version] = reference
+        if embed is not None and reference.embeddings is not None:
+            self._embed[model_version] = embed
 
     def has_reference(self, model_version: str) -> bool:
         return model_version in self._refs
@@ -311,10 +367,16 @@ class HealthMonitor:
         texts = list(window.texts)
         current = describe(texts, ref.vocab)
         auc = domain_auc(ref.descriptors, current, self.config.seed)
+        embed, sample = self._embed.get(model_version), self.config.embedding_sample
+        emb_auc = None
+        if embed is not None and ref.embeddings is not None and ref.decided is not None and sample:
+            weights = mix_weights(ref.decided, decided[-sample:], len(ref.labels))
+            emb_auc = domain_auc(ref.embeddings, embed(texts[-sample:]), self.config.seed, linear=True,
+                                 reference_weights=weights)
         status = HealthStatus(
             model_version=model_version, posts=len(decided),
             estimated_accuracy=adjusted_accuracy(probs, decided, ref.mix), reference_accuracy=ref.accuracy,
-            estimated_macro_f1=estimated_macro_f1(probs, decided), domain_auc=auc,
+            estimated_macro_f1=estimated_macro_f1(probs, decided), domain_auc=auc, embedding_auc=emb_auc,
         )
         self._last[model_version] = status
         alerts: list[HealthSignal] = []
@@ -332,15 +394,21 @@ class HealthMonitor:
                     f"(reference {ref.macro_f1:.3f})."
                 ),
             ))
-        if self._edge(model_version, "input_drift", auc >= self.config.auc_threshold):
+        drifted = {
+            name: value for name, value in (("text descriptors", auc), ("sentence embeddings", emb_auc))
+            if value is not None and value >= self.config.auc_threshold
+        }
+        if self._edge(model_version, "input_drift", bool(drifted)):
+            embedded = "" if emb_auc is None else f"; on the encoder's sentence embeddings AUC {emb_auc:.2f} (last {min(sample, len(texts))} posts)"
             alerts.append(HealthSignal(
-                kind="input_drift", detector="domain_classifier(text descriptors)",
-                statistic=auc, threshold=self.config.auc_threshold, window=status.posts,
+                kind="input_drift", detector=f"domain_classifier({' + '.join(drifted)})",
+                statistic=max(drifted.values()), threshold=self.config.auc_threshold, window=status.posts,
                 model_version=model_version, example_post_ids=[window.ids[-i] for i in range(1, 6) if i <= len(window.ids)],
                 message=(
                     f"Posts scored by {model_version} no longer look like its reference texts: a classifier tells "
-                    f"them apart with AUC {auc:.2f} (0.5 = indistinguishable) over the last {status.posts} posts; "
-                    f"most changed: {', '.join(shifted_descriptors(ref.descriptors, current))}."
+                    f"them apart (0.5 = indistinguishable) with AUC {auc:.2f} on text descriptors over the last "
+                    f"{status.posts} posts{embedded}; descriptors that moved most: "
+                    f"{', '.join(shifted_descriptors(ref.descriptors, current))}."
                 ),
             ))
         return alerts
@@ -357,6 +425,6 @@ class HealthMonitor:
         return True
 
     def drop_version(self, model_version: str) -> None:
-        for d in (self._refs, self._windows, self._brands, self._since_check, self._last):
+        for d in (self._refs, self._embed, self._windows, self._brands, self._since_check, self._last):
             d.pop(model_version, None)
         self.alerted = {k for k in self.alerted if k[0] != model_version}

@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -61,6 +62,10 @@ class CachedScorer:
     @property
     def meta(self) -> CheckpointMeta:
         return self.scorer.meta
+
+    @property
+    def model_dir(self) -> Path:
+        return self.scorer.model_dir
 
     @property
     def version(self) -> str:

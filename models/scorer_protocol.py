@@ -7,6 +7,7 @@ Its own module so :mod:`models.cache` (which wraps any scorer) and :mod:`models.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -19,6 +20,7 @@ class SentimentScorer(Protocol):
     """What every backend (and the cache wrapping one) offers."""
 
     meta: CheckpointMeta
+    model_dir: Path
 
     @property
     def version(self) -> str: ...

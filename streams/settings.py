@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     health_window: int = Field(
         default=500, ge=50, le=20_000, description="Posts per model-health check (estimated accuracy, input drift)"
     )
+    health_embedding_sample: int = Field(
+        default=96, ge=0, le=5_000,
+        description="Most recent posts each model-health check embeds with the served encoder for input drift (0: off)",
+    )
 
     @property
     def language_config(self) -> LanguageConfig:

@@ -29,6 +29,7 @@ from streams.slack import SlackNotifier
 from streams import prometheus
 from streams.refusals import write_or_dead_letter
 from streams.pipeline import BatchResult
+from models.embeddings import SentenceEmbedder
 from models.files import atomic_write_text
 from models.scorer import decide
 from models.scorer_factory import SentimentScorer
@@ -64,7 +65,10 @@ class Watcher:
         self.monitor = DriftMonitor.load_or_create(
             state_dir / "monitor.json", MonitorConfig(min_brand_posts=settings.drift_min_brand_posts)
         )
-        self.health = HealthMonitor(HealthConfig(window=settings.health_window, every=settings.health_window // 2))
+        self.health = HealthMonitor(HealthConfig(
+            window=settings.health_window, every=settings.health_window // 2,
+            embedding_sample=settings.health_embedding_sample,
+        ))
         extra = self._load_extra()
         self.performance = self._restore(PerformanceMonitor, extra.get("performance"))
         self.coalescer = self._restore(RetrainCoalescer, extra.get("coalescer"))
@@ -103,10 +107,16 @@ class Watcher:
         texts = meta.reference_texts
         probs = await asyncio.to_thread(scorer.predict_proba, texts)
         decided = decide(probs, scorer.labels, meta.negative_label, meta.negative_threshold, meta.class_bias)
-        ref = build_reference(texts, probs, [scorer.labels[i] for i in decided], scorer.labels, meta.normalise_input)
-        self.health.set_reference(version, ref)
-        log.info("model health reference for %s: estimated accuracy %.3f on %d reference texts",
-                 version, ref.accuracy, len(texts))
+        embed, embeddings = None, None
+        if self.health.config.embedding_sample:
+            # The served backends return logits only; the encoder is loaded once more, in torch, to embed.
+            embed = await asyncio.to_thread(SentenceEmbedder, scorer.model_dir)
+            embeddings = await asyncio.to_thread(embed, texts)
+        ref = build_reference(texts, probs, [scorer.labels[i] for i in decided], scorer.labels, meta.normalise_input,
+                              embeddings)
+        self.health.set_reference(version, ref, embed)
+        log.info("model health reference for %s: estimated accuracy %.3f on %d reference texts%s",
+                 version, ref.accuracy, len(texts), " (and their sentence embeddings)" if embed else "")
 
     def is_random_sample(self, post_id: str) -> bool:
         """Whether a labelled post belongs to the uniform flyback sample (the only unbiased evidence)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from drift.health import (
     domain_auc,
     estimated_macro_f1,
     expected_confusion,
+    mix_weights,
     vocabulary,
 )
 from drift.retrain import RetrainCoalescer, is_model_health
@@ -100,6 +102,37 @@ def test_input_drift_tells_a_new_domain_from_a_crisis_on_real_tweets(tweets: dic
     rows = describe(["@user LOVE it!!! http #win 2day", "ça va très bien"], vocabulary(["love it"]))
     assert rows.shape == (2, len(DESCRIPTORS)) and rows[0, DESCRIPTORS.index("mentions")] == 1
     assert rows[1, DESCRIPTORS.index("non_ascii")] > 0 and rows[1, DESCRIPTORS.index("oov")] == 1
+
+
+def test_mix_weights_give_the_reference_the_windows_label_mix() -> None:
+    ref = np.array([0] * 30 + [1] * 50 + [2] * 20)
+    w = mix_weights(ref, np.array([0] * 90 + [1] * 10), 3)
+    assert w.mean() == pytest.approx(1.0)
+    assert [w[ref == c].sum() / w.sum() for c in range(3)] == pytest.approx([0.9, 0.1, 0.0])
+    assert (mix_weights(ref[:30], np.array([2, 2]), 3) == 1).all()  # nothing in common: unweighted
+
+
+def test_embedding_drift_tells_a_new_domain_from_a_crisis_on_real_tweets(
+    tweets: dict[str, list[str]], trained_model: Path
+) -> None:
+    """The general-tweet test model's own encoder, as the worker uses it (models.embeddings)."""
+    from models.embeddings import SentenceEmbedder
+    from models.scorer import Scorer
+
+    embed, scorer = SentenceEmbedder(trained_model), Scorer(trained_model)
+    g, a, neg = tweets["general"], tweets["airline"], tweets["airline_negative"]
+
+    def auc(ref_texts: list[str], live: list[str]) -> float:
+        ref_d = scorer.predict_proba(ref_texts).argmax(axis=1)
+        live_d = scorer.predict_proba(live).argmax(axis=1)
+        weights = mix_weights(ref_d, live_d, len(scorer.labels))
+        return domain_auc(embed(ref_texts), embed(live), linear=True, reference_weights=weights)
+
+    vectors = embed(g[:3])
+    assert vectors.shape == (3, embed.dim) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert auc(g[:400], g[400:528]) < 0.65  # same domain, other posts
+    assert auc(g[:400], a[:128]) > 0.85  # airline tweets on a general-tweet model's reference
+    assert auc(a[:400], neg[-128:]) < 0.65  # a wave of complaints: weighted to its label mix, nothing new
 
 
 def test_monitor_alerts_once_on_a_new_domain_and_reports_brand_estimates(tweets: dict[str, list[str]]) -> None:

@@ -361,8 +361,8 @@ def run_retrain(
                 return RetrainOutcome(
                     **outcome, **common, status="rejected", version=version, seconds=time.perf_counter() - started,
                     message=(
-                        f"retrained model {version} kept in the registry but not sent to shadow (worse than the "
-                        f"champion on the held-out labels: {verdict}): {summary}"
+                        f"retrained model {version} kept in the registry but not sent to shadow (its held-out gain "
+                        f"over the champion falls short beyond sampling noise: {verdict}): {summary}"
                     ),
                 )
             return RetrainOutcome(

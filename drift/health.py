@@ -250,6 +250,13 @@ class HealthConfig(BaseModel):
         default=0.05, gt=0, lt=1, description="Fall of the prior-adjusted estimated accuracy that means model trouble"
     )
     auc_threshold: float = Field(default=0.75, gt=0.5, le=1, description="Domain-classifier AUC that means input drift")
+    rearm_fraction: float = Field(
+        default=0.6, gt=0, lt=1,
+        description=(
+            "A firing check re-arms only once its statistic is back within this fraction of the threshold "
+            "(accuracy drop < 0.6 × 0.05; AUC < 0.5 + 0.6 × 0.25): an estimate hovering at the line alerts once"
+        ),
+    )
     embedding_sample: int = Field(
         default=96, ge=0, le=5_000,
         description="Most recent posts embedded per check for the sentence-embedding drift test (0: off)",
@@ -382,7 +389,9 @@ class HealthMonitor:
         alerts: list[HealthSignal] = []
         low = [i for i in np.argsort(probs[np.arange(len(decided)), decided])[:5]]
         examples = [window.ids[i] for i in low]
-        if self._edge(model_version, "estimated_performance", status.accuracy_drop >= self.config.accuracy_drop):
+        rearm = self.config.rearm_fraction
+        drop, needed = status.accuracy_drop, self.config.accuracy_drop
+        if self._edge(model_version, "estimated_performance", drop >= needed, clear=drop < rearm * needed):
             alerts.append(HealthSignal(
                 kind="estimated_performance", detector="cbpe(prior-adjusted accuracy)",
                 statistic=status.estimated_accuracy, threshold=ref.accuracy - self.config.accuracy_drop,
@@ -398,7 +407,9 @@ class HealthMonitor:
             name: value for name, value in (("text descriptors", auc), ("sentence embeddings", emb_auc))
             if value is not None and value >= self.config.auc_threshold
         }
-        if self._edge(model_version, "input_drift", bool(drifted)):
+        calm = 0.5 + rearm * (self.config.auc_threshold - 0.5)
+        measured = [a for a in (auc, emb_auc) if a is not None]
+        if self._edge(model_version, "input_drift", bool(drifted), clear=all(a < calm for a in measured)):
             embedded = "" if emb_auc is None else f"; on the encoder's sentence embeddings AUC {emb_auc:.2f} (last {min(sample, len(texts))} posts)"
             alerts.append(HealthSignal(
                 kind="input_drift", detector=f"domain_classifier({' + '.join(drifted)})",
@@ -413,16 +424,21 @@ class HealthMonitor:
             ))
         return alerts
 
-    def _edge(self, version: str, kind: str, firing: bool) -> bool:
-        """True on the transition into ``firing``; the condition must clear before it can alert again."""
+    def _edge(self, version: str, kind: str, firing: bool, clear: bool) -> bool:
+        """True on the transition into ``firing``; once fired, it must ``clear`` before it can alert again.
+
+        ``clear`` is stricter than not firing (hysteresis): estimates are noisy, and one that hovers at
+        the threshold would otherwise alert every time it crosses back over it.
+        """
         key = (version, kind)
-        if not firing:
-            self.alerted.discard(key)
-            return False
         if key in self.alerted:
+            if clear:
+                self.alerted.discard(key)
             return False
-        self.alerted.add(key)
-        return True
+        if firing:
+            self.alerted.add(key)
+            return True
+        return False
 
     def drop_version(self, model_version: str) -> None:
         for d in (self._refs, self._embed, self._windows, self._brands, self._since_check, self._last):

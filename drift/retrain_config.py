@@ -39,7 +39,7 @@ class Recipe(BaseModel):
 
 # Continued fine-tuning: the champion already knows tweets, so a low learning rate and a few epochs
 # over the (up-weighted) human labels adapt it to the live domain; a replay sample of its base corpus
-# keeps it from forgetting the general case. Two strengths, the better one on human validation wins.
+# keeps it from forgetting the general case. More recipes can be listed; the best on human validation wins.
 # 500 replayed rows, not 2,000: at 500 labels (3 seeds) held-out airline macro-F1 was 0.730 vs 0.725
 # and general tweets were forgotten less (half the steps move the weights less), in half the time.
 WARM = Recipe(name="warm", start="warm", lr=3e-5, epochs=3.0, replay=500, human_repeat=4)
@@ -76,7 +76,11 @@ class TrainerConfig(BaseModel):
             "(paired bootstrap over the held-out labels); None: any point estimate below min_gain"
         ),
     )
-    recipes: list[Recipe] = Field(default_factory=lambda: [WARM, WARM_GENTLE], min_length=1)
+    # One recipe by default: warm beat warm-gentle in each of 3 seeds at 300 labels (held-out airline
+    # 0.717 vs 0.700 mean, general tweets +0.010 vs +0.001) in half the time, and choosing between two
+    # on ~65 validation labels is a coin toss (the demo once kept warm-gentle on a near tie, 0.717
+    # each to three places).
+    recipes: list[Recipe] = Field(default_factory=lambda: [WARM], min_length=1)
     seed: int = 42
     train: TrainConfig = DEFAULT_TRAIN
 

@@ -307,7 +307,8 @@ def run_demo(settings: Settings, *, limit: int | None, rate: float | None, keep_
 
         console.rule("retraining on human labels from the flyback sample")
         trainer = start_trainer(settings, state / "trainer.log")
-        console.print("the trainer warm-starts from the champion and tries two recipes within a 10-minute budget")
+        console.print("the trainer warm-starts from the champion and fine-tunes it on the human labels "
+                      "(a few minutes; at most 10)")
         challenger = wait_until(lambda: worker.get("/stats").get("challenger") or retrain_closed(settings), 1800,
                                 f"trainer fine-tuning a challenger (log: {state / 'trainer.log'})")
         if not challenger or challenger is True:

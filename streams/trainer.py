@@ -217,7 +217,7 @@ def trainer_command(
     time_budget: Optional[float] = typer.Option(DEFAULT_TRAIN.time_budget_s, min=10.0, help="Training seconds per retrain"),
     threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads (default: all cores)"),
     recipes: str = typer.Option(
-        "warm,warm-gentle", help=f"Comma-separated recipes to try, best on human validation wins: {', '.join(RECIPES)}"
+        "warm", help=f"Comma-separated recipes to try, best on human validation wins: {', '.join(RECIPES)}"
     ),
 ) -> None:
     """Run the trainer: follow human labels, retrain on request, register challengers for shadow scoring.

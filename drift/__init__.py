@@ -11,6 +11,6 @@ Modules, each with one job (their docstrings explain thresholds and why):
 - :mod:`drift.retrain` — alerts to at most one in-flight ``RetrainRequest`` per version.
 - :mod:`drift.records` — the records drift reads and writes (alerts, scored posts, labels, model events).
 - :mod:`drift.retraining` — one retrain without Kafka (data in :mod:`drift.training_sets`, config in :mod:`drift.retrain_config`).
-- :mod:`drift.detector_bench` — detection delay / false alarms on seeded simulated streams.
+- :mod:`benchmarks.detectors` — detection delay / false alarms on seeded simulated streams.
 - :mod:`drift.brand` — brand alerts: volume / sentiment spikes per brand and their "why" (own package).
 """

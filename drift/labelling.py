@@ -2,7 +2,7 @@
 
 The interactive loop (:func:`label_session`) takes its requests, its publisher and its input and
 output streams as arguments, so it runs the same in a terminal and in a test that feeds it lines;
-``brandpulse label`` (:mod:`streams.labeller`) connects it to the label-requests and labels topics.
+``brandpulse label`` (:mod:`streams.services.labeller`) connects it to the label-requests and labels topics.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Promotion in the registry, and the event and alert that announce it (published by streams.announcer).
+"""Promotion in the registry, and the event and alert that announce it (published by streams.kafka.announcer).
 
 The registry (MLflow) is the source of truth for which version holds which alias; the
 model-events topic only tells running workers to re-resolve an alias now. Events therefore name
@@ -43,7 +43,7 @@ def promote_in_registry(
     """Make ``version`` (alias, 'name/vN', models:/ URI) the champion in the registry.
 
     Returns the event that tells workers to load it and the alert that tells people; publishing
-    them is the caller's (``streams.announcer.promote_and_announce``).
+    them is the caller's (``streams.kafka.announcer.promote_and_announce``).
     """
     previous = alias_version(CHAMPION, registry=registry)
     promoted = promote(version, registry=registry)

@@ -1,7 +1,7 @@
 """Records that cross a Kafka topic or a ClickHouse table and that drift's logic reads or writes.
 
 Defined here, in the lower layer, so drift and streams import the one definition without a cycle;
-:mod:`streams.schemas` re-exports them next to the edge-only records (``Post``, ``DeadLetter``).
+:mod:`streams.core.schemas` re-exports them next to the edge-only records (``Post``, ``DeadLetter``).
 All records serialise to JSON with ``model_dump_json``.
 """
 
@@ -66,7 +66,7 @@ class ModelEvent(BaseModel):
 AlertKind = Literal[
     "confidence_drift", "label_drift", "sentiment_shift", "estimated_performance", "input_drift",
     "labelled_performance", "retrain", "promotion",
-    # brand alerts (streams.brand_watch): about the brand, never about the model
+    # brand alerts (streams.worker.brand_watch): about the brand, never about the model
     "brand_volume_spike", "brand_negative_spike", "brand_positive_surge", "brand_spike_escalated", "brand_spike_resolved",
     "brand_digest",
 ]

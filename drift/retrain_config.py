@@ -1,6 +1,6 @@
 """Typed configuration of the retraining job: the recipes tried, the data mix, and where it works.
 
-streams builds :class:`RetrainPlaces` from the process settings (``streams.configs.retrain_places``);
+streams builds :class:`RetrainPlaces` from the process settings (``streams.core.configs.retrain_places``);
 nothing here reads the environment.
 """
 

@@ -16,7 +16,7 @@ For each request :func:`run_retrain`
    (:func:`gate`, a paired bootstrap) it gets the 'challenger' alias. The outcome carries the model
    event and the alert that announce it.
 
-``brandpulse trainer`` (:mod:`streams.trainer`) is the Kafka loop around it.
+``brandpulse trainer`` (:mod:`streams.services.trainer`) is the Kafka loop around it.
 """
 
 from __future__ import annotations

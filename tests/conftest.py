@@ -50,7 +50,7 @@ def needs_shared_data() -> None:
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from streams.broker import LocalBroker, host_port, is_listening
+    from streams.kafka.broker import LocalBroker, host_port, is_listening
 
     bootstrap = os.environ.get("BRANDPULSE_TEST_KAFKA", "127.0.0.1:9092")
     host, port = host_port(bootstrap)
@@ -130,7 +130,7 @@ class Worker:
     def start(self, timeout_s: float = 90.0) -> "Worker":
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"],
+            [sys.executable, "-m", "streams.cli.main", "worker", "--loglevel", "info"],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True,
         )
         deadline = time.monotonic() + timeout_s
@@ -195,7 +195,7 @@ class Stack:
 
     @property
     def settings(self):  # type: ignore[no-untyped-def]
-        from streams.settings import Settings
+        from streams.core.settings import Settings
 
         return Settings(**{k[len("BRANDPULSE_"):].lower(): v for k, v in self.env.items()
                            if k.startswith("BRANDPULSE_") and not k.startswith("BRANDPULSE_TEST")})
@@ -231,8 +231,8 @@ class Stack:
 @pytest.fixture
 def kafka_settings(kafka_bootstrap: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     """Settings with this test's own topics (created), consumer groups and data dir, for in-process Kafka tests."""
-    from streams.settings import Settings
-    from streams.topics import create_topics
+    from streams.core.settings import Settings
+    from streams.kafka.topics import create_topics
 
     tag = uuid.uuid4().hex[:8]
     s = Settings(kafka_url=f"kafka://{kafka_bootstrap}", topic_prefix=f"t{tag}", app_id=f"bp-{tag}", data_dir=tmp_path / "state")
@@ -242,7 +242,7 @@ def kafka_settings(kafka_bootstrap: str, tmp_path: Path):  # type: ignore[no-unt
 
 @pytest.fixture
 def stack(tmp_path: Path, kafka_bootstrap: str, trained_model: Path) -> Iterator[Stack]:
-    from streams.topics import create_topics
+    from streams.kafka.topics import create_topics
 
     tag = uuid.uuid4().hex[:8]
     env = {

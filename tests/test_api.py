@@ -15,9 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from models.scorer import Scorer
-from streams.api import ApiLimits, api_command, create_api
-from streams.dashboard import dashboard_command
-from streams.settings import Settings
+from streams.services.api import ApiLimits, api_command, create_api
+from streams.services.dashboard import dashboard_command
+from streams.core.settings import Settings
 
 LIMITS = ApiLimits(max_texts=8, max_text_chars=500, max_body_bytes=4096)
 NEGATIVE = "@united worst airline ever, lost my bag and nobody helps. Never again."

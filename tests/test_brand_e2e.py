@@ -15,7 +15,7 @@ import json
 import pytest
 
 from drift.brand.config import BaselineConfig, BrandWatchConfig
-from drift.brand.scenarios import inject_crisis, load_airline
+from benchmarks.scenarios import inject_crisis, load_airline
 from tests.conftest import AIRLINE_CSV, Stack, needs_shared_data
 from tests.test_slack import Receiver
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from drift.brand.scenarios import inject_crisis, load_airline
-from streams.cli import app
+from benchmarks.scenarios import inject_crisis, load_airline
+from streams.cli.main import app
 from streams.store.clickhouse import ClickHouseStore
-from streams.schemas import ScoredPost
-from streams.settings import get_settings
+from streams.core.schemas import ScoredPost
+from streams.core.settings import get_settings
 from tests.conftest import AIRLINE_CSV, free_port, needs_shared_data
 
 UTC = dt.timezone.utc

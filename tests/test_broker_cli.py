@@ -20,7 +20,7 @@ def test_broker_on_another_port_creates_its_topics_there(tmp_path) -> None:  # t
     port = free_port()
     env = {**os.environ, "BRANDPULSE_KAFKA_URL": "kafka://127.0.0.1:1", "BRANDPULSE_TOPIC_PREFIX": "portcheck",
            "COLUMNS": "400"}
-    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "--data-dir", str(tmp_path), "broker", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "streams.cli.main", "--data-dir", str(tmp_path), "broker", "--port", str(port)],
                             env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60

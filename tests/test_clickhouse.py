@@ -9,12 +9,12 @@ import pytest
 
 from streams.store.clickhouse import ClickHouseStore, redact
 from streams.store.clickhouse import is_refused
-from streams.pipeline import BatchResult, RawRecord, store_dead_letters, store_sync
-from streams.refusals import write_or_dead_letter
-from streams.schemas import Alert, DeadLetter, HumanLabel, ScoredPost
+from streams.worker.pipeline import BatchResult, RawRecord, store_dead_letters, store_sync
+from streams.worker.refusals import write_or_dead_letter
+from streams.core.schemas import Alert, DeadLetter, HumanLabel, ScoredPost
 from streams.store.open import is_embedded, open_store
 from streams.store.protocol import Store
-from streams.trends import query_trends
+from streams.views.trends import query_trends
 
 T0 = dt.datetime(2015, 2, 24, 11, 0, tzinfo=dt.timezone.utc)
 
@@ -151,7 +151,7 @@ def test_shadow_rows_and_champion_labels_read_what_the_watch_compares(store):
 
 def test_buckets_without_expected_shares_fall_back_to_label_counts():
     from streams.store.protocol import TrendRow
-    from streams.trends import expected_shares
+    from streams.views.trends import expected_shares
 
     nan = float("nan")
     old = TrendRow(T0, 10, 4, 5, 1, 0.8, nan, nan, nan)

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from streams.brands import BrandResolver
+from streams.core.brands import BrandResolver
 from streams.store.clickhouse import ClickHouseStore
-from streams.dashboard import (
+from streams.services.dashboard import create_dashboard_app
+from streams.views.dashboard import (
     Bucket,
     DashboardData,
     DashboardQuery,
@@ -27,15 +28,14 @@ from streams.dashboard import (
     build_data,
     build_page,
     count_ticks,
-    create_dashboard_app,
     fit_window,
     gather_dashboard,
     render_dashboard,
     summarise_labelled,
     time_ticks,
 )
-from streams.schemas import Alert, HumanLabel, LabelRequest, ScoredPost
-from streams.settings import Settings
+from streams.core.schemas import Alert, HumanLabel, LabelRequest, ScoredPost
+from streams.core.settings import Settings
 from tests.conftest import free_port
 
 UTC = dt.timezone.utc

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.schemas import ModelEvent
+from streams.core.schemas import ModelEvent
 from tests.conftest import REPO, Stack, _cache_root
 from tests.drift.helpers import airline_rows
 from tests.test_slack import Receiver
@@ -131,8 +131,8 @@ def test_after_a_domain_shift_human_labels_promote_the_challenger_that_knows_the
     """The general-tweet champion scores airline tweets with an airline-tuned challenger in shadow; the
     flyback sample's human labels alone decide, and the worker promotes the challenger without a restart."""
     from models.registry import log_and_register
-    from streams.configs import registry_config
-    from streams.schemas import HumanLabel
+    from streams.core.configs import registry_config
+    from streams.core.schemas import HumanLabel
 
     registry = registry_config(stack.settings)
     champion = log_and_register(trained_model, registry=registry, params={"test": "general"}, metrics={}, alias="champion")

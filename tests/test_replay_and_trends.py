@@ -3,8 +3,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from streams.replay import paced, rows_to_posts
-from streams.trends import parse_duration
+from streams.kafka.replay import paced, rows_to_posts
+from streams.views.trends import parse_duration
 
 
 def test_rows_to_posts_maps_columns_and_rebases_time():

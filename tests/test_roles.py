@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from streams.role_names import group_id, is_embedded, parse_roles
-from streams.seen_posts import SeenPosts
-from streams.schemas import ScoredPost
+from streams.worker.role_names import group_id, is_embedded, parse_roles
+from streams.worker.seen_posts import SeenPosts
+from streams.core.schemas import ScoredPost
 
 
 def test_roles_parse_and_pick_their_consumer_group() -> None:

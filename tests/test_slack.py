@@ -15,8 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from pydantic import SecretStr
 
-from streams.slack import SlackNotifier, alert_blocks, alert_text, redact_url
-from streams.schemas import Alert
+from streams.slack.notifier import SlackNotifier, alert_blocks, alert_text, redact_url
+from streams.core.schemas import Alert
 
 SECRET_PATH = "/services/T0SECRET/B0SECRET/xoxbTopSecretToken42"
 

@@ -32,7 +32,7 @@ def airline_sample(n: int = 2000) -> pd.DataFrame:
 
 
 def replay_posts(stack: Stack, df: pd.DataFrame, rate: float | None = None) -> None:
-    from streams.replay import PRESET_TIME_FORMATS, PRESETS, replay, rows_to_posts
+    from streams.kafka.replay import PRESET_TIME_FORMATS, PRESETS, replay, rows_to_posts
 
     posts = rows_to_posts(df, PRESETS["airline"], time_format=PRESET_TIME_FORMATS["airline"], platform="twitter")
     summary = replay(posts, bootstrap=stack.env["BRANDPULSE_TEST_KAFKA"], topic=stack.topic("posts"), rate=rate, progress=False)

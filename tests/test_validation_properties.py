@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.brands import BrandResolver
+from streams.core.brands import BrandResolver
 from streams.store.clickhouse import ClickHouseStore
-from streams.pipeline import RawRecord, reject
-from streams.schemas import Post, ScoredPost
-from streams.validation import Rejected, parse_post
+from streams.worker.pipeline import RawRecord, reject
+from streams.core.schemas import Post, ScoredPost
+from streams.worker.validation import Rejected, parse_post
 
 R = BrandResolver.from_file(None)
 ANY_CHAR = st.characters(exclude_categories=())  # surrogates included

@@ -16,5 +16,5 @@ Modules, each with one job:
 - :mod:`drift.brand.registration` — the brand detectors' entries in the detector registry.
 - :mod:`drift.brand.monitor` — per-brand fan-out, event-time buckets, one incident per brand.
 - :mod:`drift.brand.blocks` — Slack Block Kit for brand events.
-- :mod:`drift.brand.spike_bench` — detection delay, false alarms and per-post cost.
+- :mod:`benchmarks.spikes` — detection delay, false alarms and per-post cost.
 """

@@ -20,7 +20,7 @@ restarts and can refire while a new level settles, KSWIN fires at its significan
   Variance-only or tiny-but-significant changes at high volume are not worth a page.
 
 Defaults and why: ADWIN (``delta=0.002``, River's default) is the default method: it is
-parameter-light, O(log n) memory, adapts its window to the change, and in ``python -m drift.detector_bench``
+parameter-light, O(log n) memory, adapts its window to the change, and in ``python -m benchmarks.detectors``
 detects a 0.08 drop of mean confidence (0.85 → 0.77) after a median 160 posts (max 224) on 20
 seeded streams, with no false alarm on 20 stationary 8,000-post streams. Page-Hinkley
 (``threshold=5, delta=0.01`` tuned for values in [0, 1]; River's default threshold of 50 is for

@@ -9,7 +9,7 @@ Three measures on the window (default 500 labels):
 
 - **chi-square goodness of fit** — is the difference more than sampling noise? With ~5,000 checks
   per 5,000 posts (heavily correlated, one per label), ``p < 1e-4`` keeps the false-alarm rate of a
-  stationary stream near zero (``drift.detector_bench``: 0 alarms on 20 seeded 8,000-post streams).
+  stationary stream near zero (``benchmarks.detectors``: 0 alarms on 20 seeded 8,000-post streams).
 - **Jensen–Shannon distance** (scipy, base 2, in [0, 1]; the square root of the divergence) — how *big* is the difference? 0.1 corresponds
   to moving ~10 percentage points of mass between classes (e.g. negative 30 % → 40 %). Smaller
   mismatches are normal between a curated validation set and live traffic (daily cycles, news)

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 
 from drift.brand.post import BrandPost
 from streams.store.clickhouse_schema import schema_ddl
-from streams.schemas import Alert, DeadLetter, HumanLabel, LabelRequest, ScoredPost
+from streams.core.schemas import Alert, DeadLetter, HumanLabel, LabelRequest, ScoredPost
 from streams.store.protocol import (
     BrandPostOrder,
     GroupShareRow,

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Literal, NamedTuple, Protocol
 
 from drift.brand.post import BrandPost
-from streams.schemas import Alert, DeadLetter, HumanLabel, LabelRequest, ScoredPost
+from streams.core.schemas import Alert, DeadLetter, HumanLabel, LabelRequest, ScoredPost
 
 BrandPostOrder = Literal["newest", "sample"]
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from drift.brand.base import Bucket
-from streams.schemas import ScoredPost
+from streams.core.schemas import ScoredPost
 
 REPO = Path(__file__).resolve().parents[2]
 AIRLINE_CSV = (REPO / ".." / "shared" / "data" / "airline" / "tweets.csv").resolve()

@@ -14,7 +14,7 @@ import pytest
 from drift.brand.config import BrandWatchConfig, SpikeConfig
 from drift.brand.monitor import BrandEvent, BrandMonitor
 from drift.brand.post import BrandPost
-from drift.brand.scenarios import Corpus, inject_crisis, load_airline, retweet_flood
+from benchmarks.scenarios import Corpus, inject_crisis, load_airline, retweet_flood
 from tests.drift.helpers import AIRLINE_CSV
 
 UTC = dt.timezone.utc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from streams.cli import app
+from streams.cli.main import app
 from tests.drift.helpers import AIRLINE_CSV, airline_rows
 
 

@@ -11,9 +11,9 @@ import pytest
 
 from drift.brand.monitor import BrandEvent, BrandMonitor
 from drift.brand.routing import Route, Router, RoutingRules
-from drift.brand.scenarios import inject_crisis, load_airline
-from streams.brand_routing import BrandAlertSender, load_rules
-from streams.brand_watch import to_alert
+from benchmarks.scenarios import inject_crisis, load_airline
+from streams.slack.routing import BrandAlertSender, load_rules
+from streams.worker.brand_watch import to_alert
 from tests.drift.helpers import AIRLINE_CSV
 from tests.test_slack import Receiver
 

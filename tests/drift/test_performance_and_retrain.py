@@ -11,7 +11,7 @@ from drift.performance import (
     PerformanceConfig, PerformanceMonitor, bootstrap_gain_upper, bootstrap_macro_f1_upper, macro_f1, recall,
 )
 from drift.retrain import RetrainCoalescer
-from streams.schemas import Alert
+from streams.core.schemas import Alert
 from tests.drift.helpers import LABELS, airline_rows
 
 
@@ -119,7 +119,7 @@ def test_a_retrain_that_never_reported_back_expires() -> None:
     import datetime as dt
 
     from drift.retrain import RetrainCoalescer
-    from streams.schemas import Alert
+    from streams.core.schemas import Alert
 
     def alert(i: int, hours: float) -> Alert:
         return Alert(alert_id=f"a{i}", kind="input_drift", detector="d", statistic=0.9, threshold=0.1,

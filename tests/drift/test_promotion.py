@@ -6,11 +6,11 @@ import time
 import uuid
 from pathlib import Path
 
-from streams.announcer import promote_and_announce
+from streams.kafka.announcer import promote_and_announce
 from drift.shadow import ShadowReport
-from streams.schemas import Alert, ModelEvent
-from streams.settings import Settings
-from streams.configs import registry_config
+from streams.core.schemas import Alert, ModelEvent
+from streams.core.settings import Settings
+from streams.core.configs import registry_config
 
 
 def consume(settings: Settings, key: str, timeout_s: float = 20.0) -> list[bytes]:
@@ -30,7 +30,7 @@ def consume(settings: Settings, key: str, timeout_s: float = 20.0) -> list[bytes
 
 def test_promote_and_announce(kafka_bootstrap: str, trained_model: Path, tmp_path: Path) -> None:
     from models.registry import CHALLENGER, CHAMPION, PREVIOUS, alias_version, log_and_register
-    from streams.topics import create_topics
+    from streams.kafka.topics import create_topics
 
     tag = uuid.uuid4().hex[:8]
     settings = Settings(

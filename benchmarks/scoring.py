@@ -37,8 +37,6 @@ from models.backend_choice import cpu_flags, cpu_model
 from models.checkpoint import read_meta
 from models.data import LabelledData, load_dataset, train_test_split
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 # The precision each path's matmuls run in: what its ceiling is.
 PATH_PRECISION = {

@@ -30,8 +30,6 @@ from models.checkpoint import CheckpointMeta, read_meta, weights_digest
 from models.classification_metrics import classification_metrics
 from models.scorer import MicroBatchScorer, decide
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 Precision = Literal["fp32", "int8"]
 ONNX_DIR = "onnx"

@@ -13,7 +13,6 @@ heartbeating.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,9 +22,6 @@ from typing import Any, Literal
 import numpy as np
 
 from models.checkpoint import CheckpointMeta, read_meta
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 @dataclass(frozen=True, slots=True)

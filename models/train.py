@@ -10,7 +10,6 @@ reference label distribution and confidences for drift detection, and write a ch
 from __future__ import annotations
 
 import math
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -39,8 +38,6 @@ from models.classification_metrics import classification_metrics, headline
 from models.scorer import decide
 from models.thresholds import ThresholdResult, tune_negative_threshold
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 Imbalance = Literal["weighted-ce", "focal", "oversample", "none"]
 REFERENCE_CONFIDENCE_SAMPLE = 2000

@@ -15,8 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from models.scorer import Scorer
-from streams.services.api import ApiLimits, api_command, create_api
-from streams.services.dashboard import dashboard_command
+from streams.cli.services import api_command
+from streams.services.api import ApiLimits, create_api
+from streams.cli.services import dashboard_command
 from streams.core.settings import Settings
 
 LIMITS = ApiLimits(max_texts=8, max_text_chars=500, max_body_bytes=4096)

@@ -11,10 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from benchmarks.scenarios import inject_crisis, load_airline
-from streams.cli.main import app
+from streams.cli.main import create_cli
 from streams.store.clickhouse import ClickHouseStore
 from streams.core.schemas import ScoredPost
-from streams.core.settings import get_settings
 from tests.conftest import AIRLINE_CSV, free_port, needs_shared_data
 
 UTC = dt.timezone.utc
@@ -28,7 +27,6 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("BRANDPULSE_DATA_DIR", str(state))
     monkeypatch.setenv("BRANDPULSE_WEB_PORT", str(free_port()))  # no worker there: the CLI opens chDB itself
     monkeypatch.setenv("COLUMNS", "200")
-    get_settings.cache_clear()
     stream, _ = inject_crisis(load_airline(AIRLINE_CSV), "United", "Lost Luggage", CRISIS, n=250, minutes=10)
     now = dt.datetime.now(UTC)
     rows = [ScoredPost(post_id=p.post_id, brand=p.brand, platform="twitter", text=p.text, created_at=p.created_at,
@@ -39,25 +37,24 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     store.insert_scored(rows)
     store.close()
     yield state
-    get_settings.cache_clear()
 
 
 def test_why_names_the_crisis_topic(data_dir: Path) -> None:
     args = ["why", "--brand", "United", "--since", "10m", "--until", "2015-02-20T14:10:00"]
-    out = CliRunner().invoke(app, [*args, "--json"])
+    out = CliRunner().invoke(create_cli(), [*args, "--json"])
     assert out.exit_code == 0, out.output
     data = json.loads(out.output)
     assert data["posts"] >= 250 and data["baseline_posts"] > 100
     assert {"bag", "bags", "luggage", "lost luggage"} & {t["token"] for t in data["terms"][:5]}, data["terms"]
     assert 3 <= len(data["examples"]) <= 5
-    text = CliRunner().invoke(app, [*args, "--focus", "negative"])
+    text = CliRunner().invoke(create_cli(), [*args, "--focus", "negative"])
     assert text.exit_code == 0 and "terms" in text.output and "luggage" in text.output
-    bad = CliRunner().invoke(app, ["why", "--brand", "United", "--since", "soon"])
+    bad = CliRunner().invoke(create_cli(), ["why", "--brand", "United", "--since", "soon"])
     assert bad.exit_code != 0 and "bad duration" in bad.output
 
 
 def test_share_of_voice_of_the_airline_group(data_dir: Path) -> None:
-    out = CliRunner().invoke(app, ["share", "--group", "US airlines", "--since", "12h", "--bucket", "6h",
+    out = CliRunner().invoke(create_cli(), ["share", "--group", "US airlines", "--since", "12h", "--bucket", "6h",
                                    "--until", "2015-02-20T14:10:00", "--json"])
     assert out.exit_code == 0, out.output
     data = json.loads(out.output)
@@ -68,16 +65,16 @@ def test_share_of_voice_of_the_airline_group(data_dir: Path) -> None:
         assert sum(s["posts"] for s in shares.values()) == bucket["posts"]
     crisis = {s["brand"]: s for s in data["buckets"][-1]["brands"]}["United"]
     assert crisis["negative_share_of_group"] > crisis["share"]  # the injected complaints
-    table = CliRunner().invoke(app, ["share", "--since", "12h", "--bucket", "6h", "--until", "2015-02-20T14:10:00"])
+    table = CliRunner().invoke(create_cli(), ["share", "--since", "12h", "--bucket", "6h", "--until", "2015-02-20T14:10:00"])
     assert table.exit_code == 0 and "Southwest" in table.output
-    bad = CliRunner().invoke(app, ["share", "--group", "EU airlines"])
+    bad = CliRunner().invoke(create_cli(), ["share", "--group", "EU airlines"])
     assert bad.exit_code != 0 and "unknown brand group" in bad.output
 
 
 def test_voices_count_reposts_once_like_the_detectors(data_dir: Path) -> None:
     from drift.brand.voices import fingerprint
 
-    out = CliRunner().invoke(app, ["voices", "--brand", "United", "--since", "10h", "--bucket", "1d",
+    out = CliRunner().invoke(create_cli(), ["voices", "--brand", "United", "--since", "10h", "--bucket", "1d",
                                    "--until", "2015-02-20T14:10:00", "--json"])
     assert out.exit_code == 0, out.output
     data = json.loads(out.output)
@@ -91,5 +88,5 @@ def test_voices_count_reposts_once_like_the_detectors(data_dir: Path) -> None:
     [bucket] = data["buckets"]
     assert bucket["posts"] == len(texts) and bucket["distinct_texts"] == len({fingerprint(t) for t in texts}) < len(texts)
     assert bucket["languages"] == {"?": len(texts)}  # the airline CSV has no lang column
-    table = CliRunner().invoke(app, ["voices", "--brand", "United", "--since", "10h", "--bucket", "1d", "--until", "2015-02-20T14:10:00"])
+    table = CliRunner().invoke(create_cli(), ["voices", "--brand", "United", "--since", "10h", "--bucket", "1d", "--until", "2015-02-20T14:10:00"])
     assert table.exit_code == 0 and "distinct texts" in table.output and "? 100%" in table.output

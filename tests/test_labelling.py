@@ -11,7 +11,8 @@ import typer
 from typer.testing import CliRunner
 
 from drift.labelling import LabelError, LabelImportError, parse_label, read_labels_csv
-from streams.services.labeller import import_labels, label_command, run_labeller
+from streams.cli.services import label_command
+from streams.services.labeller import import_labels, run_labeller
 from streams.core.schemas import HumanLabel, LabelRequest
 from streams.core.settings import Settings
 
@@ -143,20 +144,14 @@ def test_csv_import_refuses_a_file_without_the_required_columns(tmp_path: Path) 
 def test_label_command_import_exits_nonzero_on_bad_rows(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from streams.core.settings import get_settings
-
     for key, value in (("KAFKA_URL", settings.kafka_url), ("TOPIC_PREFIX", settings.topic_prefix),
                        ("APP_ID", settings.app_id)):
         monkeypatch.setenv(f"BRANDPULSE_{key}", value)
-    get_settings.cache_clear()
     csv_path = tmp_path / "labels.csv"
     csv_path.write_text("post_id,label,text\nb1,n,awful\nb2,happy,hmm\n")
     app = typer.Typer()
     app.command()(label_command)
-    try:
-        res = CliRunner().invoke(app, ["--import", str(csv_path), "--annotator", "erin"])
-    finally:
-        get_settings.cache_clear()
+    res = CliRunner().invoke(app, ["--import", str(csv_path), "--annotator", "erin"])
     assert res.exit_code == 1, res.output
     assert "published 1 of 2 rows (negative 1)" in res.output
     assert "label 'happy' is not one of" in res.output

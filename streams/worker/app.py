@@ -1,11 +1,13 @@
-"""The Faust application and its topics, configured from :class:`streams.core.settings.Settings`."""
+"""The Faust application and its topics, made from :class:`streams.core.settings.Settings`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import faust
 
+from streams.core.settings import Settings
 from streams.worker.role_names import group_id, is_embedded, parse_roles
-from streams.core.settings import Settings, get_settings
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -39,23 +41,27 @@ def create_app(settings: Settings) -> faust.App:
     )
 
 
-settings = get_settings()
-roles = parse_roles(settings.roles)
-app = create_app(settings)
+@dataclass(frozen=True)
+class Topics:
+    """The worker's topics, raw bytes in and out: records are parsed (and rejected) by the pipeline."""
 
+    posts: faust.TopicT
+    scored: faust.TopicT
+    deadletter: faust.TopicT
+    alerts: faust.TopicT
+    label_requests: faust.TopicT
+    labels: faust.TopicT
+    retrain: faust.TopicT
+    model_events: faust.TopicT
 
-def _raw_topic(key: str, partitions: int | None = None) -> faust.TopicT:
-    return app.topic(
-        settings.topic(key), key_serializer="raw", value_serializer="raw",
-        partitions=partitions or settings.topic_partitions,
-    )
+    @classmethod
+    def on(cls, app: faust.App, settings: Settings) -> "Topics":
+        def raw(key: str, partitions: int | None = None) -> faust.TopicT:
+            return app.topic(settings.topic(key), key_serializer="raw", value_serializer="raw",
+                             partitions=partitions or settings.topic_partitions)
 
-
-posts_topic = _raw_topic("posts")
-scored_topic = _raw_topic("scored")
-deadletter_topic = _raw_topic("deadletter")
-alerts_topic = _raw_topic("alerts", 1)
-label_requests_topic = _raw_topic("label-requests")
-labels_topic = _raw_topic("labels")
-retrain_topic = _raw_topic("retrain-requests", 1)
-model_events_topic = _raw_topic("model-events", 1)
+        return cls(
+            posts=raw("posts"), scored=raw("scored"), deadletter=raw("deadletter"), alerts=raw("alerts", 1),
+            label_requests=raw("label-requests"), labels=raw("labels"), retrain=raw("retrain-requests", 1),
+            model_events=raw("model-events", 1),
+        )

@@ -1,14 +1,15 @@
 """What every worker process shares, whatever roles it runs: models, storage, detectors, Kafka sends.
 
 The agents themselves live with their role (:mod:`streams.worker.roles.embedded` for the one-process
-default, :mod:`streams.worker.roles.score`, :mod:`streams.worker.roles.store`, :mod:`streams.worker.roles.watch`);
-:mod:`streams.worker.main` registers those the settings ask for. This module opens only what those
-roles need: a scoring-only process never opens ClickHouse, a store-only process loads no model.
+default, :mod:`streams.worker.roles.score`, :mod:`streams.worker.roles.store`,
+:mod:`streams.worker.roles.watch`); :func:`streams.worker.main.create_worker` registers those the
+settings ask for. A :class:`Runtime` opens only what those roles need: a scoring-only process never
+opens ClickHouse, a store-only process loads no model.
 
 Acknowledgement: Faust's ``take_events`` acks a batch when its loop moves on; :func:`hold` and
-:func:`release` make that ack final only when the batch's effects are done (scored records and dead
-letters flushed to Kafka, rows inserted, detector state saved), so a batch that was not handled is
-redelivered, never skipped.
+:meth:`Runtime.release` make that ack final only when the batch's effects are done (scored records
+and dead letters flushed to Kafka, rows inserted, detector state saved), so a batch that was not
+handled is redelivered, never skipped.
 """
 
 from __future__ import annotations
@@ -19,46 +20,70 @@ import time
 from collections.abc import Awaitable, Sequence
 from typing import TypeVar
 
+import faust
 from aiokafka import AIOKafkaConsumer
 from pydantic import BaseModel
 
-from streams.slack.notifier import SlackNotifier
+from models.files import atomic_write_text
 from streams.core import metrics
-from streams.worker.app import (
-    alerts_topic,
-    app,
-    deadletter_topic,
-    label_requests_topic,
-    model_events_topic,
-    retrain_topic,
-    roles,
-    scored_topic,
-    settings,
-)
-from streams.worker.brand_watch import BrandWatcher
 from streams.core.brands import BrandResolver
-from streams.store.clickhouse import redact
-from streams.worker.pipeline import BatchContext, BatchResult, Observer, RawRecord, finish, prepare, reject
-from streams.worker.retry import retry_forever
-from streams.worker.role_names import is_embedded
-from streams.worker.relay_store import RelayStore
-from streams.worker.seen_posts import SeenPosts
 from streams.core.schemas import DeadLetter, ModelEvent, ScoredPost
 from streams.core.serving import ModelSlots
+from streams.core.settings import Settings
+from streams.kafka.topics import is_record_refused
+from streams.slack.notifier import SlackNotifier
+from streams.store.clickhouse import redact
 from streams.store.open import check_dsn, open_store
 from streams.store.protocol import Store
-from streams.kafka.topics import is_record_refused
-from models.files import atomic_write_text
+from streams.worker.app import Topics
+from streams.worker.brand_watch import BrandWatcher
 from streams.worker.model_watch import Watcher
+from streams.worker.pipeline import BatchContext, BatchResult, Observer, RawRecord, finish, prepare, reject
+from streams.worker.relay_store import RelayStore
+from streams.worker.retry import retry_forever
+from streams.worker.role_names import is_embedded, parse_roles
+from streams.worker.seen_posts import SeenPosts
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+
+
+def hold(events) -> None:  # type: ignore[no-untyped-def]
+    """Keep a batch from being committed until :meth:`Runtime.release`.
+
+    Faust's ``take_events`` acks a batch when the loop moves on *or* when it is torn down (a crash, a
+    shutdown while storage is down). One extra reference per message means its ack only becomes
+    final after our release, so a batch that was not handled stays uncommitted and is redelivered.
+    """
+    for event in events:
+        event.message.incref()
+
+
+def raw(event) -> RawRecord:  # type: ignore[no-untyped-def]
+    m = event.message
+    return RawRecord(event.value, event.key, m.topic, m.partition, m.offset)
+
+
+def read_records(events, model: type[M], kind: str) -> tuple[list[M], BatchResult]:  # type: ignore[no-untyped-def]
+    """Each event's value as a ``model``; the unreadable ones as ``kind`` dead letters with the reason."""
+    rows: list[M] = []
+    bad = BatchResult()
+    for e in events:
+        try:
+            rows.append(model.model_validate_json(e.value or b""))
+        except ValueError as exc:
+            bad.dead.append(reject(raw(e), kind, str(exc)))
+    return rows, bad
 
 
 class Runtime:
     """What the agents share inside one worker process: storage, models, brand rules, detectors."""
 
-    def __init__(self) -> None:
-        self.roles = roles
+    def __init__(self, settings: Settings, app: faust.App, topics: Topics) -> None:
+        self.settings = settings
+        self.app = app
+        self.topics = topics
+        self.roles = parse_roles(settings.roles)
         self.slots = ModelSlots(settings)
         self.resolver = BrandResolver.from_file(settings.brand_rules)
         self.store: Store | None = None
@@ -74,12 +99,27 @@ class Runtime:
         self.dead_letters = 0
         self.rows_stored = 0  # store role: scored rows inserted (every role, shadow included)
 
+    def register(self) -> None:
+        """The tasks every worker runs whatever its roles: start-up, model events, state saves, shutdown."""
+        self.app.task(self._start_or_crash)
+        self.app.task(self.follow_model_events)
+        self.app.timer(interval=30.0, name="save_watch_state")(self._save_embedded_watch_state)
+        self.app.on_before_shutdown.connect(self._on_shutdown)
+
     @property
     def opens_store(self) -> bool:
         """Only the store role writes ClickHouse (and, with chDB, may open its directory at all)."""
         return "store" in self.roles
 
+    async def _start_or_crash(self) -> None:
+        try:
+            await self.start()
+        except Exception as exc:
+            log.error("worker cannot start: %s", exc)
+            await self.app.crash(exc)
+
     async def start(self) -> None:
+        settings = self.settings
         if self.opens_store:
             dsn = settings.clickhouse_dsn
             log.info("opening ClickHouse at %s", redact(dsn))
@@ -93,8 +133,8 @@ class Runtime:
         if "watch" in self.roles:
             await self.notifier.start()
             store = self.store or await asyncio.to_thread(RelayStore.for_settings, settings)
-            self.watcher = Watcher(settings, store, send_to_topic, self.notifier, lambda: self.slots.current)  # type: ignore[arg-type]
-            self.brand_watcher = BrandWatcher(settings, store, send_to_topic, self.notifier, self.resolver.groups,  # type: ignore[arg-type]
+            self.watcher = Watcher(settings, store, self.send_to_topic, self.notifier, lambda: self.slots.current)  # type: ignore[arg-type]
+            self.brand_watcher = BrandWatcher(settings, store, self.send_to_topic, self.notifier, self.resolver.groups,  # type: ignore[arg-type]
                                               autosave=False)
             self.seen = SeenPosts(settings.watch_dedupe_posts, settings.state_dir / "drift" / "seen.json")
             await self.sync_watcher_models()
@@ -132,200 +172,145 @@ class Runtime:
         await asyncio.to_thread(self.watcher.save)
         await asyncio.to_thread(self.brand_watcher.save)
 
+    async def _save_embedded_watch_state(self) -> None:
+        # A watch-only process saves with each acknowledgement instead (streams.worker.roles.watch).
+        if is_embedded(self.roles):
+            await self.save_watch_state()
+
     def scoring_context(self) -> dict[str, object]:
         """What :class:`BatchContext` needs besides the models: embedded, it stores and observes in place."""
         observers: list[Observer] = [lambda result: self.observe_scored(result.scored)] if self.watcher else []
+        settings = self.settings
         return dict(
-            resolver=self.resolver, store=self.store if is_embedded(self.roles) else None, publish=publish,
+            resolver=self.resolver, store=self.store if is_embedded(self.roles) else None, publish=self.publish,
             observers=observers, max_text_chars=settings.max_text_chars,
             keep_unknown_brand=settings.unknown_brand == "keep", languages=settings.language_config,
             should_stop=lambda: self.stopping,
         )
 
+    async def send_to_topic(self, key: str, record_key: bytes | None, value: bytes) -> None:
+        topic = {"alerts": self.topics.alerts, "label-requests": self.topics.label_requests,
+                 "retrain-requests": self.topics.retrain}[key]
+        await topic.send(key=record_key, value=value)
 
-runtime = Runtime()
+    async def publish(self, result: BatchResult) -> list[tuple[ScoredPost | DeadLetter, BaseException]]:
+        """Send scored rows (keyed by brand) and dead letters; return those Kafka refused. Unavailability raises (retried).
 
+        Scored records are keyed by brand so that the topic is also the watch role's repartition: each
+        brand's posts reach one partition, hence one watch process, whichever scoring process scored them.
+        Shadow rows travel too (``model_role='shadow'``): the store role writes them, detectors skip them.
+        """
+        sent: list[tuple[ScoredPost | DeadLetter, Awaitable[object]]] = []
+        refused: list[tuple[ScoredPost | DeadLetter, BaseException]] = []
+        outgoing = [(self.topics.scored, r.brand, r) for r in result.scored + result.unscored + result.shadow] + [
+            (self.topics.deadletter, d.post_id, d) for d in result.dead
+        ]
+        for topic, key, record in outgoing:
+            try:
+                sent.append((record, await topic.send(key=key.encode() if key else None, value=record.model_dump_json().encode())))
+            except Exception as exc:  # noqa: BLE001 - classified: refused records are returned, the rest retried
+                if not is_record_refused(exc):
+                    raise
+                refused.append((record, exc))
+        # The batch is acknowledged right after we return: make sure these records left the process.
+        await self.app.producer.flush()
+        for record, delivery in sent:
+            try:
+                await delivery
+            except Exception as exc:  # noqa: BLE001 - as above, for errors the broker reports on delivery
+                if not is_record_refused(exc):
+                    raise
+                refused.append((record, exc))
+        return refused
 
-@app.task
-async def start_runtime() -> None:
-    try:
-        await runtime.start()
-    except Exception as exc:
-        log.error("worker cannot start: %s", exc)
-        await app.crash(exc)
+    def release(self, events) -> None:  # type: ignore[no-untyped-def]
+        """Drop the extra reference as an ack, so whichever of ours and ``take_events``' comes last is final.
 
+        A bare ``decref`` is not enough: when ``take_events`` acked first (its loop moved on while the
+        batch was still being stored, as it does with overlapped batches), the count reaches zero without
+        the consumer ever marking the offsets done. A rebalance then waits for them for ever, and Faust's
+        commit, which takes the first run of consecutive acked offsets (checking for a gap before it only
+        once the partition has a committed offset), can commit past them: a restart then loses the batch.
+        """
+        for event in events:
+            event.message.ack(self.app.consumer)
 
-_TOPICS = {
-    "alerts": alerts_topic,
-    "label-requests": label_requests_topic,
-    "retrain-requests": retrain_topic,
-}
+    async def score_stream(self, stream) -> None:  # type: ignore[no-untyped-def]
+        """Score batch N+1 while batch N is stored/published/observed; acknowledge each when its effects are done.
 
-
-async def send_to_topic(key: str, record_key: bytes | None, value: bytes) -> None:
-    await _TOPICS[key].send(key=record_key, value=value)
-
-
-async def publish(result: BatchResult) -> list[tuple[ScoredPost | DeadLetter, BaseException]]:
-    """Send scored rows (keyed by brand) and dead letters; return those Kafka refused. Unavailability raises (retried).
-
-    Scored records are keyed by brand so that the topic is also the watch role's repartition: each
-    brand's posts reach one partition, hence one watch process, whichever scoring process scored them.
-    Shadow rows travel too (``model_role='shadow'``): the store role writes them, detectors skip them.
-    """
-    sent: list[tuple[ScoredPost | DeadLetter, Awaitable[object]]] = []
-    refused: list[tuple[ScoredPost | DeadLetter, BaseException]] = []
-    outgoing = [(scored_topic, r.brand, r) for r in result.scored + result.unscored + result.shadow] + [
-        (deadletter_topic, d.post_id, d) for d in result.dead
-    ]
-    for topic, key, record in outgoing:
+        At most two batches are in flight, effects run in batch order, and a batch is released (made
+        committable) only by its own completion, so overlapping costs no delivery guarantee. Embedded,
+        the effects are store + publish + observe; in a scoring-only process, publish (and flush) alone.
+        """
+        await self.ready.wait()
+        context = self.scoring_context()
+        effects: asyncio.Task[None] | None = None
         try:
-            sent.append((record, await topic.send(key=key.encode() if key else None, value=record.model_dump_json().encode())))
-        except Exception as exc:  # noqa: BLE001 - classified: refused records are returned, the rest retried
-            if not is_record_refused(exc):
-                raise
-            refused.append((record, exc))
-    # The batch is acknowledged right after we return: make sure these records left the process.
-    await app.producer.flush()
-    for record, delivery in sent:
-        try:
-            await delivery
-        except Exception as exc:  # noqa: BLE001 - as above, for errors the broker reports on delivery
-            if not is_record_refused(exc):
-                raise
-            refused.append((record, exc))
-    return refused
-
-
-def hold(events) -> None:  # type: ignore[no-untyped-def]
-    """Keep a batch from being committed until :func:`release`.
-
-    Faust's ``take_events`` acks a batch when the loop moves on *or* when it is torn down (a crash, a
-    shutdown while storage is down). One extra reference per message means its ack only becomes
-    final after our release, so a batch that was not handled stays uncommitted and is redelivered.
-    """
-    for event in events:
-        event.message.incref()
-
-
-def release(events) -> None:  # type: ignore[no-untyped-def]
-    """Drop the extra reference as an ack, so whichever of ours and ``take_events``' comes last is final.
-
-    A bare ``decref`` is not enough: when ``take_events`` acked first (its loop moved on while the
-    batch was still being stored, as it does with overlapped batches), the count reaches zero without
-    the consumer ever marking the offsets done. A rebalance then waits for them for ever, and Faust's
-    commit, which takes the first run of consecutive acked offsets (checking for a gap before it only
-    once the partition has a committed offset), can commit past them: a restart then loses the batch.
-    """
-    for event in events:
-        event.message.ack(app.consumer)
-
-
-def raw(event) -> RawRecord:  # type: ignore[no-untyped-def]
-    m = event.message
-    return RawRecord(event.value, event.key, m.topic, m.partition, m.offset)
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def read_records(events, model: type[M], kind: str) -> tuple[list[M], BatchResult]:  # type: ignore[no-untyped-def]
-    """Each event's value as a ``model``; the unreadable ones as ``kind`` dead letters with the reason."""
-    rows: list[M] = []
-    bad = BatchResult()
-    for e in events:
-        try:
-            rows.append(model.model_validate_json(e.value or b""))
-        except ValueError as exc:
-            bad.dead.append(reject(raw(e), kind, str(exc)))
-    return rows, bad
-
-
-async def score_stream(stream) -> None:  # type: ignore[no-untyped-def]
-    """Score batch N+1 while batch N is stored/published/observed; acknowledge each when its effects are done.
-
-    At most two batches are in flight, effects run in batch order, and a batch is released (made
-    committable) only by its own completion, so overlapping costs no delivery guarantee. Embedded,
-    the effects are store + publish + observe; in a scoring-only process, publish (and flush) alone.
-    """
-    await runtime.ready.wait()
-    context = runtime.scoring_context()
-    effects: asyncio.Task[None] | None = None
-    try:
-        async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
-            hold(events)
-            records = [raw(e) for e in events]
-            started = time.perf_counter()
-            ctx = BatchContext(serving=runtime.slots.current, **context)  # type: ignore[arg-type]
-            prepared = await prepare(records, ctx)
+            async for events in stream.take_events(self.settings.batch_max, within=self.settings.batch_within_s):
+                hold(events)
+                records = [raw(e) for e in events]
+                started = time.perf_counter()
+                ctx = BatchContext(serving=self.slots.current, **context)  # type: ignore[arg-type]
+                prepared = await prepare(records, ctx)
+                if effects is not None:
+                    await effects
+                effects = asyncio.create_task(self._complete(events, records, prepared, ctx, started))
+        finally:
             if effects is not None:
                 await effects
-            effects = asyncio.create_task(_complete(events, records, prepared, ctx, started))
-    finally:
-        if effects is not None:
-            await effects
 
+    async def _complete(self, events, records: list[RawRecord], prepared: BatchResult | None, ctx: BatchContext, started: float) -> None:  # type: ignore[no-untyped-def]
+        result = await finish(records, prepared, ctx)
+        self.release(events)
+        metrics.record_batch(result, time.perf_counter() - started)
+        self.batches += 1
+        self.posts_scored += len(result.scored)
+        self.posts_unscored += len(result.unscored)
+        self.dead_letters += len(result.dead)
 
-async def _complete(events, records: list[RawRecord], prepared: BatchResult | None, ctx: BatchContext, started: float) -> None:  # type: ignore[no-untyped-def]
-    result = await finish(records, prepared, ctx)
-    release(events)
-    metrics.record_batch(result, time.perf_counter() - started)
-    runtime.batches += 1
-    runtime.posts_scored += len(result.scored)
-    runtime.posts_unscored += len(result.unscored)
-    runtime.dead_letters += len(result.dead)
-
-
-@app.timer(interval=30.0)
-async def save_watch_state() -> None:
-    # A watch-only process saves with each acknowledgement instead (streams.worker.roles.watch).
-    if is_embedded(runtime.roles):
-        await runtime.save_watch_state()
-
-
-@app.task
-async def follow_model_events() -> None:
-    """Every scoring and watch process must see every model event, so this reads the topic outside any group."""
-    await runtime.ready.wait()
-    if not runtime.roles & {"score", "watch"}:
-        return
-    consumer = AIOKafkaConsumer(
-        model_events_topic.get_topic_name(), bootstrap_servers=settings.kafka_bootstrap,
-        group_id=None, auto_offset_reset="latest", enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        async for msg in consumer:
-            try:
-                event = ModelEvent.model_validate_json(msg.value)
-            except ValueError as exc:
-                log.error("ignoring malformed model event at offset %d: %s", msg.offset, exc)
-                continue
-            if event.action == "retrain-closed":
-                if runtime.watcher is None:
+    async def follow_model_events(self) -> None:
+        """Every scoring and watch process must see every model event, so this reads the topic outside any group."""
+        await self.ready.wait()
+        if not self.roles & {"score", "watch"}:
+            return
+        consumer = AIOKafkaConsumer(
+            self.topics.model_events.get_topic_name(), bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=None, auto_offset_reset="latest", enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            async for msg in consumer:
+                try:
+                    event = ModelEvent.model_validate_json(msg.value)
+                except ValueError as exc:
+                    log.error("ignoring malformed model event at offset %d: %s", msg.offset, exc)
                     continue
-                if not event.retrain_for:
-                    log.error("ignoring retrain-closed event at offset %d: it names no model version", msg.offset)
-                elif runtime.watcher.coalescer.complete(event.retrain_for):
-                    log.info("retrain for %s closed without a new model (%s)", event.retrain_for, event.reason)
-                continue
-            champion_before = runtime.slots.current.champion.version
-            try:
-                await runtime.slots.apply(event.role, event.action, event.model_ref)
-            except Exception:  # noqa: BLE001 - keep serving the current models
-                log.exception("could not apply model event %s; still serving the previous models", event)
-                continue
-            await runtime.sync_watcher_models()
-            if event.role == "challenger" and runtime.watcher is not None:  # the retrain it asked for is done
-                runtime.watcher.coalescer.complete(event.retrain_for or champion_before)
-    finally:
-        await consumer.stop()
+                await self._apply_model_event(event, msg.offset)
+        finally:
+            await consumer.stop()
 
+    async def _apply_model_event(self, event: ModelEvent, offset: int) -> None:
+        if event.action == "retrain-closed":
+            if self.watcher is None:
+                return
+            if not event.retrain_for:
+                log.error("ignoring retrain-closed event at offset %d: it names no model version", offset)
+            elif self.watcher.coalescer.complete(event.retrain_for):
+                log.info("retrain for %s closed without a new model (%s)", event.retrain_for, event.reason)
+            return
+        champion_before = self.slots.current.champion.version
+        try:
+            await self.slots.apply(event.role, event.action, event.model_ref)
+        except Exception:  # noqa: BLE001 - keep serving the current models
+            log.exception("could not apply model event %s; still serving the previous models", event)
+            return
+        await self.sync_watcher_models()
+        if event.role == "challenger" and self.watcher is not None:  # the retrain it asked for is done
+            self.watcher.coalescer.complete(event.retrain_for or champion_before)
 
-@app.on_before_shutdown.connect
-async def _on_shutdown(app_, **kwargs) -> None:  # type: ignore[no-untyped-def]
-    runtime.stopping = True
-    await runtime.save_watch_state()
-    if runtime.brand_watcher is not None:
-        await runtime.brand_watcher.aclose()
-    await runtime.notifier.aclose()
+    async def _on_shutdown(self, app_, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        self.stopping = True
+        await self.save_watch_state()
+        if self.brand_watcher is not None:
+            await self.brand_watcher.aclose()
+        await self.notifier.aclose()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from streams.cli.main import app
+from streams.cli.main import create_cli
 from tests.drift.helpers import AIRLINE_CSV, airline_rows
 
 
 def test_spike_bench_one_seed() -> None:
     airline_rows()  # skips without the shared data
-    out = CliRunner().invoke(app, ["bench", "spikes", "--seeds", "1", "--data", str(AIRLINE_CSV)])
+    out = CliRunner().invoke(create_cli(), ["bench", "spikes", "--seeds", "1", "--data", str(AIRLINE_CSV)])
     assert out.exit_code == 0, out.output
     lines = {line.split("  ")[0]: line.split() for line in out.output.splitlines() if line.strip()}
     for scenario in ("synthetic crisis 250/10min", "synthetic crisis 60/10min", "airline crisis 250/10min"):

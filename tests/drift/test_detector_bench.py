@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from benchmarks.cli import app
+from benchmarks.cli import create_bench_cli
 from benchmarks.detectors import format_table, run
 
 
@@ -18,5 +18,5 @@ def test_bench_small_run_detects_every_shift_without_false_alarms() -> None:
 
 
 def test_bench_cli_refuses_a_stream_too_short_for_the_change() -> None:
-    out = CliRunner().invoke(app, ["detectors", "--length", "100"])
+    out = CliRunner().invoke(create_bench_cli(), ["detectors", "--length", "100"])
     assert out.exit_code == 2 and "--length" in out.output

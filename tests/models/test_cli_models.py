@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from streams.cli.models import app
-from streams.core.settings import get_settings
+from streams.cli.models import create_models_cli
+from streams.core.settings import Settings
 
 runner = CliRunner()
+app = create_models_cli()
 
 
 @pytest.fixture
@@ -22,9 +23,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("BRANDPULSE_DATA_DIR", str(state))
     monkeypatch.setenv("COLUMNS", "200")  # rich wraps tables to the terminal width
     monkeypatch.chdir(tmp_path)
-    get_settings.cache_clear()
     yield state
-    get_settings.cache_clear()
 
 
 def _jsonl(path: Path, rows: list[tuple[str, str]]) -> Path:
@@ -70,8 +69,7 @@ def test_train_register_promote_evaluate(
     monkeypatch.setenv("BRANDPULSE_KAFKA_URL", f"kafka://{kafka_bootstrap}")
     # pytest reuses temp folder names across sessions; a long-lived dev broker keeps old topics.
     monkeypatch.setenv("BRANDPULSE_TOPIC_PREFIX", f"t{uuid.uuid4().hex[:12]}")
-    get_settings.cache_clear()
-    create_topics(get_settings())
+    create_topics(Settings())
     rows = [(f"{t} #{i}", lab) for i in range(4) for lab, ts in (("positive", POSITIVE), ("negative", NEGATIVE)) for t in ts]
     data = _jsonl(tmp_path / "train.jsonl", rows)
     result = runner.invoke(app, [
@@ -86,7 +84,7 @@ def test_train_register_promote_evaluate(
 
     promoted = runner.invoke(app, ["promote"])
     assert promoted.exit_code == 0 and "champion is now brandpulse-sentiment/v1" in promoted.output
-    consumer = KafkaConsumer(get_settings().topic("model-events"), bootstrap_servers=kafka_bootstrap,
+    consumer = KafkaConsumer(Settings().topic("model-events"), bootstrap_servers=kafka_bootstrap,
                              auto_offset_reset="earliest", consumer_timeout_ms=5000)
     events = [json.loads(m.value) for m in consumer]
     consumer.close()

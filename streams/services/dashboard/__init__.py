@@ -4,6 +4,6 @@ Against a ClickHouse server it reads the store directly; with embedded chDB (whi
 open) it asks the worker's web port for the data (:mod:`~streams.services.dashboard.worker_client`).
 """
 
-from streams.services.dashboard.serve import create_dashboard_app, dashboard_command
+from streams.services.dashboard.serve import create_dashboard_app
 
-__all__ = ["create_dashboard_app", "dashboard_command"]
+__all__ = ["create_dashboard_app"]

@@ -9,7 +9,6 @@ from collections.abc import Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
-import typer
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
@@ -80,18 +79,3 @@ def create_dashboard_app(
         return JSONResponse(body, status_code=status)
 
     return app
-
-
-def dashboard_command(
-    host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 only inside a container"),
-    port: int = typer.Option(8050, min=1, max=65535, help="Port to listen on"),
-) -> None:
-    """Serve the dashboard on its own port (reads ClickHouse directly, or the worker's data for chDB).
-
-    Example: brandpulse dashboard --port 8050   then open http://127.0.0.1:8050/dashboard
-    """
-    import uvicorn
-
-    from streams.core.settings import get_settings
-
-    uvicorn.run(create_dashboard_app(get_settings()), host=host, port=port, log_level="info")

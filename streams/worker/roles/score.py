@@ -7,10 +7,10 @@ store and watch roles take it from there.
 
 from __future__ import annotations
 
-from streams.worker.runtime import score_stream
-from streams.worker.app import app, posts_topic
+from streams.worker.runtime import Runtime
 
 
-@app.agent(posts_topic)
-async def score_posts(stream):  # type: ignore[no-untyped-def]
-    await score_stream(stream)
+def register(runtime: Runtime) -> None:
+    @runtime.app.agent(runtime.topics.posts, name="score_posts")
+    async def score_posts(stream):  # type: ignore[no-untyped-def]
+        await runtime.score_stream(stream)

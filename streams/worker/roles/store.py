@@ -17,11 +17,10 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from streams.worker.runtime import hold, publish, raw, read_records, release, runtime
-from streams.worker.app import alerts_topic, app, deadletter_topic, label_requests_topic, labels_topic, scored_topic, settings
-from streams.worker.refusals import write_or_dead_letter
-from streams.worker.pipeline import BatchResult, publish_stage, reject, store_dead_letters, store_sync
 from streams.core.schemas import Alert, DeadLetter, HumanLabel, LabelRequest, ScoredPost
+from streams.worker.pipeline import BatchResult, publish_stage, reject, store_dead_letters, store_sync
+from streams.worker.refusals import write_or_dead_letter
+from streams.worker.runtime import Runtime, hold, raw, read_records
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -29,92 +28,88 @@ M = TypeVar("M", bound=BaseModel)
 BATCH = 1000
 
 
-def _stopping() -> bool:
-    return runtime.stopping
+def register(runtime: Runtime) -> None:
+    app, topics = runtime.app, runtime.topics
 
+    def stopping() -> bool:
+        return runtime.stopping
 
-async def _dead_letter(bad: BatchResult) -> None:
-    """Store and publish dead letters this role made itself (records it could not read or write)."""
-    assert runtime.store is not None
-    if not bad.dead:
-        return
-    await asyncio.to_thread(store_dead_letters, runtime.store, bad.dead, _stopping)
-    await publish_stage(bad, runtime.store, publish, _stopping)
-    runtime.dead_letters += len(bad.dead)
+    async def _dead_letter(bad: BatchResult) -> None:
+        """Store and publish dead letters this role made itself (records it could not read or write)."""
+        assert runtime.store is not None
+        if not bad.dead:
+            return
+        await asyncio.to_thread(store_dead_letters, runtime.store, bad.dead, stopping)
+        await publish_stage(bad, runtime.store, runtime.publish, stopping)
+        runtime.dead_letters += len(bad.dead)
 
+    @app.agent(topics.scored, name="store_scored")
+    async def store_scored(stream):  # type: ignore[no-untyped-def]
+        await runtime.ready.wait()
+        assert runtime.store is not None
+        async for events in stream.take_events(BATCH, within=runtime.settings.batch_within_s):
+            hold(events)
+            result = BatchResult()
+            unreadable = BatchResult()
+            for e in events:
+                rec = raw(e)
+                try:
+                    row = ScoredPost.model_validate_json(e.value or b"")
+                except ValueError as exc:
+                    unreadable.dead.append(reject(rec, "schema", f"not a scored record: {exc}"))
+                    continue
+                {"shadow": result.shadow, "unscored": result.unscored}.get(row.model_role, result.scored).append(row)
+                if row.model_role != "shadow":
+                    result.sources[row.post_id] = rec
+            await asyncio.to_thread(store_sync, runtime.store, result, stopping)  # refused rows → result.dead, stored
+            if result.dead:
+                await publish_stage(BatchResult(dead=result.dead), runtime.store, runtime.publish, stopping)
+                runtime.dead_letters += len(result.dead)
+            await _dead_letter(unreadable)
+            runtime.rows_stored += len(result.scored) + len(result.shadow) + len(result.unscored)
+            runtime.posts_scored += len(result.scored)
+            runtime.posts_unscored += len(result.unscored)
+            runtime.batches += 1
+            runtime.release(events)
 
-@app.agent(scored_topic)
-async def store_scored(stream):  # type: ignore[no-untyped-def]
-    await runtime.ready.wait()
-    assert runtime.store is not None
-    async for events in stream.take_events(BATCH, within=settings.batch_within_s):
-        hold(events)
-        result = BatchResult()
-        unreadable = BatchResult()
-        for e in events:
-            rec = raw(e)
-            try:
-                row = ScoredPost.model_validate_json(e.value or b"")
-            except ValueError as exc:
-                unreadable.dead.append(reject(rec, "schema", f"not a scored record: {exc}"))
-                continue
-            {"shadow": result.shadow, "unscored": result.unscored}.get(row.model_role, result.scored).append(row)
-            if row.model_role != "shadow":
-                result.sources[row.post_id] = rec
-        await asyncio.to_thread(store_sync, runtime.store, result, _stopping)  # refused rows → result.dead, stored
-        if result.dead:
-            await publish_stage(BatchResult(dead=result.dead), runtime.store, publish, _stopping)
-            runtime.dead_letters += len(result.dead)
-        await _dead_letter(unreadable)
-        runtime.rows_stored += len(result.scored) + len(result.shadow) + len(result.unscored)
-        runtime.posts_scored += len(result.scored)
-        runtime.posts_unscored += len(result.unscored)
-        runtime.batches += 1
-        release(events)
+    @app.agent(topics.deadletter, name="store_dead_letters_topic")
+    async def store_dead_letters_topic(stream):  # type: ignore[no-untyped-def]
+        await runtime.ready.wait()
+        assert runtime.store is not None
+        async for events in stream.take_events(BATCH, within=runtime.settings.batch_within_s):
+            hold(events)
+            dead: list[DeadLetter] = []
+            for e in events:
+                try:
+                    dead.append(DeadLetter.model_validate_json(e.value or b""))
+                except ValueError as exc:
+                    # Not re-dead-lettered (that would feed this very topic); the record stays in Kafka at its offset.
+                    log.error("unreadable record on the dead-letter topic at %s[%d]@%d: %s",
+                              e.message.topic, e.message.partition, e.message.offset, exc)
+            await asyncio.to_thread(store_dead_letters, runtime.store, dead, stopping)
+            runtime.release(events)
 
+    async def _store_records(stream, model: type[M], insert: Callable[[Sequence[M]], None], kind: str, key: str) -> None:  # type: ignore[no-untyped-def]
+        """Monitoring records: rows the store refuses and unreadable records are dead-lettered."""
+        await runtime.ready.wait()
+        async for events in stream.take_events(500, within=1.0):
+            hold(events)
+            rows, bad = read_records(events, model, kind)
+            await asyncio.to_thread(
+                write_or_dead_letter, runtime.store, insert, rows, topic=runtime.settings.topic(key), what=model.__name__,
+                should_stop=stopping,
+            )
+            await _dead_letter(bad)
+            runtime.release(events)
 
-@app.agent(deadletter_topic)
-async def store_dead_letters_topic(stream):  # type: ignore[no-untyped-def]
-    await runtime.ready.wait()
-    assert runtime.store is not None
-    async for events in stream.take_events(BATCH, within=settings.batch_within_s):
-        hold(events)
-        dead: list[DeadLetter] = []
-        for e in events:
-            try:
-                dead.append(DeadLetter.model_validate_json(e.value or b""))
-            except ValueError as exc:
-                # Not re-dead-lettered (that would feed this very topic); the record stays in Kafka at its offset.
-                log.error("unreadable record on the dead-letter topic at %s[%d]@%d: %s",
-                          e.message.topic, e.message.partition, e.message.offset, exc)
-        await asyncio.to_thread(store_dead_letters, runtime.store, dead, _stopping)
-        release(events)
+    @app.agent(topics.alerts, name="store_alerts")
+    async def store_alerts(stream):  # type: ignore[no-untyped-def]
+        await _store_records(stream, Alert, lambda rows: runtime.store.insert_alerts(rows), "bad_alert", "alerts")  # type: ignore[union-attr]
 
+    @app.agent(topics.label_requests, name="store_label_requests")
+    async def store_label_requests(stream):  # type: ignore[no-untyped-def]
+        await _store_records(stream, LabelRequest, lambda rows: runtime.store.insert_label_requests(rows), "bad_label_request", "label-requests")  # type: ignore[union-attr]
 
-async def _store_records(stream, model: type[M], insert: Callable[[Sequence[M]], None], kind: str, key: str) -> None:  # type: ignore[no-untyped-def]
-    """Monitoring records: rows the store refuses and unreadable records are dead-lettered."""
-    await runtime.ready.wait()
-    async for events in stream.take_events(500, within=1.0):
-        hold(events)
-        rows, bad = read_records(events, model, kind)
-        await asyncio.to_thread(
-            write_or_dead_letter, runtime.store, insert, rows, topic=settings.topic(key), what=model.__name__,
-            should_stop=_stopping,
-        )
-        await _dead_letter(bad)
-        release(events)
-
-
-@app.agent(alerts_topic)
-async def store_alerts(stream):  # type: ignore[no-untyped-def]
-    await _store_records(stream, Alert, lambda rows: runtime.store.insert_alerts(rows), "bad_alert", "alerts")  # type: ignore[union-attr]
-
-
-@app.agent(label_requests_topic)
-async def store_label_requests(stream):  # type: ignore[no-untyped-def]
-    await _store_records(stream, LabelRequest, lambda rows: runtime.store.insert_label_requests(rows), "bad_label_request", "label-requests")  # type: ignore[union-attr]
-
-
-@app.agent(labels_topic)
-async def store_labels(stream):  # type: ignore[no-untyped-def]
-    await _store_records(stream, HumanLabel, lambda rows: runtime.store.insert_human_labels(rows), "bad_label", "labels")  # type: ignore[union-attr]
+    @app.agent(topics.labels, name="store_labels")
+    async def store_labels(stream):  # type: ignore[no-untyped-def]
+        await _store_records(stream, HumanLabel, lambda rows: runtime.store.insert_human_labels(rows), "bad_label", "labels")  # type: ignore[union-attr]

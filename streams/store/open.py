@@ -39,3 +39,11 @@ def check_dsn(dsn: str) -> str:
 def open_store(dsn: str, database: str = "brandpulse") -> Store:
     """The backend for ``dsn``: ``chdb:///abs/dir`` (embedded) or ``http(s)://[user:pass@]host:port``."""
     return BACKENDS[urlsplit(check_dsn(dsn)).scheme](dsn, database)
+
+
+def redact(dsn: str) -> str:
+    """The DSN without its password, for logs."""
+    parts = urlsplit(dsn)
+    if parts.password:
+        return dsn.replace(f":{parts.password}@", ":***@")
+    return dsn

@@ -13,13 +13,14 @@ redelivered batch is written again and must not count twice.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import Literal, NamedTuple, Protocol
+from collections.abc import Callable, Sequence
+from typing import Literal, NamedTuple, Protocol, TypeVar
 
 from drift.brand.post import BrandPost
 from streams.core.schemas import Alert, DeadLetter, HumanLabel, LabelRequest, ScoredPost
 
 BrandPostOrder = Literal["newest", "sample"]
+T = TypeVar("T")
 
 
 class TrendRow(NamedTuple):
@@ -91,6 +92,11 @@ class ShadowRows(NamedTuple):
 class Store(Protocol):
     """What brandpulse needs from storage (see the module docstring for the conventions)."""
 
+    def refuses(self, exc: BaseException) -> bool:
+        """True when a write failed because of the rows themselves (to dead-letter), False when the
+        store is unavailable (to retry)."""
+        ...
+
     def ensure_schema(self) -> None:
         """Create whatever is missing; safe to call on every start."""
 
@@ -161,3 +167,28 @@ class Store(Protocol):
         """The live model's prediction of each of these posts that is stored."""
 
     def shadow_rows(self, champion: str, challenger: str) -> ShadowRows: ...
+
+
+def insert_isolating(
+    rows: Sequence[T], insert: Callable[[Sequence[T]], None], refuses: Callable[[BaseException], bool]
+) -> list[tuple[T, BaseException]]:
+    """Insert ``rows``; when the store refuses the data (``refuses``, the store's own judgement of an
+    error: :meth:`Store.refuses`), bisect to find exactly the refused rows.
+
+    Returns the refused rows with their errors (the rest is stored). An unavailable store raises, so
+    the caller retries the whole batch; stored halves are written again then, which the
+    ReplacingMergeTree tables absorb. Kafka Connect's ``errors.tolerance=all`` with a dead-letter
+    queue does the same for sinks.
+    """
+    if not rows:
+        return []
+    try:
+        insert(rows)
+        return []
+    except Exception as exc:  # noqa: BLE001 - classified below; anything not about the rows propagates
+        if not refuses(exc):
+            raise
+        if len(rows) == 1:
+            return [(rows[0], exc)]
+    mid = len(rows) // 2
+    return insert_isolating(rows[:mid], insert, refuses) + insert_isolating(rows[mid:], insert, refuses)

@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from models.language import LanguageConfig, route
 from models.scorer_factory import SentimentScorer
 from streams.core.brands import BrandResolver
-from streams.store.clickhouse import insert_isolating
-from streams.store.protocol import Store
+from streams.store.protocol import Store, insert_isolating
 from streams.worker.dead_letters import dead_letter, stripped
 from streams.worker.retry import StopRequested, retry_forever, retry_forever_async
 from streams.core.schemas import DEFAULT_MAX_TEXT_CHARS, DeadLetter, Post, ScoredPost, utcnow
@@ -175,7 +174,7 @@ def store_sync(store: Store, result: BatchResult, should_stop: Callable[[], bool
     """Write everything the batch produced. Waits out an unavailable store (never acknowledged before);
     rows the store refuses become ``storage_rejected`` dead letters and leave the result."""
     rows = result.scored + result.shadow + result.unscored
-    refused = retry_forever(lambda: insert_isolating(rows, store.insert_scored), should_stop=should_stop,
+    refused = retry_forever(lambda: insert_isolating(rows, store.insert_scored, store.refuses), should_stop=should_stop,
                             what=f"ClickHouse insert of {len(rows)} scored rows")
     refused_ids: set[str] = set()
     for row, exc in refused:
@@ -193,13 +192,13 @@ def store_sync(store: Store, result: BatchResult, should_stop: Callable[[], bool
 
 def store_dead_letters(store: Store, dead: list[DeadLetter], should_stop: Callable[[], bool]) -> None:
     """Write dead letters; one the store refuses is written again without its original bytes (in place)."""
-    refused = retry_forever(lambda: insert_isolating(dead, store.insert_dead_letters), should_stop=should_stop,
+    refused = retry_forever(lambda: insert_isolating(dead, store.insert_dead_letters, store.refuses), should_stop=should_stop,
                             what=f"ClickHouse insert of {len(dead)} dead letters")
     if not refused:
         return
     bare = {id(dl): stripped(dl, repr(exc)) for dl, exc in refused}
     dead[:] = [bare.get(id(dl), dl) for dl in dead]
-    for dl, exc in retry_forever(lambda: insert_isolating(list(bare.values()), store.insert_dead_letters),
+    for dl, exc in retry_forever(lambda: insert_isolating(list(bare.values()), store.insert_dead_letters, store.refuses),
                                  should_stop=should_stop, what="ClickHouse insert of stripped dead letters"):
         # Unreachable with the columns we write; if it happens the record still sits in Kafka at its offset.
         log.error("ClickHouse refused even the stripped dead letter of %s[%s]@%s: %r",

@@ -24,8 +24,7 @@ from streams.worker.dead_letters import dead_letter
 from streams.worker.pipeline import store_dead_letters
 from streams.worker.retry import retry_forever
 from streams.core.schemas import DeadLetter
-from streams.store.clickhouse import insert_isolating
-from streams.store.protocol import Store
+from streams.store.protocol import Store, insert_isolating
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ def write_or_dead_letter(
     should_stop: Callable[[], bool] = lambda: False,
 ) -> list[DeadLetter]:
     """Insert ``rows``; the ones the store refuses are stored as dead letters, which are returned."""
-    refused = retry_forever(lambda: insert_isolating(rows, insert), what=f"ClickHouse {what} insert", should_stop=should_stop)
+    refused = retry_forever(lambda: insert_isolating(rows, insert, store.refuses), what=f"ClickHouse {what} insert", should_stop=should_stop)
     dead = [refused_row(row, exc, topic=topic, what=what) for row, exc in refused]
     for dl in dead:
         log.error("dead-lettered a refused %s row (%s): %s", what, dl.source_topic, dl.reason)

@@ -33,6 +33,9 @@ class RelayStore:
         reader = None if is_embedded(dsn) else open_store(dsn, settings.clickhouse_database)
         return cls(reader, settings.clickhouse_database)
 
+    def refuses(self, exc: BaseException) -> bool:
+        return False  # it writes nothing: the store role's own store judges the rows
+
     def insert_alerts(self, alerts: Sequence[Alert]) -> None:
         """Published on the alerts topic by the caller; the store role writes them."""
 

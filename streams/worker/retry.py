@@ -2,7 +2,7 @@
 
 Giving up on a storage write or a send would mean acknowledging records whose effect never happened.
 Only unavailability is retried here: records that a store or broker refuses are isolated and
-dead-lettered before (``streams.store.clickhouse.insert_isolating``, ``streams.kafka.topics.is_record_refused``).
+dead-lettered before (``streams.store.protocol.insert_isolating``, ``streams.kafka.topics.is_record_refused``).
 """
 
 from __future__ import annotations

@@ -32,8 +32,7 @@ from streams.core.serving import ModelSlots
 from streams.core.settings import Settings
 from streams.kafka.topics import is_record_refused
 from streams.slack.notifier import SlackNotifier
-from streams.store.clickhouse import redact
-from streams.store.open import check_dsn, open_store
+from streams.store.open import check_dsn, open_store, redact
 from streams.store.protocol import Store
 from streams.worker.app import Topics
 from streams.worker.brand_watch import BrandWatcher

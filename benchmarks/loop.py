@@ -261,14 +261,10 @@ def machine_description() -> str:
     import os
     import platform
 
-    model = ""
-    try:
-        model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                      if ln.startswith("model name")), "")
-    except OSError:
-        pass
+    from models.backend_choice import cpu_model
+
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"{model or platform.processor()} ×{os.cpu_count()} ({platform.machine()}), load {load:.1f} at start"
+    return f"{cpu_model()} ×{os.cpu_count()} ({platform.machine()}), load {load:.1f} at start"
 
 
 def load_inputs(airline: str, general: str, base: str) -> tuple[LabelledData, LabelledData, LabelledData]:

@@ -22,6 +22,7 @@ from typing import Any, get_args
 import numpy as np
 import typer
 
+from benchmarks.process import cpu_seconds, find_pid, peak_rss_mb
 from models.scorer_factory import Backend
 from streams.core.schemas import ScoredPost
 from streams.core.settings import Settings
@@ -93,29 +94,6 @@ def _wait(watcher: ScoredWatcher, tag: str, n: int, timeout_s: float) -> list[tu
             return got
         time.sleep(0.2)
     raise TimeoutError(f"only {len(got)} of {n} posts of run {tag!r} became queryable within {timeout_s:.0f}s")
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds a process (all its threads) has used so far; None if it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def find_pid(*needles: str) -> int | None:
-    """The first process whose command line contains every needle (e.g. a broker started elsewhere)."""
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if all(n in cmdline for n in needles):
-            return int(proc.name)
-    return None
 
 
 def pipeline_run(
@@ -213,16 +191,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def peak_rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 def machine() -> dict[str, Any]:

@@ -23,7 +23,6 @@ import multiprocessing
 import os
 import platform
 import random
-import resource
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,6 +32,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.process import peak_rss_mb
 from models.backend_choice import cpu_flags, cpu_model
 from models.checkpoint import read_meta
 from models.data import LabelledData, load_dataset, train_test_split
@@ -43,11 +43,6 @@ PATH_PRECISION = {
     "naive": "fp32", "plain-torch-loop": "fp32", "torch": "fp32", "onnx-fp32": "fp32",
     "torch-bf16": "bf16", "onnx-int8": "int8", "openvino-int8": "int8", "openvino-fp32": "fp32", "openvino-bf16": "bf16",
 }
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def encoder_flops(tokens: np.ndarray, layers: int, hidden: int, intermediate: int) -> np.ndarray:
@@ -154,12 +149,7 @@ def _rss_child(model_dir: str, backend: str, batch_size: int, texts: list[str], 
     scorer = make_scorer(model_dir, backend, batch_size=batch_size, threads=threads)  # type: ignore[arg-type]
     for i in range(0, len(texts), 256):
         scorer.predict_proba(texts[i : i + 256])
-    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a spawned child would report
-    # its parent's peak.
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return peak_rss_mb()
+    return peak_rss_mb() or 0.0
 
 
 def backend_peak_rss(model_dir: Path, backend: str, batch_size: int, texts: Sequence[str], threads: int) -> float:

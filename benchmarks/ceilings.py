@@ -108,7 +108,7 @@ def openvino_peaks(rows: int, hidden: int, intermediate: int, threads: int, seco
 
 def native_int8() -> bool:
     """Whether the CPU has int8 dot-product instructions (VNNI or AMX-INT8)."""
-    from models.backend_choice import cpu_flags
+    from models.scoring.backend_choice import cpu_flags
 
     return bool({"avx512_vnni", "avx_vnni", "amx_int8"} & set(cpu_flags()))
 

@@ -2,8 +2,8 @@
 
 For each seed, an airline stream (real tweets with their brands) is shown to the champion; a simulated
 annotator answers label requests from the gold labels under a fixed budget of N labels, chosen either
-at **random** (the flyback sample) or **actively** (:mod:`drift.active`: uncertain, diverse,
-brand-balanced). The real trainer (:func:`drift.retraining.run_retrain`, warm start or from scratch)
+at **random** (the flyback sample) or **actively** (:mod:`drift.labels.active`: uncertain, diverse,
+brand-balanced). The real trainer (:func:`drift.retraining.job.run_retrain`, warm start or from scratch)
 turns them into a candidate and gates it on its own held-out labels; a candidate that passes is
 shadow-scored on the next random-sample posts and judged by the real promotion rule
 (:func:`drift.shadow.should_promote`). A fixed held-out airline set that the loop never labels gives
@@ -87,14 +87,14 @@ def brand_of(text: str) -> str:
 
 
 def _scorer(model_dir: Path, max_length: int):  # type: ignore[no-untyped-def]
-    from models.scorer import Scorer
+    from models.scoring.scorer import Scorer
 
     return Scorer(model_dir, batch_size=64, max_length=max_length)
 
 
 def predict(model_dir: Path, texts: Sequence[str], max_length: int) -> tuple[np.ndarray, list[str]]:
     """Calibrated probabilities and the served decisions (tuned negative rule) for ``texts``."""
-    from models.scorer import decide
+    from models.scoring.scorer import decide
 
     scorer = _scorer(model_dir, max_length)
     probs = scorer.predict_proba(list(texts))
@@ -112,7 +112,7 @@ def choose(strategy: Strategy, pool: LabelledData, probs: np.ndarray, labels: Se
     """Indices of the pool posts the annotator labels."""
     if strategy == "random":
         return list(range(min(n, len(pool))))  # the pool is already in a seeded random order
-    from drift.active import ActiveConfig, ActiveSelector
+    from drift.labels.active import ActiveConfig, ActiveSelector
 
     posts = [
         ScoredPost(post_id=str(i), brand=brand_of(t), platform="bench", text=t, created_at=_T0, ingested_at=_T0,
@@ -129,8 +129,8 @@ def run_bench(
     work_dir: Path, progress: bool = False,
 ) -> list[RunResult]:
     from drift.shadow import compare, should_promote
-    from drift.retrain_config import DEFAULT_TRAIN, RECIPES, TrainerConfig
-    from drift.retraining import run_retrain
+    from drift.retraining.config import DEFAULT_TRAIN, RECIPES, TrainerConfig
+    from drift.retraining.job import run_retrain
     from models.registry import CHAMPION, log_and_register, resolve_model
 
     settings = Settings(data_dir=work_dir, max_length=config.max_length)
@@ -261,7 +261,7 @@ def machine_description() -> str:
     import os
     import platform
 
-    from models.backend_choice import cpu_model
+    from models.scoring.backend_choice import cpu_model
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return f"{cpu_model()} ×{os.cpu_count()} ({platform.machine()}), load {load:.1f} at start"

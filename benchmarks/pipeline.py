@@ -23,7 +23,7 @@ import numpy as np
 import typer
 
 from benchmarks.process import cpu_seconds, find_pid, peak_rss_mb
-from models.scorer_factory import Backend
+from models.scoring.factory import Backend
 from streams.core.schemas import ScoredPost
 from streams.core.settings import Settings
 
@@ -224,7 +224,7 @@ def pipeline_command(
 
     from streams.kafka.broker import LocalBroker, host_port, is_listening
     from streams.services.demo import start_worker
-    from streams.core.serving import load_model
+    from streams.core.model_slots import load_model
     from streams.kafka.topics import create_topics
 
     if backend != "auto" and backend not in get_args(Backend):

@@ -5,10 +5,10 @@ Paths, all on the same held-out texts and the same thread budget:
 * ``naive`` — ``transformers.pipeline("text-classification")`` called one post at a time;
 * ``plain-torch-loop`` — the model's forward pass alone over pre-tokenised, globally length-sorted
   micro-batches: what the fp32 scorer would cost with tokenising and bookkeeping free;
-* every backend of :func:`models.scorer_factory.make_scorer` (torch fp32 and bf16, ONNX int8,
+* every backend of :func:`models.scoring.factory.make_scorer` (torch fp32 and bf16, ONNX int8,
   OpenVINO bf16/int8) at each micro-batch size, with parity against torch fp32;
-* ``auto`` — what :func:`models.backend_choice.choose_backend` picks here (the worker's choice);
-* ``auto+cache`` — :class:`models.cache.CachedScorer` over it, on a stream where a share of posts
+* ``auto`` — what :func:`models.scoring.backend_choice.choose_backend` picks here (the worker's choice);
+* ``auto+cache`` — :class:`models.scoring.cache.CachedScorer` over it, on a stream where a share of posts
   are retweets/copies of earlier ones.
 
 Each path is compared with the matmul peak of its own precision (fp32, bf16 or int8) at the model's
@@ -33,7 +33,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.process import peak_rss_mb
-from models.backend_choice import cpu_flags, cpu_model
+from models.scoring.backend_choice import cpu_flags, cpu_model
 from models.checkpoint import read_meta
 from models.data import LabelledData, load_dataset, train_test_split
 
@@ -100,8 +100,8 @@ def gpu_paths(
     """
     import torch
 
-    from models.onnx_backend import parity_from_probs
-    from models.scorer import Scorer
+    from models.scoring.onnx_backend import parity_from_probs
+    from models.scoring.scorer import Scorer
 
     if not torch.cuda.is_available():
         return {}
@@ -144,7 +144,7 @@ def plain_torch_loop(model: Any, feeds: Sequence[dict[str, np.ndarray]]) -> floa
 
 
 def _rss_child(model_dir: str, backend: str, batch_size: int, texts: list[str], threads: int) -> float:
-    from models.scorer_factory import make_scorer
+    from models.scoring.factory import make_scorer
 
     scorer = make_scorer(model_dir, backend, batch_size=batch_size, threads=threads)  # type: ignore[arg-type]
     for i in range(0, len(texts), 256):
@@ -181,19 +181,19 @@ def run_bench(
 
     The texts are the held-out part of ``train_test_split(load_dataset(data), test_size, split_seed)``
     — the split ``fine_tune`` users make — so macro-F1s are honest; ``split_seed=None`` uses all of it.
-    ``backends=None`` times :func:`models.backend_choice.available_backends` plus ``openvino-int8``, and
+    ``backends=None`` times :func:`models.scoring.backend_choice.available_backends` plus ``openvino-int8``, and
     lets the auto choice pick among the former exactly as the worker does; given ``backends`` are also
     the auto choice's candidates.
     """
     import torch
     from transformers import AutoConfig, AutoTokenizer, pipeline
 
-    from models.backend_choice import SelectionConfig, available_backends, choose_backend, default_sample, machine_info
-    from models.cache import CachedScorer
+    from models.scoring.backend_choice import SelectionConfig, available_backends, choose_backend, default_sample, machine_info
+    from models.scoring.cache import CachedScorer
     from benchmarks.ceilings import matmul_peaks
-    from models.onnx_backend import parity_from_probs
-    from models.scorer import model_inputs
-    from models.scorer_factory import make_scorer
+    from models.scoring.onnx_backend import parity_from_probs
+    from models.scoring.scorer import model_inputs
+    from models.scoring.factory import make_scorer
 
     model_dir = Path(model_dir)
     meta = read_meta(model_dir)

@@ -1,7 +1,7 @@
 """Live accuracy from human labels: rolling macro-F1 and negative recall per model version.
 
 Fed with (predicted, human) pairs for the *flyback* sample only (uniform, see
-:mod:`drift.flyback`), so the rolling numbers estimate live performance without bias. Actively
+:mod:`drift.labels.flyback`), so the rolling numbers estimate live performance without bias. Actively
 selected labels (uncertain posts) are biased by construction and never reach this monitor.
 
 What the alert compares, and why:

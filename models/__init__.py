@@ -1,1 +1,2 @@
-"""brandpulse models: loading, batched scoring, training, evaluation and the registry."""
+"""brandpulse's ML library: data, training and evaluation, scoring backends (:mod:`models.scoring`)
+and the model registry. No Kafka, no ClickHouse, no process settings."""

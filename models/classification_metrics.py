@@ -93,7 +93,7 @@ def classification_metrics(
 ) -> dict:
     """Accuracy, macro/weighted F1, macro recall, per-class P/R/F1, confusion matrix, one-vs-rest AUCs, ECE.
 
-    ``y_pred`` lets a caller score a tuned decision rule (``models.scorer.decide``) instead of argmax;
+    ``y_pred`` lets a caller score a tuned decision rule (``models.scoring.scorer.decide``) instead of argmax;
     the ranking metrics (AUCs) and ECE always use ``probs``. A class absent from ``y_true`` gets
     ``None`` AUCs and is left out of the macro AUC averages.
     """

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from models.data import DataError, LabelledData, deduplicate, validate_for_training
 from models.classification_metrics import classification_metrics, mean_std
-from models.scorer import Scorer, decide
+from models.scoring.scorer import Scorer, decide
 from models.train import TrainConfig, checkpoint_metrics, fine_tune
 
 SUMMARY_KEYS = ("macro_f1", "accuracy", "macro_recall", "negative_recall", "negative_precision", "ece")

@@ -3,7 +3,7 @@
 Two modes:
 
 * binary — pick the cut-off on p(minority) that maximises the minority class's F1;
-* negative — brandpulse's crisis rule ``models.scorer.decide``: a post is negative when argmax says so
+* negative — brandpulse's crisis rule ``models.scoring.scorer.decide``: a post is negative when argmax says so
   *or* p(negative) >= t. Tuning picks t to maximise negative-class F1, or the macro-F1 of the whole
   rule (``objective="macro_f1"``: what models are compared on; a negative-F1 optimum on a
   negative-heavy validation set flags so many posts that the other classes pay more than negative

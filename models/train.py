@@ -4,7 +4,7 @@ One call does the whole job serving needs: train with the Hugging Face ``Trainer
 or focal loss against imbalance, cosine schedule, early stopping on validation macro-F1), then on the
 validation set fit the calibration temperature, tune the negative-class threshold, record the
 reference label distribution and confidences for drift detection, and write a checkpoint that
-:class:`models.scorer.Scorer` loads.
+:class:`models.scoring.scorer.Scorer` loads.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from models.encoders import display_name, resolve_encoder
 from models.losses import loss_trainer_class
 from models.progress import no_hub_bars, progress_callback
 from models.classification_metrics import classification_metrics, headline
-from models.scorer import decide
+from models.scoring.scorer import decide
 from models.thresholds import ThresholdResult, tune_negative_threshold
 
 

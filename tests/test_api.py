@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
-from models.scorer import Scorer
+from models.scoring.scorer import Scorer
 from streams.cli.services import api_command
 from streams.services.api import ApiLimits, create_api
 from streams.cli.services import dashboard_command

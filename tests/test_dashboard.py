@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.core.brands import BrandResolver
+from streams.core.brand_rules import BrandResolver
 from streams.store.clickhouse import ClickHouseStore
 from streams.services.dashboard import create_dashboard_app
 from streams.views.dashboard import (

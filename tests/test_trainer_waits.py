@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from drift.retrain_config import TrainerConfig
+from drift.retraining.config import TrainerConfig
 from streams.core.schemas import HumanLabel, RetrainRequest
 from streams.core.settings import Settings
 from streams.services.trainer import TrainerWorker

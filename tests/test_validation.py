@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from streams.core.brands import BrandResolver
+from streams.core.brand_rules import BrandResolver
 from streams.worker.validation import Rejected, parse_post
 
 R = BrandResolver.from_file(None)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.core.brands import BrandResolver
+from streams.core.brand_rules import BrandResolver
 from streams.store.clickhouse import ClickHouseStore
 from streams.worker.pipeline import RawRecord, reject
 from streams.core.schemas import Post, ScoredPost

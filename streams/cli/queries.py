@@ -145,7 +145,7 @@ def why(
 
 def fetch_share(group: str, since: str, bucket: str, until: str) -> dict:
     from streams.views.brand_queries import share_report
-    from streams.core.brands import BrandResolver
+    from streams.core.brand_rules import BrandResolver
 
     groups = BrandResolver.from_file(current_settings().brand_rules).groups
     return ask_worker_or_store(

@@ -13,12 +13,12 @@ from typing import Optional
 
 import typer
 
-from drift.retrain_config import DEFAULT_TRAIN, RECIPES, TrainerConfig
+from drift.retraining.config import DEFAULT_TRAIN, RECIPES, TrainerConfig
 from streams.cli.context import current_settings
 from streams.kafka.topics import create_topics
 from streams.services.api import ApiLimits, create_api
 from streams.services.dashboard import create_dashboard_app
-from drift.labelling import LabelImportError, default_annotator, format_import
+from drift.labels.human import LabelImportError, default_annotator, format_import
 from streams.services.labeller import import_labels, run_labeller
 from streams.services.trainer import TrainerWorker
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from drift.retrain_config import RetrainPlaces
+from drift.retraining.config import RetrainPlaces
 from models.registry import RegistryConfig
 from streams.core.settings import Settings
 

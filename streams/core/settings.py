@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     # Every batch waits up to this long for posts; at half the maximum rate 0.2 s kept p95 under
     # 1.5 s where 0.5 s gave 3 s, and a full stream fills batches of batch_max long before it.
     batch_within_s: float = Field(default=0.2, gt=0, description="Max wait to fill a batch (stream.take within)")
-    # None: the backend's own micro-batch size (models.scorer_factory.DEFAULT_BATCH_SIZE), or under
+    # None: the backend's own micro-batch size (models.scoring.factory.DEFAULT_BATCH_SIZE), or under
     # backend=auto the size the timing picked (16 and 64 are timed). On a GPU use 128-256.
     scorer_batch_size: int | None = Field(default=None, ge=1, description="Micro-batch size inside the scorer (default: per backend / timed)")
     max_length: int = Field(default=128, ge=8, le=512, description="Tokenizer truncation length")

@@ -28,9 +28,9 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from models.checkpoint import read_meta
-from models.scorer_factory import SentimentScorer
+from models.scoring.factory import SentimentScorer
 from streams.core.metrics import Metrics
-from streams.core.serving import LoadedModel, load_model, resolve_checkpoint
+from streams.core.model_slots import LoadedModel, load_model, resolve_checkpoint
 from streams.core.schemas import DEFAULT_MAX_TEXT_CHARS, MAX_TEXT_CHARS_BOUND
 from streams.core.settings import Settings
 

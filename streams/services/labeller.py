@@ -5,7 +5,7 @@ each queued post is offered to one person once: a post's offset is committed whe
 labelled or skipped, and a post shown when the annotator quits stays queued for the next session.
 Labels go to the labels topic keyed by ``post_id`` (the worker stores them, the trainer learns from
 them), each acknowledged by the broker before its request is committed. The session itself and the
-CSV reader are :mod:`drift.labelling`'s.
+CSV reader are :mod:`drift.labels.human`'s.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from drift.labelling import (
+from drift.labels.human import (
     ImportResult,
     SessionSummary,
     label_session,

@@ -1,4 +1,4 @@
-"""``brandpulse trainer``: the Kafka loop around the retraining job (:func:`drift.retraining.run_retrain`).
+"""``brandpulse trainer``: the Kafka loop around the retraining job (:func:`drift.retraining.job.run_retrain`).
 
 A long-running process with its own state (never the worker's ClickHouse): it follows the labels
 topic into a JSONL label store under ``<data_dir>/trainer`` (last label per post wins) and the
@@ -20,8 +20,8 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from drift.records import HumanLabel, RetrainRequest
-from drift.retrain_config import TrainerConfig
-from drift.retraining import RetrainOutcome, run_retrain
+from drift.retraining.config import TrainerConfig
+from drift.retraining.job import RetrainOutcome, run_retrain
 from models.data import LabelledData
 from models.files import atomic_write_text
 from streams.kafka.announcer import announce

@@ -18,12 +18,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from drift.active import ActiveConfig, ActiveSelector
-from drift.flyback import in_flyback, select_for_labelling
+from drift.labels.active import ActiveConfig, ActiveSelector
+from drift.labels.flyback import in_flyback, select_for_labelling
 from drift.health import HealthConfig, HealthMonitor, build_reference
-from drift.monitor import DriftMonitor, MonitorConfig
+from drift.detectors.monitor import DriftMonitor, MonitorConfig
 from drift.performance import PerformanceMonitor
-from drift.retrain import RetrainCoalescer
+from drift.retraining.requests import RetrainCoalescer
 from drift.shadow import ShadowReport, compare, should_promote
 from streams.slack.notifier import SlackNotifier
 from streams.core import metrics
@@ -31,10 +31,10 @@ from streams.worker.refusals import write_or_dead_letter
 from streams.worker.pipeline import BatchResult
 from models.embeddings import SentenceEmbedder
 from models.files import atomic_write_text
-from models.scorer import decide
-from models.scorer_factory import SentimentScorer
+from models.scoring.scorer import decide
+from models.scoring.factory import SentimentScorer
 from streams.core.schemas import Alert, HumanLabel, RetrainRequest
-from streams.core.serving import Serving
+from streams.core.model_slots import Serving
 from streams.core.settings import Settings
 from streams.store.protocol import Store
 

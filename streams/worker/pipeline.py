@@ -1,7 +1,7 @@
 """One batch of raw records → dead letters + scored rows, then store, publish and watch.
 
 This is the whole per-batch contract of the worker, kept out of the Faust agent so it reads top to
-bottom: validate (``streams.worker.validation``) → score (``models.scorer`` in a thread) → store
+bottom: validate (``streams.worker.validation``) → score (``models.scoring.scorer`` in a thread) → store
 (``streams.store.clickhouse``) → publish (scored + dead-letter topics) → observe (drift monitors, flyback
 sampling). The agent runs it as two halves — :func:`prepare` (validate, score) and :func:`finish`
 (store, publish, observe) — so the next batch is scored while this one is stored, and acknowledges a
@@ -24,13 +24,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from models.language import LanguageConfig, route
-from models.scorer_factory import SentimentScorer
-from streams.core.brands import BrandResolver
+from models.scoring.factory import SentimentScorer
+from streams.core.brand_rules import BrandResolver
 from streams.store.protocol import Store, insert_isolating
 from streams.worker.dead_letters import dead_letter, stripped
 from streams.worker.retry import StopRequested, retry_forever, retry_forever_async
 from streams.core.schemas import DEFAULT_MAX_TEXT_CHARS, DeadLetter, Post, ScoredPost, utcnow
-from streams.core.serving import Serving
+from streams.core.model_slots import Serving
 from streams.worker.validation import Rejected, parse_post
 
 log = logging.getLogger(__name__)

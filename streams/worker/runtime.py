@@ -26,9 +26,9 @@ from pydantic import BaseModel
 
 from models.files import atomic_write_text
 from streams.core import metrics
-from streams.core.brands import BrandResolver
+from streams.core.brand_rules import BrandResolver
 from streams.core.schemas import DeadLetter, ModelEvent, ScoredPost
-from streams.core.serving import ModelSlots
+from streams.core.model_slots import ModelSlots
 from streams.core.settings import Settings
 from streams.kafka.topics import is_record_refused
 from streams.slack.notifier import SlackNotifier

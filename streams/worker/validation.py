@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from streams.core.brands import UNKNOWN_BRAND, BrandResolver
+from streams.core.brand_rules import UNKNOWN_BRAND, BrandResolver
 from streams.core.schemas import Post
 
 # Deeper JSON is rejected: no real post needs it, and Python's parser recurses per level.

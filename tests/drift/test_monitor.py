@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from drift.monitor import DriftMonitor, MonitorConfig
+from drift.detectors.monitor import DriftMonitor, MonitorConfig
 from streams.core.schemas import Alert, ScoredPost
 from tests.drift.helpers import LABELS, T0, confidences, labels_with_jump, scored
 

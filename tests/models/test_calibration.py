@@ -86,7 +86,7 @@ def test_bias_needs_enough_rows_per_class() -> None:
 
 
 def test_scorer_softmax_matches_the_fitted_calibration() -> None:
-    from models.scorer import calibrated_softmax
+    from models.scoring.scorer import calibrated_softmax
 
     logits = np.random.default_rng(5).normal(size=(50, 3)).astype(np.float32)
     cal = Calibration(1.3, (0.0, 0.4, -0.2))
@@ -97,7 +97,7 @@ def test_scorer_softmax_matches_the_fitted_calibration() -> None:
 
 
 def test_decisions_ignore_the_class_bias() -> None:
-    from models.scorer import calibrated_softmax, decide
+    from models.scoring.scorer import calibrated_softmax, decide
 
     logits = np.random.default_rng(7).normal(size=(400, 3)).astype(np.float32)
     bias = [0.0, 0.9, -0.6]

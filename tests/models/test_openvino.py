@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.backend_choice import SelectionConfig, available_backends, choose_backend, default_sample
-from models.onnx_backend import parity
-from models.openvino_backend import OpenVinoScorer, default_precision, export_openvino, openvino_paths
-from models.scorer import Scorer
-from models.scorer_factory import make_scorer
+from models.scoring.backend_choice import SelectionConfig, available_backends, choose_backend, default_sample
+from models.scoring.onnx_backend import parity
+from models.scoring.openvino_backend import OpenVinoScorer, default_precision, export_openvino, openvino_paths
+from models.scoring.scorer import Scorer
+from models.scoring.factory import make_scorer
 
 pytestmark = pytest.mark.slow
 

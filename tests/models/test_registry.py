@@ -17,7 +17,7 @@ from models.registry import (
     resolve_model,
     set_alias,
 )
-from models.scorer import Scorer
+from models.scoring.scorer import Scorer
 from models.train import load_untrained
 from streams.core.settings import Settings
 from streams.core.configs import registry_config

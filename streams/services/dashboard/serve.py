@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from streams.core.brands import BrandResolver
+from streams.core.brand_rules import BrandResolver
 from streams.views.dashboard.gather import gather_dashboard
 from streams.views.dashboard.model import DashboardData, DashboardQuery
 from streams.views.dashboard.respond import build_data, build_page

@@ -2,7 +2,7 @@
 
 Models are resolved through the registry (alias, ``models:/`` URI or a checkpoint dir) and loaded
 in a thread. With ``backend=auto`` each model's scoring backend and micro-batch size are timed on
-real tweets when it is loaded (cached per model and machine; :mod:`models.backend_choice`). A swap
+real tweets when it is loaded (cached per model and machine; :mod:`models.scoring.backend_choice`). A swap
 replaces the reference between batches: a batch scores with the pair it started with, so a
 promotion never scores one post twice or not at all.
 """
@@ -16,9 +16,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from models.backend_choice import BackendChoice, SelectionConfig, choose_backend_in_subprocess, default_sample
+from models.scoring.backend_choice import BackendChoice, SelectionConfig, choose_backend_in_subprocess, default_sample
 from models.data import LabelledData
-from models.scorer_factory import DEFAULT_BATCH_SIZE, Backend, SentimentScorer, make_scorer
+from models.scoring.factory import DEFAULT_BATCH_SIZE, Backend, SentimentScorer, make_scorer
 from streams.core.settings import Settings
 from streams.core.configs import registry_config
 

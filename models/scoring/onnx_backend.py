@@ -10,7 +10,7 @@ Pipeline (each step cached under ``<checkpoint>/onnx/`` and redone only when the
    the encoder's cost again. Per-channel weight scales matter: on the airline student they lifted
    label agreement with fp32 from 96.8 % (one scale per weight matrix) to 98.5 % at the same speed.
 
-:class:`OnnxScorer` is a drop-in replacement for :class:`models.scorer.Scorer` (same ``score``,
+:class:`OnnxScorer` is a drop-in replacement for :class:`models.scoring.scorer.Scorer` (same ``score``,
 ``predict_proba``, ``labels``, ``version``), so calibration and the negative decision rule stay
 exactly the checkpoint's.
 """
@@ -28,7 +28,7 @@ import numpy as np
 
 from models.checkpoint import CheckpointMeta, read_meta, weights_digest
 from models.classification_metrics import classification_metrics
-from models.scorer import MicroBatchScorer, decide
+from models.scoring.scorer import MicroBatchScorer, decide
 
 
 Precision = Literal["fp32", "int8"]
@@ -166,7 +166,7 @@ def export_onnx(
 
 
 class OnnxScorer(MicroBatchScorer):
-    """ONNX Runtime scorer with the interface of :class:`models.scorer.Scorer`. Thread-safe.
+    """ONNX Runtime scorer with the interface of :class:`models.scoring.scorer.Scorer`. Thread-safe.
 
     ``fp32`` reproduces the torch scorer to ~1e-6. ``int8`` quantises activations with one scale per
     batch tensor, so a post's probabilities move slightly (typically < 0.01) with its batch

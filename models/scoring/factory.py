@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, get_args
 
-from models.scorer_protocol import SentimentScorer
+from models.scoring.protocol import SentimentScorer
 
 __all__ = ["DEFAULT_BATCH_SIZE", "Backend", "SentimentScorer", "make_scorer"]
 
@@ -37,31 +37,31 @@ def make_scorer(
     (bf16 where the CPU has it, else int8; or int8 explicitly). Exports happen on first use and are cached.
 
     ``batch_size=None`` takes the backend's :data:`DEFAULT_BATCH_SIZE`. ``cache_entries > 0`` wraps the
-    scorer in a de-duplicating :class:`models.cache.CachedScorer`.
+    scorer in a de-duplicating :class:`models.scoring.cache.CachedScorer`.
     """
     if backend not in get_args(Backend):
         raise ValueError(f"unknown scoring backend {backend!r}; choose one of {list(get_args(Backend))}")
     size = batch_size or DEFAULT_BATCH_SIZE[backend]
     scorer: SentimentScorer
     if backend in ("torch", "torch-bf16"):
-        from models.scorer import Scorer
+        from models.scoring.scorer import Scorer
 
         dtype = "bfloat16" if backend == "torch-bf16" else "float32"
         scorer = Scorer(model_dir, batch_size=size, max_length=max_length, threads=threads, dtype=dtype)
     elif backend in ("onnx-int8", "onnx-fp32"):
-        from models.onnx_backend import OnnxScorer
+        from models.scoring.onnx_backend import OnnxScorer
 
         precision = "int8" if backend == "onnx-int8" else "fp32"
         scorer = OnnxScorer(model_dir, precision=precision, batch_size=size, max_length=max_length, threads=threads)
     else:
-        from models.openvino_backend import OpenVinoScorer
+        from models.scoring.openvino_backend import OpenVinoScorer
 
         scorer = OpenVinoScorer(
             model_dir, precision="int8" if backend == "openvino-int8" else None, batch_size=size,
             max_length=max_length, threads=threads,
         )
     if cache_entries > 0:
-        from models.cache import CachedScorer
+        from models.scoring.cache import CachedScorer
 
         scorer = CachedScorer(scorer, max_entries=cache_entries)
     return scorer

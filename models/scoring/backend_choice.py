@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 from models.checkpoint import WEIGHT_FILES, read_meta, weights_digest
 from models.data import LabelledData
 from models.files import atomic_write_text
-from models.scorer_factory import Backend, make_scorer
+from models.scoring.factory import Backend, make_scorer
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ def choose_backend(
     texts whose label the checkpoint does not know are then left out of that check only.
     """
     from models.classification_metrics import classification_metrics
-    from models.scorer import decide
+    from models.scoring.scorer import decide
 
     config = config or SelectionConfig()
     model_dir = Path(model_dir)
@@ -345,11 +345,11 @@ def _export(backend: Backend, model_dir: Path) -> float:
     """Seconds spent on the backend's one-time export (0 when cached); it is reported apart from timing."""
     start = time.perf_counter()
     if backend.startswith("onnx"):
-        from models.onnx_backend import export_onnx
+        from models.scoring.onnx_backend import export_onnx
 
         export_onnx(model_dir)
     elif backend.startswith("openvino"):
-        from models.openvino_backend import default_precision, export_openvino
+        from models.scoring.openvino_backend import default_precision, export_openvino
 
         export_openvino(model_dir, "int8" if backend == "openvino-int8" else default_precision())
     return time.perf_counter() - start

@@ -1,6 +1,6 @@
 """Active selection of posts for *training* labels: uncertain, diverse, balanced across brands, on a budget.
 
-The flyback sample (:mod:`drift.flyback`) stays the unbiased evaluation sample; this module chooses
+The flyback sample (:mod:`drift.labels.flyback`) stays the unbiased evaluation sample; this module chooses
 the extra posts that teach a retrained model most per label a person gives:
 
 - **uncertainty**: the margin between the two most probable classes (small margin = the model is

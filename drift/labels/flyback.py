@@ -6,7 +6,7 @@ Two streams of label requests, both cheap and decided inline per batch:
   labelled-performance metrics (:mod:`drift.performance`) are unbiased estimates of live accuracy.
   Hash-based (SHA-256, not Python's salted ``hash()``), so every worker, replica and replay picks
   the same posts: a re-delivered post is never labelled twice and the sample is reproducible.
-- **Active selection** (:mod:`drift.active`, optional) — uncertain, diverse posts balanced across
+- **Active selection** (:mod:`drift.labels.active`, optional) — uncertain, diverse posts balanced across
   brands within a labelling budget per hour, which teach a retrained model the most. They are biased
   by construction, so they feed training, never the performance estimate or promotion
   (``LabelRequest.reason`` is ``uncertain``; the worker also re-derives flyback membership from the
@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Sequence
 
-from drift.active import ActiveSelector
+from drift.labels.active import ActiveSelector
 from drift.records import LabelRequest, ScoredPost
 
 _SCALE = float(2**64)

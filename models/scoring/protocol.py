@@ -1,6 +1,6 @@
 """What every scoring backend offers, as a protocol: the factory builds them, the cache wraps one.
 
-Its own module so :mod:`models.cache` (which wraps any scorer) and :mod:`models.scorer_factory`
+Its own module so :mod:`models.scoring.cache` (which wraps any scorer) and :mod:`models.scoring.factory`
 (which may wrap a scorer in the cache) both import it without importing each other.
 """
 
@@ -13,7 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from models.checkpoint import CheckpointMeta
-from models.scorer import Prediction
+from models.scoring.scorer import Prediction
 
 
 class SentimentScorer(Protocol):

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from drift.records import HumanLabel
-from drift.retrain_config import Recipe, TrainerConfig
+from drift.retraining.config import Recipe, TrainerConfig
 from models.data import DataError, LabelledData, assert_no_leakage, concat, deduplicate, overlap, train_test_split
 
 

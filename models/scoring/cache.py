@@ -20,8 +20,8 @@ import numpy as np
 
 from models.checkpoint import CheckpointMeta
 from models.data import normalise_tweet
-from models.scorer import Scorer
-from models.scorer_protocol import SentimentScorer
+from models.scoring.scorer import Scorer
+from models.scoring.protocol import SentimentScorer
 
 _RETWEET = re.compile(r"^rt\s+@\w+:?\s*", re.IGNORECASE)
 

@@ -1,6 +1,6 @@
 """OpenVINO backend: the fused ONNX export compiled for this CPU, bf16 where it is native, int8 elsewhere.
 
-* ``bf16``: the fp32 graph (read from :func:`models.onnx_backend.export_onnx`'s fused file and kept as
+* ``bf16``: the fp32 graph (read from :func:`models.scoring.onnx_backend.export_onnx`'s fused file and kept as
   an fp32 IR) compiled with bf16 inference precision; runs on AMX / AVX512-BF16.
 * ``int8``: the same graph quantised after training by NNCF (activations calibrated on a few hundred
   real tweets, MatMul weights per channel), compiled with fp32 for the remaining ops, which keeps label
@@ -23,9 +23,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from models.onnx_backend import _fingerprint as onnx_fingerprint
-from models.onnx_backend import export_onnx
-from models.scorer import MicroBatch, MicroBatchScorer, model_inputs
+from models.scoring.onnx_backend import _fingerprint as onnx_fingerprint
+from models.scoring.onnx_backend import export_onnx
+from models.scoring.scorer import MicroBatch, MicroBatchScorer, model_inputs
 
 Precision = Literal["bf16", "int8", "fp32"]
 OPENVINO_DIR = "openvino"
@@ -134,7 +134,7 @@ def export_openvino(
 
 
 class OpenVinoScorer(MicroBatchScorer):
-    """OpenVINO scorer with the interface of :class:`models.scorer.Scorer`. Thread-safe.
+    """OpenVINO scorer with the interface of :class:`models.scoring.scorer.Scorer`. Thread-safe.
 
     ``precision=None`` takes :func:`default_precision` for this CPU.
     """

@@ -3,8 +3,8 @@
 For each request :func:`run_retrain`
 
 1. splits the human labels into a training part and a held-out evaluation part (stratified,
-   de-duplicated by text; :mod:`drift.training_sets`);
-2. trains one candidate per :class:`~drift.retrain_config.Recipe` within the shared time budget. The
+   de-duplicated by text; :mod:`drift.retraining.training_sets`);
+2. trains one candidate per :class:`~drift.retraining.config.Recipe` within the shared time budget. The
    default recipes *warm-start* from the champion checkpoint (continued fine-tuning at a low learning
    rate, several epochs) on the human labels, repeated to up-weight them, plus a replay sample of the
    base corpus against forgetting; ``scratch`` (the untrained base encoder) is available as an option.
@@ -38,8 +38,8 @@ from pydantic import BaseModel, Field
 
 from drift.performance import bootstrap_gain_upper
 from drift.records import Alert, HumanLabel, ModelEvent, RetrainRequest
-from drift.retrain_config import Recipe, RetrainPlaces, TrainerConfig
-from drift.training_sets import TrainingSets, build_training_sets, usable_labels
+from drift.retraining.config import Recipe, RetrainPlaces, TrainerConfig
+from drift.retraining.training_sets import TrainingSets, build_training_sets, usable_labels
 from models.data import DataError, LabelledData
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def evaluate_checkpoint(
 ) -> Evaluation:
     """Score ``data`` as the worker would (calibrated, tuned negative rule) and write a full report."""
     from models.cv import holdout_report
-    from models.scorer_factory import DEFAULT_BATCH_SIZE
+    from models.scoring.factory import DEFAULT_BATCH_SIZE
 
     # fp32 torch on purpose: evaluation numbers must not depend on the serving backend.
     ev, _ = holdout_report(

@@ -7,9 +7,11 @@ checks that can fail on bad data run here and raise :class:`DataError` before an
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import json
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +31,11 @@ AIRLINE_HANDLES = re.compile(r"@(?:united|americanair|southwestair|usairways|jet
 _USER = re.compile(r"(?<![\w@])@\w+")
 _LINK = re.compile(r"(https?://\S+|www\.\S+)", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
+# Applied to normalise_tweet's output, casefolded: a retweet prefix, the masks, runs of one punctuation mark.
+_RETWEET = re.compile(r"^(?:rt\s+@user\b:?\s*)+")
+_MASKS = re.compile(r"(?<![\w@])@user\b|\bhttp\b")
+_PUNCT_RUN = re.compile(r"([^\w\s])\1+")
+_END_PUNCT = re.compile(r"[\s.!?,;]+$")
 
 # Spellings seen in public sentiment sets. Integer codes depend on the scheme (0/1 vs 0/1/2).
 _SYNONYMS: dict[str, str] = {
@@ -153,6 +160,27 @@ def normalise_tweet(text: str) -> str:
     text = _USER.sub("@user", text)
     text = _LINK.sub("http", text)
     return _SPACE.sub(" ", text).strip()
+
+
+def near_duplicate_key(text: str) -> str:
+    """The text as de-duplication, splits and the leakage guard compare it: one key per near-duplicate group.
+
+    Built on :func:`normalise_tweet`, so two texts that training sees as one always share a key; on top
+    of it, copies of one post also share it: a retweet prefix (``RT @x:``), which handles or links it
+    carries (or none), case, Unicode and HTML-entity spellings, whitespace, runs of one punctuation
+    mark (``!!`` and ``!``) and the sentence's closing marks. Different emoticons or words keep texts apart.
+    """
+    t = unicodedata.normalize("NFKC", html.unescape(normalise_tweet(text))).casefold()
+    t = _PUNCT_RUN.sub(r"\1", _MASKS.sub(" ", _RETWEET.sub("", t)))
+    return _SPACE.sub(" ", _END_PUNCT.sub("", t)).strip()
+
+
+def label_spelling(value: str) -> str | None:
+    """A label's scheme name from a known spelling (``NEG``, ``Negative`` → ``negative``); None when unknown.
+
+    Integer codes are not read here: what ``1`` means depends on the dataset (see :func:`map_label`).
+    """
+    return _SYNONYMS.get(value.strip().casefold())
 
 
 def map_label(value: object, scheme: Scheme, label_map: Mapping[str, str | None] | None = None) -> str | None:
@@ -450,43 +478,59 @@ def load_dataset(
 # ------------------------------------------------------------------ de-duplication, splits, checks
 
 
-def _key(text: str) -> str:
-    return _SPACE.sub(" ", text.casefold()).strip()
+@dataclass(frozen=True)
+class Duplicates:
+    """Rows of a dataset grouped by :func:`near_duplicate_key`."""
+
+    keep: list[int]  # the first row of each group whose rows agree on the label
+    copies: dict[int, int]  # a later row of such a group → the kept row it repeats
+    conflicts: dict[int, list[str]]  # a row of a group labelled more than one way → the group's labels
+
+
+def find_duplicates(data: LabelledData) -> Duplicates:
+    """Group the rows by near-duplicate key: which to keep, which repeat a kept one, which conflict."""
+    rows_of: dict[str, list[int]] = {}
+    for i, t in enumerate(data.texts):
+        rows_of.setdefault(near_duplicate_key(t), []).append(i)
+    keep: list[int] = []
+    copies: dict[int, int] = {}
+    conflicts: dict[int, list[str]] = {}
+    for rows in rows_of.values():
+        labels = sorted({data.labels[i] for i in rows})
+        if len(labels) > 1:
+            conflicts.update({i: labels for i in rows})
+        else:
+            keep.append(rows[0])
+            copies.update({i: rows[0] for i in rows[1:]})
+    return Duplicates(sorted(keep), copies, conflicts)
 
 
 def deduplicate(data: LabelledData) -> LabelledData:
-    """Keep one copy of each text (case/whitespace-insensitive); texts seen with conflicting labels are dropped.
+    """Keep one copy of each near-duplicate group (:func:`near_duplicate_key`); conflicting groups are dropped.
 
-    A retweeted text labelled two ways teaches nothing and would put the same text on both sides of a split.
+    A retweeted text labelled two ways teaches nothing, and two copies of one text would put it on
+    both sides of a split. With one row per group, any split of the result is a group split.
     """
-    labels_of: dict[str, set[str]] = {}
-    for t, lab in zip(data.texts, data.labels):
-        labels_of.setdefault(_key(t), set()).add(lab)
-    seen: set[str] = set()
-    keep: list[int] = []
-    for i, t in enumerate(data.texts):
-        k = _key(t)
-        if k in seen or len(labels_of[k]) > 1:
-            continue
-        seen.add(k)
-        keep.append(i)
+    keep = find_duplicates(data).keep
     if not keep:
         raise DataError(f"{data.source}: nothing left after removing duplicates and conflicting labels")
     return data.subset(keep)
 
 
 def overlap(train: LabelledData, test: LabelledData) -> list[str]:
-    """Test texts that also occur in train (case/whitespace-insensitive)."""
-    seen = {_key(t) for t in train.texts}
-    return [t for t in test.texts if _key(t) in seen]
+    """Test texts that also occur in train, compared as near duplicates (:func:`near_duplicate_key`)."""
+    seen = {near_duplicate_key(t) for t in train.texts}
+    return [t for t in test.texts if near_duplicate_key(t) in seen]
 
 
 def assert_no_leakage(train: LabelledData, test: LabelledData) -> None:
+    """The guard behind every split: splits group by the same key, so this never fires on their output."""
     shared = overlap(train, test)
     if shared:
         raise DataError(
-            f"{len(shared)} evaluation texts also occur in the training data (e.g. {shared[0][:80]!r}); "
-            "deduplicate before splitting (models.data.deduplicate) or drop them from the evaluation set"
+            f"{len(shared)} evaluation texts also occur in the training data (e.g. {shared[0][:80]!r}), compared "
+            "after masking handles and links; deduplicate before splitting (models.data.deduplicate) or drop "
+            "them from the evaluation set"
         )
 
 
@@ -523,7 +567,11 @@ def _stratify_or_none(y: np.ndarray, n_small: int) -> np.ndarray | None:
 
 
 def train_test_split(data: LabelledData, test_size: float = 0.2, seed: int = 0) -> tuple[LabelledData, LabelledData]:
-    """Stratified split after de-duplication, so no text is on both sides."""
+    """Stratified split after de-duplication by near-duplicate group, so no text is on both sides.
+
+    De-duplication leaves one row per group, so a stratified split of rows is a group split; sklearn's
+    group splitters (which cannot both stratify and hit a size) are not needed.
+    """
     if not 0.0 < test_size < 1.0:
         raise DataError(f"test_size must be in (0, 1); got {test_size}")
     from sklearn.model_selection import train_test_split as _split

@@ -27,6 +27,7 @@ from models.data import (
     load_tweeteval,
     load_vader,
     map_label,
+    near_duplicate_key,
     normalise_tweet,
     overlap,
     shared_data_dir,
@@ -136,6 +137,56 @@ def test_deduplicate_drops_repeats_and_conflicting_labels() -> None:
     )
     clean = deduplicate(data)
     assert clean.texts == ["Great  day", "ok"]
+
+
+COPIES_OF_ONE_POST = [
+    "@united thank you!!",
+    "@JetBlue Thank you!",
+    "RT @bob: @delta THANK YOU!!!",
+    "@AmericanAir @SSal  thank you!! https://t.co/x1",
+    "thank you!! http://t.co/y2",
+    "@user thank you!!",  # the base corpus stores its tweets normalised
+]
+
+
+def test_copies_of_one_post_share_a_near_duplicate_key() -> None:
+    assert len({near_duplicate_key(t) for t in COPIES_OF_ONE_POST}) == 1
+
+
+def test_near_duplicate_key_keeps_different_words_and_emoticons_apart() -> None:
+    keys = {near_duplicate_key(t) for t in ["@united thanks :)", "@united thanks :(", "@united thanks", "@united no thanks"]}
+    assert len(keys) == 4
+
+
+@needs_shared
+def test_texts_training_sees_as_one_share_a_near_duplicate_key() -> None:
+    # The key is built on normalise_tweet, so the guard is never finer than what training compares.
+    by_normalised: dict[str, set[str]] = {}
+    for t in _airline_texts():
+        by_normalised.setdefault(normalise_tweet(t), set()).add(near_duplicate_key(t))
+    assert all(len(keys) == 1 for keys in by_normalised.values())
+
+
+def _airline_texts() -> list[str]:
+    import pandas as pd
+
+    return pd.read_csv(SHARED / "airline" / "tweets.csv", dtype=str, keep_default_na=False)["text"].tolist()
+
+
+def test_split_never_puts_copies_of_one_post_on_both_sides() -> None:
+    texts = [f"@user{i} post number {i}" for i in range(60)] + COPIES_OF_ONE_POST * 4
+    labels = ["negative", "neutral", "positive"] * 20 + ["positive"] * len(COPIES_OF_ONE_POST) * 4
+    train, test = train_test_split(LabelledData(texts, labels, "3class", "copies"), 0.3, seed=0)
+    seen = {normalise_tweet(t).casefold() for t in train.texts}
+    assert not [t for t in test.texts if normalise_tweet(t).casefold() in seen]
+
+
+@needs_shared
+def test_split_of_the_airline_tweets_holds_out_no_text_training_sees() -> None:
+    data = load_airline_csv(SHARED / "airline" / "tweets.csv", normalise=False)
+    train, test = train_test_split(data, 0.3, seed=0)
+    seen = {normalise_tweet(t).casefold() for t in train.texts}
+    assert [t for t in test.texts if normalise_tweet(t).casefold() in seen] == []
 
 
 def test_split_has_no_leakage_and_keeps_class_balance() -> None:

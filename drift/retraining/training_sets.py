@@ -6,27 +6,79 @@ validated and evaluated on the same posts.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel
 
 from drift.records import HumanLabel
 from drift.retraining.config import Recipe, TrainerConfig
-from models.data import DataError, LabelledData, assert_no_leakage, concat, deduplicate, overlap, train_test_split
+from models.data import (
+    LabelledData, assert_no_leakage, concat, deduplicate, find_duplicates, label_spelling,
+    near_duplicate_key, train_test_split,
+)
+
+RejectReason = Literal["no_text", "unknown_label", "conflicting_labels"]
 
 
-def usable_labels(labels: Iterable[HumanLabel], label_names: Sequence[str]) -> tuple[LabelledData, int]:
-    """Human labels as training data: last label per post wins; labels without text or unknown ones are dropped.
+class RejectedLabel(BaseModel):
+    """A human label a retrain could not use, and why: reported, never dropped silently."""
 
-    Returns the data and the number of labels dropped.
+    post_id: str
+    label: str
+    annotator: str
+    reason: RejectReason
+    detail: str
+
+
+@dataclass(frozen=True)
+class HumanLabels:
+    """The usable human labels of a retrain (one row per near-duplicate group) and the ones left out."""
+
+    data: LabelledData
+    rejected: list[RejectedLabel]
+    merged: int  # labels of a near duplicate of another labelled post, with the same label: counted once
+
+    def summary(self) -> str:
+        """One line for logs and outcome messages, e.g. ``3 labels not used: 2 unknown_label, 1 no_text``."""
+        parts = [f"{n} {reason}" for reason, n in Counter(r.reason for r in self.rejected).most_common()]
+        line = f"{len(self.rejected)} labels not used" + (f": {', '.join(parts)}" if parts else "")
+        return line + (f"; {self.merged} near duplicates counted once" if self.merged else "")
+
+
+def usable_labels(labels: Iterable[HumanLabel], label_names: Sequence[str]) -> HumanLabels:
+    """Human labels as training data, with every label that cannot be used and its reason.
+
+    The last label per post wins (a correction replaces what it corrects, even when the correction
+    itself is unusable). Known spellings count (``NEG``, ``Negative``); texts are grouped by
+    :func:`models.data.near_duplicate_key`, so copies of one post count once and a post labelled one way
+    and its copy another are both left out. ``data`` may be empty: the caller says how many it needs.
     """
     latest: dict[str, HumanLabel] = {}
     for h in labels:
         latest[h.post_id] = h
-    keep = [h for h in latest.values() if h.text and h.text.strip() and h.label in label_names]
-    if not keep:
-        raise DataError("no human labels with text; label posts with `brandpulse label` (or import a CSV with a text column)")
-    data = LabelledData([h.text.strip() for h in keep], [h.label for h in keep], "3class", "human labels")  # type: ignore[union-attr]
-    return data, len(latest) - len(keep)
+    rejected: list[RejectedLabel] = []
+    keep: list[tuple[HumanLabel, str]] = []
+    for h in latest.values():
+        name = label_spelling(h.label)
+        if not h.text or not h.text.strip():
+            rejected.append(_reject(h, "no_text", "the label carries no post text to train on"))
+        elif name is None or name not in label_names:
+            rejected.append(_reject(h, "unknown_label", f"label {h.label!r} is not one of {list(label_names)}"))
+        else:
+            keep.append((h, name))
+    data = LabelledData([h.text.strip() for h, _ in keep], [n for _, n in keep], "3class", "human labels")  # type: ignore[union-attr]
+    groups = find_duplicates(data)
+    for i, group_labels in groups.conflicts.items():
+        rejected.append(_reject(keep[i][0], "conflicting_labels",
+                                f"a near duplicate of this post is labelled {' and '.join(group_labels)}"))
+    return HumanLabels(data.subset(groups.keep), rejected, len(groups.copies))
+
+
+def _reject(h: HumanLabel, reason: RejectReason, detail: str) -> RejectedLabel:
+    return RejectedLabel(post_id=h.post_id, label=h.label, annotator=h.annotator, reason=reason, detail=detail)
 
 
 @dataclass(frozen=True)
@@ -37,11 +89,11 @@ class TrainingSets:
     human_valid: LabelledData  # the human part of ``valid``: what recipes are compared on
     base_rows: int
     human_train_rows: int
-    removed_overlap: int  # base texts dropped because a human label covers the same text
+    removed_overlap: int  # base texts dropped because a human label covers the same text (near duplicates too)
 
 
-def _without(data: LabelledData, texts: set[str]) -> LabelledData:
-    return data.subset([i for i, t in enumerate(data.texts) if t not in texts])
+def _without(data: LabelledData, keys: set[str]) -> LabelledData:
+    return data.subset([i for i, t in enumerate(data.texts) if near_duplicate_key(t) not in keys])
 
 
 def build_training_sets(
@@ -50,7 +102,9 @@ def build_training_sets(
     """Split the human labels three ways (fit / validate / held-out evaluation) and mix in the base corpus.
 
     The splits of the human labels depend only on the labels and the seed, so every recipe is
-    validated and evaluated on the same posts.
+    validated and evaluated on the same posts. Every part is grouped by near-duplicate key before it
+    is split, and a base text in the group of any human label is left out (a person's label wins, and
+    a held-out text must not come back through the replay), so the leakage guards never fire.
     """
     replay = config.base_sample if recipe is None or recipe.replay is None else recipe.replay
     repeat = config.human_repeat if recipe is None or recipe.human_repeat is None else recipe.human_repeat
@@ -58,8 +112,10 @@ def build_training_sets(
     human_train, evaluation = train_test_split(human, config.eval_fraction, seed=config.seed)
     human_fit, human_valid = train_test_split(human_train, config.human_valid_fraction, seed=config.seed)
     # A base text that a person labelled is taken with the person's label, or left out if held out.
-    covered = set(overlap(human, base))
-    base = _without(deduplicate(base), covered)
+    human_keys = {near_duplicate_key(t) for t in human.texts}
+    unique_base = deduplicate(base)
+    base = _without(unique_base, human_keys)
+    covered = len(unique_base) - len(base)
     if replay is not None and len(base) > replay:
         base = base.sample(replay, seed=config.seed) if replay else base.subset([])
     parts_train, parts_valid = [], [human_valid]
@@ -75,4 +131,5 @@ def build_training_sets(
     valid = concat(parts_valid, source=f"{len(human_valid)} human labels + base corpus")
     assert_no_leakage(train, evaluation)
     assert_no_leakage(valid, evaluation)
-    return TrainingSets(train, valid, evaluation, human_valid, len(base), len(human_fit), len(covered))
+    assert_no_leakage(train, valid)
+    return TrainingSets(train, valid, evaluation, human_valid, len(base), len(human_fit), covered)

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from drift.records import HumanLabel, RetrainRequest
 from drift.retraining.config import TrainerConfig
-from drift.retraining.job import RetrainOutcome, run_retrain
+from drift.retraining.job import RetrainOutcome, RetryBackoff, run_retrain
 from models.data import LabelledData
 from models.files import atomic_write_text
 from streams.kafka.announcer import announce
@@ -73,6 +73,7 @@ class TrainerState(BaseModel):
     pending: list[RetrainRequest] = Field(default_factory=list)  # pending[0] is the one in flight
     done: list[str] = Field(default_factory=list)
     coalesced: dict[str, int] = Field(default_factory=dict)  # per model version, while its retrain is pending
+    backoff: RetryBackoff = Field(default_factory=RetryBackoff)  # versions whose last retrain failed or skipped
 
     @classmethod
     def load(cls, path: Path) -> TrainerState:
@@ -161,9 +162,17 @@ class TrainerWorker:
             assert outcome is not None
             self.outcomes.append(outcome)
             self.state.finish(self.state.pending[0])
+            self.state.backoff.record(outcome)
             self.state.save(self.state_path)
         if self._thread is None and self.state.pending:
-            request = self.state.pending[0]
+            request, waits = self.state.backoff.first_ready(self.state.pending, len(self.labels), self.config)
+            if request is None:  # a failed version's next request waits for new labels or its cool-down
+                if self._waiting_for != (held := f"{self.state.pending[0].request_id} backoff"):
+                    log.info("%s", waits[0])
+                    self._waiting_for = held
+                return
+            self.state.pending.remove(request)
+            self.state.pending.insert(0, request)  # pending[0] is the one in flight
             if len(self.labels) < self.config.min_labels:
                 # Drift alerts come early, labels later: keep the request until there is enough to learn from.
                 if self._waiting_for != request.request_id:

@@ -1,4 +1,4 @@
-"""Typed configuration of brand alerts. Defaults are tuned on the airline corpus (see README)."""
+"""Typed configuration of brand alerts. Defaults are tuned on the airline corpus (see docs/monitoring.md "Brand alerts")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Alerts in, at most one in-flight retraining request per model version out.
 
-Which alerts retrain (:func:`is_model_health`, the decision table in the README): only evidence
+Which alerts retrain (:func:`is_model_health`, the decision table in docs/monitoring.md): only evidence
 about the model — a significant drop of labelled macro-F1, a fall of the label-free estimated
 accuracy (CBPE), input drift against the checkpoint's reference texts, or a fall of the overall
 confidence. A shift in the predicted label mix (``sentiment_shift``) is a fact about the brands and

@@ -107,7 +107,7 @@ def expected_shares(row: TrendRow) -> dict[str, float]:
     share of posts labelled negative over-states negative by design: on 2,000 held-out general
     tweets the default model flagged 38 % negative against a true 30 %. The mean of the
     bias-corrected calibrated probabilities estimates the share without that bias (29 %; see
-    README "Which share trends show"). Without the means (NaN) the label counts' shares stand in.
+    docs/benchmarks.md "Which share trends show"). Without the means (NaN) the label counts' shares stand in.
     """
     if not row.posts:
         return {"negative": 0.0, "neutral": 0.0, "positive": 0.0}

@@ -20,7 +20,7 @@ from tests.drift.helpers import AIRLINE_CSV
 UTC = dt.timezone.utc
 SPIKE_KINDS = {"brand_volume_spike", "brand_negative_spike", "brand_positive_surge"}
 
-# Every incident the replay opens, checked by reading the posts (README "Brand alerts" explains each).
+# Every incident the replay opens, checked by reading the posts (docs/monitoring.md "Brand alerts on real data" explains each).
 REAL_EVENTS = {
     ("Southwest", "02-22 17"),  # Companion Pass promotion ("companion pass", "love")
     ("Delta", "02-23 10"),      # JetBlue (filed under Delta in the corpus): "Our fleet's on fleek" backlash

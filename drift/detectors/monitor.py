@@ -10,11 +10,10 @@ state for nothing; ``max_brands`` bounds it). A track holds:
   :meth:`DriftMonitor.set_reference`; brand tracks (and versions without one) learn their
   reference from their first window, because brands legitimately differ from the validation mix.
 
-``observe(batch)`` is synchronous, does no I/O and costs ~45 µs per post (global + brand track,
-measured on the 2-core dev box) — noise next to transformer scoring — so the Faust agent calls it
-inline after scoring and forwards the returned ``Alert`` records. Persist with ``save(path)``
-(atomic: temp file + ``fsync`` + ``os.replace``; ~70 kB and ~10 ms per track, so every ~30 s or
-on shutdown, not per batch) and restore with ``load(path)`` so a restart neither re-warms the
+``observe(batch)`` is synchronous and does no I/O; its cost per post is noise next to
+transformer scoring (docs/benchmarks.md), so the Faust agent calls it inline after scoring and
+forwards the returned ``Alert`` records. Persist with ``save(path)`` (atomic: temp file + ``fsync``
++ ``os.replace``; every ~30 s or on shutdown, not per batch) and restore with ``load(path)`` so a restart neither re-warms the
 detectors nor re-alerts on a shift already reported.
 """
 

@@ -42,7 +42,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from drift.performance import bootstrap_gain_upper
+from models.classification_metrics import bootstrap_gain_upper
 from drift.records import Alert, HumanLabel, ModelEvent, RetrainRequest, utcnow
 from drift.retraining.config import Recipe, RetrainPlaces, TrainerConfig
 from drift.retraining.training_sets import HumanLabels, TrainingSets, build_training_sets, usable_labels

@@ -56,8 +56,11 @@ class Settings(BaseSettings):
             "onnx-int8 = dynamic int8; openvino = bf16 where native, else NNCF int8 (exports made on first use, cached)"
         ),
     )
-    backend_budget_s: float = Field(default=20.0, gt=0, description="auto: time bound of the backend timing per model")
-    backend_texts: int = Field(default=300, ge=32, description="auto: real tweets each backend is timed and checked on")
+    backend_budget_s: float = Field(default=120.0, gt=0, description="auto: time bound of the backend timing and parity per model")
+    backend_texts: int = Field(
+        default=2000, ge=32,
+        description="auto: real tweets each backend's parity is judged on (the first 512 are timed); enough that a 0.01 macro-F1 loss is told from noise",
+    )
     languages: str = Field(default="en", description="Comma-separated ISO 639-1 languages the model scores")
     unsupported_language: Literal["store-unscored", "dead-letter"] = Field(
         default="store-unscored",

@@ -146,7 +146,9 @@ class Worker:
         raise TimeoutError(f"worker not ready after {timeout_s}s:\n{self.log_tail()}")
 
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.base_url + path, timeout=30) as resp:
+        token = self.env.get("BRANDPULSE_WEB_TOKEN")  # a worker with a web token wants it on every view
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        with urllib.request.urlopen(urllib.request.Request(self.base_url + path, headers=headers), timeout=30) as resp:
             return json.loads(resp.read())
 
     def wait_for(self, predicate, timeout_s: float = 180.0, what: str = "condition") -> Any:  # type: ignore[no-untyped-def]

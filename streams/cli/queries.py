@@ -21,15 +21,19 @@ console = Console()
 def ask_worker_or_store(path: str, params: dict[str, str], direct) -> dict:  # type: ignore[no-untyped-def]
     """A view from the worker's web port when the store is embedded (only the worker may open it),
     else ``direct(store)`` on ClickHouse itself. Bad parameters end in one clear line, never a traceback."""
+    from streams.core.web_auth import auth_headers
     from streams.store.open import is_embedded, open_store
 
     settings = current_settings()
     if is_embedded(settings.clickhouse_dsn):
         try:
-            resp = httpx.get(f"http://{settings.web_host}:{settings.web_port}{path}", params=params, timeout=60)
+            resp = httpx.get(f"http://{settings.web_host}:{settings.web_port}{path}", params=params,
+                             headers=auth_headers(settings.web_token), timeout=60)
         except httpx.TransportError:
             pass  # no worker running: the data directory is free to open here
         else:
+            if resp.status_code == 401:
+                raise typer.BadParameter("the worker answered 401 (unauthorized): set BRANDPULSE_WEB_TOKEN to its token")
             if resp.is_error:
                 raise typer.BadParameter(_error_text(resp))
             return resp.json()

@@ -95,6 +95,7 @@ def worker(
 
     Example: brandpulse worker --roles score
     """
+    from streams.core.web_auth import UnsafeBind
     from streams.worker.main import run_worker
     from streams.worker.role_names import parse_roles
 
@@ -105,7 +106,11 @@ def worker(
         parse_roles(settings.roles)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--roles / BRANDPULSE_ROLES") from exc
-    run_worker(settings, loglevel=loglevel)
+    try:
+        run_worker(settings, loglevel=loglevel)
+    except UnsafeBind as exc:  # raised while the app is made, before Faust starts anything
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def replay(

@@ -1,25 +1,54 @@
 """One settings object for every brandpulse process.
 
-Values come from environment variables prefixed ``BRANDPULSE_`` (or a ``.env`` file); CLI options
-override them as constructor arguments. Each process builds one :class:`Settings` at its entry point
+Values come from environment variables prefixed ``BRANDPULSE_`` (or a ``.env`` file, or for secrets
+a file in the secrets directory, /run/secrets by default); CLI options override them as constructor arguments. Each process builds one :class:`Settings` at its entry point
 and passes it down; a child process gets its parent's settings as environment variables of its own
 (:meth:`Settings.as_env`). Nothing else in the code base reads the environment, and nothing writes it.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SecretsSettingsSource, SettingsConfigDict
 
 from models.language import LanguageConfig
 from streams.core.schemas import DEFAULT_MAX_TEXT_CHARS, MAX_TEXT_CHARS_BOUND
 
 
+#: Where Docker and Compose mount secrets (BRANDPULSE_SECRETS_DIR elsewhere, e.g. a Kubernetes secret volume):
+#: a file named like the variable in lower case (brandpulse_web_token) sets the field.
+SECRETS_DIR = Path("/run/secrets")
+#: Shortest web token accepted: a guessable token is no protection on a network.
+MIN_TOKEN_CHARS = 16
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BRANDPULSE_", env_file=".env", extra="ignore")
+    # Errors name the field and the rule, never the value: it may be a token, a password or a webhook.
+    model_config = SettingsConfigDict(env_prefix="BRANDPULSE_", env_file=".env", extra="ignore", hide_input_in_errors=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then .env, then secret files (:data:`SECRETS_DIR`).
+
+        The secrets directory is read only where it exists: pydantic-settings warns about a missing one,
+        which is every laptop.
+        """
+        sources = [init_settings, env_settings, dotenv_settings]
+        secrets_dir = Path(os.environ.get("BRANDPULSE_SECRETS_DIR") or SECRETS_DIR)
+        if secrets_dir.is_dir():
+            sources.append(SecretsSettingsSource(settings_cls, secrets_dir=secrets_dir))
+        return tuple(sources)
 
     # --- where local state lives (chDB data, MLflow store, model checkpoints, detector state)
     data_dir: Path = Field(default=Path(".brandpulse"), description="Local state directory")
@@ -96,6 +125,18 @@ class Settings(BaseSettings):
     # --- web (Faust worker's own web server: trends/dashboard/metrics for other processes)
     web_host: str = Field(default="127.0.0.1", description="Worker web server bind address (loopback by default)")
     web_port: int = Field(default=6066, description="Worker web port: /trends /stats /dashboard /metrics")
+    # One token for every web part (API, dashboard, worker views, /metrics): the dashboard and the CLI
+    # send the same one to the worker. streams.core.web_auth holds the policy.
+    web_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Token every web part requires (Authorization: Bearer <token>, or basic auth with it as the password); "
+            "needed to bind beyond loopback; also read from the secret file brandpulse_web_token; never logged"
+        ),
+    )
+    web_allow_unauthenticated: bool = Field(
+        default=False, description="Let web parts bind beyond loopback without a token (only behind a proxy that authenticates)"
+    )
 
     # --- brands
     brand_rules: Path | None = Field(default=None, description="JSON file of brand rules (handles, hashtags, keywords per brand)")
@@ -133,6 +174,19 @@ class Settings(BaseSettings):
         default=96, ge=0, le=5_000,
         description="Most recent posts each model-health check embeds with the served encoder for input drift (0: off)",
     )
+
+    @field_validator("web_token")
+    @classmethod
+    def _usable_token(cls, value: SecretStr | None) -> SecretStr | None:
+        """An empty token (``BRANDPULSE_WEB_TOKEN=`` in an .env) means none; a short one is refused, not used."""
+        if value is None:
+            return None
+        raw = value.get_secret_value().strip()  # secret files usually end with a newline
+        if not raw:
+            return None
+        if len(raw) < MIN_TOKEN_CHARS:
+            raise ValueError(f"the web token has {len(raw)} characters; use at least {MIN_TOKEN_CHARS} random ones")
+        return SecretStr(raw)
 
     @property
     def language_config(self) -> LanguageConfig:

@@ -22,7 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from rich.table import Table
 from streams.core.configs import encoders_dir, registry_config
 from streams.core.schemas import Alert, HumanLabel, LabelRequest
 from streams.core.settings import Settings
+from streams.core.web_auth import auth_headers
 
 console = Console()
 
@@ -62,9 +63,10 @@ def airline_posts(limit: int | None = None, span: dt.timedelta = dt.timedelta(ho
 class WorkerHandle:
     proc: subprocess.Popen[bytes]
     base_url: str
+    headers: dict[str, str] = field(default_factory=dict, repr=False)  # the web token, when one is set
 
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.base_url + path, timeout=30) as resp:
+        with urllib.request.urlopen(urllib.request.Request(self.base_url + path, headers=self.headers), timeout=30) as resp:
             return json.loads(resp.read())
 
     def stop(self) -> None:
@@ -80,7 +82,7 @@ def start_worker(settings: Settings, log_path: Path, timeout_s: float = 180) -> 
     log = open(log_path, "ab")
     proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True, env={**os.environ, **settings.as_env()})
-    handle = WorkerHandle(proc, f"http://{settings.web_host}:{settings.web_port}")
+    handle = WorkerHandle(proc, f"http://{settings.web_host}:{settings.web_port}", auth_headers(settings.web_token))
     deadline = time.monotonic() + timeout_s
     with console.status("starting the worker (joins the consumer group, loads the model)…"):
         while time.monotonic() < deadline:

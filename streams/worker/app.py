@@ -7,11 +7,17 @@ from dataclasses import dataclass
 import faust
 
 from streams.core.settings import Settings
+from streams.core.web_auth import aiohttp_guard, require_safe_bind
 from streams.worker.role_names import group_id, is_embedded, parse_roles
 
 
 def create_app(settings: Settings) -> faust.App:
+    """The worker's Faust app; raises :class:`streams.core.web_auth.UnsafeBind` for a web port beyond
+    loopback without a token (its views serve the store's data and /metrics)."""
     roles = parse_roles(settings.roles)
+    require_safe_bind(settings, settings.web_host, "the worker's web server")
+    # Faust hands these to aiohttp's Application: the guard then covers every route, Faust's own pages too.
+    web_options = {"middlewares": [aiohttp_guard(settings.web_token)]} if settings.web_token is not None else {}
     return faust.App(
         group_id(settings.app_id, roles),
         # Split roles: a rebalance (a process joining, or one killed) must not wait for unacknowledged
@@ -37,6 +43,7 @@ def create_app(settings: Settings) -> faust.App:
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
+        web_application_options=web_options,
         autodiscover=False,
     )
 

@@ -139,7 +139,13 @@ def _reason(exc: BaseException, security: KafkaSecurity) -> str:
         return f"no answer within {security.connect_timeout_s:g} s{hint}"
     if isinstance(exc, errors.KafkaConnectionError):
         during = "authentication" if security.uses_sasl else "the connection handshake"
-        return f"the broker closed the connection during {during}: {exc}"
+        if not security.uses_tls:
+            hint = " (a TLS listener closes connections that do not speak TLS: protocol SSL or SASL_SSL?)"
+        elif not security.ssl_certfile:
+            hint = " (a listener that requires client certificates does this: ssl_certfile and ssl_keyfile?)"
+        else:
+            hint = ""
+        return f"the broker closed the connection during {during}{hint}: {exc}"
     if isinstance(exc, OSError):
         return f"cannot reach the broker: {exc.strerror or exc}"
     return f"{type(exc).__name__}: {exc}"

@@ -139,10 +139,15 @@ def test_secrets_stay_out_of_repr_logs_and_the_config_command(tmp_path: Path, pk
     s = Settings(kafka_security={"protocol": "SASL_SSL", "ssl_cafile": pki.ca, "sasl_mechanism": "PLAIN",
                                  "sasl_username": "alice", "sasl_password": USERS["alice"]})
     shown = repr(s) + str(s) + s.kafka_security.describe() + s.model_dump_json()
-    env = {**s.as_env(), "PATH": "/usr/bin:/bin", "COLUMNS": "300"}
-    out = subprocess.run([sys.executable, "-m", "streams.cli.main", "config"], env=env, cwd=REPO,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0 and USERS["alice"] not in shown + out.stdout + out.stderr
+    # The command line reads the password from a secret file (--secrets-dir), the rest from the environment.
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "brandpulse_kafka_security__sasl_password").write_text(USERS["alice"])
+    env = {k: v for k, v in s.as_env().items() if not k.endswith("SASL_PASSWORD")}
+    out = subprocess.run([sys.executable, "-m", "streams.cli.main", "--secrets-dir", str(secrets), "config"],
+                         env={**env, "PATH": "/usr/bin:/bin", "COLUMNS": "300"}, cwd=REPO, capture_output=True, text=True,
+                         timeout=120)
+    assert (out.returncode, USERS["alice"] in shown + out.stdout + out.stderr) == (0, False), out.stderr[-2000:]
 
 
 # ------------------------------------------------------------------ every client library, every mode

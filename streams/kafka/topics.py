@@ -43,13 +43,16 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+    from streams.kafka.security import KafkaConnectError, open_client
+
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="brandpulse-admin")
+            admin = open_client(KafkaAdminClient, settings, client_id="brandpulse-admin")
             break
-        except KafkaError:
-            if time.monotonic() > deadline:
+        except (KafkaError, KafkaConnectError) as exc:
+            # A broker that is still starting is waited for; a refused password or certificate is final.
+            if time.monotonic() > deadline or (isinstance(exc, KafkaConnectError) and not exc.retriable):
                 raise
             time.sleep(0.5)
     try:
@@ -75,8 +78,9 @@ def group_consumer(settings: Settings, *keys: str, group: str, client_id: str, *
     """
     from kafka import KafkaConsumer
 
+    from streams.kafka.security import open_client
+
     config: dict[str, object] = {
-        "bootstrap_servers": settings.kafka_bootstrap,
         "group_id": f"{settings.app_id}-{group}",
         "client_id": client_id,
         "auto_offset_reset": "earliest",
@@ -85,7 +89,7 @@ def group_consumer(settings: Settings, *keys: str, group: str, client_id: str, *
         "heartbeat_interval_ms": max(int(settings.session_timeout_s * 1000 / 3), 1000),
     }
     config.update(overrides)
-    return KafkaConsumer(*(settings.topic(k) for k in keys), **config)
+    return open_client(KafkaConsumer, settings, *(settings.topic(k) for k in keys), **config)
 
 
 def is_record_refused(exc: BaseException) -> bool:

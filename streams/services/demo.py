@@ -139,12 +139,13 @@ class SimulatedAnnotator(threading.Thread):
     def run(self) -> None:
         from kafka import KafkaProducer
 
+        from streams.kafka.security import open_client
         from streams.kafka.topics import group_consumer
 
         s = self.settings
         consumer = group_consumer(s, "label-requests", group="demo-annotator", client_id="brandpulse-demo-annotator",
                                   enable_auto_commit=True)
-        producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all")
+        producer = open_client(KafkaProducer, s, acks="all")
         try:
             while not self.stop_event.is_set():
                 for records in consumer.poll(timeout_ms=500).values():
@@ -171,10 +172,12 @@ class AlertCollector(threading.Thread):
     def run(self) -> None:
         from kafka import KafkaConsumer
 
+        from streams.kafka.security import open_client
+
         s = self.settings
         # No group: nothing to commit (kafka-python warns about auto-commit without a group otherwise).
-        consumer = KafkaConsumer(s.topic("alerts"), bootstrap_servers=s.kafka_bootstrap, group_id=None,
-                                 auto_offset_reset="latest", enable_auto_commit=False)
+        consumer = open_client(KafkaConsumer, s, s.topic("alerts"), group_id=None,
+                               auto_offset_reset="latest", enable_auto_commit=False)
         try:
             while not self.stop_event.is_set():
                 for records in consumer.poll(timeout_ms=500).values():
@@ -307,7 +310,7 @@ def run_demo(settings: Settings, *, limit: int | None, rate: float | None, keep_
             h.start()
         split = int(len(posts) * 0.6)
         console.rule("phase 1: the live stream meets a domain the model never saw")
-        summary = replay(posts[:split], bootstrap=settings.kafka_bootstrap, topic=settings.topic("posts"), rate=rate)
+        summary = replay(posts[:split], settings=settings, topic=settings.topic("posts"), rate=rate)
         wait_processed(worker, summary.sent)
         print_brand_summary(worker)
 
@@ -323,7 +326,7 @@ def run_demo(settings: Settings, *, limit: int | None, rate: float | None, keep_
         else:
             console.print(f"[green]✓[/] challenger {escape(challenger)} registered; the worker now scores it in shadow")
             console.rule("phase 2: champion and challenger score the rest of the stream side by side")
-            sent2 = replay(posts[split:], bootstrap=settings.kafka_bootstrap, topic=settings.topic("posts"), rate=rate).sent
+            sent2 = replay(posts[split:], settings=settings, topic=settings.topic("posts"), rate=rate).sent
             wait_processed(worker, summary.sent + sent2)
             labels_settled = settled(lambda: annotator.answered, quiet_s=20)
             wait_until(lambda: worker.get("/stats").get("champion") == challenger or labels_settled(), 300,

@@ -36,10 +36,10 @@ class LabelPublisher:
     def __init__(self, settings: Settings) -> None:
         from kafka import KafkaProducer
 
+        from streams.kafka.security import open_client
+
         self.topic = settings.topic("labels")
-        self._producer = KafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap, acks="all", retries=5, client_id="brandpulse-labeller"
-        )
+        self._producer = open_client(KafkaProducer, settings, acks="all", retries=5, client_id="brandpulse-labeller")
 
     def __call__(self, label: HumanLabel) -> None:
         self._producer.send(self.topic, key=label.post_id.encode(), value=label.model_dump_json().encode()).get(30)

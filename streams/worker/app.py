@@ -8,6 +8,7 @@ import faust
 
 from streams.core.settings import Settings
 from streams.core.web_auth import aiohttp_guard, require_safe_bind
+from streams.kafka.security import faust_credentials
 from streams.worker.role_names import group_id, is_embedded, parse_roles
 
 
@@ -28,6 +29,8 @@ def create_app(settings: Settings) -> faust.App:
         # The one-process default keeps Faust's wait, so its shutdown finishes the batch in flight.
         stream_wait_empty=is_embedded(roles),
         broker=settings.kafka_url,
+        # TLS / SASL of the worker's consumers and producers; the same settings as every other client.
+        broker_credentials=faust_credentials(settings.kafka_security),
         broker_session_timeout=settings.session_timeout_s,
         # Heartbeats must be well inside the session timeout or Tansu/Kafka evicts the member.
         broker_heartbeat_interval=max(settings.session_timeout_s / 3, 1.0),

@@ -188,7 +188,7 @@ class DriftMonitor:
         after = track.since(s.change_index) or list(track.recent)[-1:]
         examples = sorted(after, key=lambda p: p.confidence)[: self.config.examples]
         direction = "fell" if s.shift < 0 else "rose"
-        where = f"brand {brand!r}" if brand else "all brands"
+        where = f"brand '{brand}'" if brand else "all brands"
         return Alert(
             alert_id=uuid.uuid4().hex,
             kind="confidence_drift",
@@ -211,7 +211,7 @@ class DriftMonitor:
         start = _rise_start(window, s.rising_label, s.reference[s.rising_label])
         after = window[start:]
         examples = [p for p in reversed(after) if p.label == s.rising_label][: self.config.examples]
-        where = f"brand {brand!r}" if brand else "all brands"
+        where = f"brand '{brand}'" if brand else "all brands"
         mix = ", ".join(
             f"{label} {s.reference[label]:.0%}→{s.observed[label]:.0%}" for label in s.observed
         )

@@ -38,12 +38,12 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from models.classification_metrics import bootstrap_gain_upper
-from drift.records import Alert, HumanLabel, ModelEvent, RetrainRequest, utcnow
+from drift.records import HumanLabel, ModelEvent, RetrainAlert, RetrainRequest, RetrainStatus, utcnow
 from drift.retraining.config import Recipe, RetrainPlaces, TrainerConfig
 from drift.retraining.training_sets import HumanLabels, TrainingSets, build_training_sets, usable_labels
 from models.data import DataError, LabelledData
@@ -124,7 +124,7 @@ def write_comparison(report_dir: Path, challenger: Evaluation, champion: Evaluat
 class RetrainOutcome(BaseModel):
     request_id: str
     requested_for: str  # the model version whose alerts asked for this retrain
-    status: Literal["registered", "rejected", "skipped", "failed"]
+    status: RetrainStatus
     message: str
     version: str | None = None  # the registered challenger
     challenger: Evaluation | None = None
@@ -145,10 +145,12 @@ class RetrainOutcome(BaseModel):
         return ModelEvent(action="retrain-closed", role="challenger", retrain_for=self.requested_for,
                           reason=f"{self.status}: {self.message}"[:500])
 
-    def alert(self) -> Alert:
-        return Alert(
+    def alert(self) -> RetrainAlert:
+        """The outcome for people (the alerts topic, the alerts table and Slack)."""
+        return RetrainAlert(
             alert_id=uuid.uuid4().hex,
-            kind="retrain",
+            status=self.status,
+            requested_for=self.requested_for,
             detector="trainer",
             statistic=self.challenger.macro_f1 if self.challenger else 0.0,
             threshold=self.champion.macro_f1 if self.champion else 0.0,

@@ -22,6 +22,7 @@ from drift.records import (  # noqa: F401  (re-exports)
     LabelRequest,
     ModelEvent,
     ModelRole,
+    RetrainAlert,
     RetrainRequest,
     ScoredPost,
     utcnow,

@@ -25,8 +25,9 @@ from drift.detectors.monitor import DriftMonitor, MonitorConfig
 from drift.performance import PerformanceMonitor
 from drift.retraining.requests import RetrainCoalescer
 from drift.shadow import ShadowReport, compare, should_promote
-from streams.slack.notifier import SlackNotifier
 from streams.core import metrics
+from streams.slack.messages import alert_message
+from streams.slack.notifier import SlackNotifier
 from streams.worker.refusals import write_or_dead_letter
 from streams.worker.pipeline import BatchResult
 from models.embeddings import SentenceEmbedder
@@ -211,7 +212,7 @@ class Watcher:
         for alert in alerts:
             log.warning("ALERT %s %s brand=%s: %s", alert.kind, alert.detector, alert.brand or "*", alert.message)
             await self.send("alerts", alert.alert_id.encode(), alert.model_dump_json().encode())
-            self.notifier.notify(alert)
+            self.notifier.notify(alert_message(alert))
             # Only the champion's health asks for a retrain; a shadow challenger is judged by promotion alone.
             if alert.model_version != self.champion_version():
                 continue

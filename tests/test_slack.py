@@ -16,6 +16,7 @@ import typing
 import unicodedata
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -29,6 +30,7 @@ from drift.promotion import promotion_alert
 from drift.records import AlertKind, RetrainStatus
 from drift.retraining.job import RetrainOutcome
 from streams.core.schemas import Alert
+from streams.core.settings import Settings
 from streams.slack import messages
 from streams.slack.messages import SlackMessage, alert_message, brand_message, digest_messages
 from streams.slack.notifier import SlackNotifier, redact_url
@@ -454,3 +456,26 @@ def test_every_kind_survives_a_round_trip_through_the_notifier() -> None:
     assert rx.delivered == [m.payload() for m in rendered]
     assert [v for p in rx.delivered for v in violations(p)] == []
 
+
+def test_the_worker_sends_retrain_outcomes_and_promotions_it_reads_off_the_alerts_topic(tmp_path: Path) -> None:
+    from streams.worker.model_watch import Watcher
+
+    records = [a.model_dump_json().encode() for a in outcome_alerts("<!channel> m/4")]
+    stale = promotion_alert("m/1", None, "", None).model_copy(update={"detected_at": T0 - dt.timedelta(days=1)})
+    others = [stale.model_dump_json().encode(), model_alerts("m/4")[0].model_dump_json().encode(), b"not json", b""]
+    with Receiver() as rx:
+        async def scenario() -> list[bool]:
+            notifier = _notifier(rx.url)
+            await notifier.start()
+            watcher = Watcher(Settings(data_dir=tmp_path), None, None, notifier, lambda: None)  # type: ignore[arg-type]
+            sent = [watcher.announce_outcome(r) for r in records + others]
+            assert await notifier.drain(10)
+            await notifier.aclose()
+            return sent
+
+        sent = asyncio.run(scenario())
+    assert sent == [True] * len(records) + [False] * len(others)
+    titles = [p["blocks"][0]["text"]["text"] for p in rx.delivered]
+    assert titles == ["🧪 Challenger registered", "🚫 Retrained model rejected", "⏭️ Retrain skipped",
+                      "💥 Retrain failed", "🚀 Model promoted", "🚀 Model promoted"]
+    assert [v for p in rx.delivered for v in violations(p)] == []

@@ -6,11 +6,13 @@ import asyncio
 
 from streams.core.schemas import HumanLabel
 from streams.worker.pipeline import publish_stage, store_sync
+from streams.worker.roles.watch import register_outcomes
 from streams.worker.runtime import Runtime, hold, read_records
 
 
 def register(runtime: Runtime) -> None:
     app, topics = runtime.app, runtime.topics
+    register_outcomes(runtime)
 
     @app.agent(topics.posts, name="score_posts")
     async def score_posts(stream):  # type: ignore[no-untyped-def]

@@ -100,6 +100,31 @@ class KafkaSecurity(BaseModel):
         return ", ".join(parts)
 
 
+# The longest retention a ClickHouse DateTime can express from now on (it ends in 2106), with room.
+MAX_RETENTION_DAYS = 36_500
+
+
+class Retention(BaseModel):
+    """How long each ClickHouse table keeps a row, in days after it was stored (0 = for ever).
+
+    Counted from when brandpulse stored the row, never from when the post was written: a replayed
+    corpus from 2015 is kept as long as a live post. The defaults are the documented ones
+    (docs/operations.md); ``Settings.retention_*_days`` override them.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    posts_days: int = Field(default=90, ge=0, le=MAX_RETENTION_DAYS, description="scored_posts: texts, authors, scores (shadow rows too)")
+    label_requests_days: int = Field(default=90, ge=0, le=MAX_RETENTION_DAYS, description="label_queue: posts queued for labelling, with their text")
+    labels_days: int = Field(default=365, ge=0, le=MAX_RETENTION_DAYS, description="human_labels: people's labels (with the text they saw)")
+    dead_letters_days: int = Field(default=30, ge=0, le=MAX_RETENTION_DAYS, description="dead_letters: refused records and their raw bytes")
+    alerts_days: int = Field(default=365, ge=0, le=MAX_RETENTION_DAYS, description="alerts: messages and example post ids")
+    aggregates_days: int = Field(default=730, ge=0, le=MAX_RETENTION_DAYS, description="brand_minute: per-minute counts behind trends")
+
+
+_RETENTION = Retention()
+
+
 class Settings(BaseSettings):
     # Errors name the field and the rule, never the value: it may be a token, a password or a webhook.
     model_config = SettingsConfigDict(
@@ -255,6 +280,21 @@ class Settings(BaseSettings):
         description="Most recent posts each model-health check embeds with the served encoder for input drift (0: off)",
     )
 
+    # --- retention (days after a row was stored; 0 = keep for ever). Applied as ClickHouse TTLs on every start.
+    retention_posts_days: int = Field(default=_RETENTION.posts_days, ge=0, le=MAX_RETENTION_DAYS,
+                                      description="Scored posts (text, author, scores) are deleted this many days after they were stored")
+    retention_label_requests_days: int = Field(default=_RETENTION.label_requests_days, ge=0, le=MAX_RETENTION_DAYS,
+                                               description="Label requests (with the post text) kept this many days")
+    retention_labels_days: int = Field(default=_RETENTION.labels_days, ge=0, le=MAX_RETENTION_DAYS,
+                                       description="Human labels kept this many days")
+    retention_dead_letters_days: int = Field(default=_RETENTION.dead_letters_days, ge=0, le=MAX_RETENTION_DAYS,
+                                             description="Dead letters (raw bytes of refused records) kept this many days")
+    retention_alerts_days: int = Field(default=_RETENTION.alerts_days, ge=0, le=MAX_RETENTION_DAYS,
+                                       description="Alerts kept this many days after they were stored")
+    retention_aggregates_days: int = Field(default=_RETENTION.aggregates_days, ge=0, le=MAX_RETENTION_DAYS,
+                                           description="Per-minute brand aggregates (trends) kept this many days after their last update")
+
+
     @field_validator("web_token")
     @classmethod
     def _usable_token(cls, value: SecretStr | None) -> SecretStr | None:
@@ -267,6 +307,10 @@ class Settings(BaseSettings):
         if len(raw) < MIN_TOKEN_CHARS:
             raise ValueError(f"the web token has {len(raw)} characters; use at least {MIN_TOKEN_CHARS} random ones")
         return SecretStr(raw)
+
+    @property
+    def retention(self) -> Retention:
+        return Retention(**{name: getattr(self, f"retention_{name}") for name in Retention.model_fields})
 
     @property
     def language_config(self) -> LanguageConfig:

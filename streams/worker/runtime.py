@@ -127,7 +127,8 @@ class Runtime:
             self.store = await asyncio.to_thread(
                 retry_forever, lambda: open_store(dsn, settings.clickhouse_database), what="ClickHouse connect"
             )
-            await asyncio.to_thread(retry_forever, self.store.ensure_schema, what="ClickHouse schema")
+            store = self.store
+            await asyncio.to_thread(retry_forever, lambda: store.ensure_schema(settings.retention), what="ClickHouse schema")
         if self.roles & {"score", "watch"}:
             await self.slots.load_initial()
         if "watch" in self.roles:

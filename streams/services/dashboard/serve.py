@@ -47,7 +47,7 @@ def create_dashboard_app(
         elif direct:
             opened = await asyncio.to_thread(open_store, settings.clickhouse_dsn, settings.clickhouse_database)
             # The worker creates the schema too; doing it here lets the dashboard start first.
-            await asyncio.to_thread(opened.ensure_schema)
+            await asyncio.to_thread(opened.ensure_schema, settings.retention)
             state["store"] = opened
         try:
             yield

@@ -48,6 +48,7 @@ def label_command(
         if result.errors:
             raise typer.Exit(1)
         return
+    create_topics(settings)  # the erasure list among them, for a broker set up by an older version
     run_labeller(settings, annotator=who, stdin=sys.stdin, stdout=sys.stdout, limit=limit, idle_s=wait)
 
 

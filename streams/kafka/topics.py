@@ -17,6 +17,7 @@ class TopicSpec:
     key: str
     purpose: str
     partitioned: bool = True  # False: a single partition keeps global order (control topics)
+    compacted: bool = False  # True: the broker keeps the newest record per key for ever (a list, not a log)
 
 
 TOPICS: tuple[TopicSpec, ...] = (
@@ -28,6 +29,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("labels", "human labels"),
     TopicSpec("retrain-requests", "requests for the trainer worker", partitioned=False),
     TopicSpec("model-events", "tell workers to load a champion/challenger without restart", partitioned=False),
+    TopicSpec("erasures", "SHA-256 of erased post ids: the labeller and trainer skip them", partitioned=False, compacted=True),
 )
 
 
@@ -58,8 +60,11 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
     try:
         existing = set(admin.list_topics())
         wanted = topic_partitions(settings)
+        compacted = {settings.topic(t.key) for t in TOPICS if t.compacted}
         missing = [
-            NewTopic(name, n, settings.topic_replication) for name, n in wanted.items() if name not in existing
+            NewTopic(name, n, settings.topic_replication,
+                     topic_configs={"cleanup.policy": "compact"} if name in compacted else {})
+            for name, n in wanted.items() if name not in existing
         ]
         if missing:
             try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from models.files import atomic_write_text
 from streams.kafka.announcer import announce
 from streams.core.configs import retrain_places
 from streams.core.settings import Settings
+from streams.store.protocol import sha256_hex
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,17 @@ class LabelStore:
             os.fsync(fh.fileno())
         for label in labels:
             self._put(label)
+
+    def forget(self, erased: Collection[str]) -> int:
+        """Drop the labels of erased posts (``erased``: SHA-256 of their ids), from memory and from the
+        file, which is rewritten without them; returns how many were dropped."""
+        gone = [post_id for post_id in self._labels if sha256_hex(post_id) in erased]
+        if not gone:
+            return 0
+        for post_id in gone:
+            del self._labels[post_id]
+        atomic_write_text(self.path, "".join(label.model_dump_json() + "\n" for label in self._labels.values()))
+        return len(gone)
 
     def snapshot(self) -> list[HumanLabel]:
         return list(self._labels.values())
@@ -118,6 +130,7 @@ class TrainerWorker:
         self._thread: threading.Thread | None = None
         self._result: RetrainOutcome | None = None
         self._waiting_for: str | None = None
+        self.erased: set[str] = set()  # SHA-256 of erased post ids (streams.kafka.erasures), filled by run()
 
     def _consumer(self) -> Any:
         from streams.kafka.topics import group_consumer
@@ -128,7 +141,9 @@ class TrainerWorker:
         """Apply one consumed record (label or retrain request) to the trainer's state."""
         try:
             if topic == self.settings.topic("labels"):
-                self.labels.add([HumanLabel.model_validate_json(value)])
+                label = HumanLabel.model_validate_json(value)
+                if sha256_hex(label.post_id) not in self.erased:  # a label made while its post was being erased
+                    self.labels.add([label])
             elif self.state.offer(request := RetrainRequest.model_validate_json(value)):
                 log.info("retrain request %s for %s queued: %s", request.request_id, request.model_version, request.reason)
             else:
@@ -186,11 +201,23 @@ class TrainerWorker:
             )
             self._thread.start()
 
+    def forget_erased(self, hashes: Collection[str]) -> None:
+        """Take these erased posts (SHA-256 of their ids) out of the label store, and skip their labels from now on."""
+        self.erased |= set(hashes)
+        if dropped := self.labels.forget(self.erased):
+            log.info("dropped %d labels of erased posts", dropped)
+
     def run(self, stop: threading.Event) -> None:
         """Consume and train until ``stop`` is set; a retrain in flight is resumed on the next start."""
+        from streams.kafka.erasures import ErasureList
+
+        erasures = ErasureList(self.settings)
+        self.forget_erased(erasures.hashes)
         consumer = self._consumer()
         try:
             while not stop.is_set():
+                if new := erasures.refresh():
+                    self.forget_erased(new)
                 batches = consumer.poll(timeout_ms=500)
                 for tp, messages in batches.items():
                     for msg in messages:
@@ -201,6 +228,7 @@ class TrainerWorker:
                 self._step_training()
         finally:
             consumer.close()
+            erasures.close()
 
     @property
     def busy(self) -> bool:

@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from streams.cli import models, queries, run, services
+from streams.cli import erase, models, queries, run, services
 from streams.core.settings import Settings
 
 
@@ -54,6 +54,7 @@ def create_cli() -> typer.Typer:
     cli.command("trainer")(services.trainer_command)
     cli.command("api")(services.api_command)
     cli.command("dashboard")(services.dashboard_command)
+    cli.command("erase")(erase.erase_command)
     cli.add_typer(models.create_models_cli(), name="models", help="Train, evaluate, compare, register and promote models.")
     for plugin in entry_points(group="brandpulse.commands"):
         group = plugin.load()()

@@ -414,8 +414,8 @@ class ClickHouseStore:
         rows: dict[str, int] = {}
         try:
             with self._lock:
-                self._client.command(f"INSERT INTO {scratch} SELECT DISTINCT {{eid:String}}, 'post', post_id FROM ({found_posts})",
-                                     parameters=params)
+                self._client.command(f"INSERT INTO {scratch} SELECT DISTINCT {{eid:String}}, 'post', post_id FROM ({found_posts}) "
+                                     "WHERE post_id != ''", parameters=params)
                 self._client.command(
                     f"INSERT INTO {scratch} SELECT DISTINCT {{eid:String}}, 'dead_letter', {_DEAD_LETTER_KEY} FROM {db}.dead_letters "
                     f"WHERE {_dead_letter_match()} OR ifNull(post_id, '') IN {posts} "
@@ -499,7 +499,7 @@ class ClickHouseStore:
 def _author_posts(db: str) -> str:
     return f"""SELECT post_id FROM {db}.scored_posts WHERE {_AUTHOR_KEY} = {{author:String}}
                UNION ALL
-               SELECT assumeNotNull(post_id) AS post_id FROM {db}.dead_letters WHERE post_id IS NOT NULL AND {_dead_letter_match()}"""
+               SELECT ifNull(post_id, '') FROM {db}.dead_letters WHERE ifNull(post_id, '') != '' AND {_dead_letter_match()}"""
 
 
 # One dead letter, by where it came from and what it held (positionless ones share their position).

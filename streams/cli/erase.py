@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from drift.labelling import default_annotator
+from drift.labels.human import default_annotator
 from streams.cli.context import current_settings
 from streams.cli.queries import ask_worker_or_store
 from streams.store.protocol import ErasureReport, ErasureRequest, Store

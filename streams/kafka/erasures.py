@@ -94,14 +94,16 @@ class ErasureList:
             time.sleep(0.2)
 
     def refresh(self) -> set[str]:
-        """Read what was added since the last call; returns the new hashes."""
+        """Read what was added since the last call; returns the new hashes.
+
+        Reading stops at the end offsets the broker reports and one empty poll after them: Tansu
+        reports the end of a batch of several records as just past its first one."""
         end = self._consumer.end_offsets(self._partitions_read)
         deadline = time.monotonic() + self.timeout_s
         new: set[str] = set()
-        while any(self._consumer.position(tp) < end[tp] for tp in self._partitions_read):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"could not read the erasure list ({self.topic}) within {self.timeout_s:.0f}s")
-            for messages in self._consumer.poll(timeout_ms=200).values():
+        while True:
+            batches = self._consumer.poll(timeout_ms=100)
+            for messages in batches.values():
                 for msg in messages:
                     try:
                         record = ErasedPost.model_validate_json(msg.value or b"")
@@ -110,6 +112,10 @@ class ErasureList:
                         continue
                     if record.post_sha256 not in self.hashes:
                         new.add(record.post_sha256)
+            if not batches and all(self._consumer.position(tp) >= end[tp] for tp in self._partitions_read):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not read the erasure list ({self.topic}) within {self.timeout_s:.0f}s")
         self.hashes |= new
         return new
 

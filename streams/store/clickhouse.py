@@ -373,7 +373,6 @@ class ClickHouseStore:
         return ShadowRows([ScoredLabel(**r) for r in champ], [ScoredLabel(**r) for r in chall],
                           [HumanLabel(post_id=h["post_id"], label=h["label"], annotator=h["annotator"]) for h in human])
 
-
     # ---- erasure --------------------------------------------------------------------------------
     def erasure_targets(self, request: ErasureRequest) -> list[str]:
         if request.kind == "author":

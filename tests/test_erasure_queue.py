@@ -74,7 +74,7 @@ def test_the_trainer_drops_an_erased_posts_labels_and_its_late_ones(kafka_settin
     try:
         label = lambda p: HumanLabel(post_id=p, label="negative", annotator="alice", text=f"text of {p}")  # noqa: E731
         produce(kafka_settings, "labels", [label("keep"), label("erased")])
-        wait_until(lambda: len(trainer.labels) == 2, what="two labels")
+        wait_until(lambda: len(trainer.labels) == 2, timeout_s=120, what=f"two labels (trainer alive: {thread.is_alive()})")
         publish_erased(kafka_settings, ["erased"])
         wait_until(lambda: len(trainer.labels) == 1, what="the erased post's label dropped")
         produce(kafka_settings, "labels", [label("erased"), label("later")])  # one was on screen during the erasure

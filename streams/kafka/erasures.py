@@ -43,11 +43,13 @@ def publish_erased(settings: Settings, post_ids: Iterable[str], timeout_s: float
     """Put these post ids on the erasure list; returns once the broker has acknowledged every record."""
     from kafka import KafkaProducer
 
+    from streams.kafka.security import open_client
+
     records = [ErasedPost(post_sha256=sha256_hex(p)) for p in dict.fromkeys(post_ids)]
     if not records:
         return 0
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", retries=5,
-                             client_id="brandpulse-erase", max_block_ms=int(timeout_s * 1000))
+    producer = open_client(KafkaProducer, settings, acks="all", retries=5, client_id="brandpulse-erase",
+                           max_block_ms=int(timeout_s * 1000))
     try:
         futures = [producer.send(settings.topic(TOPIC_KEY), key=r.post_sha256.encode(), value=r.model_dump_json().encode())
                    for r in records]
@@ -65,11 +67,13 @@ class ErasureList:
     def __init__(self, settings: Settings, timeout_s: float = 30.0) -> None:
         from kafka import KafkaConsumer, TopicPartition
 
+        from streams.kafka.security import open_client
+
         self.topic = settings.topic(TOPIC_KEY)
         self.timeout_s = timeout_s
         self.hashes: set[str] = set()
-        self._consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                                       enable_auto_commit=False, client_id="brandpulse-erasure-list")
+        self._consumer = open_client(KafkaConsumer, settings, group_id=None, enable_auto_commit=False,
+                                     client_id="brandpulse-erasure-list")
         try:
             partitions = self._partitions(timeout_s)
             self._partitions_read = [TopicPartition(self.topic, p) for p in sorted(partitions)]

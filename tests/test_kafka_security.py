@@ -169,7 +169,7 @@ def test_clients_round_trip(mode: str, pki: Pki, secured: Callable[..., SecuredB
     producer.close()
 
     async def aiokafka_reads() -> bytes:
-        consumer = AIOKafkaConsumer(s.topic("labels"), **security.aiokafka_options(s), group_id=None,
+        consumer = AIOKafkaConsumer(s.topic("labels"), **security.client_options(s), group_id=None,
                                     auto_offset_reset="earliest")
         await consumer.start()
         try:

@@ -1,7 +1,7 @@
 """Every Kafka client's TLS and SASL arguments, made from one :class:`~streams.core.settings.KafkaSecurity`.
 
 Faust takes ``broker_credentials`` (:func:`faust_credentials`), aiokafka and kafka-python take keyword
-arguments (:func:`aiokafka_options`, :func:`kafka_python_options`); all of them share one
+arguments (:func:`client_options`); all of them share one
 :class:`ssl.SSLContext` built here, so a CA or client certificate is read the same way everywhere.
 
 The client libraries meet a wrong password or an untrusted certificate with reconnect loops
@@ -73,23 +73,16 @@ def _sasl(security: KafkaSecurity) -> dict[str, Any]:
     }
 
 
-def aiokafka_options(settings: Settings) -> dict[str, Any]:
-    """``bootstrap_servers`` and the security arguments of an aiokafka consumer, producer or admin client."""
+def client_options(settings: Settings) -> dict[str, Any]:
+    """``bootstrap_servers`` and the security arguments of an aiokafka or kafka-python client.
+
+    Both libraries take the same names, and each uses a given ``ssl_context`` as it is (kafka-python's
+    ``ssl_check_hostname`` applies to the context it builds itself, not to this one).
+    """
     security = settings.kafka_security
     options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap, "security_protocol": security.protocol}
     context = ssl_context(security)
     if context is not None:
-        options["ssl_context"] = context
-    return options | _sasl(security)
-
-
-def kafka_python_options(settings: Settings) -> dict[str, Any]:
-    """``bootstrap_servers`` and the security arguments of a kafka-python producer, consumer or admin client."""
-    security = settings.kafka_security
-    options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap, "security_protocol": security.protocol}
-    context = ssl_context(security)
-    if context is not None:
-        # kafka-python uses a given context as it is (its ssl_check_hostname applies to its own only).
         options["ssl_context"] = context
     return options | _sasl(security)
 
@@ -191,4 +184,4 @@ def open_client(factory: Callable[..., T], settings: Settings, *args: Any, **ove
     """A kafka-python client (``KafkaProducer``, ``KafkaConsumer``, ``KafkaAdminClient``) for these settings,
     made only once :func:`check_connection` has passed, so a wrong password is one clear error, not a retry loop."""
     check_connection(settings)
-    return factory(*args, **(kafka_python_options(settings) | overrides))
+    return factory(*args, **(client_options(settings) | overrides))

@@ -30,7 +30,7 @@ from streams.core.brand_rules import BrandResolver
 from streams.core.schemas import DeadLetter, ModelEvent, ScoredPost
 from streams.core.model_slots import ModelSlots
 from streams.core.settings import Settings
-from streams.kafka.security import aiokafka_options
+from streams.kafka.security import client_options
 from streams.kafka.topics import is_record_refused
 from streams.slack.notifier import SlackNotifier
 from streams.store.open import check_dsn, open_store, redact
@@ -275,7 +275,7 @@ class Runtime:
         if not self.roles & {"score", "watch"}:
             return
         consumer = AIOKafkaConsumer(
-            self.topics.model_events.get_topic_name(), **aiokafka_options(self.settings),
+            self.topics.model_events.get_topic_name(), **client_options(self.settings),
             group_id=None, auto_offset_reset="latest", enable_auto_commit=False,
         )
         await consumer.start()

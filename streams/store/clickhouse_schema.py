@@ -116,6 +116,7 @@ def schema_ddl(db: str, retention: Retention | None = None) -> list[str]:
             source_topic LowCardinality(String),
             partition Int32,
             offset Int64,
+            last_offset Nullable(Int64),
             post_id Nullable(String),
             key_b64 Nullable(String),
             value_b64 String,
@@ -129,6 +130,8 @@ def schema_ddl(db: str, retention: Retention | None = None) -> list[str]:
         f"ALTER TABLE {db}.dead_letters ADD COLUMN IF NOT EXISTS value_bytes UInt64 DEFAULT 0",
         f"ALTER TABLE {db}.dead_letters ADD COLUMN IF NOT EXISTS value_sha256 String DEFAULT ''",
         f"ALTER TABLE {db}.dead_letters ADD COLUMN IF NOT EXISTS truncated Bool DEFAULT false",
+        # ...and before a dead letter could stand for a whole undecodable batch (offset..last_offset).
+        f"ALTER TABLE {db}.dead_letters ADD COLUMN IF NOT EXISTS last_offset Nullable(Int64) AFTER offset",
         f"""CREATE TABLE IF NOT EXISTS {db}.alerts (
             alert_id String,
             kind LowCardinality(String),

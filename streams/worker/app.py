@@ -9,6 +9,7 @@ import faust
 from streams.core.settings import Settings
 from streams.core.web_auth import aiohttp_guard, require_safe_bind
 from streams.kafka.security import faust_credentials
+from streams.worker import consumer
 from streams.worker.role_names import group_id, is_embedded, parse_roles
 
 
@@ -19,7 +20,7 @@ def create_app(settings: Settings) -> faust.App:
     require_safe_bind(settings, settings.web_host, "the worker's web server")
     # Faust hands these to aiohttp's Application: the guard then covers every route, Faust's own pages too.
     web_options = {"middlewares": [aiohttp_guard(settings.web_token)]} if settings.web_token is not None else {}
-    return faust.App(
+    app = faust.App(
         group_id(settings.app_id, roles),
         # Split roles: a rebalance (a process joining, or one killed) must not wait for unacknowledged
         # records. The watch role holds its acks until the next state save, which comes with the next
@@ -49,6 +50,9 @@ def create_app(settings: Settings) -> faust.App:
         web_application_options=web_options,
         autodiscover=False,
     )
+    # A batch no client could decode is dead-lettered and skipped, not the end of the worker.
+    consumer.install(app)
+    return app
 
 
 @dataclass(frozen=True)

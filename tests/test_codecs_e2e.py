@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from tests.conftest import Stack, Worker
+from tests.conftest import Stack, Worker, free_port
 from tests.kafka_batches import CODECS, produce_librdkafka, produce_raw, raw_batch
 from tests.test_stream_e2e import airline_sample, stored_total
 
@@ -89,17 +89,18 @@ def test_an_undecodable_batch_is_a_dead_letter_and_the_worker_keeps_going(stack:
     assert stored == {key.decode(): 1 for key, _ in posts}
 
 
-def _committed(stack: Stack, partition: int) -> int | None:
+def _committed(stack: Stack, partition: int, key: str = "posts", group: str | None = None) -> int | None:
+    """The consumer group's committed offset on one partition of a topic (the embedded worker's group by default)."""
     from kafka import KafkaAdminClient
     from kafka.structs import TopicPartition
 
-    group, tp = stack.env["BRANDPULSE_APP_ID"], TopicPartition(stack.topic("posts"), partition)
+    group, tp = group or stack.env["BRANDPULSE_APP_ID"], TopicPartition(stack.topic(key), partition)
     admin = KafkaAdminClient(bootstrap_servers=stack.env["BRANDPULSE_TEST_KAFKA"])
     try:
         done = admin.list_group_offsets({group: [tp]}).get(group, {}).get(tp)
     finally:
         admin.close()
-    return None if done is None else done.offset
+    return None if done is None or done.offset < 0 else done.offset  # -1: nothing committed
 
 
 def test_the_commit_moves_past_a_dead_lettered_batch_met_first_after_a_restart(stack: Stack) -> None:
@@ -120,3 +121,28 @@ def test_the_commit_moves_past_a_dead_lettered_batch_met_first_after_a_restart(s
     end = 102  # 50 posts, the 2-record bad batch, 50 posts
     restarted.wait_for(lambda _: _committed(stack, 0) == end, what=f"the group's commit on partition 0 at {end}")
     _stopped_cleanly(restarted)
+
+
+def test_split_roles_a_scorer_dead_letters_an_undecodable_batch_and_the_store_role_stores_it(stack: Stack) -> None:
+    """The scoring process has no ClickHouse: its dead letter reaches the table through the dead-letter topic."""
+    bootstrap, topic = stack.env["BRANDPULSE_TEST_KAFKA"], stack.topic("posts")
+    posts = _posts(60)
+    store, scorer = (stack.worker(BRANDPULSE_ROLES=role, BRANDPULSE_WEB_PORT=str(free_port()), BRANDPULSE_THREADS="1")
+                     for role in ("store", "score"))
+    store.start(timeout_s=150)
+    scorer.start(timeout_s=150)
+    produce_librdkafka(bootstrap, topic, posts[:30], "lz4", partition=0)
+    base = produce_raw(bootstrap, topic, 0, raw_batch([b"{}"] * 4, codec_bits=4))
+    produce_librdkafka(bootstrap, topic, posts[30:], "zstd", partition=0)
+    store.wait_for(lambda w: stored_total(w) >= len(posts) and scorer.get("/stats")["dead_letters"] >= 1,
+                   timeout_s=180, what="every post stored and the bad batch dead-lettered by the scorer")
+    _stopped_cleanly(scorer)
+    group, partitions = f"{stack.env['BRANDPULSE_APP_ID']}-store", range(stack.settings.topic_partitions)
+    # The store role commits a dead letter once it is in ClickHouse: the topic holds this one.
+    store.wait_for(lambda _: sum(_committed(stack, p, "deadletter", group) or 0 for p in partitions) == 1,
+                   what="the dead letter stored and committed by the store role")
+    _stopped_cleanly(store)
+
+    dead = stack.store().query("SELECT error_kind, source_topic, partition, offset, last_offset FROM brandpulse.dead_letters FINAL")
+    assert dead == [{"error_kind": "undecodable_batch", "source_topic": topic, "partition": 0, "offset": base,
+                     "last_offset": base + 3}]

@@ -146,3 +146,30 @@ def test_split_roles_a_scorer_dead_letters_an_undecodable_batch_and_the_store_ro
     dead = stack.store().query("SELECT error_kind, source_topic, partition, offset, last_offset FROM brandpulse.dead_letters FINAL")
     assert dead == [{"error_kind": "undecodable_batch", "source_topic": topic, "partition": 0, "offset": base,
                      "last_offset": base + 3}]
+
+
+def test_an_undecodable_model_event_batch_is_a_dead_letter_and_the_follower_goes_on(stack: Stack) -> None:
+    """The model-event follower is a plain aiokafka consumer of its own, guarded the same way. Its log names
+    each readable record it cannot parse as a model event: that shows where it is."""
+    bootstrap, topic = stack.env["BRANDPULSE_TEST_KAFKA"], stack.topic("model-events")
+    worker = stack.worker().start()
+
+    def followed(offset: int) -> bool:
+        return f"ignoring malformed model event at offset {offset}" in worker.log_path.read_text(errors="replace")
+
+    # The follower starts at the end of the topic: write readable non-events until it has read one.
+    probes = [produce_raw(bootstrap, topic, 0, raw_batch([b"not an event"]))]
+
+    def probe_read(_: Worker) -> bool:
+        if any(followed(offset) for offset in probes):
+            return True
+        probes.append(produce_raw(bootstrap, topic, 0, raw_batch([b"not an event"])))  # the last may predate it
+        return False
+
+    worker.wait_for(probe_read, timeout_s=60, what="the follower reading the topic")
+    bad = produce_raw(bootstrap, topic, 0, raw_batch([b"{}", b"{}"], codec_bits=2))
+    after = produce_raw(bootstrap, topic, 0, raw_batch([b"not an event"]))
+    worker.wait_for(lambda w: followed(after) and w.get("/stats")["dead_letters"] >= 1, what="the follower past the bad batch")
+    _stopped_cleanly(worker)
+    dead = stack.store().query("SELECT source_topic, partition, offset, last_offset FROM brandpulse.dead_letters FINAL")
+    assert dead == [{"source_topic": topic, "partition": 0, "offset": bad, "last_offset": bad + 1}]

@@ -22,7 +22,7 @@ import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
@@ -89,20 +89,43 @@ def _alert(row: dict[str, Any]) -> Alert:
     return Alert.model_validate({**row, "detected_at": _utc(row["detected_at"]), "since": _utc(since) if since else None})
 
 
-def connect(dsn: str) -> Client:
-    """A clickhouse-connect client for ``chdb:///dir`` or ``http(s)://[user:pass@]host:port``."""
-    if dsn.startswith("chdb://"):
-        return clickhouse_connect.get_client(dsn=dsn)
+#: TLS options a server DSN may carry as query parameters, passed to clickhouse-connect as they are.
+TLS_PARAMS = ("ca_cert", "client_cert", "client_cert_key", "verify")
+
+
+def server_options(dsn: str) -> dict[str, Any]:
+    """clickhouse-connect's arguments for ``http(s)://[user:pass@]host:port[?ca_cert=…&client_cert=…]``.
+
+    ``https`` verifies the server against the system's CAs, or against ``ca_cert`` (a PEM file) when
+    given; ``client_cert`` / ``client_cert_key`` add mutual TLS; ``verify=false`` is honoured but
+    only ever meant for a test server. Unknown parameters are refused rather than ignored.
+    """
     parts = urlsplit(dsn)
     if parts.scheme not in ("http", "https", "clickhouse"):
         raise ValueError(f"unsupported ClickHouse URL scheme {parts.scheme!r}: use chdb:///dir or http(s)://host:8123")
-    return clickhouse_connect.get_client(
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    if unknown := sorted(set(query) - set(TLS_PARAMS)):
+        raise ValueError(f"unknown ClickHouse URL parameters {unknown}; known: {', '.join(TLS_PARAMS)}")
+    if query and parts.scheme != "https":
+        raise ValueError(f"TLS parameters {sorted(query)} need an https:// ClickHouse URL")
+    tls: dict[str, Any] = {k: v for k, v in query.items() if k != "verify"}
+    if "verify" in query:
+        tls["verify"] = query["verify"].lower() not in ("0", "false", "no")
+    return dict(
         host=parts.hostname or "127.0.0.1",
         port=parts.port or (8443 if parts.scheme == "https" else 8123),
         username=parts.username or "default",
         password=parts.password or "",
         secure=parts.scheme == "https",
+        **tls,
     )
+
+
+def connect(dsn: str) -> Client:
+    """A clickhouse-connect client for ``chdb:///dir`` or a server URL (:func:`server_options`)."""
+    if dsn.startswith("chdb://"):
+        return clickhouse_connect.get_client(dsn=dsn)
+    return clickhouse_connect.get_client(**server_options(dsn))
 
 
 class ClickHouseStore:

@@ -12,14 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-import pytest
-
 from drift.brand.config import BaselineConfig, BrandWatchConfig
 from benchmarks.scenarios import inject_crisis, load_airline
-from tests.conftest import AIRLINE_CSV, Stack, needs_shared_data
-from tests.integration.test_slack import Receiver
+from tests.support.data import AIRLINE_CSV, needs_shared_data
+from tests.support.slack import Receiver
+from tests.support.stack import Stack
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 UTC = dt.timezone.utc
 CRISIS = dt.datetime(2015, 2, 20, 14, 0, tzinfo=UTC)
 SPIKES = {"brand_volume_spike", "brand_negative_spike", "brand_positive_surge"}

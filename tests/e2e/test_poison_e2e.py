@@ -13,13 +13,11 @@ import json
 import re
 import time
 
-import pytest
 from kafka import KafkaProducer
 
-from tests.conftest import Stack, Worker
-from tests.e2e.test_stream_e2e import airline_sample
+from tests.support.data import airline_sample
+from tests.support.stack import Stack, Worker
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 T = "2015-02-24T11:00:00Z"
 TWO_MB = 2 * 1024 * 1024

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-
-from tests.conftest import Stack
-from tests.e2e.test_stream_e2e import airline_sample, replay_posts, stored_total
-
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+from tests.support.data import airline_sample
+from tests.support.stack import Stack, stored_total
 
 
 def test_promotion_swaps_the_live_model_without_loss_or_duplicates(stack: Stack, trained_model) -> None:  # type: ignore[no-untyped-def]
@@ -27,7 +23,7 @@ def test_promotion_swaps_the_live_model_without_loss_or_duplicates(stack: Stack,
     assert (stats["champion"], stats["challenger"]) == (v1, v2)
 
     df = airline_sample(1500)
-    producer = threading.Thread(target=replay_posts, args=(stack, df, 100.0))
+    producer = threading.Thread(target=stack.replay, args=(df, 100.0))
     producer.start()
     worker.wait_for(lambda w: w.get("/stats")["posts_scored"] >= 400, what="posts scored by v1 with v2 in shadow")
     promote_and_announce(settings, "challenger", reason="test")
@@ -59,7 +55,7 @@ def test_retrain_outcomes_and_promotions_reach_slack_once_each(stack: Stack, tra
     from streams.core.configs import registry_config
     from streams.core.schemas import Alert
     from streams.kafka.announcer import announce, promote_and_announce
-    from tests.integration.test_slack import Receiver
+    from tests.support.slack import Receiver
 
     settings = stack.settings
     v1 = log_and_register(trained_model, registry=registry_config(settings), params={"test": "champion"}, metrics={}, alias="champion")

@@ -13,12 +13,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
+from tests.support.data import airline_sample
+from tests.support.net import free_port
+from tests.support.stack import Stack, Worker
 
-from tests.conftest import Stack, Worker, free_port
-from tests.e2e.test_stream_e2e import airline_sample, replay_posts
-
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 N_POSTS = 1200
 
@@ -64,7 +62,7 @@ def test_three_scorers_one_killed_a_fourth_joins(stack: Stack) -> None:
 
     progress = Progress(store)
     progress.start()
-    producer = threading.Thread(target=replay_posts, args=(stack, df, 40.0))
+    producer = threading.Thread(target=stack.replay, args=(df, 40.0))
     producer.start()
     store.wait_for(lambda w: w.get("/stats")["rows_stored"] >= 300, timeout_s=120, what="some posts stored")
     scorers[0].kill9()  # no shutdown, no commit of its in-flight batch

@@ -7,11 +7,10 @@ import threading
 import time
 
 import pandas as pd
-import pytest
 
-from tests.conftest import AIRLINE_CSV, Stack, needs_shared_data
+from tests.support.data import airline_sample
+from tests.support.stack import Stack, stored_total
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 MALFORMED: list[bytes] = (
     [b"{not json at all"] * 10
@@ -25,28 +24,10 @@ MALFORMED: list[bytes] = (
 assert len(MALFORMED) == 50
 
 
-def airline_sample(n: int = 2000) -> pd.DataFrame:
-    needs_shared_data()
-    df = pd.read_csv(AIRLINE_CSV, dtype=str, keep_default_na=False).drop_duplicates("tweet_id")
-    return df.sample(n, random_state=42)
-
-
-def replay_posts(stack: Stack, df: pd.DataFrame, rate: float | None = None) -> None:
-    from streams.kafka.replay import PRESET_TIME_FORMATS, PRESETS, replay, rows_to_posts
-
-    posts = rows_to_posts(df, PRESETS["airline"], time_format=PRESET_TIME_FORMATS["airline"], platform="twitter")
-    summary = replay(posts, settings=stack.settings, topic=stack.topic("posts"), rate=rate, progress=False)
-    assert summary.sent == len(df) and summary.failed == 0
-
-
-def stored_total(worker) -> int:  # type: ignore[no-untyped-def]
-    return sum(worker.get("/brands").values())
-
-
 def test_replay_2000_tweets_plus_50_malformed(stack: Stack) -> None:
     df = airline_sample()
     worker = stack.worker().start()
-    replay_posts(stack, df)
+    stack.replay(df)
     stack.produce(MALFORMED)
     worker.wait_for(lambda w: stored_total(w) >= 2000 and w.get("/stats")["dead_letters"] >= 50, what="2000 posts + 50 dead letters")
     dead_on_topic = stack.consume_all("deadletter", 50)
@@ -73,7 +54,7 @@ def test_replay_2000_tweets_plus_50_malformed(stack: Stack) -> None:
 def test_kill_9_mid_stream_loses_and_duplicates_nothing(stack: Stack) -> None:
     df = airline_sample()
     worker = stack.worker().start()
-    producer = threading.Thread(target=replay_posts, args=(stack, df, 150.0))
+    producer = threading.Thread(target=stack.replay, args=(df, 150.0))
     producer.start()
     worker.wait_for(lambda w: w.get("/stats")["posts_scored"] >= 400, what="some posts scored")
     worker.kill9()  # no shutdown, no commit of in-flight offsets

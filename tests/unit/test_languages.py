@@ -4,20 +4,13 @@ dead-lettered), never scored as if they were English; posts without ``lang`` get
 from __future__ import annotations
 
 import datetime as dt
-import json
-
-import pytest
 
 from models.language import LanguageConfig
 from streams.worker.pipeline import RawRecord, route_languages
 from streams.core.schemas import Post
-from tests.conftest import Stack
+from tests.support.data import ENGLISH, FRENCH, SPANISH
 
 T0 = dt.datetime(2015, 2, 24, 11, 0, tzinfo=dt.timezone.utc)
-ENGLISH = ["@united lost my bag again and nobody at the desk will help", "@united great crew on the flight to Denver today",
-           "@united why is the wifi never working on these planes"]
-SPANISH = ["@united perdieron mi maleta otra vez y nadie en el mostrador me ayuda", "@united el vuelo salió con tres horas de retraso y nadie nos dio ninguna explicación"]
-FRENCH = ["@united vous avez perdu ma valise et personne ne répond au téléphone"]
 
 
 def _items(texts: list[str], lang: str | None = None) -> list[tuple[RawRecord, Post]]:
@@ -34,19 +27,3 @@ def test_languages_are_detected_and_routed() -> None:
     _, unscored, dead = route_languages(items, LanguageConfig(unsupported="dead-letter"), T0)
     assert not unscored and [d.error_kind for d in dead] == ["unsupported_language"] * 4
     assert "'es'" in dead[0].reason and "(en)" in dead[0].reason
-
-
-@pytest.mark.e2e
-@pytest.mark.slow
-def test_worker_stores_other_languages_unscored(stack: Stack) -> None:
-    posts = [{"post_id": f"l{i}", "text": t, "created_at": "2015-02-24T11:00:00Z"} for i, t in enumerate(ENGLISH + SPANISH + FRENCH)]
-    worker = stack.worker().start()
-    stack.produce([json.dumps(p).encode() for p in posts])
-    on_topic = [json.loads(v) for v in stack.consume_all("scored", len(posts), timeout_s=120)]
-    worker.stop()
-    assert sorted(r["model_role"] for r in on_topic) == ["champion"] * 3 + ["unscored"] * 3
-    store = stack.store()
-    assert store.scalar("SELECT count() FROM brandpulse.posts") == len(ENGLISH)  # trends and detectors see English only
-    rows = store.query("SELECT lang, count() n FROM brandpulse.scored_posts FINAL WHERE model_role = 'unscored' GROUP BY lang ORDER BY lang")
-    assert rows == [{"lang": "es", "n": 2}, {"lang": "fr", "n": 1}]
-    assert {r["lang"] for r in store.query("SELECT lang FROM brandpulse.posts")} == {"en"}

@@ -16,8 +16,6 @@ from models.scoring.onnx_backend import OnnxScorer, export_onnx, onnx_paths, par
 from models.scoring.scorer import Scorer
 from models.scoring.factory import make_scorer
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
 def onnx_cache(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:

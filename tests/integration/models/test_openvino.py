@@ -14,8 +14,6 @@ from models.scoring.openvino_backend import OpenVinoScorer, default_precision, e
 from models.scoring.scorer import Scorer
 from models.scoring.factory import make_scorer
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
 def sample():

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from drift.labels.active import ActiveConfig, ActiveSelector, k_center, text_vectors, uncertainty
-from tests.support.drift import airline_rows, scored
+from tests.support.data import airline_rows
+from tests.support.drift import scored
 
 
 def test_uncertainty_measures_rank_torn_predictions_first() -> None:

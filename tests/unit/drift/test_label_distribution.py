@@ -11,7 +11,8 @@ from scipy.stats import chisquare
 
 from drift.detectors.label_distribution import LabelDistributionDetector, LabelThresholds
 from drift.measures import chi_square, js_distance, psi
-from tests.support.drift import LABELS, airline_rows, labels_with_jump
+from tests.support.data import airline_rows
+from tests.support.drift import LABELS, labels_with_jump
 
 
 def test_pure_measures_match_scipy_and_known_values() -> None:

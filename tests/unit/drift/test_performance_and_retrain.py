@@ -13,7 +13,8 @@ from drift.performance import (
 from drift.retraining.requests import RetrainCoalescer
 from models.classification_metrics import bootstrap_gain_upper
 from streams.core.schemas import Alert
-from tests.support.drift import LABELS, airline_rows
+from tests.support.data import airline_rows
+from tests.support.drift import LABELS
 
 
 def _noisy(human: list[str], error: float, seed: int) -> list[tuple[str, str]]:

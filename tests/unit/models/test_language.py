@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from models.language import LanguageConfig, identify, route
-from tests.support.drift import airline_rows
+from tests.support.data import airline_rows
 
 
 def test_real_airline_tweets_are_scored() -> None:

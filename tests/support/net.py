@@ -1,0 +1,21 @@
+"""Local ports for the servers tests start on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def is_free(port: int) -> bool:
+    """Nothing listens on 127.0.0.1:``port`` and it can be bound again."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True

@@ -26,10 +26,11 @@ def test_smoke_run_measures_champion_and_challenger_and_applies_the_promotion_ru
     assert len(results) == 1
     r = results[0]
     assert (r.seed, r.strategy, r.start, r.labels) == (1, "active", "warm", 80)
-    assert r.status in ("registered", "rejected") and 0 < r.champion_heldout_f1 < 1
-    assert r.challenger_heldout_f1 is not None and r.challenger_general_f1 is not None
-    if r.status == "registered":  # shadow-scored on the next random posts and judged by the real rule
-        assert r.shadow_labels == 60 and r.promotion_reason
+    # 80 airline labels take the general-tweet test model far past its own held-out airline macro-F1, so the
+    # trainer registers the challenger, and the shadow phase judges it by the real rule.
+    assert r.status == "registered" and 0 < r.champion_heldout_f1 < r.challenger_heldout_f1  # type: ignore[operator]
+    assert r.challenger_general_f1 is not None
+    assert r.shadow_labels == 60 and r.promotion_reason
     print_table(results)
     assert "Closed loop" in capsys.readouterr().out
     write_json(tmp_path / "loop.json", config, results, "test machine")

@@ -34,7 +34,9 @@ def test_tiny_fine_tune_beats_untrained_head_and_loads_in_scorer(tmp_path: Path)
     assert meta.labels == labels and meta.max_length == 64
     assert meta.base_model == "sentence-transformers/all-MiniLM-L6-v2"
     assert 0.05 <= meta.temperature <= 20
-    assert meta.negative_threshold is None or 0.0 < meta.negative_threshold < 1.0
+    # The checkpoint keeps the tuned rule: no threshold where argmax is best, else the tuned cut.
+    assert result.threshold is not None and 0.0 < result.threshold.threshold <= 1.0
+    assert meta.negative_threshold == (None if result.threshold.is_argmax else result.threshold.threshold)
     assert sum(meta.reference_distribution.values()) == pytest.approx(1.0)
     assert len(meta.reference_confidence) == len(valid)
     assert meta.metrics["macro_f1"] == pytest.approx(result.metrics["macro_f1"])

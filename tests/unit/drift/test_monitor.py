@@ -41,11 +41,11 @@ def test_one_brand_drifting_raises_brand_and_global_alerts_with_context() -> Non
     before = _feed(monitor, posts[:6_000])
     after = _feed(monitor, posts[6_000:])
     assert before == []
-    kinds = {(a.kind, a.brand) for a in after}
-    assert ("sentiment_shift", "acme") in kinds and ("confidence_drift", "acme") in kinds
-    assert ("sentiment_shift", None) in kinds  # a third of all traffic turning negative shows globally
-    assert not any(a.brand in ("globex", "initech") for a in after)
-    assert len(after) == len(kinds)  # one alert per (kind, scope): no storm
+    # acme's shift and confidence drop; a third of all traffic turning negative shows globally; nothing for
+    # globex or initech; one alert per (kind, scope): no storm.
+    assert sorted((a.kind, a.brand or "all") for a in after) == [
+        ("confidence_drift", "acme"), ("sentiment_shift", "acme"), ("sentiment_shift", "all"),
+    ]
     by_id = {p.post_id: p for p in posts}
     for a in after:
         assert a.model_version == "m/1" and a.alert_id and a.message

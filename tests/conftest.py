@@ -18,22 +18,30 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.models import trained_test_model
+from tests.support.models import model_needs_training, trained_test_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 TIERS = ("unit", "integration", "e2e")
+TRAINING_S = 900  # what the first test that needs the test model may add when it has to train it (cold cache)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Each test carries its tier's marker (``-m "not e2e"`` keeps working), taken from its folder."""
+    """Each test carries its tier's marker (``-m "not e2e"`` keeps working), taken from its folder; the first
+    test that needs the test model gets the time to train it when it is not cached yet."""
     root = Path(__file__).parent
     for item in items:
         tier = item.path.relative_to(root).parts[0] if item.path.is_relative_to(root) else None
         if tier in TIERS:
             item.add_marker(tier)
+    first = next((item for item in items if "trained_model" in getattr(item, "fixturenames", ())), None)
+    if first is not None and model_needs_training():
+        marker = first.get_closest_marker("timeout")
+        own = float(marker.args[0]) if marker and marker.args else float(config.getini("timeout") or 0)
+        if own:
+            first.add_marker(pytest.mark.timeout(own + TRAINING_S), append=False)
 
 
 @pytest.fixture(scope="session")

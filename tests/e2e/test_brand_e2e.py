@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
+
 from drift.brand.config import BaselineConfig, BrandWatchConfig
 from benchmarks.scenarios import inject_crisis, load_airline
 from tests.support.data import AIRLINE_CSV, needs_shared_data
@@ -23,6 +25,7 @@ CRISIS = dt.datetime(2015, 2, 20, 14, 0, tzinfo=UTC)
 SPIKES = {"brand_volume_spike", "brand_negative_spike", "brand_positive_surge"}
 
 
+@pytest.mark.timeout(900)  # a worker scores 4 h of tweets
 def test_crisis_reaches_alerts_table_topic_slack_and_why(stack: Stack, tmp_path) -> None:  # type: ignore[no-untyped-def]
     needs_shared_data()
     corpus = load_airline(AIRLINE_CSV)

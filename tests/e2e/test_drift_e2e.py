@@ -59,6 +59,7 @@ def reference_shares(trained_model) -> dict[str, float]:  # type: ignore[no-unty
     return read_meta(trained_model).reference_distribution
 
 
+@pytest.mark.timeout(900)  # scores 9,000 tweets for the pool, then a worker 5,000
 def test_stationary_stream_raises_no_alert(stack: Stack, trained_model, agreeing_pool) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(1)
     texts = mix(agreeing_pool, reference_shares(trained_model), 5000, rng)
@@ -72,6 +73,7 @@ def test_stationary_stream_raises_no_alert(stack: Stack, trained_model, agreeing
         assert slack.delivered == []
 
 
+@pytest.mark.timeout(900)  # a worker scores 5,000 posts
 def test_negative_share_jump_raises_one_sentiment_shift_alert_a_slack_message_and_no_retrain(stack: Stack, trained_model, agreeing_pool) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(2)
     ref = reference_shares(trained_model)

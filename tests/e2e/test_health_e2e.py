@@ -68,6 +68,7 @@ def kinds(alerts: list[dict]) -> list[str]:
     return [a["kind"] for a in alerts]
 
 
+@pytest.mark.timeout(1200)  # trains the airline model once, then a worker scores 3,300 posts
 def test_a_crisis_is_a_sentiment_shift_for_the_brand_and_retrains_nothing(stack: Stack, airline_model: Path) -> None:
     _, stream = _split_rows()
     normal = {b: [r for r in stream if r["airline"] == b] for b in BRANDS}
@@ -94,6 +95,7 @@ def test_a_crisis_is_a_sentiment_shift_for_the_brand_and_retrains_nothing(stack:
         assert worker.get("/stats")["retrains_in_flight"] == []
 
 
+@pytest.mark.timeout(900)  # a worker scores 1,200 posts
 def test_a_domain_shift_raises_model_health_alerts_and_one_retrain_request(stack: Stack, trained_model: Path) -> None:
     _, stream = _split_rows()
     rows = stream[:1200]
@@ -115,6 +117,7 @@ def test_a_domain_shift_raises_model_health_alerts_and_one_retrain_request(stack
     worker.wait_for(lambda w: w.get("/stats")["retrains_in_flight"] == [], what="the retrain request closed")
 
 
+@pytest.mark.timeout(900)  # two models score 400 posts, then labels promote
 def test_after_a_domain_shift_human_labels_promote_the_challenger_that_knows_the_domain(
     stack: Stack, trained_model: Path, airline_model: Path
 ) -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.support.data import ENGLISH, FRENCH, SPANISH
 from tests.support.stack import Stack
 
 
+@pytest.mark.timeout(600)  # a worker starts and scores
 def test_worker_stores_other_languages_unscored(stack: Stack) -> None:
     posts = [{"post_id": f"l{i}", "text": t, "created_at": "2015-02-24T11:00:00Z"} for i, t in enumerate(ENGLISH + SPANISH + FRENCH)]
     worker = stack.worker().start()

@@ -11,8 +11,8 @@ import base64
 import hashlib
 import json
 import re
-import time
 
+import pytest
 from kafka import KafkaProducer
 
 from tests.support.data import airline_sample
@@ -88,6 +88,7 @@ def _check_store(stack: Stack, valid: list[tuple[str, bytes]], poison: list[tupl
         assert record.startswith(head) and d["truncated"] == (len(head) < len(record))
 
 
+@pytest.mark.timeout(600)  # a worker scores 600 posts on one partition
 def test_poison_records_are_dead_lettered_and_the_partition_keeps_moving(stack: Stack) -> None:
     valid, poison = _valid(airline_sample(600)), _poison()
     worker = stack.worker().start()
@@ -106,6 +107,7 @@ def test_poison_records_are_dead_lettered_and_the_partition_keeps_moving(stack: 
     _check_store(stack, valid, poison)
 
 
+@pytest.mark.timeout(900)  # two workers, one killed
 def test_poison_records_with_a_kill_9_in_the_middle(stack: Stack) -> None:
     valid, poison = _valid(airline_sample(600)), _poison()
     values = _interleave(valid, poison)
@@ -117,13 +119,16 @@ def test_poison_records_with_a_kill_9_in_the_middle(stack: Stack) -> None:
     restarted = stack.worker().start()
     _produce_one_partition(stack, values[half:])
     restarted.wait_for(lambda w: sum(w.get("/brands").values()) >= len(valid), timeout_s=240, what="every valid post stored")
-    time.sleep(2)  # anything redelivered late would show up now
+    # Once every offset is committed nothing the killed worker left unacknowledged can come back.
+    restarted.wait_for(lambda w: stack.committed(stack.group(), "posts") >= len(values), timeout_s=60,
+                       what="the offsets of every record committed")
     restarted.stop()
     log = restarted.log_path.read_text(errors="replace")
     assert "retrying in" not in log and "Crashed" not in log, log[-3000:]
     _check_store(stack, valid, poison)
 
 
+@pytest.mark.timeout(600)  # a worker starts and scores
 def test_a_record_kafka_refuses_is_dead_lettered_not_retried(stack: Stack) -> None:
     """A scored record over the worker's message size is stored, dead-lettered as publish_rejected, and the
     stream goes on (it used to crash the agent and lose the dead letter)."""

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from tests.support.data import airline_sample
 from tests.support.stack import Stack, stored_total
 
 
+@pytest.mark.timeout(900)  # two models score 1,500 posts
 def test_promotion_swaps_the_live_model_without_loss_or_duplicates(stack: Stack, trained_model) -> None:  # type: ignore[no-untyped-def]
     from streams.kafka.announcer import promote_and_announce
     from models.registry import log_and_register

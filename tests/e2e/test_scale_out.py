@@ -13,6 +13,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tests.support.data import airline_sample
 from tests.support.net import free_port
 from tests.support.stack import Stack, Worker
@@ -44,6 +46,7 @@ class Progress(threading.Thread):
         return max((b - a for a, b in zip(changes, changes[1:])), default=0.0)
 
 
+@pytest.mark.timeout(900)  # six worker processes on two cores
 def test_three_scorers_one_killed_a_fourth_joins(stack: Stack) -> None:
     df = airline_sample(N_POSTS)
     session_timeout = stack.settings.session_timeout_s
@@ -72,9 +75,17 @@ def test_three_scorers_one_killed_a_fourth_joins(stack: Stack) -> None:
     expected = df["airline"].value_counts().to_dict()
     watch.wait_for(lambda w: w.get("/stats")["watch_seen"]["per_brand"] == expected, timeout_s=60,
                    what="every post given to its brand's detectors")
-    time.sleep(3)  # a late redelivery would show up now, and the watch role's alerts and label requests reach the store
-    progress.done.set()
+    # Nothing left to redeliver: the scorers committed every post and the store every scored record
+    # (redelivered ones included); and what the watch process raised reached the store process.
+    store.wait_for(lambda w: stack.committed(stack.group("score"), "posts") >= N_POSTS, timeout_s=60,
+                   what="the scorers' offsets of every post committed")
+    store.wait_for(lambda w: (n := stack.count("scored")) >= N_POSTS and stack.committed(stack.group("store"), "scored") >= n,
+                   timeout_s=60, what="the store's offsets of every scored record committed")
     watched = watch.get("/stats")
+    raised = {"label-requests": watched["label_requests"], "alerts": watched["alerts"] + watched["brand_watch"]["brand_alerts"]}
+    store.wait_for(lambda w: all(stack.committed(stack.group("store"), key) >= n for key, n in raised.items()),
+                   timeout_s=60, what=f"the store's offsets of the watch's records committed ({raised})")
+    progress.done.set()
     seen = watched["watch_seen"]
     stall = progress.longest_stall()
     for w in stack.workers:

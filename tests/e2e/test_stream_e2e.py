@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pandas as pd
+import pytest
 
 from tests.support.data import airline_sample
+from tests.support.net import is_free
 from tests.support.stack import Stack, stored_total
+from tests.support.waiting import wait_for
 
 
 MALFORMED: list[bytes] = (
@@ -24,6 +26,7 @@ MALFORMED: list[bytes] = (
 assert len(MALFORMED) == 50
 
 
+@pytest.mark.timeout(600)  # a worker scores 2,000 posts
 def test_replay_2000_tweets_plus_50_malformed(stack: Stack) -> None:
     df = airline_sample()
     worker = stack.worker().start()
@@ -51,6 +54,7 @@ def test_replay_2000_tweets_plus_50_malformed(stack: Stack) -> None:
     assert len({json.loads(v)["post_id"] for v in scored_on_topic}) == 2000
 
 
+@pytest.mark.timeout(900)  # two workers score 2,000 posts, one killed
 def test_kill_9_mid_stream_loses_and_duplicates_nothing(stack: Stack) -> None:
     df = airline_sample()
     worker = stack.worker().start()
@@ -58,11 +62,14 @@ def test_kill_9_mid_stream_loses_and_duplicates_nothing(stack: Stack) -> None:
     producer.start()
     worker.wait_for(lambda w: w.get("/stats")["posts_scored"] >= 400, what="some posts scored")
     worker.kill9()  # no shutdown, no commit of in-flight offsets
-    time.sleep(1)
+    port = int(worker.env["BRANDPULSE_WEB_PORT"])
+    wait_for(lambda: is_free(port), 30, "the killed worker's web port to be free")
     restarted = stack.worker().start()
     producer.join()
     restarted.wait_for(lambda w: stored_total(w) >= 2000, timeout_s=240, what="all 2000 posts stored")
-    time.sleep(2)  # anything redelivered late would show up now
+    # Once every offset is committed nothing the killed worker left unacknowledged can come back.
+    restarted.wait_for(lambda w: stack.committed(stack.group(), "posts") >= 2000, timeout_s=60,
+                       what="the offsets of all 2000 posts committed")
     restarted.stop()
 
     store = stack.store()

@@ -11,10 +11,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.support.browser import CHROMIUM, SCREENSHOT_DIR, chromium
 from tests.support.stack import Stack, Worker
 
 
+@pytest.mark.timeout(600)  # the worker times every backend before it is ready
 def test_worker_web_serves_metrics_and_dashboard(stack: Stack, tmp_path: Path) -> None:
     """A real worker: its /metrics names the served model and its timed backend, its /dashboard draws the stored posts."""
     worker = stack.worker(BRANDPULSE_BACKEND="auto").start(timeout_s=150)

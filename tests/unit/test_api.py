@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from streams.cli.services import api_command
 from streams.services.api import ApiLimits, create_api
 from streams.cli.services import dashboard_command
 from streams.core.settings import Settings
+from tests.support.waiting import wait_for
 
 LIMITS = ApiLimits(max_texts=8, max_text_chars=500, max_body_bytes=4096)
 NEGATIVE = "@united worst airline ever, lost my bag and nobody helps. Never again."
@@ -157,19 +157,15 @@ def test_waits_for_a_model_then_serves_it(trained_model: Path, tmp_path: Path) -
     model_dir.mkdir()
     settings = Settings(data_dir=tmp_path, model_ref=str(model_dir), max_length=64, backend="torch")
     with TestClient(create_api(settings, limits=LIMITS, refresh_s=0.3)) as client:
-        deadline = time.monotonic() + 30
-        while (ready := client.get("/readyz")).status_code == 503 and "not a brandpulse checkpoint" not in ready.json()["error"]:
-            assert time.monotonic() < deadline, ready.json()
-            time.sleep(0.1)
+        wait_for(lambda: "not a brandpulse checkpoint" in client.get("/readyz").json().get("error", ""), 30,
+                 "the API to say why it is not ready")
+        ready = client.get("/readyz")
         assert ready.status_code == 503 and "not a brandpulse checkpoint" in ready.json()["error"]
         resp = client.post("/v1/sentiment", json={"texts": ["hello"]})
         assert resp.status_code == 503 and "no model is loaded" in resp.json()["error"]
         assert client.get("/healthz").status_code == 200
         shutil.copytree(trained_model, model_dir, dirs_exist_ok=True)
-        deadline = time.monotonic() + 120
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, client.get("/readyz").json()
-            time.sleep(0.3)
+        wait_for(lambda: client.get("/readyz").status_code == 200, 120, "the API to load the checkpoint that appeared")
         resp = client.post("/v1/sentiment", json={"texts": [NEGATIVE, POSITIVE]})
         assert resp.status_code == 200
         neg, pos = (r["probabilities"] for r in resp.json()["results"])

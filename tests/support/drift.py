@@ -118,5 +118,7 @@ def united_crisis_events() -> tuple[BrandEvent, ...]:
     stream, _ = inject_crisis(load_airline(AIRLINE_CSV), "United", "Lost Luggage", CRISIS, n=250, minutes=10)
     stream = [p for p in stream if p.created_at < CRISIS + dt.timedelta(hours=3)]
     mon = BrandMonitor()
-    events = [e for i in range(0, len(stream), 50) for e in mon.observe(stream[i:i + 50]) if e.brand == "United"]
-    return tuple(e for e in events if e.at >= CRISIS)
+    events = tuple(e for i in range(0, len(stream), 50) for e in mon.observe(stream[i:i + 50])
+                   if e.brand == "United" and e.at >= CRISIS)
+    assert [e.phase for e in events] == ["start", "escalate", "resolve"], events
+    return events

@@ -10,26 +10,30 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
+class _Deadline:
+    def __init__(self, timeout: float, what: str) -> None:
+        self.at, self.timeout, self.what = time.monotonic() + timeout, timeout, what
+
+    def met(self, value: object) -> bool:
+        """True once ``value`` is truthy; a TimeoutError naming what was awaited once time is up."""
+        if value:
+            return True
+        if time.monotonic() >= self.at:
+            raise TimeoutError(f"timed out after {self.timeout:.0f}s waiting for {self.what}; last={value!r}")
+        return False
+
+
 def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
-    """Call ``predicate`` until it returns something truthy, and return that; a TimeoutError names ``what``
-    and the last value seen."""
-    deadline = time.monotonic() + timeout
-    while True:
-        last = predicate()
-        if last:
-            return last
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}; last={last!r}")
+    """Call ``predicate`` until it returns something truthy, and return that."""
+    deadline = _Deadline(timeout, what)
+    while not deadline.met(value := predicate()):
         time.sleep(interval)
+    return value
 
 
 async def wait_for_async(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.01) -> T:
     """:func:`wait_for` inside an event loop: the loop keeps running while it polls."""
-    deadline = time.monotonic() + timeout
-    while True:
-        last = predicate()
-        if last:
-            return last
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}; last={last!r}")
+    deadline = _Deadline(timeout, what)
+    while not deadline.met(value := predicate()):
         await asyncio.sleep(interval)
+    return value

@@ -20,9 +20,7 @@ UTC = dt.timezone.utc
 
 @pytest.fixture(scope="module")
 def crisis_events() -> tuple[BrandEvent, ...]:
-    events = united_crisis_events()
-    assert [e.phase for e in events] == ["start", "escalate", "resolve"]
-    return events
+    return united_crisis_events()  # start, escalate, resolve
 
 
 def test_each_alert_reaches_the_right_receiver(crisis_events: tuple[BrandEvent, ...], caplog: pytest.LogCaptureFixture) -> None:

@@ -20,8 +20,12 @@ from streams.core.settings import Settings
 
 
 def _say(config: pytest.Config, line: str) -> None:
+    """A line on the terminal even while pytest captures the test's output (fixtures run under capture)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None:
+        return
+    with capture.global_and_fixture_disabled():
         reporter.write_line(line, yellow=True)
 
 

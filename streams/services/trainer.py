@@ -108,7 +108,7 @@ class LabelStore:
         return len(self._labels) - len(self._problems)
 
     def problems(self) -> dict[str, int]:
-        return dict(Counter(p.reason for p in self._problems.values()))
+        return dict(sorted(Counter(p.reason for p in self._problems.values()).items()))
 
     def __len__(self) -> int:
         return len(self._labels)
@@ -267,7 +267,6 @@ class TrainerWorker:
         self._announce: RetrainOutcome | None = None  # finished, not yet taken by the broker
         self._announce_after = 0.0
         self._running: RunningRetrain | None = None
-        self._holds: list[str] = []
         self._waiting_for: str | None = None
         self._unreported: list[tuple[HumanLabel, RejectedLabel]] = []
         self._runs_closed = False
@@ -296,7 +295,11 @@ class TrainerWorker:
                 with self._lock:
                     for problem in self.labels.add([label]):
                         self._unreported.append((label, problem))
-            elif self.state.offer(request := RetrainRequest.model_validate_json(value)):
+                return
+            request = RetrainRequest.model_validate_json(value)
+            with self._lock:
+                queued = self.state.offer(request)
+            if queued:
                 log.info("retrain request %s for %s queued: %s", request.request_id, request.model_version, request.reason)
             else:
                 log.info("retrain request %s for %s coalesced or already done", request.request_id, request.model_version)
@@ -387,33 +390,32 @@ class TrainerWorker:
             self._running = None
             self.state.save(self.state_path)
 
-    def _start_next(self) -> None:
+    def _next(self) -> tuple[RetrainRequest | None, list[str]]:
+        """The pending request that may run now (None: all wait), and why the others before it wait."""
         request, waits = self.state.backoff.first_ready(self.state.pending, len(self.labels), self.config)
-        if request is None:  # a failed version's next request waits for new labels or its cool-down
-            with self._lock:
-                self._holds = waits
-            if self._waiting_for != (held := f"{self.state.pending[0].request_id} backoff"):
-                log.info("%s", waits[0])
+        if request is None or self.labels.usable >= self.config.min_labels:
+            return request, waits
+        # Drift alerts come early, labels later: keep the request until there is enough to learn from.
+        hold = (f"retrain for {request.model_version} (request {request.request_id}) waits for human labels: "
+                f"{self.labels.usable} usable of {self.config.min_labels} needed")
+        if self.labels.problems():
+            hold += f" ({len(self.labels) - self.labels.usable} more cannot be used: {self.labels.problems()})"
+        return None, waits + [hold]
+
+    def _start_next(self) -> None:
+        request, waits = self._next()
+        if request is None:  # no labels enough yet, or a failed version's cool-down
+            held = waits[-1].split(":", 1)[0]  # said once per request and kind of hold, not at every label
+            if self._waiting_for != held:
+                log.info("%s", waits[-1])
                 self._waiting_for = held
             return
-        self.state.pending.remove(request)
-        self.state.pending.insert(0, request)  # pending[0] is the one in flight
-        if self.labels.usable < self.config.min_labels:
-            # Drift alerts come early, labels later: keep the request until there is enough to learn from.
-            hold = (f"retrain for {request.model_version} (request {request.request_id}) waits for human labels: "
-                    f"{self.labels.usable} usable of {self.config.min_labels} needed")
-            if self.labels.problems():
-                hold += f" ({len(self.labels) - self.labels.usable} more cannot be used: {self.labels.problems()})"
-            with self._lock:
-                self._holds = waits + [hold]
-            if self._waiting_for != request.request_id:
-                log.info("%s", hold)
-                self._waiting_for = request.request_id
-            return
+        with self._lock:
+            self.state.pending.remove(request)
+            self.state.pending.insert(0, request)  # pending[0] is the one in flight
         log.info("retraining for %s (request %s) with %d human labels", request.model_version, request.request_id, len(self.labels))
         now = utcnow()
         with self._lock:
-            self._holds = waits
             self._running = RunningRetrain(request_id=request.request_id, model_version=request.model_version,
                                            phase="starting", phase_since=now, started_at=now)
         self._thread = threading.Thread(
@@ -505,7 +507,7 @@ class TrainerWorker:
                 running=running,
                 pending=pending,
                 coalesced=dict(self.state.coalesced),
-                holds=list(self._holds) if pending and running is None else [],
+                holds=self._next()[1] if pending and running is None and self._announce is None else [],
                 backoff=backoff,
                 last_outcome=outcomes[-1] if outcomes else None,
                 outcomes=outcomes,

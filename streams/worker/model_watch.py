@@ -209,7 +209,8 @@ class Watcher:
         self._promoted.add(challenger)
         log.warning("promoting %s over %s: %s", challenger, champion, why)
         try:
-            await asyncio.to_thread(promote_and_announce, self.settings, challenger, reason=why, report=report)
+            await asyncio.to_thread(promote_and_announce, self.settings, challenger, reason=why, report=report,
+                                    at=self.data_time)
         except Exception:  # noqa: BLE001 - keep serving; a person can promote with `brandpulse models promote`
             self._promoted.discard(challenger)
             log.exception("automatic promotion of %s failed", challenger)

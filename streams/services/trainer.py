@@ -223,7 +223,8 @@ class TrainerStatus(BaseModel):
     pending: list[RetrainRequest]
     coalesced: dict[str, int]
     holds: list[str]  # why pending requests wait: labels, or a failed version's cool-down
-    backoff: dict[str, dict[str, Any]]  # model version → failures in a row, retry_at, labels_seen, message
+    # model version → failures (in a row), last_at, labels_seen, message, retry_at, retry_after_labels (new ones)
+    backoff: dict[str, dict[str, Any]]
     last_outcome: OutcomeRecord | None
     outcomes: list[OutcomeRecord]
     labels: LabelCounts
@@ -497,7 +498,8 @@ class TrainerWorker:
             pending = list(self.state.pending)
             backoff = {
                 version: {**attempts.model_dump(mode="json"),
-                          "retry_at": (r.isoformat() if (r := self.state.backoff.retry_at(version, self.config)) else None)}
+                          "retry_at": (r.isoformat() if (r := self.state.backoff.retry_at(version, self.config)) else None),
+                          "retry_after_labels": max(self.config.retry_new_labels - (len(self.labels) - attempts.labels_seen), 0)}
                 for version, attempts in self.state.backoff.versions.items()
             }
             outcomes = list(self.state.outcomes)

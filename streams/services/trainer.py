@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import logging
 import os
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -35,7 +36,7 @@ from pydantic import BaseModel, Field, ValidationError
 from drift.records import HumanLabel, RetrainRequest, utcnow
 from drift.retraining.config import TrainerConfig
 from drift.retraining.job import (
-    LABEL_NAMES, REQUEST_TAG, RetrainOutcome, RetryBackoff, clear_scratch, redact, run_retrain,
+    LABEL_NAMES, REQUEST_TAG, SCRATCH_PREFIX, RetrainOutcome, RetryBackoff, clear_scratch, redact, run_retrain,
 )
 from drift.retraining.training_sets import RejectedLabel, rejection
 from models.data import LabelledData
@@ -322,9 +323,11 @@ class TrainerWorker:
         """End the MLflow runs a killed retrain left RUNNING (none can be live: one retrain at a time)."""
         from models.registry import close_stale_runs
 
+        work_dir = retrain_places(self.settings).work_dir
         try:
-            closed = close_stale_runs(REQUEST_TAG, registry=registry_config(self.settings),
-                                      staging_dir=retrain_places(self.settings).work_dir)
+            work_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=work_dir, prefix=SCRATCH_PREFIX) as scratch:  # cleared if killed
+                closed = close_stale_runs(REQUEST_TAG, registry=registry_config(self.settings), staging_dir=Path(scratch))
         except Exception as exc:  # noqa: BLE001 - retried before the next retrain; the loop carries on
             self._problem(redact(f"could not end stale MLflow runs ({type(exc).__name__}: {exc}); retried before "
                                  "the next retrain", self.settings.tracking_uri))

@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import uuid
 
-from drift.records import Alert, ModelEvent, utcnow
+from drift.records import Alert, ModelEvent
 from drift.shadow import ShadowReport
 from models.registry import CHALLENGER, CHAMPION, RegistryConfig, alias_version, promote
 
@@ -24,8 +24,9 @@ def promotion_alert(
 ) -> Alert:
     """The human-readable record of a promotion (goes to Slack like any alert).
 
-    ``at``: when, in the data's time (the newest post the deciding worker saw), so the promotion sits in
-    a replayed stream's window on the dashboard; now when not given (a person promoting by hand).
+    ``at``: when, in the data's time (the newest post the deciding worker saw): its ``since``, so the
+    promotion sits in a replayed stream's window on the dashboard. It is detected now, whatever the
+    data's time: Slack judges an outcome's freshness by that.
     """
     message = f"Promoted {version} to champion" + (f" (was {previous})" if previous else "") + "."
     if reason:
@@ -41,7 +42,6 @@ def promotion_alert(
         window=report.n_labels if report is not None else 0,
         model_version=version,
         message=message,
-        detected_at=at or utcnow(),
         since=at,
     )
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import os
 import re
 import shutil
 import tempfile
@@ -28,7 +27,6 @@ from models.checkpoint import META_FILE, read_meta, write_meta
 EXPERIMENT = "brandpulse"
 CHECKPOINT_ARTIFACT = "checkpoint"
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
-_PROGRESS_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 VERSION_TAG = "brandpulse.version"  # on each run: the version it registered
 _VERSION_REF = re.compile(r"^(?:(?P<name>[\w.-]+)/)?v?(?P<num>\d+)$")
 
@@ -69,10 +67,8 @@ def _quiet() -> Iterator[None]:
     # MLflow and alembic announce schema migrations and deprecations on every fresh store.
     loggers = [logging.getLogger(n) for n in ("mlflow", "alembic", "alembic.runtime.migration")]
     levels = [lg.level for lg in loggers]
-    progress_bar = os.environ.get(_PROGRESS_ENV)
     for lg in loggers:
         lg.setLevel(logging.ERROR)
-    os.environ[_PROGRESS_ENV] = "false"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -80,10 +76,6 @@ def _quiet() -> Iterator[None]:
     finally:
         for lg, lvl in zip(loggers, levels):
             lg.setLevel(lvl)
-        if progress_bar is None:
-            os.environ.pop(_PROGRESS_ENV, None)
-        else:
-            os.environ[_PROGRESS_ENV] = progress_bar
 
 
 def _client(registry: RegistryConfig) -> Any:

@@ -146,7 +146,9 @@ class Worker:
         raise TimeoutError(f"worker not ready after {timeout_s}s:\n{self.log_tail()}")
 
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.base_url + path, timeout=30) as resp:
+        token = self.env.get("BRANDPULSE_WEB_TOKEN")  # a worker with a web token wants it on every view
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        with urllib.request.urlopen(urllib.request.Request(self.base_url + path, headers=headers), timeout=30) as resp:
             return json.loads(resp.read())
 
     def wait_for(self, predicate, timeout_s: float = 180.0, what: str = "condition") -> Any:  # type: ignore[no-untyped-def]
@@ -197,8 +199,15 @@ class Stack:
     def settings(self):  # type: ignore[no-untyped-def]
         from streams.core.settings import Settings
 
-        return Settings(**{k[len("BRANDPULSE_"):].lower(): v for k, v in self.env.items()
-                           if k.startswith("BRANDPULSE_") and not k.startswith("BRANDPULSE_TEST")})
+        values: dict[str, Any] = {}
+        for k, v in self.env.items():
+            if k.startswith("BRANDPULSE_") and not k.startswith("BRANDPULSE_TEST"):
+                name, _, nested = k[len("BRANDPULSE_"):].lower().partition("__")  # KAFKA_SECURITY__PROTOCOL
+                if nested:
+                    values.setdefault(name, {})[nested] = v
+                else:
+                    values[name] = v
+        return Settings(**values)
 
     def topic(self, key: str) -> str:
         return f"{self.env['BRANDPULSE_TOPIC_PREFIX']}.{key}"
@@ -240,8 +249,8 @@ def kafka_settings(kafka_bootstrap: str, tmp_path: Path):  # type: ignore[no-unt
     return s
 
 
-@pytest.fixture
-def stack(tmp_path: Path, kafka_bootstrap: str, trained_model: Path) -> Iterator[Stack]:
+def make_stack(tmp_path: Path, kafka_bootstrap: str, trained_model: Path, **extra_env: str) -> Stack:
+    """A :class:`Stack` on this broker, its topics created; ``extra_env`` adds or overrides BRANDPULSE_* values."""
     from streams.kafka.topics import create_topics
 
     tag = uuid.uuid4().hex[:8]
@@ -261,9 +270,16 @@ def stack(tmp_path: Path, kafka_bootstrap: str, trained_model: Path) -> Iterator
         # Streaming tests score with fp32 torch: exact, and no backend timing for each model a test
         # trains. The auto choice has its own worker test (test_metrics_endpoint).
         "BRANDPULSE_BACKEND": "torch",
+        **extra_env,
     }
     s = Stack(env, tmp_path)
     create_topics(s.settings)
+    return s
+
+
+@pytest.fixture
+def stack(tmp_path: Path, kafka_bootstrap: str, trained_model: Path) -> Iterator[Stack]:
+    s = make_stack(tmp_path, kafka_bootstrap, trained_model)
     try:
         yield s
     finally:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from streams.store.clickhouse import ClickHouseStore
+from streams.store.clickhouse import ClickHouseStore, server_options
 from streams.store.open import redact
 from streams.store.clickhouse import is_refused
 from streams.worker.pipeline import BatchResult, RawRecord, store_dead_letters, store_sync
@@ -185,3 +185,19 @@ def test_monitoring_rows_the_store_refuses_are_dead_lettered_once_each(store):
     assert [(r["source_topic"], r["partition"]) for r in stored] == [("t.alerts", -1), ("t.alerts", -1), ("t.labels", -1)]
     assert all("ClickHouse refused the" in r["reason"] and "surrogates" in r["reason"] for r in stored)
     assert any(b"bad-1" in base64.b64decode(r["value_b64"]) for r in stored)  # what was refused is kept
+
+
+def test_server_url_carries_its_tls_files():
+    options = server_options("https://bp:pw@ch.example:8443?ca_cert=/etc/ca.pem&client_cert=/c.pem&client_cert_key=/k.pem")
+    assert options == {"host": "ch.example", "port": 8443, "username": "bp", "password": "pw", "secure": True,
+                       "ca_cert": "/etc/ca.pem", "client_cert": "/c.pem", "client_cert_key": "/k.pem"}
+
+
+def test_server_url_refuses_tls_files_without_https():
+    with pytest.raises(ValueError, match="need an https://"):
+        server_options("http://ch.example:8123?ca_cert=/etc/ca.pem")
+
+
+def test_server_url_refuses_unknown_parameters():
+    with pytest.raises(ValueError, match="unknown ClickHouse URL parameters"):
+        server_options("https://ch.example?cafile=/etc/ca.pem")

@@ -47,3 +47,36 @@ def test_promotion_swaps_the_live_model_without_loss_or_duplicates(stack: Stack,
     assert store.scalar(
         "SELECT count() FROM brandpulse.scored_posts FINAL WHERE model_role = 'shadow' AND model_version != {v:String}", {"v": v2}
     ) == 0
+
+
+def test_retrain_outcomes_and_promotions_reach_slack_once_each(stack: Stack, trained_model) -> None:  # type: ignore[no-untyped-def]
+    """The trainer's outcomes and a promotion, published as they are in production, reach the worker's
+    webhook; the worker's own alerts and stale outcomes on the same topic are not sent (again)."""
+    import datetime as dt
+
+    from drift.retraining.job import RetrainOutcome
+    from models.registry import log_and_register
+    from streams.core.configs import registry_config
+    from streams.core.schemas import Alert
+    from streams.kafka.announcer import announce, promote_and_announce
+    from tests.test_slack import Receiver
+
+    settings = stack.settings
+    v1 = log_and_register(trained_model, registry=registry_config(settings), params={"test": "champion"}, metrics={}, alias="champion")
+    v2 = log_and_register(trained_model, registry=registry_config(settings), params={"test": "challenger"}, metrics={}, alias="challenger")
+    outcomes = [RetrainOutcome(request_id=f"r{i}", requested_for=v1, status=s, message=f"<!channel> {s} run")
+                for i, s in enumerate(["registered", "rejected", "skipped", "failed"])]
+    stale = outcomes[0].alert().model_copy(update={"detected_at": dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)})
+    model_alert = Alert(alert_id="own", kind="label_drift", detector="d", statistic=1, threshold=0, model_version=v1)
+    with Receiver() as slack:
+        worker = stack.worker(BRANDPULSE_MODEL_REF="champion", BRANDPULSE_CHALLENGER_REF="challenger",
+                              BRANDPULSE_AUTO_PROMOTE="false", BRANDPULSE_SLACK_WEBHOOK_URL=slack.url).start()
+        announce(settings, alerts=[stale, model_alert] + [o.alert() for o in outcomes])
+        promote_and_announce(settings, "challenger", reason="test")
+        worker.wait_for(lambda w: len(slack.delivered) >= 5 and w.get("/stats")["champion"] == v2, timeout_s=60,
+                        what="four outcomes and the promotion in Slack")
+        titles = [m["blocks"][0]["text"]["text"] for m in slack.delivered]
+        assert titles == ["🧪 Challenger registered", "🚫 Retrained model rejected", "⏭️ Retrain skipped",
+                          "💥 Retrain failed", "🚀 Model promoted"]
+        assert all("&lt;!channel&gt;" in m["text"] for m in slack.delivered[:4])
+        assert v2 in str(slack.delivered[4]["blocks"])

@@ -35,7 +35,7 @@ def replay_posts(stack: Stack, df: pd.DataFrame, rate: float | None = None) -> N
     from streams.kafka.replay import PRESET_TIME_FORMATS, PRESETS, replay, rows_to_posts
 
     posts = rows_to_posts(df, PRESETS["airline"], time_format=PRESET_TIME_FORMATS["airline"], platform="twitter")
-    summary = replay(posts, bootstrap=stack.env["BRANDPULSE_TEST_KAFKA"], topic=stack.topic("posts"), rate=rate, progress=False)
+    summary = replay(posts, settings=stack.settings, topic=stack.topic("posts"), rate=rate, progress=False)
     assert summary.sent == len(df) and summary.failed == 0
 
 

@@ -19,7 +19,8 @@ from models.train import TrainConfig
 from streams.core.schemas import DeadLetter, HumanLabel, RetrainRequest
 from streams.core.settings import Settings
 from streams.services.trainer import LabelStore, TrainerStatus, TrainerWorker
-from streams.services.trainer_status import check_bind
+from streams.core.web_auth import UnsafeBind
+from streams.services.trainer_status import StatusServer, fetch_status
 from tests.test_trainer_e2e import consume, human_labels, produce
 
 FAST = TrainConfig(max_steps=2, max_length=32, batch_size=8, threads=1)
@@ -137,5 +138,22 @@ def test_unreadable_lines_of_the_label_file_are_counted(tmp_path: Path) -> None:
 
 
 def test_the_status_endpoint_will_not_listen_beyond_loopback_without_authentication(settings: Settings) -> None:
-    with pytest.raises(ValueError, match="loopback only"):
-        check_bind(settings, "0.0.0.0")
+    with pytest.raises(UnsafeBind, match="the trainer status endpoint"):
+        StatusServer(settings.model_copy(update={"trainer_host": "0.0.0.0"}), lambda: None)  # type: ignore[arg-type, return-value]
+
+
+def test_with_a_token_the_status_needs_it(settings: Settings) -> None:
+    import httpx
+    from pydantic import SecretStr
+
+    from tests.conftest import free_port
+
+    secured = settings.model_copy(update={"web_token": SecretStr("s3cret-token-for-the-trainer"), "trainer_port": free_port()})
+    worker = TrainerWorker(secured, TrainerConfig())
+    server = StatusServer(secured, worker.status).start()
+    try:
+        bare = httpx.get(f"{server.url}/status", timeout=10).status_code
+        with_token = fetch_status(secured).state
+    finally:
+        server.stop()
+    assert (bare, with_token) == (401, "idle")

@@ -57,7 +57,8 @@ def _store_outcome(store: ClickHouseStore, raw: bytes, outcome: Post | Rejected,
         return
     row = ScoredPost(
         post_id=outcome.post_id, brand=outcome.brand or "unknown", platform=outcome.platform, author=outcome.author,
-        lang=outcome.lang, text=outcome.text, created_at=outcome.created_at, ingested_at=outcome.created_at,
+        lang=outcome.lang, text=outcome.text, created_at=outcome.created_at,
+        ingested_at=dt.datetime.now(dt.timezone.utc),  # stored now: a post from 2001 is not past its retention
         label="neutral", probs={"negative": 0.2, "neutral": 0.6, "positive": 0.2}, confidence=0.6, model_version="prop/1",
     )
     store.insert_scored([row])

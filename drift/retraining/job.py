@@ -46,12 +46,12 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from drift.performance import bootstrap_gain_upper
-from drift.records import Alert, HumanLabel, ModelEvent, RetrainRequest, utcnow
+from models.classification_metrics import bootstrap_gain_upper
+from drift.records import HumanLabel, ModelEvent, RetrainAlert, RetrainRequest, RetrainStatus, utcnow
 from drift.retraining.config import Recipe, RetrainPlaces, TrainerConfig
 from drift.retraining.training_sets import (
     HumanLabels, RejectedLabel, TrainingSets, build_training_sets, usable_labels,
@@ -150,7 +150,7 @@ def write_comparison(report_dir: Path, challenger: Evaluation, champion: Evaluat
 class RetrainOutcome(BaseModel):
     request_id: str
     requested_for: str  # the model version whose alerts asked for this retrain
-    status: Literal["registered", "rejected", "skipped", "failed"]
+    status: RetrainStatus
     message: str
     version: str | None = None  # the registered challenger
     challenger: Evaluation | None = None
@@ -177,25 +177,25 @@ class RetrainOutcome(BaseModel):
         return ModelEvent(action="retrain-closed", role="challenger", retrain_for=self.requested_for,
                           reason=f"{self.status}: {self.message}"[:500])
 
-    def alert(self) -> Alert:
-        """The record of the outcome, stored with the alerts; failed, skipped and rejected ones too.
+    def alert(self) -> RetrainAlert:
+        """The outcome for people (the alerts topic, the alerts table and Slack); failed, skipped and rejected too.
 
-        Its id follows from the outcome, so announcing it again after a restart stores one row. It
-        sits where its retrain was asked for in the data's time (the drift alert that opened it), so a
-        dashboard showing the stream's own window shows it next to that alert.
+        Its id follows from the outcome, so announcing it again after a restart stores one row. It is
+        detected now (Slack judges an outcome's freshness by that) but sits ``since`` its retrain was
+        asked for, in the data's time (the drift alert that opened it), so a dashboard showing the
+        stream's own window shows it next to that alert.
         """
-        at = self.requested_at or utcnow()
-        return Alert(
+        return RetrainAlert(
             alert_id=uuid.uuid5(OUTCOME_ALERT_NS, f"{self.request_id}|{self.status}|{self.version}").hex,
-            kind="retrain",
+            status=self.status,
+            requested_for=self.requested_for,
             detector="trainer",
             statistic=self.challenger.macro_f1 if self.challenger else 0.0,
             threshold=self.champion.macro_f1 if self.champion else 0.0,
             window=self.eval_rows,
             model_version=self.version or self.requested_for,
             message=self.message,
-            detected_at=at,
-            since=at,
+            since=self.requested_at,
         )
 
 
@@ -532,7 +532,7 @@ def _retrain(
             eval_rows=len(sets.evaluation),
         )
         loses, verdict = gate(sets.evaluation.labels, new, champ, config)
-        status: Literal["registered", "rejected"] = "rejected" if loses else "registered"
+        status: RetrainStatus = "rejected" if loses else "registered"
         decided = RetrainOutcome(
             **outcome, **common, status=status, verdict=verdict, summary=summary,
             message=_registered_message(status, None, verdict, summary),

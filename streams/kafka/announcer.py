@@ -19,9 +19,9 @@ def announce(settings: Settings, *, events: Sequence[ModelEvent] = (), alerts: S
     """Publish model events and alerts, and return only once the broker has acknowledged them."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", retries=5, client_id="brandpulse-announce"
-    )
+    from streams.kafka.security import open_client
+
+    producer = open_client(KafkaProducer, settings, acks="all", retries=5, client_id="brandpulse-announce")
     try:
         futures = [
             producer.send(settings.topic("model-events"), value=e.model_dump_json().encode()) for e in events

@@ -22,7 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from streams.core.schemas import Alert, HumanLabel, LabelRequest
 from streams.core.settings import Settings
 from streams.services.trainer import OutcomeRecord, TrainerStatus
 from streams.services.trainer_status import fetch_status
+from streams.core.web_auth import auth_headers
 
 console = Console()
 
@@ -64,9 +65,10 @@ def airline_posts(limit: int | None = None, span: dt.timedelta = dt.timedelta(ho
 class WorkerHandle:
     proc: subprocess.Popen[bytes]
     base_url: str
+    headers: dict[str, str] = field(default_factory=dict, repr=False)  # the web token, when one is set
 
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.base_url + path, timeout=30) as resp:
+        with urllib.request.urlopen(urllib.request.Request(self.base_url + path, headers=self.headers), timeout=30) as resp:
             return json.loads(resp.read())
 
     def stop(self) -> None:
@@ -82,7 +84,7 @@ def start_worker(settings: Settings, log_path: Path, timeout_s: float = 180) -> 
     log = open(log_path, "ab")
     proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True, env={**os.environ, **settings.as_env()})
-    handle = WorkerHandle(proc, f"http://{settings.web_host}:{settings.web_port}")
+    handle = WorkerHandle(proc, f"http://{settings.web_host}:{settings.web_port}", auth_headers(settings.web_token))
     deadline = time.monotonic() + timeout_s
     with console.status("starting the worker (joins the consumer group, loads the model)…"):
         while time.monotonic() < deadline:
@@ -139,12 +141,13 @@ class SimulatedAnnotator(threading.Thread):
     def run(self) -> None:
         from kafka import KafkaProducer
 
+        from streams.kafka.security import open_client
         from streams.kafka.topics import group_consumer
 
         s = self.settings
         consumer = group_consumer(s, "label-requests", group="demo-annotator", client_id="brandpulse-demo-annotator",
                                   enable_auto_commit=True)
-        producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all")
+        producer = open_client(KafkaProducer, s, acks="all")
         try:
             while not self.stop_event.is_set():
                 for records in consumer.poll(timeout_ms=500).values():
@@ -171,10 +174,12 @@ class AlertCollector(threading.Thread):
     def run(self) -> None:
         from kafka import KafkaConsumer
 
+        from streams.kafka.security import open_client
+
         s = self.settings
         # No group: nothing to commit (kafka-python warns about auto-commit without a group otherwise).
-        consumer = KafkaConsumer(s.topic("alerts"), bootstrap_servers=s.kafka_bootstrap, group_id=None,
-                                 auto_offset_reset="latest", enable_auto_commit=False)
+        consumer = open_client(KafkaConsumer, s, s.topic("alerts"), group_id=None,
+                               auto_offset_reset="latest", enable_auto_commit=False)
         try:
             while not self.stop_event.is_set():
                 for records in consumer.poll(timeout_ms=500).values():
@@ -396,7 +401,7 @@ def run_demo(settings: Settings, *, limit: int | None, rate: float | None, keep_
             h.start()
         split = int(len(posts) * 0.6)
         console.rule("phase 1: the live stream meets a domain the model never saw")
-        summary = replay(posts[:split], bootstrap=settings.kafka_bootstrap, topic=settings.topic("posts"), rate=rate)
+        summary = replay(posts[:split], settings=settings, topic=settings.topic("posts"), rate=rate)
         wait_processed(worker, summary.sent)
         print_brand_summary(worker)
 
@@ -426,7 +431,7 @@ def run_demo(settings: Settings, *, limit: int | None, rate: float | None, keep_
             else:
                 console.print(f"[green]✓[/] challenger {escape(str(challenger))} registered; the worker now scores it in shadow")
                 console.rule("phase 2: champion and challenger score the rest of the stream side by side")
-                sent2 = replay(posts[split:], bootstrap=settings.kafka_bootstrap, topic=settings.topic("posts"), rate=rate).sent
+                sent2 = replay(posts[split:], settings=settings, topic=settings.topic("posts"), rate=rate).sent
                 wait_processed(worker, summary.sent + sent2)
                 labels_settled = settled(lambda: annotator.answered, quiet_s=20)
                 wait_until(lambda: worker.get("/stats").get("champion") == challenger or labels_settled(), 300,

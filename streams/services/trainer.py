@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,6 +45,7 @@ from streams.core.configs import registry_config, retrain_places
 from streams.core.schemas import DeadLetter
 from streams.core.settings import Settings
 from streams.kafka.announcer import announce
+from streams.store.protocol import sha256_hex
 from streams.worker.dead_letters import dead_letter, record_offset
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,18 @@ class LabelStore:
             fh.flush()
             os.fsync(fh.fileno())
         return [p for label in labels if (p := self._put(label)) is not None]
+
+    def forget(self, erased: Collection[str]) -> int:
+        """Drop the labels of erased posts (``erased``: SHA-256 of their ids), from memory and from the
+        file, which is rewritten without them; returns how many were dropped."""
+        gone = [post_id for post_id in self._labels if sha256_hex(post_id) in erased]
+        if not gone:
+            return 0
+        for post_id in gone:
+            del self._labels[post_id]
+            self._problems.pop(post_id, None)
+        atomic_write_text(self.path, "".join(label.model_dump_json() + "\n" for label in self._labels.values()))
+        return len(gone)
 
     def snapshot(self) -> list[HumanLabel]:
         return list(self._labels.values())
@@ -274,6 +287,7 @@ class TrainerWorker:
         self._runs_closed = False
         self._recovery: threading.Thread | None = None
         self._producer: Any = None
+        self.erased: set[str] = set()  # SHA-256 of erased post ids (streams.kafka.erasures), filled by run()
         removed = clear_scratch(retrain_places(settings).work_dir)
         if removed:
             log.warning("removed %d training scratch folder(s) a stopped retrain left: %s", len(removed),
@@ -294,6 +308,8 @@ class TrainerWorker:
         try:
             if topic == self.settings.topic("labels"):
                 label = HumanLabel.model_validate_json(value)
+                if sha256_hex(label.post_id) in self.erased:  # a label made while its post was being erased
+                    return
                 with self._lock:
                     for problem in self.labels.add([label]):
                         self._unreported.append((label, problem))
@@ -464,17 +480,34 @@ class TrainerWorker:
         if self._producer is None:
             from kafka import KafkaProducer
 
-            self._producer = KafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all", retries=5,
-                                           client_id="brandpulse-trainer-dead-letters")
+            from streams.kafka.security import open_client
+
+            self._producer = open_client(KafkaProducer, self.settings, acks="all", retries=5,
+                                         client_id="brandpulse-trainer-dead-letters")
         return self._producer
+
+    def forget_erased(self, hashes: Collection[str]) -> None:
+        """Take these erased posts (SHA-256 of their ids) out of the label store, and skip their labels from now on."""
+        with self._lock:
+            self.erased |= set(hashes)
+            dropped = self.labels.forget(self.erased)
+            self._unreported = [(h, r) for h, r in self._unreported if sha256_hex(h.post_id) not in self.erased]
+        if dropped:
+            log.info("dropped %d labels of erased posts", dropped)
 
     def run(self, stop: threading.Event) -> None:
         """Consume and train until ``stop`` is set; a retrain in flight is resumed on the next start."""
+        from streams.kafka.erasures import ErasureList
+
         self._recovery = threading.Thread(target=self._close_stale_runs, name="brandpulse-trainer-recovery", daemon=True)
         self._recovery.start()
+        erasures = ErasureList(self.settings)
+        self.forget_erased(erasures.hashes)
         consumer = self._consumer()
         try:
             while not stop.is_set():
+                if new := erasures.refresh():
+                    self.forget_erased(new)
                 batches = consumer.poll(timeout_ms=500)
                 for tp, messages in batches.items():
                     for msg in messages:
@@ -487,6 +520,7 @@ class TrainerWorker:
                 self._report_labels()
         finally:
             consumer.close()
+            erasures.close()
             if self._producer is not None:
                 self._producer.close()
 

@@ -5,32 +5,23 @@ default: pending requests, the retrain running and its phase, why requests wait 
 version's cool-down), the last outcomes with their report directories, label counts and problems.
 ``GET /healthz`` says only that the process is alive. :func:`fetch_status` is the client (the demo's).
 
-Authentication: the web parts are getting one token policy (``streams.core.web_auth``, not on this
-branch yet). Until this server goes through it, :func:`check_bind` refuses any address but
-loopback; with it, :func:`create_status_app` wraps the app in its guard and :func:`check_bind`
-calls its ``require_safe_bind``, and :func:`fetch_status` sends its ``auth_headers``.
+Authentication is the web parts' one policy (:mod:`streams.core.web_auth`): with ``BRANDPULSE_WEB_TOKEN``
+set every request but ``/healthz`` needs it, and without one the endpoint refuses to listen beyond
+loopback (unless ``web_allow_unauthenticated`` says a proxy in front authenticates).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from streams.core.settings import Settings
+from streams.core.web_auth import AsgiGuard, auth_headers, require_safe_bind
 from streams.services.trainer import TrainerStatus
 
-
-def _is_loopback(host: str) -> bool:
-    name = host.strip().strip("[]").lower()
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+SERVER = "the trainer status endpoint"
 
 
 def _base_url(settings: Settings) -> str:
@@ -39,19 +30,12 @@ def _base_url(settings: Settings) -> str:
     return f"http://{'[' + host + ']' if ':' in host else host}:{settings.trainer_port}"
 
 
-def check_bind(settings: Settings, host: str) -> None:
-    """Refuse to serve the status beyond loopback without authentication (the hook for web_auth)."""
-    if not _is_loopback(host):
-        raise ValueError(
-            f"the trainer status endpoint binds to loopback only for now (asked for {host!r}): it has no "
-            "authentication yet; reach it through an SSH tunnel or a proxy that authenticates"
-        )
-
-
-def create_status_app(status: Callable[[], TrainerStatus]) -> Any:
+def create_status_app(status: Callable[[], TrainerStatus], settings: Settings) -> Any:
     from fastapi import FastAPI
 
     app = FastAPI(title="brandpulse trainer", docs_url=None, redoc_url=None, openapi_url=None)
+    if settings.web_token is not None:
+        app.add_middleware(AsgiGuard, token=settings.web_token)
 
     @app.get("/status", response_model=TrainerStatus)
     def get_status() -> TrainerStatus:
@@ -70,8 +54,8 @@ class StatusServer:
     def __init__(self, settings: Settings, status: Callable[[], TrainerStatus]) -> None:
         import uvicorn
 
-        check_bind(settings, settings.trainer_host)
-        config = uvicorn.Config(create_status_app(status), host=settings.trainer_host, port=settings.trainer_port,
+        require_safe_bind(settings, settings.trainer_host, SERVER)  # raises web_auth.UnsafeBind
+        config = uvicorn.Config(create_status_app(status, settings), host=settings.trainer_host, port=settings.trainer_port,
                                 log_level="warning", access_log=False, lifespan="off")
         self.server = uvicorn.Server(config)
         self.url = _base_url(settings)
@@ -98,6 +82,6 @@ def fetch_status(settings: Settings, timeout_s: float = 5.0) -> TrainerStatus:
     """The running trainer's status; raises httpx errors when it does not answer."""
     import httpx
 
-    response = httpx.get(f"{_base_url(settings)}/status", timeout=timeout_s)
+    response = httpx.get(f"{_base_url(settings)}/status", headers=auth_headers(settings.web_token), timeout=timeout_s)
     response.raise_for_status()
     return TrainerStatus.model_validate_json(response.content)

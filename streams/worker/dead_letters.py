@@ -50,6 +50,7 @@ def dead_letter(
     key: bytes | None,
     value: bytes | None,
     post_id: str | None = None,
+    last_offset: int | None = None,
 ) -> DeadLetter:
     value = value or b""
     return DeadLetter(
@@ -58,6 +59,7 @@ def dead_letter(
         source_topic=storable(topic, 256),
         partition=partition,
         offset=offset,
+        last_offset=last_offset,
         key_b64=None if key is None else _b64_head(key),
         value_b64=_b64_head(value),
         value_bytes=len(value),

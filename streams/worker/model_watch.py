@@ -4,7 +4,9 @@ Fed after every stored batch (``observe_batch``) and every batch of human labels
 (``observe_labels``). Whatever fires becomes an :class:`~streams.core.schemas.Alert` that is stored in
 ClickHouse, published on the alerts topic, sent to Slack (in the background, never blocking
 scoring) and offered to the retrain coalescer, which publishes at most one retrain request per
-model version in flight. All detector state lives in ``<data_dir>/drift/`` and survives restarts.
+model version in flight. Retrain outcomes and promotions, which the trainer and whoever promotes
+publish on the alerts topic, reach Slack through :meth:`Watcher.announce_outcome`, routed like model
+alerts. All detector state lives in ``<data_dir>/drift/`` and survives restarts.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from pydantic import ValidationError
+
 from drift.labels.active import ActiveConfig, ActiveSelector
 from drift.labels.flyback import in_flyback, select_for_labelling
 from drift.health import HealthConfig, HealthMonitor, build_reference
@@ -26,15 +30,16 @@ from drift.detectors.monitor import DriftMonitor, MonitorConfig
 from drift.performance import PerformanceMonitor
 from drift.retraining.requests import RetrainCoalescer
 from drift.shadow import ShadowReport, compare, should_promote
-from streams.slack.notifier import SlackNotifier
 from streams.core import metrics
+from streams.slack.messages import alert_message
+from streams.slack.notifier import SlackNotifier
 from streams.worker.refusals import write_or_dead_letter
 from streams.worker.pipeline import BatchResult
 from models.embeddings import SentenceEmbedder
 from models.files import atomic_write_text
 from models.scoring.scorer import decide
 from models.scoring.factory import SentimentScorer
-from streams.core.schemas import Alert, HumanLabel, RetrainRequest
+from streams.core.schemas import Alert, HumanLabel, RetrainAlert, RetrainRequest, utcnow
 from streams.core.model_slots import Serving
 from streams.core.settings import Settings
 from streams.store.protocol import Store
@@ -43,6 +48,28 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 Send = Callable[[str, bytes | None, bytes], Awaitable[None]]  # (topic key, record key, value)
+
+OUTCOME_KINDS = frozenset({"retrain", "promotion"})
+# Older than this when first read, an outcome is history (a consumer group reading the topic from
+# its start), not news: it stays in the topic and the table, and is not sent to Slack.
+OUTCOME_MAX_AGE = dt.timedelta(hours=6)
+
+
+def read_outcome(value: bytes | None) -> Alert | None:
+    """The retrain outcome or promotion an alerts-topic record holds; None for any other alert.
+
+    A retrain outcome is read with its status (:class:`RetrainAlert`) when the trainer sent one."""
+    try:
+        data = json.loads(value or b"")
+        if not isinstance(data, dict) or data.get("kind") not in OUTCOME_KINDS:
+            return None
+        return (RetrainAlert if data["kind"] == "retrain" and "status" in data else Alert).model_validate(data)
+    except ValueError as exc:
+        # Not the record's text: it may be anything a producer wrote.
+        detail = ("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
+                  if isinstance(exc, ValidationError) else type(exc).__name__)
+        log.error("unreadable record on the alerts topic, not sent to Slack: %s", detail)
+        return None
 
 
 def in_data_time(alert: Alert, at: dt.datetime | None) -> Alert:
@@ -218,8 +245,7 @@ class Watcher:
     async def raise_alerts(self, alerts: Sequence[Alert]) -> None:
         if not alerts:
             return
-        if self.data_time is None:  # labels before any post since the start: the newest stored post
-            self.data_time = await asyncio.to_thread(self.store.newest_minute, None)
+        # Before any post since the start (labels come first) the data's time is not known: wall clock then.
         alerts = [in_data_time(a, self.data_time) for a in alerts]
         alerts = [self._with_health(a) if a.kind == "sentiment_shift" else a for a in alerts]
         await asyncio.to_thread(write_or_dead_letter, self.store, self.store.insert_alerts, alerts,
@@ -228,7 +254,7 @@ class Watcher:
         for alert in alerts:
             log.warning("ALERT %s %s brand=%s: %s", alert.kind, alert.detector, alert.brand or "*", alert.message)
             await self.send("alerts", alert.alert_id.encode(), alert.model_dump_json().encode())
-            self.notifier.notify(alert)
+            self.notifier.notify(alert_message(alert))
             # Only the champion's health asks for a retrain; a shadow challenger is judged by promotion alone.
             if alert.model_version != self.champion_version():
                 continue
@@ -236,6 +262,23 @@ class Watcher:
             if request is not None:
                 await self.request_retrain(request)
         self.alerts_raised += len(alerts)
+
+    def announce_outcome(self, value: bytes | None, now: dt.datetime | None = None) -> bool:
+        """Send a retrain outcome or promotion read off the alerts topic to Slack; True when sent.
+
+        The trainer publishes every outcome (registered, rejected, skipped, failed) there, and a
+        promotion, automatic or by hand, publishes its alert there too; the worker's own alerts on that
+        topic went to Slack when they were raised, so they are not sent again."""
+        alert = read_outcome(value)
+        if alert is None:
+            return False
+        detected = alert.detected_at if alert.detected_at.tzinfo else alert.detected_at.replace(tzinfo=dt.timezone.utc)
+        age = (now or utcnow()) - detected
+        if age > OUTCOME_MAX_AGE:
+            log.info("%s alert %s is %s old: not sent to Slack", alert.kind, alert.alert_id, str(age).split(".")[0])
+            return False
+        self.notifier.notify(alert_message(alert))
+        return True
 
     def _with_health(self, alert: Alert) -> Alert:
         """A sentiment shift says how the model looks meanwhile: the reason it is not a retrain."""

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from drift.brand.base import Bucket, SpikeDetector
-from drift.brand.blocks import event_blocks, event_text
 from drift.brand.config import BrandWatchConfig, VoiceConfig
 from drift.brand.monitor import DETECTORS, BrandMonitor
 from drift.brand.post import BrandPost
 from drift.brand.terms import log_odds, tokenize
 from drift.brand.voices import VoiceCounter, fingerprint, normalise
+from streams.slack.messages import brand_message
 from tests.drift.helpers import START, buckets
 
 CONFIG = BrandWatchConfig()
@@ -74,14 +74,15 @@ def test_block_kit_message_is_phone_readable() -> None:
     posts.append(BrandPost("end", "United", "@united ok", crisis_at + dt.timedelta(minutes=15), "neutral", 0.5))
     events = [e for e in mon.observe(posts) if e.phase == "start"]
     assert len(events) == 1
-    blocks = event_blocks(events[0])
+    message = brand_message(events[0])
+    blocks = message.payload()["blocks"]
     text = json.dumps(blocks)
     assert blocks[0]["type"] == "header" and "United" in blocks[0]["text"]["text"]
     assert "fields" not in text  # one column: no side-by-side fields on a phone
     assert "&lt;again&gt;" in text and "<again>" not in text  # post text cannot inject Slack markup
     assert "no retrain" in text and "lost bag" in text
     assert all(len(b.get("text", {}).get("text", "")) <= 3000 for b in blocks)
-    assert event_text(events[0]).startswith("[brandpulse] ")
+    assert message.text.startswith("[brandpulse] ")
 
 
 def test_a_flood_of_distinct_texts_cannot_exhaust_memory() -> None:

@@ -87,5 +87,5 @@ def test_each_alert_reaches_the_right_receiver(crisis_events: list[BrandEvent], 
         team_titles == ["🔻 United: negative spike", "✅ United: negative spike resolved"], team_titles
     assert len(digest.delivered) == 1
     body = json.dumps(digest.delivered[0])
-    assert "digest: 3 brand alert(s)" in body and "still growing" in body
+    assert "digest: 3 brand alerts" in body and "still growing" in body
     assert team.url not in caplog.text and digest.url not in caplog.text

@@ -8,9 +8,10 @@ import pytest
 from sklearn.metrics import f1_score
 
 from drift.performance import (
-    PerformanceConfig, PerformanceMonitor, bootstrap_gain_upper, bootstrap_macro_f1_upper, macro_f1, recall,
+    PerformanceConfig, PerformanceMonitor, bootstrap_macro_f1_upper, macro_f1, recall,
 )
 from drift.retraining.requests import RetrainCoalescer
+from models.classification_metrics import bootstrap_gain_upper
 from streams.core.schemas import Alert
 from tests.drift.helpers import LABELS, airline_rows
 

@@ -8,6 +8,7 @@ import logging
 from streams.core.schemas import Alert, DeadLetter, HumanLabel
 from streams.worker.pipeline import publish_stage, store_dead_letters, store_sync
 from streams.worker.refusals import write_or_dead_letter
+from streams.worker.roles.watch import register_outcomes
 from streams.worker.runtime import Runtime, hold, read_records
 
 log = logging.getLogger(__name__)
@@ -15,6 +16,7 @@ log = logging.getLogger(__name__)
 
 def register(runtime: Runtime) -> None:
     app, topics = runtime.app, runtime.topics
+    register_outcomes(runtime)
 
     def stopping() -> bool:
         return runtime.stopping

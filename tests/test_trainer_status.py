@@ -54,7 +54,7 @@ def failing(tmp_path: Path, **update: Any) -> TrainerConfig:
     return TrainerConfig(base_corpus=str(tmp_path / "missing.csv"), train=FAST, **{"min_labels": 10, **update})
 
 
-def wait_status(worker: TrainerWorker, check: Callable[[TrainerStatus], Any], timeout_s: float = 120) -> TrainerStatus:
+def wait_status(worker: TrainerWorker, check: Callable[[TrainerStatus], Any], timeout_s: float = 300) -> TrainerStatus:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         status = worker.status()

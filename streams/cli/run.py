@@ -177,8 +177,12 @@ def demo(
 ) -> None:
     """The quick-start main job: broker + chDB + default model + airline replay + drift → retrain → shadow → promotion.
 
+    Exits 1 when its loop failed (the retrain failed or did not run, the trainer stopped or said nothing).
+
     Example: brandpulse demo --limit 3000
     """
     from streams.services.demo import run_demo
 
-    run_demo(current_settings(), limit=limit, rate=rate, keep_running=keep_running)
+    code = run_demo(current_settings(), limit=limit, rate=rate, keep_running=keep_running)
+    if code:
+        raise typer.Exit(code)

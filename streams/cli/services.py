@@ -21,6 +21,8 @@ from streams.services.dashboard import create_dashboard_app
 from drift.labels.human import LabelImportError, default_annotator, format_import
 from streams.services.labeller import import_labels, run_labeller
 from streams.services.trainer import TrainerWorker
+from streams.core.web_auth import UnsafeBind
+from streams.services.trainer_status import StatusServer
 
 
 def label_command(
@@ -68,8 +70,14 @@ def trainer_command(
     recipes: str = typer.Option(
         "warm", help=f"Comma-separated recipes to try, best on human validation wins: {', '.join(RECIPES)}"
     ),
+    pause_dir: Optional[Path] = typer.Option(
+        None, hidden=True, help="Testing: at each retrain phase write <dir>/<phase>.reached and wait for <dir>/<phase>.go"
+    ),
 ) -> None:
     """Run the trainer: follow human labels, retrain on request, register challengers for shadow scoring.
+
+    Its status (pending requests, the retrain running and its phase, the last outcomes) is served at
+    http://127.0.0.1:6067/status (BRANDPULSE_TRAINER_PORT; 0 turns it off).
 
     Example: brandpulse trainer --base-sample 4000 --time-budget 900
     """
@@ -88,17 +96,27 @@ def trainer_command(
         }),
     )
     create_topics(settings)
-    worker = TrainerWorker(settings, config, progress=True)
+    worker = TrainerWorker(settings, config, progress=True, pause_dir=pause_dir)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    server = None
+    if settings.trainer_port:
+        try:
+            server = StatusServer(settings, worker.status).start()
+        except (UnsafeBind, RuntimeError, TimeoutError) as exc:
+            raise typer.BadParameter(str(exc), param_hint="BRANDPULSE_TRAINER_HOST / BRANDPULSE_TRAINER_PORT") from None
     typer.echo(
         f"trainer: {len(worker.labels)} human labels on file, {len(worker.state.pending)} pending requests; "
         f"following {settings.topic('labels')} and {settings.topic('retrain-requests')}"
+        + (f"; status at {server.url}/status" if server else "")
     )
     try:
         worker.run(stop)
     except KeyboardInterrupt:
         pass
+    finally:
+        if server is not None:
+            server.stop()
     typer.echo("trainer stopped" + (" (the retrain in flight resumes on the next start)" if worker.busy else ""))
 
 

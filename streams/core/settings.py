@@ -230,6 +230,10 @@ class Settings(BaseSettings):
     # --- web (Faust worker's own web server: trends/dashboard/metrics for other processes)
     web_host: str = Field(default="127.0.0.1", description="Worker web server bind address (loopback by default)")
     web_port: int = Field(default=6066, description="Worker web port: /trends /stats /dashboard /metrics")
+    trainer_host: str = Field(default="127.0.0.1", description="Trainer status endpoint bind address (loopback by default)")
+    trainer_port: int = Field(
+        default=6067, ge=0, le=65535, description="Trainer status port: GET /status (pending, running, last outcomes); 0 = none"
+    )
     # One token for every web part (API, dashboard, worker views, /metrics): the dashboard and the CLI
     # send the same one to the worker. streams.core.web_auth holds the policy.
     web_token: SecretStr | None = Field(

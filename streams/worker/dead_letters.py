@@ -27,6 +27,15 @@ def storable(text: str, limit: int) -> str:
     return cut.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def record_offset(value: bytes) -> int:
+    """A stable stand-in offset for a record without a Kafka position: below −1, from its bytes.
+
+    The dead-letter table keys on (topic, partition, offset): the same record dead-lettered again
+    lands on the same row, two different ones never overwrite each other.
+    """
+    return -2 - int.from_bytes(hashlib.sha256(value).digest()[:7], "big")
+
+
 def _b64_head(value: bytes) -> str:
     return base64.b64encode(value[:HEAD_BYTES]).decode("ascii")
 

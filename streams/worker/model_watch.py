@@ -72,6 +72,15 @@ def read_outcome(value: bytes | None) -> Alert | None:
         return None
 
 
+def in_data_time(alert: Alert, at: dt.datetime | None) -> Alert:
+    """The alert in the stream's own time, as brand alerts are: detected at ``at`` (the newest post seen),
+    since its drift began (its detection, when the detector cannot tell). A replayed corpus then shows
+    its model alerts inside the data's window on the dashboard, and the retrain they open carries that time."""
+    if at is None:
+        return alert
+    return alert.model_copy(update={"detected_at": at, "since": min(alert.since or at, at)})
+
+
 class Watcher:
     def __init__(
         self,
@@ -104,6 +113,7 @@ class Watcher:
         self.label_requests = 0
         self.shadow_report: ShadowReport | None = None
         self._promoted: set[str] = set()
+        self.data_time: dt.datetime | None = None  # created_at of the newest post observed: the stream's own clock
 
     @staticmethod
     def _restore(cls: type[T], state: dict | None) -> T:
@@ -160,6 +170,8 @@ class Watcher:
     async def observe_batch(self, result: BatchResult) -> None:
         if not result.scored:
             return
+        newest = max(p.created_at for p in result.scored)
+        self.data_time = newest if self.data_time is None else max(self.data_time, newest)
         alerts = self.monitor.observe(result.scored)
         champion = [p for p in result.scored if p.model_role == "champion"]
         for version in self.health.add(champion):
@@ -224,7 +236,8 @@ class Watcher:
         self._promoted.add(challenger)
         log.warning("promoting %s over %s: %s", challenger, champion, why)
         try:
-            await asyncio.to_thread(promote_and_announce, self.settings, challenger, reason=why, report=report)
+            await asyncio.to_thread(promote_and_announce, self.settings, challenger, reason=why, report=report,
+                                    at=self.data_time)
         except Exception:  # noqa: BLE001 - keep serving; a person can promote with `brandpulse models promote`
             self._promoted.discard(challenger)
             log.exception("automatic promotion of %s failed", challenger)
@@ -232,6 +245,8 @@ class Watcher:
     async def raise_alerts(self, alerts: Sequence[Alert]) -> None:
         if not alerts:
             return
+        # Before any post since the start (labels come first) the data's time is not known: wall clock then.
+        alerts = [in_data_time(a, self.data_time) for a in alerts]
         alerts = [self._with_health(a) if a.kind == "sentiment_shift" else a for a in alerts]
         await asyncio.to_thread(write_or_dead_letter, self.store, self.store.insert_alerts, alerts,
                                 topic=self.settings.topic("alerts"), what="alert")

@@ -16,6 +16,7 @@ from models.registry import (
     promote,
     resolve_model,
     set_alias,
+    tagged_versions,
 )
 from models.scoring.scorer import Scorer
 from models.train import load_untrained
@@ -103,3 +104,20 @@ def test_bad_references_explain_what_exists(checkpoint: Path, settings: Settings
     with pytest.raises(ModelNotFound, match="not a brandpulse checkpoint"):
         resolve_model(str(empty), registry=registry_config(settings))
     assert os.listdir(settings.state_dir)  # the store was created under the data dir
+
+
+def test_a_version_registered_by_another_process_in_between_still_names_its_own_number(
+    checkpoint: Path, settings: Settings
+) -> None:
+    registry = registry_config(settings)
+
+    def meanwhile(phase: str) -> None:
+        if phase == "upload":  # our run exists with number 1 in mind; someone else takes 1 first
+            log_and_register(checkpoint, registry=registry, params={}, metrics={})
+
+    ours = log_and_register(checkpoint, registry=registry, params={}, metrics={}, on_phase=meanwhile,
+                            tags={"retrain_request": "r-1"})
+    found = tagged_versions("retrain_request", "r-1", registry=registry)
+    assert (ours, read_meta(resolve_model(ours, registry=registry)).version, [(f.version, f.run_status) for f in found]) == (
+        "brandpulse-sentiment/v2", "brandpulse-sentiment/v2", [("brandpulse-sentiment/v2", "FINISHED")]
+    )

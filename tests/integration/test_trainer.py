@@ -21,8 +21,8 @@ from streams.core.schemas import Alert, ModelEvent, RetrainRequest
 from streams.core.configs import registry_config, retrain_places
 from streams.core.settings import Settings
 from streams.services.trainer import TrainerWorker
-from tests.support.broker import read_topic
 from tests.support.data import airline_human_labels, labels_with_copies
+from tests.support.kafka_io import consume, produce
 from tests.support.models import tiny_train_config
 from tests.support.waiting import wait_for
 
@@ -32,20 +32,6 @@ TINY = tiny_train_config()
 @pytest.fixture
 def settings(kafka_settings: Settings) -> Settings:
     return kafka_settings
-
-
-def produce(settings: Settings, key: str, records: list[tuple[str | None, bytes]]) -> None:
-    from kafka import KafkaProducer
-
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=10)
-    for k, v in records:
-        producer.send(settings.topic(key), key=k.encode() if k else None, value=v)
-    producer.flush()
-    producer.close()
-
-
-def consume(settings: Settings, key: str, timeout_s: float, until: int = 1) -> list[bytes]:
-    return read_topic(settings.kafka_bootstrap, settings.topic(key), until, timeout_s)
 
 
 @pytest.mark.timeout(900)  # a real retrain; the test allows it 7 minutes

@@ -21,7 +21,8 @@ from streams.core.settings import Settings
 from streams.services.trainer import LabelStore, TrainerStatus, TrainerWorker
 from streams.core.web_auth import UnsafeBind
 from streams.services.trainer_status import StatusServer, fetch_status
-from tests.test_trainer_e2e import consume, human_labels, produce
+from tests.support.data import airline_human_labels as human_labels
+from tests.support.kafka_io import consume, produce
 
 FAST = TrainConfig(max_steps=2, max_length=32, batch_size=8, threads=1)
 

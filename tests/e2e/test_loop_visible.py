@@ -12,17 +12,15 @@ import datetime as dt
 import urllib.request
 import uuid
 
-import pytest
 
 from drift.retraining.job import RetrainOutcome
 from streams.core.schemas import Alert
 from streams.kafka.announcer import announce
 from streams.worker.dead_letters import dead_letter, record_offset
 from streams.worker.model_watch import in_data_time
-from tests.conftest import Stack
-from tests.test_stream_e2e import airline_sample, replay_posts, stored_total
+from tests.support.data import airline_sample
+from tests.support.stack import Stack, stored_total
 
-pytestmark = [pytest.mark.e2e]
 
 T0 = dt.datetime(2015, 2, 20, 12, tzinfo=dt.timezone.utc)
 
@@ -41,7 +39,7 @@ def test_a_model_alert_is_placed_at_the_newest_post_seen_and_since_when_its_drif
 def test_a_failed_retrain_and_its_unusable_labels_are_stored_and_on_the_default_dashboard(stack: Stack) -> None:
     df = airline_sample(300)
     worker = stack.worker().start()
-    replay_posts(stack, df)
+    stack.replay(df)
     worker.wait_for(lambda w: stored_total(w) >= 300, what="300 posts stored")
     settings = stack.settings
     created = sorted(dt.datetime.strptime(t, "%m/%d/%Y %H:%M").replace(tzinfo=dt.timezone.utc) for t in df["tweet_created"])

@@ -24,8 +24,10 @@ from drift.retraining.job import PHASES, REQUEST_TAG, SCRATCH_PREFIX
 from streams.core.configs import registry_config
 from streams.core.schemas import ModelEvent, RetrainRequest
 from streams.core.settings import Settings
-from tests.conftest import REPO, free_port
-from tests.test_trainer_e2e import consume, human_labels, produce
+from tests.support.data import REPO
+from tests.support.net import free_port
+from tests.support.data import airline_human_labels as human_labels
+from tests.support.kafka_io import consume, produce
 
 KILLED_IN = [p for p in PHASES if p != "checking registry"] + ["announcement"]
 ALL_PHASES = list(PHASES) + ["announcement"]

@@ -76,27 +76,6 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
         admin.close()
 
 
-def group_consumer(settings: Settings, *keys: str, group: str, client_id: str, **overrides: object):  # type: ignore[no-untyped-def]
-    """A kafka-python consumer in the ``<app_id>-<group>`` group that commits only when told to.
-
-    Timeouts follow the settings so every brandpulse process behaves the same with Tansu and Kafka.
-    """
-    from kafka import KafkaConsumer
-
-    from streams.kafka.security import open_client
-
-    config: dict[str, object] = {
-        "group_id": f"{settings.app_id}-{group}",
-        "client_id": client_id,
-        "auto_offset_reset": "earliest",
-        "enable_auto_commit": False,
-        "session_timeout_ms": int(settings.session_timeout_s * 1000),
-        "heartbeat_interval_ms": max(int(settings.session_timeout_s * 1000 / 3), 1000),
-    }
-    config.update(overrides)
-    return open_client(KafkaConsumer, settings, *(settings.topic(k) for k in keys), **config)
-
-
 def is_record_refused(exc: BaseException) -> bool:
     """True when Kafka refuses this record itself (too large, corrupt, bad timestamp), so sending it
     again can never succeed; False when the broker is unavailable and a retry may.

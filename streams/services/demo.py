@@ -142,7 +142,7 @@ class SimulatedAnnotator(threading.Thread):
         from kafka import KafkaProducer
 
         from streams.kafka.security import open_client
-        from streams.kafka.topics import group_consumer
+        from streams.kafka.group import group_consumer
 
         s = self.settings
         consumer = group_consumer(s, "label-requests", group="demo-annotator", client_id="brandpulse-demo-annotator",

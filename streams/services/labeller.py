@@ -58,7 +58,7 @@ class LabelQueue:
 
     def __init__(self, settings: Settings, idle_s: float = 10.0, join_timeout_s: float = 60.0) -> None:
         from streams.kafka.erasures import ErasureList
-        from streams.kafka.topics import group_consumer
+        from streams.kafka.group import group_consumer
 
         self.idle_s = idle_s
         self.join_timeout_s = join_timeout_s

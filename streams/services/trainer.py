@@ -294,7 +294,7 @@ class TrainerWorker:
                         ", ".join(p.name for p in removed))
 
     def _consumer(self) -> Any:
-        from streams.kafka.topics import group_consumer
+        from streams.kafka.group import group_consumer
 
         return group_consumer(self.settings, "labels", "retrain-requests", group="trainer", client_id="brandpulse-trainer")
 

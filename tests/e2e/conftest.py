@@ -2,8 +2,8 @@
 started for the session when none listens, with a line on the terminal saying so, or a secured broker of
 their own."""
 
-from tests.support.broker import kafka_bootstrap
+from tests.support.broker import kafka_bootstrap, kafka_settings
 from tests.support.kafka_security import pki, secured
 from tests.support.stack import stack
 
-__all__ = ["kafka_bootstrap", "pki", "secured", "stack"]
+__all__ = ["kafka_bootstrap", "kafka_settings", "pki", "secured", "stack"]

@@ -30,7 +30,8 @@ def test_clients_round_trip(mode: str, pki: Pki, secured: Callable[..., SecuredB
     from aiokafka import AIOKafkaConsumer
     from kafka import KafkaProducer
 
-    from streams.kafka.topics import create_topics, group_consumer
+    from streams.kafka.group import group_consumer
+    from streams.kafka.topics import create_topics
 
     front_args, client = modes(pki)[mode]
     broker = secured(**front_args)

@@ -23,6 +23,7 @@ from streams.core.web_auth import UnsafeBind
 from streams.services.trainer_status import StatusServer, fetch_status
 from tests.support.data import airline_human_labels as human_labels
 from tests.support.kafka_io import consume, produce
+from tests.support.net import free_port
 
 FAST = TrainConfig(max_steps=2, max_length=32, batch_size=8, threads=1)
 
@@ -80,7 +81,7 @@ BAD = [
 ]
 
 
-@pytest.mark.skip(reason="fails when run after the rest of tests/integration (passes alone in 45 s); not yet understood, see the closing note of the session that added it")
+
 def test_each_unusable_label_is_dead_lettered_once_with_its_reason(
     settings: Settings, running: Callable[..., TrainerWorker], tmp_path: Path
 ) -> None:
@@ -147,8 +148,6 @@ def test_the_status_endpoint_will_not_listen_beyond_loopback_without_authenticat
 def test_with_a_token_the_status_needs_it(settings: Settings) -> None:
     import httpx
     from pydantic import SecretStr
-
-    from tests.conftest import free_port
 
     secured = settings.model_copy(update={"web_token": SecretStr("s3cret-token-for-the-trainer"), "trainer_port": free_port()})
     worker = TrainerWorker(secured, TrainerConfig())

@@ -22,8 +22,10 @@ demo: install
 
 ## The layers contract (pyproject's [tool.importlinter]), then every tier: tests/unit, tests/integration
 ## and tests/e2e (starts a local Tansu broker, and says so, if none listens on 127.0.0.1:9092).
+## Two pytest-xdist workers, a test file each at a time: most of an end-to-end test is waiting (group
+## joins, workers starting), so two overlap well even on two cores.
 test: install lint-imports
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 ## models <- drift <- streams, and no import cycle between the modules of a package.
 lint-imports: install

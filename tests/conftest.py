@@ -29,19 +29,34 @@ TRAINING_S = 900  # what the first test that needs the test model may add when i
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Each test carries its tier's marker (``-m "not e2e"`` keeps working), taken from its folder; the first
-    test that needs the test model gets the time to train it when it is not cached yet."""
+    """Each test carries its tier's marker (``-m "not e2e"`` keeps working), taken from its folder; the tests
+    that need the test model get the time to train it when it is not cached yet."""
     root = Path(__file__).parent
     for item in items:
         tier = item.path.relative_to(root).parts[0] if item.path.is_relative_to(root) else None
         if tier in TIERS:
             item.add_marker(tier)
-    first = next((item for item in items if "trained_model" in getattr(item, "fixturenames", ())), None)
-    if first is not None and model_needs_training():
-        marker = first.get_closest_marker("timeout")
+    if not model_needs_training():
+        return
+    # Any of them may be the first to run (pytest-xdist spreads them over workers; the others wait on the
+    # training's file lock), so each gets the time.
+    for item in items:
+        if "trained_model" not in getattr(item, "fixturenames", ()):
+            continue
+        marker = item.get_closest_marker("timeout")
         own = float(marker.args[0]) if marker and marker.args else float(config.getini("timeout") or 0)
         if own:
-            first.add_marker(pytest.mark.timeout(own + TRAINING_S), append=False)
+            item.add_marker(pytest.mark.timeout(own + TRAINING_S), append=False)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The controller (or a plain run) stops a broker the session's workers started and left running."""
+    if hasattr(config, "workerinput"):
+        return
+    from streams.kafka.broker import host_port
+    from tests.support.broker import stop_started_broker
+
+    stop_started_broker(host_port(os.environ.get("BRANDPULSE_TEST_KAFKA", "127.0.0.1:9092"))[1])
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,10 @@ prefix, consumer group and data directory, so tests never see each other's recor
 
 from __future__ import annotations
 
+import fcntl
 import os
+import signal
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,23 +32,45 @@ def _say(config: pytest.Config, line: str) -> None:
         reporter.write_line(line, yellow=True)
 
 
+def pid_file(port: int) -> Path:
+    """Where the broker a test session started records its pid (one per port, shared by xdist workers)."""
+    return Path(tempfile.gettempdir()) / f"brandpulse-test-broker-{port}.pid"
+
+
+def stop_started_broker(port: int) -> bool:
+    """Stop the broker a test session started on this port, if any; True when one was stopped."""
+    path = pid_file(port)
+    try:
+        pid = int(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return False
+    path.unlink(missing_ok=True)
+    try:
+        os.killpg(pid, signal.SIGTERM)  # Tansu runs in its own session (LocalBroker)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from streams.kafka.broker import LocalBroker, host_port, is_listening
 
     bootstrap = os.environ.get("BRANDPULSE_TEST_KAFKA", "127.0.0.1:9092")
     host, port = host_port(bootstrap)
-    if is_listening(host, port):
-        yield bootstrap  # .ci/run (or the developer) started one
-        return
-    log_file = tmp_path_factory.mktemp("tansu") / "tansu.log"
-    _say(request.config, f"\nno broker listens on {bootstrap}: starting Tansu for this session (log {log_file})")
-    broker = LocalBroker(host, port, log_file=log_file)
-    broker.start()
-    try:
-        yield bootstrap
-    finally:
-        broker.stop()
+    # Under pytest-xdist every worker runs this fixture: the first starts the broker, the others find it
+    # listening; it outlives the worker that started it and the controller stops it (tests/conftest.py).
+    with open(pid_file(port).with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the with block ends, before the tests run
+        if not is_listening(host, port):  # else .ci/run, the developer or another worker started one
+            log_file = tmp_path_factory.mktemp("tansu") / "tansu.log"
+            _say(request.config, f"\nno broker listens on {bootstrap}: starting Tansu for this session (log {log_file})")
+            broker = LocalBroker(host, port, log_file=log_file)
+            broker.start()
+            assert broker.proc is not None
+            pid_file(port).write_text(str(broker.proc.pid))
+    yield bootstrap
+    if os.environ.get("PYTEST_XDIST_WORKER") is None and stop_started_broker(port):
         _say(request.config, f"\nstopped the Tansu broker this session started on {bootstrap}")
 
 

@@ -210,6 +210,7 @@ def make_stack(tmp_path: Path, kafka_bootstrap: str, trained_model: Path, **extr
         "BRANDPULSE_TOPIC_PREFIX": f"t{tag}",
         "BRANDPULSE_APP_ID": f"bp-test-{tag}",
         "BRANDPULSE_WEB_PORT": str(free_port()),
+        "BRANDPULSE_TRAINER_PORT": str(free_port()),  # a trainer a test starts; tests run side by side (xdist)
         "BRANDPULSE_MODEL_REF": str(trained_model),
         "BRANDPULSE_CHALLENGER_REF": "",
         "BRANDPULSE_BATCH_MAX": "128",

@@ -127,8 +127,15 @@ class Settings(BaseSettings):
         default=500, ge=50, le=20_000, description="Posts per model-health check (estimated accuracy, input drift)"
     )
     health_embedding_sample: int = Field(
-        default=96, ge=0, le=5_000,
-        description="Most recent posts each model-health check embeds with the served encoder for input drift (0: off)",
+        default=128, ge=0, le=5_000,
+        description=(
+            "Scored posts per model-health check whose sentence vectors (from the forward pass that scored them) "
+            "the input-drift test reads: a uniform sample of the posts since the previous check (0: off)"
+        ),
+    )
+    health_min_interval_s: float = Field(
+        default=1.0, ge=0, le=3600,
+        description="A model-health check waits at least this long after the previous one, however fast posts arrive",
     )
 
     @property

@@ -1,7 +1,8 @@
 """The worker's watch over its own output: drift detectors, flyback sampling, labelled performance.
 
 Fed after every stored batch (``observe_batch``) and every batch of human labels
-(``observe_labels``). Whatever fires becomes an :class:`~streams.core.schemas.Alert` that is stored in
+(``observe_labels``). Model-health checks run in the background, in a thread, at most one per model
+version at a time, so a check never holds up the batch that made it due. Whatever fires becomes an :class:`~streams.core.schemas.Alert` that is stored in
 ClickHouse, published on the alerts topic, sent to Slack (in the background, never blocking
 scoring) and offered to the retrain coalescer, which publishes at most one retrain request per
 model version in flight. All detector state lives in ``<data_dir>/drift/`` and survives restarts.
@@ -18,9 +19,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
+
 from drift.labels.active import ActiveConfig, ActiveSelector
 from drift.labels.flyback import in_flyback, select_for_labelling
-from drift.health import HealthConfig, HealthMonitor, build_reference
+from drift.health import HealthConfig, HealthMonitor, NotEnoughData, build_reference
 from drift.detectors.monitor import DriftMonitor, MonitorConfig
 from drift.performance import PerformanceMonitor
 from drift.retraining.requests import RetrainCoalescer
@@ -29,7 +32,6 @@ from streams.slack.notifier import SlackNotifier
 from streams.core import metrics
 from streams.worker.refusals import write_or_dead_letter
 from streams.worker.pipeline import BatchResult
-from models.embeddings import SentenceEmbedder
 from models.files import atomic_write_text
 from models.scoring.scorer import decide
 from models.scoring.factory import SentimentScorer
@@ -67,8 +69,9 @@ class Watcher:
         )
         self.health = HealthMonitor(HealthConfig(
             window=settings.health_window, every=settings.health_window // 2,
-            embedding_sample=settings.health_embedding_sample,
+            min_interval_s=settings.health_min_interval_s, embedding_sample=settings.health_embedding_sample,
         ))
+        self._checks: dict[str, asyncio.Task[None]] = {}  # the health check in flight per model version
         extra = self._load_extra()
         self.performance = self._restore(PerformanceMonitor, extra.get("performance"))
         self.coalescer = self._restore(RetrainCoalescer, extra.get("coalescer"))
@@ -105,18 +108,25 @@ class Watcher:
                         "or input-drift checks for it", version)
             return
         texts = meta.reference_texts
-        probs = await asyncio.to_thread(scorer.predict_proba, texts)
+        # One forward pass of the served model gives the reference's probabilities and sentence vectors.
+        probs, vectors = await asyncio.to_thread(scorer.predict_proba_and_vectors, texts)
         decided = decide(probs, scorer.labels, meta.negative_label, meta.negative_threshold, meta.class_bias)
-        embed, embeddings = None, None
-        if self.health.config.embedding_sample:
-            # The served backends return logits only; the encoder is loaded once more, in torch, to embed.
-            embed = await asyncio.to_thread(SentenceEmbedder, scorer.model_dir)
-            embeddings = await asyncio.to_thread(embed, texts)
-        ref = build_reference(texts, probs, [scorer.labels[i] for i in decided], scorer.labels, meta.normalise_input,
-                              embeddings)
-        self.health.set_reference(version, ref, embed)
+        embeddings = vectors if self.health.config.embedding_sample else None
+        ref = await asyncio.to_thread(build_reference, texts, probs, [scorer.labels[i] for i in decided], scorer.labels,
+                                      meta.normalise_input, embeddings)
+        self.health.set_reference(version, ref, lambda posts: self._embed(version, posts))
         log.info("model health reference for %s: estimated accuracy %.3f on %d reference texts%s",
-                 version, ref.accuracy, len(texts), " (and their sentence embeddings)" if embed else "")
+                 version, ref.accuracy, len(texts), " (and their sentence vectors)" if embeddings is not None else "")
+
+    def _embed(self, version: str, texts: list[str]) -> np.ndarray:
+        """Sentence vectors by the served model of ``version``: for sampled posts that arrived without one
+        (a watch-only process reads scored rows from Kafka). Looked up per call, so the health monitor
+        never keeps an unloaded model alive."""
+        serving = self.serving()
+        for scorer in (serving.champion, serving.challenger):
+            if scorer is not None and scorer.version == version:
+                return scorer.embed(texts)
+        return np.empty((0, 0), dtype=np.float32)
 
     def is_random_sample(self, post_id: str) -> bool:
         """Whether a labelled post belongs to the uniform flyback sample (the only unbiased evidence)."""
@@ -134,9 +144,9 @@ class Watcher:
             return
         alerts = self.monitor.observe(result.scored)
         champion = [p for p in result.scored if p.model_role == "champion"]
-        for version in self.health.add(champion):
-            signals = await asyncio.to_thread(self.health.check, version)
-            alerts += [Alert(alert_id=uuid.uuid4().hex, **sig.model_dump()) for sig in signals]
+        # Rows that crossed Kafka (a watch-only process) carry no vectors: None makes the sample keep texts.
+        for version in self.health.add(champion, result.vectors or None):
+            self._start_health_check(version)
         requests = select_for_labelling(result.scored, rate=self.flyback_rate, active=self.active, now=time.monotonic())
         if requests:
             await asyncio.to_thread(write_or_dead_letter, self.store, self.store.insert_label_requests, requests,
@@ -145,6 +155,27 @@ class Watcher:
                 await self.send("label-requests", req.post_id.encode(), req.model_dump_json().encode())
             self.label_requests += len(requests)
         await self.raise_alerts(alerts)
+
+    def _start_health_check(self, version: str) -> None:
+        running = self._checks.get(version)
+        if running is not None and not running.done():
+            return  # the previous check is still running; the posts since wait for the next one
+        self._checks[version] = asyncio.create_task(self._health_check(version), name=f"health check {version}")
+
+    async def _health_check(self, version: str) -> None:
+        try:
+            before = self.health.last_check(version)
+            outcome = await asyncio.to_thread(self.health.check, version)
+            if isinstance(outcome, NotEnoughData) and getattr(before, "reason", None) != outcome.reason:
+                log.info("model health of %s: not enough data (%s)", version, outcome.detail)
+            await self.raise_alerts([Alert(alert_id=uuid.uuid4().hex, **sig.model_dump()) for sig in outcome.signals])
+        except Exception:  # noqa: BLE001 - monitoring must never stop scoring
+            log.exception("model-health check of %s failed", version)
+
+    def stop_health_checks(self) -> None:
+        """Cancel checks in flight (shutdown): the next start checks the window again."""
+        for task in self._checks.values():
+            task.cancel()
 
     async def observe_labels(self, labels: Sequence[HumanLabel]) -> None:
         """Store human labels; score the champion's verdicts on the random-sample ones against them.

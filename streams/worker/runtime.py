@@ -309,6 +309,8 @@ class Runtime:
 
     async def _on_shutdown(self, app_, **kwargs) -> None:  # type: ignore[no-untyped-def]
         self.stopping = True
+        if self.watcher is not None:
+            self.watcher.stop_health_checks()
         await self.save_watch_state()
         if self.brand_watcher is not None:
             await self.brand_watcher.aclose()

@@ -47,6 +47,7 @@ def register_views(runtime: Runtime) -> None:
                 "slack_delivered": runtime.notifier.delivered,
                 "shadow_report": runtime.watcher.shadow_report.model_dump() if runtime.watcher and runtime.watcher.shadow_report else None,
                 "brand_watch": runtime.brand_watcher.stats() if runtime.brand_watcher else None,
+                "health": runtime.watcher.health.stats() if runtime.watcher else None,
                 "roles": sorted(runtime.roles),
                 "rows_stored": runtime.rows_stored,
                 "watch_seen": runtime.seen.stats() if runtime.seen else None,

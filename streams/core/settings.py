@@ -127,7 +127,7 @@ class Settings(BaseSettings):
         default=500, ge=50, le=20_000, description="Posts per model-health check (estimated accuracy, input drift)"
     )
     health_embedding_sample: int = Field(
-        default=128, ge=0, le=5_000,
+        default=256, ge=0, le=5_000,
         description=(
             "Scored posts per model-health check whose sentence vectors (from the forward pass that scored them) "
             "the input-drift test reads: a uniform sample of the posts since the previous check (0: off)"

@@ -20,8 +20,8 @@ $(VENV)/.installed: pyproject.toml requirements-nodeps.txt
 demo: install
 	$(VENV)/bin/brandpulse demo
 
-## The layers contract (pyproject's [tool.importlinter]), then the whole test suite (starts a local
-## Tansu broker if none listens on 127.0.0.1:9092).
+## The layers contract (pyproject's [tool.importlinter]), then every tier: tests/unit, tests/integration
+## and tests/e2e (starts a local Tansu broker, and says so, if none listens on 127.0.0.1:9092).
 test: install lint-imports
 	$(PY) -m pytest -q
 
@@ -29,9 +29,9 @@ test: install lint-imports
 lint-imports: install
 	$(VENV)/bin/lint-imports
 
-## Unit tests only: no broker, no worker processes.
+## tests/unit only: no broker, no chDB, no network (a unit test that tries fails), no worker processes.
 test-fast: install lint-imports
-	$(PY) -m pytest -q -m "not e2e"
+	$(PY) -m pytest -q tests/unit
 
 ## Benchmarks on a checkpoint: make bench MODEL=path/to/checkpoint
 bench: install

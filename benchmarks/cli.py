@@ -69,7 +69,7 @@ def detectors(
     if unknown := [m for m in method if m not in known]:
         raise typer.BadParameter(f"unknown detector {', '.join(unknown)}; choose from {', '.join(known)}", param_hint="--method")
     methods: list[Method] = method  # type: ignore[assignment]
-    Console().print(format_table(run_detectors(seeds, length, methods)), highlight=False)
+    typer.echo(format_table(run_detectors(seeds, length, methods)))
 
 
 def health(

@@ -54,8 +54,10 @@ class ScoredWatcher(threading.Thread):
     def run(self) -> None:
         from kafka import KafkaConsumer
 
-        consumer = KafkaConsumer(self.settings.topic("scored"), bootstrap_servers=self.settings.kafka_bootstrap,
-                                 group_id=None, auto_offset_reset="latest")
+        from streams.kafka.security import open_client
+
+        consumer = open_client(KafkaConsumer, self.settings, self.settings.topic("scored"),
+                               group_id=None, auto_offset_reset="latest")
         consumer.poll(timeout_ms=1000)
         self.ready.set()
         while not self.stop_event.is_set():
@@ -71,7 +73,9 @@ class ScoredWatcher(threading.Thread):
 def _send(settings: Settings, texts: list[str], tag: str, rate: float | None) -> float:
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks=1, linger_ms=5)
+    from streams.kafka.security import open_client
+
+    producer = open_client(KafkaProducer, settings, acks=1, linger_ms=5)
     start = time.monotonic()
     for i, text in enumerate(texts):
         if rate:

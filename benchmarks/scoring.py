@@ -174,15 +174,16 @@ def run_bench(
     test_size: float = 0.2,
     seed: int = 0,
     rss: bool = True,
-    selection_texts: int = 300,
-    selection_budget_s: float = 20.0,
+    selection_texts: int = 2000,
+    selection_budget_s: float = 120.0,
 ) -> dict[str, Any]:
     """Measure every scoring path; returns {'machine', 'model', 'ceiling', 'paths', 'parity', 'auto', 'cache', ...}.
 
     The texts are the held-out part of ``train_test_split(load_dataset(data), test_size, split_seed)``
     — the split ``fine_tune`` users make — so macro-F1s are honest; ``split_seed=None`` uses all of it.
-    ``backends=None`` times :func:`models.scoring.backend_choice.available_backends` plus ``openvino-int8``, and
-    lets the auto choice pick among the former exactly as the worker does; given ``backends`` are also
+    ``backends=None`` times :func:`models.scoring.backend_choice.available_backends` (plus ``openvino-int8``
+    where that is not among them), and lets the auto choice pick among the former exactly as the
+    worker does (same sample size and budget as the worker's defaults); given ``backends`` are also
     the auto choice's candidates.
     """
     import torch
@@ -210,7 +211,8 @@ def run_bench(
     candidates = list(backends) if backends else None
     if backends is None:
         available = available_backends()
-        backends = [*available, "openvino-int8"] if "openvino" in available else available
+        # Where openvino already is int8, openvino-int8 is the same model: the row shows it anyway.
+        backends = [*available, "openvino-int8"] if "openvino" in available and "openvino-int8" not in available else available
     backends = ["torch", *(b for b in backends if b != "torch")]  # the fp32 reference runs first
 
     config = AutoConfig.from_pretrained(model_dir)

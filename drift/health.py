@@ -284,7 +284,7 @@ class HealthStatus(BaseModel):
         return self.reference_accuracy - self.estimated_accuracy
 
     def summary(self) -> str:
-        where = f"on brand {self.brand!r}" if self.brand else "overall"
+        where = f"on brand '{self.brand}'" if self.brand else "overall"
         auc = "" if self.domain_auc is None else f"; input drift AUC {self.domain_auc:.2f}"
         auc += "" if self.embedding_auc is None else f" (embeddings {self.embedding_auc:.2f})"
         return (

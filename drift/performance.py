@@ -35,6 +35,7 @@ from pydantic import BaseModel, Field
 from sklearn.metrics import f1_score
 
 from drift.records import Alert
+from models.classification_metrics import label_codes, resampled_macro_f1
 
 STATE_VERSION = 2
 
@@ -68,59 +69,15 @@ def recall(pairs: Iterable[tuple[str, str]], label: str) -> float | None:
     return hits / total if total else None
 
 
-def _names_and_codes(gold: Sequence[str], *predictions: Sequence[str]) -> tuple[int, np.ndarray, list[np.ndarray]]:
-    names = sorted(set(gold).union(*predictions))
-    index = {name: i for i, name in enumerate(names)}
-    return len(names), np.array([index[x] for x in gold]), [np.array([index[x] for x in p]) for p in predictions]
-
-
-def _resampled_macro_f1(pred: np.ndarray, true: np.ndarray, draws: np.ndarray, k: int) -> np.ndarray:
-    """:func:`macro_f1` of each resample (a row of ``draws``: indices into ``pred``/``true``).
-
-    Vectorised: every resample's per-label TP / predicted / true counts come from one ``bincount``
-    (1,000 sklearn calls would cost about a second per check). Labels absent from a resample are
-    left out of its mean, exactly as :func:`macro_f1` does, which
-    ``tests/drift/test_performance_and_retrain.py`` checks against sklearn.
-    """
-    resamples = len(draws)
-    p, t = pred[draws], true[draws]
-    offset = (np.arange(resamples) * k)[:, None]
-    size = resamples * k
-    n_pred = np.bincount((p + offset).ravel(), minlength=size).reshape(resamples, k)
-    n_true = np.bincount((t + offset).ravel(), minlength=size).reshape(resamples, k)
-    tp = np.bincount((p + offset).ravel(), weights=(p == t).ravel(), minlength=size).reshape(resamples, k)
-    denom = n_pred + n_true
-    present = denom > 0
-    f1 = np.where(present, 2 * tp / np.maximum(denom, 1), 0.0)
-    return f1.sum(axis=1) / np.maximum(present.sum(axis=1), 1)
-
-
 def bootstrap_macro_f1_upper(
     pairs: Sequence[tuple[str, str]], confidence: float = 0.95, resamples: int = 1000, seed: int = 0
 ) -> float:
     """One-sided upper confidence bound of macro-F1 by the percentile bootstrap over ``pairs``."""
     if not pairs:
         return 0.0
-    k, true, (pred,) = _names_and_codes([h for _, h in pairs], [p for p, _ in pairs])
+    k, true, (pred,) = label_codes([h for _, h in pairs], [p for p, _ in pairs])
     draws = np.random.default_rng(seed).integers(0, len(pairs), size=(resamples, len(pairs)))
-    return float(np.quantile(_resampled_macro_f1(pred, true, draws, k), confidence))
-
-
-def bootstrap_gain_upper(
-    gold: Sequence[str], new: Sequence[str], old: Sequence[str], confidence: float = 0.9, resamples: int = 1000,
-    seed: int = 0,
-) -> float:
-    """One-sided upper confidence bound of macro-F1(new) − macro-F1(old) on the same labelled posts.
-
-    A paired percentile bootstrap: each resample draws posts, and both models are scored on the
-    same draw, so what the posts have in common (easy or hard ones) cancels out of the difference.
-    """
-    if not (len(gold) == len(new) == len(old)) or not gold:
-        raise ValueError(f"need the same non-empty posts for both models; got {len(gold)}, {len(new)}, {len(old)}")
-    k, true, (a, b) = _names_and_codes(gold, new, old)
-    draws = np.random.default_rng(seed).integers(0, len(gold), size=(resamples, len(gold)))
-    gains = _resampled_macro_f1(a, true, draws, k) - _resampled_macro_f1(b, true, draws, k)
-    return float(np.quantile(gains, confidence))
+    return float(np.quantile(resampled_macro_f1(pred, true, draws, k), confidence))
 
 
 class PerformanceConfig(BaseModel):

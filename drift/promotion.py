@@ -8,6 +8,7 @@ when it starts.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 
@@ -18,8 +19,15 @@ from models.registry import CHALLENGER, CHAMPION, RegistryConfig, alias_version,
 log = logging.getLogger(__name__)
 
 
-def promotion_alert(version: str, previous: str | None, reason: str, report: ShadowReport | None) -> Alert:
-    """The human-readable record of a promotion (goes to Slack like any alert)."""
+def promotion_alert(
+    version: str, previous: str | None, reason: str, report: ShadowReport | None, at: dt.datetime | None = None
+) -> Alert:
+    """The human-readable record of a promotion (goes to Slack like any alert).
+
+    ``at``: when, in the data's time (the newest post the deciding worker saw): its ``since``, so the
+    promotion sits in a replayed stream's window on the dashboard. It is detected now, whatever the
+    data's time: Slack judges an outcome's freshness by that.
+    """
     message = f"Promoted {version} to champion" + (f" (was {previous})" if previous else "") + "."
     if reason:
         message += f" {reason}"
@@ -34,11 +42,13 @@ def promotion_alert(version: str, previous: str | None, reason: str, report: Sha
         window=report.n_labels if report is not None else 0,
         model_version=version,
         message=message,
+        since=at,
     )
 
 
 def promote_in_registry(
-    registry: RegistryConfig, version: str = CHALLENGER, *, reason: str = "", report: ShadowReport | None = None
+    registry: RegistryConfig, version: str = CHALLENGER, *, reason: str = "", report: ShadowReport | None = None,
+    at: dt.datetime | None = None,
 ) -> tuple[ModelEvent, Alert]:
     """Make ``version`` (alias, 'name/vN', models:/ URI) the champion in the registry.
 
@@ -49,4 +59,4 @@ def promote_in_registry(
     promoted = promote(version, registry=registry)
     event = ModelEvent(role="champion", model_ref=CHAMPION, version=promoted, reason=reason or f"promoted {version}")
     log.info("promoted %s to champion (previous %s)", promoted, previous or "none")
-    return event, promotion_alert(promoted, previous, reason, report)
+    return event, promotion_alert(promoted, previous, reason, report, at)

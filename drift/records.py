@@ -68,7 +68,6 @@ AlertKind = Literal[
     "labelled_performance", "retrain", "promotion",
     # brand alerts (streams.worker.brand_watch): about the brand, never about the model
     "brand_volume_spike", "brand_negative_spike", "brand_positive_surge", "brand_spike_escalated", "brand_spike_resolved",
-    "brand_digest",
 ]
 
 
@@ -85,6 +84,21 @@ class Alert(BaseModel):
     message: str = ""
     detected_at: dt.datetime = Field(default_factory=utcnow)
     since: dt.datetime | None = None
+
+
+RetrainStatus = Literal["registered", "rejected", "skipped", "failed"]
+
+
+class RetrainAlert(Alert):
+    """A retrain's outcome as the trainer publishes it on the alerts topic: an :class:`Alert` plus how it ended.
+
+    The store reads the record as a plain :class:`Alert` (these two fields are not columns); the worker
+    reads them to tell Slack whether a challenger came of the retrain. Never insert one as it is.
+    """
+
+    kind: Literal["retrain"] = "retrain"
+    status: RetrainStatus
+    requested_for: str = Field(description="the model version whose alerts asked for the retrain")
 
 
 class LabelRequest(BaseModel):

@@ -6,7 +6,7 @@ decides per post, as a pure function the pipeline calls before scoring:
 
 - a ``lang`` the producer sent wins (normalised: ``en-US`` → ``en``);
 - otherwise py3langid identifies it (a naive-Bayes model over byte n-grams bundled in the wheel:
-  nothing is downloaded at run time; ~0.15 ms per post here). @handles, #tags and links are
+  nothing is downloaded at run time). @handles, #tags and links are
   removed first — they are names, not language, and tilt short posts towards random languages;
 - a post with fewer than ``min_letters`` letters left, or where the identifier is less sure than
   ``min_prob``, is ``und`` (undetermined) and scored: on a feed of English-speaking brands that

@@ -12,12 +12,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import os
 import re
 import shutil
 import tempfile
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from models.checkpoint import META_FILE, read_meta, write_meta
 EXPERIMENT = "brandpulse"
 CHECKPOINT_ARTIFACT = "checkpoint"
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
-_PROGRESS_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+VERSION_TAG = "brandpulse.version"  # on each run: the version it registered
 _VERSION_REF = re.compile(r"^(?:(?P<name>[\w.-]+)/)?v?(?P<num>\d+)$")
 
 
@@ -68,10 +67,8 @@ def _quiet() -> Iterator[None]:
     # MLflow and alembic announce schema migrations and deprecations on every fresh store.
     loggers = [logging.getLogger(n) for n in ("mlflow", "alembic", "alembic.runtime.migration")]
     levels = [lg.level for lg in loggers]
-    progress_bar = os.environ.get(_PROGRESS_ENV)
     for lg in loggers:
         lg.setLevel(logging.ERROR)
-    os.environ[_PROGRESS_ENV] = "false"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -79,10 +76,6 @@ def _quiet() -> Iterator[None]:
     finally:
         for lg, lvl in zip(loggers, levels):
             lg.setLevel(lvl)
-        if progress_bar is None:
-            os.environ.pop(_PROGRESS_ENV, None)
-        else:
-            os.environ[_PROGRESS_ENV] = progress_bar
 
 
 def _client(registry: RegistryConfig) -> Any:
@@ -133,26 +126,37 @@ def log_and_register(
     report_dir: Path | None = None,
     alias: str | None = None,
     history: Sequence[Mapping[str, float]] = (),
+    tags: Mapping[str, str] | None = None,
+    staging_dir: Path | None = None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> str:
     """Log a checkpoint as an MLflow run, register it as the next version and return 'name/vN'.
 
     The copy that is logged has ``version`` in ``brandpulse.json`` set to that string. ``history``
-    (one mapping per evaluation, with a ``step`` key) becomes step-wise metrics.
+    (one mapping per evaluation, with a ``step`` key) becomes step-wise metrics. ``tags`` go on the
+    run when it is created and on the model version when it is created (each in one transaction),
+    so a caller that keys them, e.g. by the request that asked for the model, can find what an
+    interrupted call left behind (:func:`tagged_versions`, :func:`close_stale_runs`). The checkpoint
+    is staged for upload under ``staging_dir`` (default: the system's temporary directory).
+    ``on_phase`` hears ``"upload"`` once the run exists and ``"registration"`` once the version does.
     """
     from mlflow.entities import Metric, Param
 
     model_dir = Path(model_dir)
     meta = read_meta(model_dir)
     name = registry.registered_model
+    extra_tags = dict(tags or {})
     with _quiet():
         client = _client(registry)
         exp_id = _experiment_id(client, registry)
         _ensure_registered(client, name)
         number = max(_numbers(client, name), default=0) + 1
         version = version_string(name, number)
-        run = client.create_run(exp_id, run_name=version, tags={"brandpulse.version": version})
+        run = client.create_run(exp_id, run_name=version, tags={**extra_tags, VERSION_TAG: version})
         run_id = run.info.run_id
         try:
+            if on_phase is not None:
+                on_phase("upload")
             now = int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000)
             step_metrics = [
                 Metric(k, float(v), now, int(h.get("step", i)))
@@ -166,7 +170,7 @@ def log_and_register(
                 client.log_batch(run_id, metrics=(final + step_metrics)[start : start + 900])
             for start in range(0, len(ps), 90):
                 client.log_batch(run_id, params=ps[start : start + 90])
-            with tempfile.TemporaryDirectory(prefix="brandpulse-register-") as tmp:
+            with tempfile.TemporaryDirectory(prefix="brandpulse-register-", dir=staging_dir) as tmp:
                 staged = Path(tmp) / CHECKPOINT_ARTIFACT
                 # Exports and timed backend choices belong to one machine and are rebuilt on demand.
                 shutil.copytree(model_dir, staged, ignore=shutil.ignore_patterns("report", "*.tmp", "onnx", "openvino", "backend-choice"))
@@ -179,16 +183,12 @@ def log_and_register(
                 name,
                 source=source,
                 run_id=run_id,
-                tags={"base_model": meta.base_model, "trained_on": meta.trained_on[:5000]},
+                tags={"base_model": meta.base_model, "trained_on": meta.trained_on[:5000], **extra_tags},
                 description=f"{meta.base_model} trained on {meta.trained_on}",
             )
-            if int(mv.version) != number:
-                # Another process registered in between: MLflow's number wins, so fix the logged metadata.
-                version = version_string(name, int(mv.version))
-                with tempfile.TemporaryDirectory() as tmp:
-                    write_meta(Path(tmp), meta.model_copy(update={"version": version}))
-                    client.log_artifact(run_id, str(Path(tmp) / META_FILE), CHECKPOINT_ARTIFACT)
-                client.set_tag(run_id, "brandpulse.version", version)
+            if on_phase is not None:
+                on_phase("registration")
+            version = _settle_version(client, run_id, name, int(mv.version), staging_dir)
             client.set_terminated(run_id, "FINISHED")
         except BaseException:
             client.set_terminated(run_id, "FAILED")
@@ -196,6 +196,94 @@ def log_and_register(
         if alias:
             client.set_registered_model_alias(name, alias, mv.version)
     return version
+
+
+def _settle_version(client: Any, run_id: str, name: str, number: int, staging_dir: Path | None) -> str:
+    """'name/vN' of a registered version, its logged ``brandpulse.json`` naming that same version.
+
+    Another process may have registered between choosing the number and creating the version:
+    MLflow's number wins, so the logged metadata is fixed. The run's version tag is set last, so
+    a run whose tag disagrees with its version is one whose fix was interrupted (and is redone).
+    """
+    version = version_string(name, number)
+    if client.get_run(run_id).data.tags.get(VERSION_TAG) == version:
+        return version
+    with tempfile.TemporaryDirectory(dir=staging_dir) as tmp:
+        local = Path(client.download_artifacts(run_id, f"{CHECKPOINT_ARTIFACT}/{META_FILE}", tmp))
+        write_meta(local.parent, read_meta(local.parent).model_copy(update={"version": version}))
+        client.log_artifact(run_id, str(local), CHECKPOINT_ARTIFACT)
+    client.set_tag(run_id, VERSION_TAG, version)
+    return version
+
+
+class TaggedVersion(BaseModel):
+    """A registered version found by a tag, with its run's state and the version's own tags."""
+
+    version: str
+    number: int
+    run_id: str | None
+    run_status: str | None  # RUNNING when the call that registered it was interrupted
+    aliases: list[str]
+    tags: dict[str, str]
+
+
+def tagged_versions(key: str, value: str, *, registry: RegistryConfig) -> list[TaggedVersion]:
+    """Registered versions whose tag ``key`` is ``value`` (see ``tags`` of :func:`log_and_register`), oldest first.
+
+    Raises whatever the store raises when it cannot be reached: a caller that must not register
+    twice has to know the difference between "none" and "cannot tell".
+    """
+    name = registry.registered_model
+    if "'" in value or "'" in key:
+        raise ValueError(f"tag {key}={value!r} cannot be searched for (quote in it)")
+    with _quiet():
+        client = _client(registry)
+        versions = client.search_model_versions(f"name = '{name}' AND tags.{key} = '{value}'")
+        alias_map = dict(client.get_registered_model(name).aliases or {}) if versions else {}
+        out = []
+        for mv in versions:
+            status = client.get_run(mv.run_id).info.status if mv.run_id else None
+            out.append(TaggedVersion(
+                version=version_string(name, int(mv.version)), number=int(mv.version), run_id=mv.run_id,
+                run_status=status, aliases=sorted(a for a, n in alias_map.items() if int(n) == int(mv.version)),
+                tags=dict(mv.tags or {}),
+            ))
+    return sorted(out, key=lambda v: v.number)
+
+
+def finish_run(found: TaggedVersion, *, registry: RegistryConfig, staging_dir: Path | None = None) -> None:
+    """Complete what an interrupted :func:`log_and_register` left after registering: metadata fix, run FINISHED."""
+    if found.run_id is None or found.run_status != "RUNNING":
+        return
+    with _quiet():
+        client = _client(registry)
+        _settle_version(client, found.run_id, registry.registered_model, found.number, staging_dir)
+        client.set_terminated(found.run_id, "FINISHED")
+
+
+def close_stale_runs(key: str, *, registry: RegistryConfig, staging_dir: Path | None = None) -> list[str]:
+    """End the RUNNING runs tagged ``key`` that a killed process left: FINISHED when they registered a
+    version (after completing it), FAILED otherwise. Returns the run ids closed.
+
+    Only for runs no live process is still writing: the caller owns every run tagged ``key``.
+    """
+    name = registry.registered_model
+    with _quiet():
+        client = _client(registry)
+        exp = client.get_experiment_by_name(EXPERIMENT)
+        if exp is None:
+            return []
+        runs = client.search_runs([exp.experiment_id], f"attributes.status = 'RUNNING' AND tags.{key} LIKE '%'")
+        closed = []
+        for run in runs:
+            versions = client.search_model_versions(f"run_id = '{run.info.run_id}'")
+            if versions:
+                _settle_version(client, run.info.run_id, name, int(versions[0].version), staging_dir)
+                client.set_terminated(run.info.run_id, "FINISHED")
+            else:
+                client.set_terminated(run.info.run_id, "FAILED")
+            closed.append(run.info.run_id)
+    return closed
 
 
 def _parse(ref: str, registry: RegistryConfig) -> tuple[str, str | None, int | None]:

@@ -1,4 +1,5 @@
-"""Brand alerts: what moved for a brand, and why. Pure logic, no Kafka or ClickHouse I/O.
+"""Brand alerts: what moved for a brand, and why. Pure logic, no Kafka, ClickHouse or Slack I/O
+(:mod:`streams.slack.messages` renders brand events for Slack).
 
 Modules, each with one job:
 
@@ -15,6 +16,5 @@ Modules, each with one job:
 - :mod:`drift.brand.why` — the explanation attached to every brand alert.
 - :mod:`drift.brand.registration` — the brand detectors' entries in the detector registry.
 - :mod:`drift.brand.monitor` — per-brand fan-out, event-time buckets, one incident per brand.
-- :mod:`drift.brand.blocks` — Slack Block Kit for brand events.
 - :mod:`benchmarks.spikes` — detection delay, false alarms and per-post cost.
 """

@@ -2,7 +2,7 @@
 
 One detector per module; a new detector is its file plus one ``register`` line in
 :mod:`drift.detectors.registry`.
-``tests/drift/test_detector_protocol.py`` runs every registered detector through the same checks
+``tests/unit/drift/test_detector_protocol.py`` runs every registered detector through the same checks
 (state round trip, quiet on a stationary stream, a signal on a clear shift, bad input rejected).
 
 - :mod:`drift.detectors.confidence` — guarded River detectors (ADWIN, Page-Hinkley, KSWIN) on the

@@ -20,14 +20,12 @@ restarts and can refire while a new level settles, KSWIN fires at its significan
   Variance-only or tiny-but-significant changes at high volume are not worth a page.
 
 Defaults and why: ADWIN (``delta=0.002``, River's default) is the default method: it is
-parameter-light, O(log n) memory, adapts its window to the change, and in ``python -m benchmarks.detectors``
-detects a 0.08 drop of mean confidence (0.85 → 0.77) after a median 160 posts (max 224) on 20
-seeded streams, with no false alarm on 20 stationary 8,000-post streams. Page-Hinkley
-(``threshold=5, delta=0.01`` tuned for values in [0, 1]; River's default threshold of 50 is for
-unscaled data) is faster (median 66, max 110 posts) but raised 1 false alarm in those 160k
-stationary values; available as ``method="page_hinkley"``. KSWIN costs ~0.9 ms per value (a KS
-test on every update) and is noisier (2 false alarms on 10 streams of 8,000 posts with
-``--seeds 5 --methods kswin``); offered for shape changes that keep the mean.
+parameter-light, O(log n) memory, adapts its window to the change, and in ``brandpulse bench
+detectors`` it finds a 0.08 drop of mean confidence with no false alarm on stationary streams.
+Page-Hinkley (``threshold=5, delta=0.01`` tuned for values in [0, 1]; River's default threshold of
+50 is for unscaled data) is faster but raised a false alarm there; available as
+``method="page_hinkley"``. KSWIN runs a KS test on every update, costs the most and is noisier;
+offered for shape changes that keep the mean. docs/benchmarks.md has the measured delays.
 
 Where the change happened: River says *that* the stream changed, not *where*, so the change
 point is re-estimated from the last 500 values as the maximum of the centred CUSUM. The alert

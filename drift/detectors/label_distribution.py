@@ -9,7 +9,7 @@ Three measures on the window (default 500 labels):
 
 - **chi-square goodness of fit** — is the difference more than sampling noise? With ~5,000 checks
   per 5,000 posts (heavily correlated, one per label), ``p < 1e-4`` keeps the false-alarm rate of a
-  stationary stream near zero (``benchmarks.detectors``: 0 alarms on 20 seeded 8,000-post streams).
+  stationary stream near zero (``brandpulse bench detectors``; docs/benchmarks.md).
 - **Jensen–Shannon distance** (scipy, base 2, in [0, 1]; the square root of the divergence) — how *big* is the difference? 0.1 corresponds
   to moving ~10 percentage points of mass between classes (e.g. negative 30 % → 40 %). Smaller
   mismatches are normal between a curated validation set and live traffic (daily cycles, news)
@@ -19,9 +19,9 @@ Three measures on the window (default 500 labels):
   (2 % → 8 %) that JS rates small.
 
 Alarm rule (defaults): ``p < 1e-4 AND (JS ≥ 0.1 OR PSI ≥ 0.2)`` — significance *and* a size worth
-acting on. With a 500-label window a 20-point jump of the negative share alarms after a median
-277 post-change labels (max 386 over 20 seeded streams; a 10-point jump: median 470) — the window
-must be about half new traffic before JS reaches 0.1.
+acting on. With a 500-label window the window must be about half new traffic before JS reaches
+0.1, so a 20-point jump of the negative share alarms after a few hundred post-change labels
+(docs/benchmarks.md has the measured delays).
 
 One shift, one alert: checks start once the window is full (warm-up); after an alarm there is a
 cooldown (default 1,000 labels) and the detector re-arms only after JS has stayed below

@@ -10,11 +10,10 @@ state for nothing; ``max_brands`` bounds it). A track holds:
   :meth:`DriftMonitor.set_reference`; brand tracks (and versions without one) learn their
   reference from their first window, because brands legitimately differ from the validation mix.
 
-``observe(batch)`` is synchronous, does no I/O and costs ~45 µs per post (global + brand track,
-measured on the 2-core dev box) — noise next to transformer scoring — so the Faust agent calls it
-inline after scoring and forwards the returned ``Alert`` records. Persist with ``save(path)``
-(atomic: temp file + ``fsync`` + ``os.replace``; ~70 kB and ~10 ms per track, so every ~30 s or
-on shutdown, not per batch) and restore with ``load(path)`` so a restart neither re-warms the
+``observe(batch)`` is synchronous and does no I/O; its cost per post is noise next to
+transformer scoring (docs/benchmarks.md), so the Faust agent calls it inline after scoring and
+forwards the returned ``Alert`` records. Persist with ``save(path)`` (atomic: temp file + ``fsync``
++ ``os.replace``; every ~30 s or on shutdown, not per batch) and restore with ``load(path)`` so a restart neither re-warms the
 detectors nor re-alerts on a shift already reported.
 """
 
@@ -189,7 +188,7 @@ class DriftMonitor:
         after = track.since(s.change_index) or list(track.recent)[-1:]
         examples = sorted(after, key=lambda p: p.confidence)[: self.config.examples]
         direction = "fell" if s.shift < 0 else "rose"
-        where = f"brand {brand!r}" if brand else "all brands"
+        where = f"brand '{brand}'" if brand else "all brands"
         return Alert(
             alert_id=uuid.uuid4().hex,
             kind="confidence_drift",
@@ -212,7 +211,7 @@ class DriftMonitor:
         start = _rise_start(window, s.rising_label, s.reference[s.rising_label])
         after = window[start:]
         examples = [p for p in reversed(after) if p.label == s.rising_label][: self.config.examples]
-        where = f"brand {brand!r}" if brand else "all brands"
+        where = f"brand '{brand}'" if brand else "all brands"
         mix = ", ".join(
             f"{label} {s.reference[label]:.0%}→{s.observed[label]:.0%}" for label in s.observed
         )

@@ -21,6 +21,14 @@ Every outcome, a failure included, leaves ``outcome.json`` in its report directo
 ``error.txt`` for a failure and ``rejected_labels.jsonl`` when labels were left out).
 :class:`RetryBackoff` keeps a request that failed (or was skipped) from being retried at once
 with the same labels. ``brandpulse trainer`` (:mod:`streams.services.trainer`) is the Kafka loop around it.
+
+One request, one registered version, whatever interrupts it. The run and the version carry the
+request id as the tag ``retrain_request`` (set when each is created, in the same transaction), and
+before training :func:`run_retrain` looks for a version with that tag: a request that already
+registered one is *resumed* (its run completed, its alias set, its outcome rebuilt from the
+``outcome.json`` written just before registering) instead of trained again. A registry that
+cannot be asked is a failed retrain, not a guess. Training scratch lives in ``.train-*`` folders
+under the work directory, which the trainer clears on start (:func:`clear_scratch`).
 """
 
 from __future__ import annotations
@@ -35,20 +43,38 @@ import time
 import traceback
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from drift.performance import bootstrap_gain_upper
-from drift.records import Alert, HumanLabel, ModelEvent, RetrainRequest, utcnow
+from models.classification_metrics import bootstrap_gain_upper
+from drift.records import HumanLabel, ModelEvent, RetrainAlert, RetrainRequest, RetrainStatus, utcnow
 from drift.retraining.config import Recipe, RetrainPlaces, TrainerConfig
-from drift.retraining.training_sets import HumanLabels, TrainingSets, build_training_sets, usable_labels
+from drift.retraining.training_sets import (
+    HumanLabels, RejectedLabel, TrainingSets, build_training_sets, usable_labels,
+)
 from models.data import DataError, LabelledData
+from models.registry import tagged_versions
 
 log = logging.getLogger(__name__)
+
+REQUEST_TAG = "retrain_request"  # on the MLflow run and model version: the request that made them
+STATUS_TAG = "retrain_status"  # on the model version: registered (to shadow) or rejected (kept, no alias)
+SCRATCH_PREFIX = ".train-"  # training scratch under the work directory; nothing in it outlives a retrain
+# The phases a retrain goes through, in order (the trainer adds "announcement"); on_phase hears each.
+PHASES = ("checking registry", "training", "evaluation", "upload", "registration")
+OUTCOME_ALERT_NS = uuid.UUID("5f0c3a53-3b55-4f0e-9a43-2d1b1c7a2f61")  # retrain alerts: one id per outcome
+
+LABEL_NAMES = ("negative", "neutral", "positive")  # what a retrain trains and evaluates on
+
+PhaseHook = Callable[[str], None]
+
+
+def _no_phase(phase: str) -> None:
+    return None
 
 # ------------------------------------------------------------------ evaluation
 
@@ -124,7 +150,7 @@ def write_comparison(report_dir: Path, challenger: Evaluation, champion: Evaluat
 class RetrainOutcome(BaseModel):
     request_id: str
     requested_for: str  # the model version whose alerts asked for this retrain
-    status: Literal["registered", "rejected", "skipped", "failed"]
+    status: RetrainStatus
     message: str
     version: str | None = None  # the registered challenger
     challenger: Evaluation | None = None
@@ -136,6 +162,12 @@ class RetrainOutcome(BaseModel):
     seconds: float = 0.0
     labels_seen: int = 0  # human labels handed to the retrain (RetryBackoff counts new ones from here)
     rejected_labels: dict[str, int] = Field(default_factory=dict)  # reason → labels left out (list in the report)
+    verdict: str = ""  # the gate's numbers, for a registered or rejected model
+    summary: str = ""  # held-out numbers and training mix, for a registered or rejected model
+    requested_at: dt.datetime | None = None  # when the retrain was asked for, in the data's time (the alert's)
+    resumed: bool = False  # registered before a restart; this outcome completes that registration
+    # Each label left out, for the dead letters that report it; listed in rejected_labels.jsonl, not kept here.
+    rejected: list[RejectedLabel] = Field(default_factory=list, exclude=True, repr=False)
 
     def event(self) -> ModelEvent:
         """What workers must hear: load the new challenger, or that the request closed without one."""
@@ -145,16 +177,25 @@ class RetrainOutcome(BaseModel):
         return ModelEvent(action="retrain-closed", role="challenger", retrain_for=self.requested_for,
                           reason=f"{self.status}: {self.message}"[:500])
 
-    def alert(self) -> Alert:
-        return Alert(
-            alert_id=uuid.uuid4().hex,
-            kind="retrain",
+    def alert(self) -> RetrainAlert:
+        """The outcome for people (the alerts topic, the alerts table and Slack); failed, skipped and rejected too.
+
+        Its id follows from the outcome, so announcing it again after a restart stores one row. It is
+        detected now (Slack judges an outcome's freshness by that) but sits ``since`` its retrain was
+        asked for, in the data's time (the drift alert that opened it), so a dashboard showing the
+        stream's own window shows it next to that alert.
+        """
+        return RetrainAlert(
+            alert_id=uuid.uuid5(OUTCOME_ALERT_NS, f"{self.request_id}|{self.status}|{self.version}").hex,
+            status=self.status,
+            requested_for=self.requested_for,
             detector="trainer",
             statistic=self.challenger.macro_f1 if self.challenger else 0.0,
             threshold=self.champion.macro_f1 if self.champion else 0.0,
             window=self.eval_rows,
             model_version=self.version or self.requested_for,
             message=self.message,
+            since=self.requested_at,
         )
 
 
@@ -278,6 +319,39 @@ def train_candidates(
     return best
 
 
+def report_dir_of(places: RetrainPlaces, request_id: str) -> Path:
+    """Where a request's reports go; request ids come off a topic, so they never name a path outside."""
+    return places.work_dir / "runs" / re.sub(r"[^\w-]", "_", request_id) / "report"
+
+
+def clear_scratch(work_dir: Path) -> list[Path]:
+    """Remove the training scratch folders that a killed retrain left behind; returns what was removed.
+
+    Only while no retrain runs in this work directory (the trainer calls it on start).
+    """
+    if not work_dir.is_dir():
+        return []
+    left = sorted(p for p in work_dir.iterdir() if p.name.startswith(SCRATCH_PREFIX))
+    for path in left:
+        shutil.rmtree(path, ignore_errors=True)
+    return left
+
+
+def redact(text: str, uri: str) -> str:
+    """``text`` without the password of ``uri`` (a tracking URI may carry one; messages are logged and stored)."""
+    from urllib.parse import urlsplit
+
+    try:
+        password = urlsplit(uri).password
+    except ValueError:
+        return text
+    return text.replace(password, "***") if password else text
+
+
+class RegistryUnavailable(RuntimeError):
+    """The registry could not say whether a request already registered a model; nothing is trained."""
+
+
 def run_retrain(
     request: RetrainRequest,
     labels: Sequence[HumanLabel],
@@ -286,33 +360,103 @@ def run_retrain(
     config: TrainerConfig | None = None,
     base: LabelledData | None = None,
     progress: bool = True,
+    on_phase: PhaseHook | None = None,
 ) -> RetrainOutcome:
     """Train, evaluate against the champion and register a challenger; never raises for bad data.
 
     ``base`` overrides ``config.base_corpus`` (already loaded). Reports are kept under
     ``<places.work_dir>/runs/<request_id>/report``, for every outcome: ``outcome.json`` always,
-    ``error.txt`` when it failed, ``rejected_labels.jsonl`` when labels could not be used.
+    ``error.txt`` when it failed, ``rejected_labels.jsonl`` when labels could not be used. A request
+    that already registered a version (before a crash) is resumed, not trained again. ``on_phase``
+    hears each of :data:`PHASES` as the retrain enters it.
     """
     config = config or TrainerConfig()
+    phase = on_phase or _no_phase
     started = time.perf_counter()
-    # Request ids come off a topic: keep them from naming a path outside the runs directory.
-    report_dir = places.work_dir / "runs" / re.sub(r"[^\w-]", "_", request.request_id) / "report"
-    outcome = {"request_id": request.request_id, "requested_for": request.model_version, "labels_seen": len(labels)}
+    report_dir = report_dir_of(places, request.request_id)
+    outcome: dict[str, Any] = {
+        "request_id": request.request_id, "requested_for": request.model_version, "labels_seen": len(labels),
+        "requested_at": request.requested_at,
+    }
     try:
-        if report_dir.exists():
-            shutil.rmtree(report_dir)  # a resumed request starts its report afresh
-        report_dir.mkdir(parents=True)
-        result = _retrain(request, labels, places, config, base, progress, report_dir, outcome)
+        phase("checking registry")
+        try:
+            found = tagged_versions(REQUEST_TAG, request.request_id, registry=places.registry)
+        except Exception as exc:  # noqa: BLE001 - whatever the store raises, the answer is "cannot tell"
+            raise RegistryUnavailable(
+                f"the model registry could not be reached ({type(exc).__name__}: {exc}); nothing was trained, "
+                "so that a model registered before it failed is not registered twice"
+            ) from exc
+        if found:
+            result = _resume(request, found, places, report_dir, outcome)
+        else:
+            if report_dir.exists():
+                shutil.rmtree(report_dir)  # a request trained again starts its report afresh
+            report_dir.mkdir(parents=True)
+            result = _retrain(request, labels, places, config, base, progress, report_dir, outcome, phase)
     except Exception as exc:  # noqa: BLE001 - a failed retrain is reported, the trainer keeps running
-        log.error("retrain %s failed:\n%s", request.request_id, traceback.format_exc())
-        _write(report_dir / "error.txt", traceback.format_exc())
+        trace = redact(traceback.format_exc(), places.registry.tracking_uri)
+        log.error("retrain %s failed:\n%s", request.request_id, trace)
+        _write(report_dir / "error.txt", trace)
+        reason = exc if isinstance(exc, RegistryUnavailable) else f"{type(exc).__name__}: {exc}"
         result = RetrainOutcome(
             **outcome, status="failed",
-            message=f"retrain for {request.model_version} failed: {type(exc).__name__}: {exc} (report: {report_dir})",
+            message=redact(f"retrain for {request.model_version} failed: {reason} (report: {report_dir})",
+                           places.registry.tracking_uri),
         )
     result = result.model_copy(update={"report_dir": report_dir, "seconds": time.perf_counter() - started})
     _write(report_dir / "outcome.json", result.model_dump_json(indent=1))
     return result
+
+
+def _registered_message(status: str, version: str | None, verdict: str, summary: str) -> str:
+    name = version or "(version not assigned yet)"
+    if status == "rejected":
+        return (
+            f"retrained model {name} kept in the registry but not sent to shadow (its held-out gain over the "
+            f"champion falls short beyond sampling noise: {verdict}): {summary}"
+        )
+    return f"challenger {name} registered and sent to shadow scoring ({verdict}); {summary}"
+
+
+def _saved_outcome(report_dir: Path, request_id: str) -> RetrainOutcome | None:
+    try:
+        saved = RetrainOutcome.model_validate_json((report_dir / "outcome.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return saved if saved.request_id == request_id else None
+
+
+def _resume(
+    request: RetrainRequest, found: list[Any], places: RetrainPlaces, report_dir: Path, outcome: dict[str, Any]
+) -> RetrainOutcome:
+    """Complete a registration a crash interrupted: its run ends, the challenger alias is set, the outcome is rebuilt."""
+    from models.registry import CHALLENGER, alias_version, finish_run, set_alias
+
+    first = found[0]  # found: models.registry.TaggedVersion, oldest first
+    if len(found) > 1:
+        log.error("request %s has %d registered versions (%s): registered before retrains were keyed by request; "
+                  "resuming the first", request.request_id, len(found), ", ".join(v.version for v in found))
+    log.warning("request %s already registered %s before the trainer stopped; resuming it instead of training again",
+                request.request_id, first.version)
+    finish_run(first, registry=places.registry)
+    status = "rejected" if first.tags.get(STATUS_TAG) == "rejected" else "registered"
+    if status == "registered" and not first.aliases:
+        # The alias is set right after registering; a newer challenger (or a promotion) wins over a resumed one.
+        current = alias_version(CHALLENGER, registry=places.registry)
+        if current is None or int(current.rsplit("/v", 1)[-1]) < first.number:
+            set_alias(first.version, CHALLENGER, registry=places.registry)
+    saved = _saved_outcome(report_dir, request.request_id)
+    if saved is not None and saved.status in ("registered", "rejected"):
+        message = _registered_message(status, first.version, saved.verdict, saved.summary)
+        return saved.model_copy(update={"status": status, "version": first.version, "resumed": True,
+                                        "message": f"{message} (registration completed after a restart)"})
+    return RetrainOutcome(
+        **outcome, status=status, version=first.version, resumed=True,
+        message=(f"{'challenger' if status == 'registered' else 'retrained model'} {first.version} was registered "
+                 f"for this request before the trainer restarted; its evaluation is in the registry run "
+                 f"{first.run_id} (the report was not written)"),
+    )
 
 
 def _write(path: Path, text: str) -> None:
@@ -340,12 +484,14 @@ def _retrain(
     progress: bool,
     report_dir: Path,
     outcome: dict[str, Any],
+    phase: PhaseHook,
 ) -> RetrainOutcome:
     from models.data import load_dataset
     from models.registry import CHALLENGER, log_and_register
 
-    human_labels = usable_labels(labels, ["negative", "neutral", "positive"])
+    human_labels = usable_labels(labels, LABEL_NAMES)
     outcome["rejected_labels"] = _report_rejected(human_labels, report_dir)
+    outcome["rejected"] = human_labels.rejected
     human = human_labels.data
     if len(human) < config.min_labels:
         return RetrainOutcome(
@@ -359,11 +505,13 @@ def _retrain(
     base_data = base if base is not None else load_dataset(config.base_corpus)
     places.work_dir.mkdir(parents=True, exist_ok=True)
     champion_dir = _champion_dir(places)
-    with tempfile.TemporaryDirectory(dir=places.work_dir, prefix=".train-") as tmp:
+    with tempfile.TemporaryDirectory(dir=places.work_dir, prefix=SCRATCH_PREFIX) as tmp:
+        phase("training")
         best = train_candidates(
             request.request_id, human, base_data, config, places, champion_dir, Path(tmp), report_dir, progress
         )
         sets, result, model_dir, recipe = best.sets, best.result, best.model_dir, best.recipe
+        phase("evaluation")
         new = evaluate_checkpoint(
             model_dir, sets.evaluation, places, report_dir / "new_model", "retrained model on held-out human labels"
         )
@@ -384,6 +532,13 @@ def _retrain(
             eval_rows=len(sets.evaluation),
         )
         loses, verdict = gate(sets.evaluation.labels, new, champ, config)
+        status: RetrainStatus = "rejected" if loses else "registered"
+        decided = RetrainOutcome(
+            **outcome, **common, status=status, verdict=verdict, summary=summary,
+            message=_registered_message(status, None, verdict, summary),
+        )
+        # What a restart after registering needs to finish the job without training again (see _resume).
+        _write(report_dir / "outcome.json", decided.model_copy(update={"report_dir": report_dir}).model_dump_json(indent=1))
         # Registered either way (its reports stay findable); only a winner gets the alias workers shadow.
         version = log_and_register(
             model_dir,
@@ -407,19 +562,12 @@ def _retrain(
             report_dir=report_dir,
             alias=None if loses else CHALLENGER,
             history=result.history,
+            tags={REQUEST_TAG: request.request_id, STATUS_TAG: status},
+            staging_dir=Path(tmp),
+            on_phase=phase,
         )
-        if loses:
-            return RetrainOutcome(
-                **outcome, **common, status="rejected", version=version,
-                message=(
-                    f"retrained model {version} kept in the registry but not sent to shadow (its held-out gain "
-                    f"over the champion falls short beyond sampling noise: {verdict}): {summary}"
-                ),
-            )
-        return RetrainOutcome(
-            **outcome, **common, status="registered", version=version,
-            message=f"challenger {version} registered and sent to shadow scoring ({verdict}); {summary}",
-        )
+        return decided.model_copy(update={"version": version,
+                                          "message": _registered_message(status, version, verdict, summary)})
 
 
 # ------------------------------------------------------------------ retrying after a failure

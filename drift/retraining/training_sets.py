@@ -62,19 +62,30 @@ def usable_labels(labels: Iterable[HumanLabel], label_names: Sequence[str]) -> H
     rejected: list[RejectedLabel] = []
     keep: list[tuple[HumanLabel, str]] = []
     for h in latest.values():
-        name = label_spelling(h.label)
-        if not h.text or not h.text.strip():
-            rejected.append(_reject(h, "no_text", "the label carries no post text to train on"))
-        elif name is None or name not in label_names:
-            rejected.append(_reject(h, "unknown_label", f"label {h.label!r} is not one of {list(label_names)}"))
+        problem = rejection(h, label_names)
+        if problem is not None:
+            rejected.append(problem)
         else:
-            keep.append((h, name))
+            keep.append((h, label_spelling(h.label)))  # type: ignore[arg-type]  # rejection() checked it
     data = LabelledData([h.text.strip() for h, _ in keep], [n for _, n in keep], "3class", "human labels")  # type: ignore[union-attr]
     groups = find_duplicates(data)
     for i, group_labels in groups.conflicts.items():
         rejected.append(_reject(keep[i][0], "conflicting_labels",
                                 f"a near duplicate of this post is labelled {' and '.join(group_labels)}"))
     return HumanLabels(data.subset(groups.keep), rejected, len(groups.copies))
+
+
+def rejection(h: HumanLabel, label_names: Sequence[str]) -> RejectedLabel | None:
+    """Why this one label cannot be trained on (no text, a label outside ``label_names``), or None.
+
+    Conflicts between near duplicates need the other labels: :func:`usable_labels` finds those.
+    """
+    if not h.text or not h.text.strip():
+        return _reject(h, "no_text", "the label carries no post text to train on")
+    name = label_spelling(h.label)
+    if name is None or name not in label_names:
+        return _reject(h, "unknown_label", f"label {h.label!r} is not one of {list(label_names)}")
+    return None
 
 
 def _reject(h: HumanLabel, reason: RejectReason, detail: str) -> RejectedLabel:

@@ -1,10 +1,13 @@
 """Pick the fastest scoring backend and micro-batch size for one checkpoint on this machine.
 
-Every candidate backend scores the same few hundred real texts at each candidate micro-batch size,
-in stream-sized calls, after a warm-up; its labels (after the checkpoint's own decision rule) are
-compared with the fp32 torch reference, and the fastest candidate that keeps parity (label agreement
-and, with true labels, macro-F1) wins. The timing is bounded by a budget: candidates that do not fit
-are skipped and the result says so. One-time exports (ONNX, OpenVINO IR, NNCF int8) are cached next
+Every backend that runs here is tried, not a guess from CPU flags: each is timed on the same real
+texts at each candidate micro-batch size, in stream-sized calls, after a warm-up, and scores every
+selection text once for parity. Its labels (after the checkpoint's own decision rule) are compared
+with the fp32 torch reference: parity needs the label agreement and, with true labels, a macro-F1
+loss that is small *beyond sampling noise* — the paired bootstrap's one-sided lower bound of the
+F1 difference must stay above ``-max_f1_delta``, so a real loss of that size is told from the noise
+of a few hundred texts. The fastest candidate at parity wins. The timing is bounded by a budget:
+candidates that do not fit are skipped and the result says so. One-time exports (ONNX, OpenVINO IR, NNCF int8) are cached next
 to the checkpoint and reported apart (``export_seconds``), since a restart never pays them again.
 
 The choice is cached as JSON per checkpoint fingerprint, machine (CPU model and ISA flags, threads,
@@ -48,9 +51,11 @@ class SelectionConfig(BaseModel):
     threads: int | None = Field(default=None, ge=1)
     max_length: int | None = Field(default=None, ge=8)
     stream_batch: int = Field(default=256, ge=1, description="Texts per scoring call, like a worker batch")
-    budget_s: float = Field(default=20.0, gt=0, description="Wall-clock bound of loading and timing (exports apart)")
+    budget_s: float = Field(default=120.0, gt=0, description="Wall-clock bound of loading, timing and parity (exports apart)")
+    timing_texts: int = Field(default=512, ge=16, description="The first texts of the selection sample, timed per micro-batch size")
     min_agreement: float = Field(default=0.97, ge=0, le=1)
-    max_f1_delta: float = Field(default=0.01, ge=0)
+    max_f1_delta: float = Field(default=0.01, ge=0, description="Largest macro-F1 loss against fp32 torch that counts as parity")
+    parity_confidence: float = Field(default=0.95, gt=0.5, lt=1, description="One-sided confidence of the F1-loss bound")
     cache_dir: Path | None = Field(default=None, description="Where choices are cached; default <checkpoint>/backend-choice")
 
 
@@ -60,6 +65,7 @@ class Trial(BaseModel):
     posts_per_s: float
     label_agreement: float
     f1_delta: float | None = None
+    f1_delta_low: float | None = Field(default=None, description="One-sided lower confidence bound of f1_delta")
     parity: bool
 
 
@@ -85,7 +91,9 @@ class BackendChoice(BaseModel):
         )
         return (
             f"{self.backend} micro-batch {self.batch_size}: {self.posts_per_s:.0f} posts/s, {self.x_reference:.2f}x torch fp32, "
-            f"agreement {parity.label_agreement:.1%} on {self.texts} texts ({'cached' if self.cached else f'{self.seconds:.1f}s'}); "
+            f"agreement {parity.label_agreement:.1%} on {self.texts} texts"
+            + (f", macro-F1 {parity.f1_delta:+.3f} (lower bound {parity.f1_delta_low:+.3f})" if parity.f1_delta_low is not None else "")
+            + f" ({'cached' if self.cached else f'{self.seconds:.1f}s'}); "
             f"all: {others}" + (f"; skipped (budget): {', '.join(self.skipped)}" if self.skipped else "")
             + (f"; unavailable: {', '.join(self.failed)}" if self.failed else "")
         )
@@ -141,16 +149,19 @@ def _openvino_available() -> bool:
 
 
 def available_backends() -> list[Backend]:
-    """Backends worth timing here: the fp32 reference, bf16 paths where bf16 is native, int8 elsewhere."""
-    # Most promising first after the reference, so a tight budget skips the least likely winners.
-    # "openvino" is bf16 where the CPU has it and int8 where not; NNCF int8 on a bf16 CPU
-    # ("openvino-int8") is timed only when asked for: its export costs a calibration run.
+    """Every backend that can run here, the fp32 reference first, then the likeliest winners.
+
+    Left out: bf16 torch where bf16 is emulated (it runs, many times slower than fp32), and
+    ``openvino-int8`` where ``openvino`` already is int8 (no native bf16): the same model twice.
+    """
+    bf16 = native_bf16()
     candidates: list[Backend] = ["torch"]
     if _openvino_available():
-        candidates.append("openvino")
-    if native_bf16():
-        candidates.append("torch-bf16")
+        candidates += ["openvino", "openvino-int8"] if bf16 else ["openvino"]
     candidates.append("onnx-int8")
+    if bf16:
+        candidates.append("torch-bf16")
+    candidates.append("onnx-fp32")
     return candidates
 
 
@@ -185,15 +196,40 @@ def _write_cache(path: Path, choice: BackendChoice) -> None:
         log.warning("could not cache the backend choice at %s (%s); the next start times the backends again", path, err)
 
 
-def _time(scorer: Any, texts: Sequence[str], stream_batch: int, repeats: int = 2) -> tuple[float, np.ndarray]:
+def _time(scorer: Any, texts: Sequence[str], stream_batch: int, repeats: int = 2) -> float:
     """Best posts/s of ``repeats`` passes (other work on a shared machine only ever slows a pass down)."""
     best = 0.0
-    probs = np.empty(0)
     for _ in range(repeats):
         start = time.perf_counter()
-        probs = np.concatenate([scorer.predict_proba(texts[i : i + stream_batch]) for i in range(0, len(texts), stream_batch)])
+        for i in range(0, len(texts), stream_batch):
+            scorer.predict_proba(texts[i : i + stream_batch])
         best = max(best, len(texts) / (time.perf_counter() - start))
-    return best, probs
+    return best
+
+
+def _parity(
+    pred: np.ndarray, ref: np.ndarray, y: np.ndarray | None, labels: Sequence[str], config: SelectionConfig
+) -> tuple[float, float | None, float | None, bool]:
+    """Label agreement with the reference, macro-F1 difference and its lower bound, and the verdict."""
+    from models.classification_metrics import bootstrap_gain_bound
+
+    agreement = float((pred == ref).mean())
+    delta = low = None
+    if y is not None and (y >= 0).any():
+        keep = y >= 0
+        gold, new, old = ([labels[i] for i in a[keep]] for a in (y, pred, ref))
+        low = bootstrap_gain_bound(gold, new, old, 1 - config.parity_confidence)
+        delta = _macro_f1_gain(gold, new, old)
+    ok = agreement >= config.min_agreement and (low is None or low >= -config.max_f1_delta)
+    return agreement, delta, low, ok
+
+
+def _macro_f1_gain(gold: Sequence[str], new: Sequence[str], old: Sequence[str]) -> float:
+    from sklearn.metrics import f1_score
+
+    present = sorted(set(gold) | set(new) | set(old))
+    return float(f1_score(gold, new, labels=present, average="macro", zero_division=0)
+                 - f1_score(gold, old, labels=present, average="macro", zero_division=0))
 
 
 def choose_backend(
@@ -202,12 +238,12 @@ def choose_backend(
     labels: Sequence[str] | None = None,
     config: SelectionConfig | None = None,
 ) -> BackendChoice:
-    """Time every candidate × micro-batch size on ``texts`` and return the fastest one at parity.
+    """Time every candidate × micro-batch size and return the fastest one at parity.
 
+    The first ``config.timing_texts`` of ``texts`` are timed; parity is judged on all of them.
     ``labels`` (true labels of ``texts``, in the checkpoint's label names) add the macro-F1 check;
     texts whose label the checkpoint does not know are then left out of that check only.
     """
-    from models.classification_metrics import classification_metrics
     from models.scoring.scorer import decide
 
     config = config or SelectionConfig()
@@ -243,8 +279,8 @@ def choose_backend(
     trials: list[Trial] = []
     skipped: list[str] = []
     failed: dict[str, str] = {}
-    reference: np.ndarray | None = None
     ref_labels: np.ndarray | None = None
+    timed = list(texts[: config.timing_texts])
     export_s = 0.0
     started = time.perf_counter()
 
@@ -264,7 +300,14 @@ def choose_backend(
             log.warning("backend %s is unavailable for %s: %r", backend, model_dir, err)
             failed[backend] = repr(err)[:500]
             continue
-        scorer.predict_proba(texts[: max(backend_sizes)])  # warm-up: first-call allocations, JIT, kernel caches
+        scorer.predict_proba(timed[: max(backend_sizes)])  # warm-up: first-call allocations, JIT, kernel caches
+        # Parity once per backend, on every text: the micro-batch size only changes padding.
+        probs = np.concatenate([scorer.predict_proba(list(texts[i : i + config.stream_batch]))
+                                for i in range(0, len(texts), config.stream_batch)])
+        pred = decide(probs, meta.labels, meta.negative_label, meta.negative_threshold, meta.class_bias)
+        if ref_labels is None:
+            ref_labels = pred
+        agreement, delta, low, ok = _parity(pred, ref_labels, y, meta.labels, config)
         for size in backend_sizes:
             if trials and spent() > config.budget_s:
                 skipped.append(f"{backend}/{size}")
@@ -273,19 +316,9 @@ def choose_backend(
             # A second pass (best of two, against load spikes) only for candidates and only while
             # well inside the budget: the slow fp32 reference must not eat the time of the others.
             second = backend != REFERENCE and spent() < config.budget_s / 2
-            pps, probs = _time(scorer, texts, config.stream_batch, repeats=2 if second else 1)
-            pred = decide(probs, meta.labels, meta.negative_label, meta.negative_threshold, meta.class_bias)
-            if reference is None or ref_labels is None:
-                reference, ref_labels = probs, pred
-            agreement = float((pred == ref_labels).mean())
-            delta = None
-            if y is not None and (y >= 0).any():
-                keep = y >= 0
-                f1 = classification_metrics(y[keep], probs[keep], meta.labels, y_pred=pred[keep])["macro_f1"]
-                f1_ref = classification_metrics(y[keep], reference[keep], meta.labels, y_pred=ref_labels[keep])["macro_f1"]
-                delta = float(f1 - f1_ref)
-            ok = agreement >= config.min_agreement and (delta is None or abs(delta) <= config.max_f1_delta)
-            trials.append(Trial(backend=backend, batch_size=size, posts_per_s=pps, label_agreement=agreement, f1_delta=delta, parity=ok))
+            pps = _time(scorer, timed, config.stream_batch, repeats=2 if second else 1)
+            trials.append(Trial(backend=backend, batch_size=size, posts_per_s=pps, label_agreement=agreement,
+                                f1_delta=delta, f1_delta_low=low, parity=ok))
         del scorer
         _release_memory()
     elapsed = time.perf_counter() - started - export_s

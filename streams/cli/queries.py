@@ -18,18 +18,28 @@ from streams.cli.context import current_settings
 console = Console()
 
 
-def ask_worker_or_store(path: str, params: dict[str, str], direct) -> dict:  # type: ignore[no-untyped-def]
+def ask_worker_or_store(path: str, params: dict[str, str], direct, body: dict | None = None) -> dict:  # type: ignore[no-untyped-def]
     """A view from the worker's web port when the store is embedded (only the worker may open it),
-    else ``direct(store)`` on ClickHouse itself. Bad parameters end in one clear line, never a traceback."""
+    else ``direct(store)`` on ClickHouse itself. Bad parameters end in one clear line, never a traceback.
+
+    With a ``body`` the worker is sent a POST of that JSON (a change, such as an erasure), else a GET."""
+    from streams.core.web_auth import auth_headers
     from streams.store.open import is_embedded, open_store
 
     settings = current_settings()
     if is_embedded(settings.clickhouse_dsn):
+        url = f"http://{settings.web_host}:{settings.web_port}{path}"
         try:
-            resp = httpx.get(f"http://{settings.web_host}:{settings.web_port}{path}", params=params, timeout=60)
+            headers = auth_headers(settings.web_token)
+            if body is None:
+                resp = httpx.get(url, params=params, headers=headers, timeout=60)
+            else:
+                resp = httpx.post(url, params=params, json=body, headers=headers, timeout=600)
         except httpx.TransportError:
             pass  # no worker running: the data directory is free to open here
         else:
+            if resp.status_code == 401:
+                raise typer.BadParameter("the worker answered 401 (unauthorized): set BRANDPULSE_WEB_TOKEN to its token")
             if resp.is_error:
                 raise typer.BadParameter(_error_text(resp))
             return resp.json()

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from pydantic import BaseModel, SecretStr
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from streams.cli.context import current_settings
@@ -60,12 +62,18 @@ def config_cmd() -> None:
     table = Table(title="brandpulse configuration")
     for col in ("env var", "value", "meaning"):
         table.add_column(col)
-    for name, info in Settings.model_fields.items():
-        value = getattr(settings, name)
-        shown = "***" if "secret" in type(value).__name__.lower() and value else str(value)
+    rows = [(f"BRANDPULSE_{name.upper()}", name, info, getattr(settings, name)) for name, info in Settings.model_fields.items()]
+    for env, name, info, value in rows:
+        if isinstance(value, BaseModel):  # nested settings: one row per field, as they are set
+            for sub, sub_info in type(value).model_fields.items():
+                sub_value = getattr(value, sub)
+                shown = "***" if isinstance(sub_value, SecretStr) else escape(str(sub_value))
+                table.add_row(f"{env}__{sub.upper()}", shown, sub_info.description or "")
+            continue
+        shown = "***" if isinstance(value, SecretStr) else str(value)
         if name == "clickhouse_url" and value:
             shown = redact(value)
-        table.add_row(f"BRANDPULSE_{name.upper()}", shown, info.description or "")
+        table.add_row(env, shown, info.description or "")
     console.print(table)
 
 
@@ -95,6 +103,7 @@ def worker(
 
     Example: brandpulse worker --roles score
     """
+    from streams.core.web_auth import UnsafeBind
     from streams.worker.main import run_worker
     from streams.worker.role_names import parse_roles
 
@@ -105,7 +114,11 @@ def worker(
         parse_roles(settings.roles)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--roles / BRANDPULSE_ROLES") from exc
-    run_worker(settings, loglevel=loglevel)
+    try:
+        run_worker(settings, loglevel=loglevel)
+    except UnsafeBind as exc:  # raised while the app is made, before Faust starts anything
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def replay(
@@ -148,7 +161,7 @@ def replay(
         df, mapping, time_format=time_format or PRESET_TIME_FORMATS.get(preset or ""), platform=platform,
         rebase_to=dt.datetime.now(dt.timezone.utc) if rebase_time else None,
     )
-    summary = run_replay(posts, bootstrap=settings.kafka_bootstrap, topic=settings.topic("posts"), rate=rate, speedup=speedup)
+    summary = run_replay(posts, settings=settings, topic=settings.topic("posts"), rate=rate, speedup=speedup)
     console.print(
         f"sent {summary.sent} / read {summary.read}, failed {summary.failed} "
         f"in {summary.seconds:.1f}s ({summary.rate:.0f} posts/s){' errors: ' + json.dumps(summary.errors) if summary.errors else ''}"
@@ -164,8 +177,12 @@ def demo(
 ) -> None:
     """The quick-start main job: broker + chDB + default model + airline replay + drift → retrain → shadow → promotion.
 
+    Exits 1 when its loop failed (the retrain failed or did not run, the trainer stopped or said nothing).
+
     Example: brandpulse demo --limit 3000
     """
     from streams.services.demo import run_demo
 
-    run_demo(current_settings(), limit=limit, rate=rate, keep_running=keep_running)
+    code = run_demo(current_settings(), limit=limit, rate=rate, keep_running=keep_running)
+    if code:
+        raise typer.Exit(code)

@@ -14,13 +14,15 @@ from typing import Optional
 import typer
 
 from drift.retraining.config import DEFAULT_TRAIN, RECIPES, TrainerConfig
-from streams.cli.context import current_settings
+from streams.cli.context import current_settings, refuse_unsafe_bind
 from streams.kafka.topics import create_topics
 from streams.services.api import ApiLimits, create_api
 from streams.services.dashboard import create_dashboard_app
 from drift.labels.human import LabelImportError, default_annotator, format_import
 from streams.services.labeller import import_labels, run_labeller
 from streams.services.trainer import TrainerWorker
+from streams.core.web_auth import UnsafeBind
+from streams.services.trainer_status import StatusServer
 
 
 def label_command(
@@ -48,6 +50,7 @@ def label_command(
         if result.errors:
             raise typer.Exit(1)
         return
+    create_topics(settings)  # the erasure list among them, for a broker set up by an older version
     run_labeller(settings, annotator=who, stdin=sys.stdin, stdout=sys.stdout, limit=limit, idle_s=wait)
 
 
@@ -67,8 +70,14 @@ def trainer_command(
     recipes: str = typer.Option(
         "warm", help=f"Comma-separated recipes to try, best on human validation wins: {', '.join(RECIPES)}"
     ),
+    pause_dir: Optional[Path] = typer.Option(
+        None, hidden=True, help="Testing: at each retrain phase write <dir>/<phase>.reached and wait for <dir>/<phase>.go"
+    ),
 ) -> None:
     """Run the trainer: follow human labels, retrain on request, register challengers for shadow scoring.
+
+    Its status (pending requests, the retrain running and its phase, the last outcomes) is served at
+    http://127.0.0.1:6067/status (BRANDPULSE_TRAINER_PORT; 0 turns it off).
 
     Example: brandpulse trainer --base-sample 4000 --time-budget 900
     """
@@ -87,22 +96,32 @@ def trainer_command(
         }),
     )
     create_topics(settings)
-    worker = TrainerWorker(settings, config, progress=True)
+    worker = TrainerWorker(settings, config, progress=True, pause_dir=pause_dir)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    server = None
+    if settings.trainer_port:
+        try:
+            server = StatusServer(settings, worker.status).start()
+        except (UnsafeBind, RuntimeError, TimeoutError) as exc:
+            raise typer.BadParameter(str(exc), param_hint="BRANDPULSE_TRAINER_HOST / BRANDPULSE_TRAINER_PORT") from None
     typer.echo(
         f"trainer: {len(worker.labels)} human labels on file, {len(worker.state.pending)} pending requests; "
         f"following {settings.topic('labels')} and {settings.topic('retrain-requests')}"
+        + (f"; status at {server.url}/status" if server else "")
     )
     try:
         worker.run(stop)
     except KeyboardInterrupt:
         pass
+    finally:
+        if server is not None:
+            server.stop()
     typer.echo("trainer stopped" + (" (the retrain in flight resumes on the next start)" if worker.busy else ""))
 
 
 def api_command(
-    host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 only inside a container"),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind; beyond loopback it needs BRANDPULSE_WEB_TOKEN"),
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on"),
     model: Optional[str] = typer.Option(None, help="Model to serve: registry alias, models:/ URI or checkpoint dir (default: settings.model_ref)"),
     max_texts: int = typer.Option(64, min=1, max=4096, help="Most texts per request"),
@@ -119,12 +138,13 @@ def api_command(
     settings = current_settings()
     if model:
         settings = settings.model_copy(update={"model_ref": model})
+    refuse_unsafe_bind(settings, host, "the inference API")
     limits = ApiLimits(max_texts=max_texts, max_text_chars=settings.max_text_chars, max_body_bytes=max_body_bytes)
     uvicorn.run(create_api(settings, limits=limits, refresh_s=refresh_s), host=host, port=port, log_level="info")
 
 
 def dashboard_command(
-    host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 only inside a container"),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind; beyond loopback it needs BRANDPULSE_WEB_TOKEN"),
     port: int = typer.Option(8050, min=1, max=65535, help="Port to listen on"),
 ) -> None:
     """Serve the dashboard on its own port (reads ClickHouse directly, or the worker's data for chDB).
@@ -133,4 +153,6 @@ def dashboard_command(
     """
     import uvicorn  # only the serving commands need it
 
-    uvicorn.run(create_dashboard_app(current_settings()), host=host, port=port, log_level="info")
+    settings = current_settings()
+    refuse_unsafe_bind(settings, host, "the dashboard")
+    uvicorn.run(create_dashboard_app(settings), host=host, port=port, log_level="info")

@@ -22,6 +22,7 @@ from drift.records import (  # noqa: F401  (re-exports)
     LabelRequest,
     ModelEvent,
     ModelRole,
+    RetrainAlert,
     RetrainRequest,
     ScoredPost,
     utcnow,
@@ -119,6 +120,9 @@ class DeadLetter(BaseModel):
     source_topic: str
     partition: int | None = None
     offset: int | None = None
+    last_offset: int | None = Field(
+        default=None, description="Last offset of the range, when one dead letter stands for a whole batch (from offset)"
+    )
     key_b64: str | None = None
     value_b64: str
     value_bytes: int = Field(default=0, description="Length of the original value in bytes")

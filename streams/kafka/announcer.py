@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Sequence
 
@@ -18,9 +19,9 @@ def announce(settings: Settings, *, events: Sequence[ModelEvent] = (), alerts: S
     """Publish model events and alerts, and return only once the broker has acknowledged them."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", retries=5, client_id="brandpulse-announce"
-    )
+    from streams.kafka.security import open_client
+
+    producer = open_client(KafkaProducer, settings, acks="all", retries=5, client_id="brandpulse-announce")
     try:
         futures = [
             producer.send(settings.topic("model-events"), value=e.model_dump_json().encode()) for e in events
@@ -33,12 +34,13 @@ def announce(settings: Settings, *, events: Sequence[ModelEvent] = (), alerts: S
 
 
 def promote_and_announce(
-    settings: Settings, version: str = "challenger", *, reason: str = "", report: ShadowReport | None = None
+    settings: Settings, version: str = "challenger", *, reason: str = "", report: ShadowReport | None = None,
+    at: dt.datetime | None = None,
 ) -> ModelEvent:
     """Make ``version`` the champion and tell every worker to load it.
 
     Returns the event published on the model-events topic; a promotion alert goes to the alerts topic.
     """
-    event, alert = promote_in_registry(registry_config(settings), version, reason=reason, report=report)
+    event, alert = promote_in_registry(registry_config(settings), version, reason=reason, report=report, at=at)
     announce(settings, events=[event], alerts=[alert])
     return event

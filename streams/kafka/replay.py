@@ -18,6 +18,8 @@ from typing import Any
 
 import pandas as pd
 
+from streams.core.settings import Settings
+
 POST_FIELDS = ("post_id", "text", "author", "platform", "created_at", "lang", "brand")
 
 # Column mappings for known public corpora (field -> column).
@@ -125,7 +127,7 @@ def paced(posts: list[dict[str, Any]], *, rate: float | None, speedup: float | N
 def replay(
     posts: list[dict[str, Any]],
     *,
-    bootstrap: str,
+    settings: Settings,
     topic: str,
     rate: float | None = None,
     speedup: float | None = None,
@@ -134,8 +136,10 @@ def replay(
     from kafka import KafkaProducer
     from tqdm import tqdm
 
+    from streams.kafka.security import open_client
+
     summary = ReplaySummary(read=len(posts))
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, retries=5, client_id="brandpulse-replay")
+    producer = open_client(KafkaProducer, settings, acks="all", linger_ms=20, retries=5, client_id="brandpulse-replay")
 
     def failed(exc: BaseException) -> None:
         summary.failed += 1

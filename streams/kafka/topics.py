@@ -17,6 +17,7 @@ class TopicSpec:
     key: str
     purpose: str
     partitioned: bool = True  # False: a single partition keeps global order (control topics)
+    compacted: bool = False  # True: the broker keeps the newest record per key for ever (a list, not a log)
 
 
 TOPICS: tuple[TopicSpec, ...] = (
@@ -28,6 +29,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("labels", "human labels"),
     TopicSpec("retrain-requests", "requests for the trainer worker", partitioned=False),
     TopicSpec("model-events", "tell workers to load a champion/challenger without restart", partitioned=False),
+    TopicSpec("erasures", "SHA-256 of erased post ids: the labeller and trainer skip them", partitioned=False, compacted=True),
 )
 
 
@@ -43,20 +45,26 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+    from streams.kafka.security import KafkaConnectError, open_client
+
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="brandpulse-admin")
+            admin = open_client(KafkaAdminClient, settings, client_id="brandpulse-admin")
             break
-        except KafkaError:
-            if time.monotonic() > deadline:
+        except (KafkaError, KafkaConnectError) as exc:
+            # A broker that is still starting is waited for; a refused password or certificate is final.
+            if time.monotonic() > deadline or (isinstance(exc, KafkaConnectError) and not exc.retriable):
                 raise
             time.sleep(0.5)
     try:
         existing = set(admin.list_topics())
         wanted = topic_partitions(settings)
+        compacted = {settings.topic(t.key) for t in TOPICS if t.compacted}
         missing = [
-            NewTopic(name, n, settings.topic_replication) for name, n in wanted.items() if name not in existing
+            NewTopic(name, n, settings.topic_replication,
+                     topic_configs={"cleanup.policy": "compact"} if name in compacted else {})
+            for name, n in wanted.items() if name not in existing
         ]
         if missing:
             try:
@@ -66,26 +74,6 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
         return [t.name for t in missing]
     finally:
         admin.close()
-
-
-def group_consumer(settings: Settings, *keys: str, group: str, client_id: str, **overrides: object):  # type: ignore[no-untyped-def]
-    """A kafka-python consumer in the ``<app_id>-<group>`` group that commits only when told to.
-
-    Timeouts follow the settings so every brandpulse process behaves the same with Tansu and Kafka.
-    """
-    from kafka import KafkaConsumer
-
-    config: dict[str, object] = {
-        "bootstrap_servers": settings.kafka_bootstrap,
-        "group_id": f"{settings.app_id}-{group}",
-        "client_id": client_id,
-        "auto_offset_reset": "earliest",
-        "enable_auto_commit": False,
-        "session_timeout_ms": int(settings.session_timeout_s * 1000),
-        "heartbeat_interval_ms": max(int(settings.session_timeout_s * 1000 / 3), 1000),
-    }
-    config.update(overrides)
-    return KafkaConsumer(*(settings.topic(k) for k in keys), **config)
 
 
 def is_record_refused(exc: BaseException) -> bool:

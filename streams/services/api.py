@@ -2,7 +2,8 @@
 
 ``POST /v1/sentiment`` takes a batch of texts and returns labels, calibrated probabilities and the
 model version; ``/healthz`` says the process is alive, ``/readyz`` that a model is loaded,
-``/metrics`` is Prometheus text, ``/docs`` the OpenAPI UI. Limits (texts per request, characters
+``/metrics`` is Prometheus text, ``/docs`` the OpenAPI UI. With ``web_token`` set every path but the
+two health probes needs it (:mod:`streams.core.web_auth`). Limits (texts per request, characters
 per text, body bytes) are enforced before scoring and answered with a 4xx saying what to change.
 
 The champion is resolved through the registry in the background, so the API is up (and says why
@@ -33,6 +34,7 @@ from streams.core.metrics import Metrics
 from streams.core.model_slots import LoadedModel, load_model, resolve_checkpoint
 from streams.core.schemas import DEFAULT_MAX_TEXT_CHARS, MAX_TEXT_CHARS_BOUND
 from streams.core.settings import Settings
+from streams.core.web_auth import AsgiGuard
 
 log = logging.getLogger(__name__)
 
@@ -280,6 +282,9 @@ def create_api(
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 
-    # Outermost, so oversized bodies are refused before routing or JSON parsing.
+    # Outside routing and JSON parsing, so oversized bodies are refused before either.
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+    if settings.web_token is not None:
+        # Outermost: a caller without the token is refused before its body is read.
+        app.add_middleware(AsgiGuard, token=settings.web_token)
     return app

@@ -22,7 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,9 @@ from rich.table import Table
 from streams.core.configs import encoders_dir, registry_config
 from streams.core.schemas import Alert, HumanLabel, LabelRequest
 from streams.core.settings import Settings
+from streams.services.trainer import OutcomeRecord, TrainerStatus
+from streams.services.trainer_status import fetch_status
+from streams.core.web_auth import auth_headers
 
 console = Console()
 
@@ -62,9 +65,10 @@ def airline_posts(limit: int | None = None, span: dt.timedelta = dt.timedelta(ho
 class WorkerHandle:
     proc: subprocess.Popen[bytes]
     base_url: str
+    headers: dict[str, str] = field(default_factory=dict, repr=False)  # the web token, when one is set
 
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.base_url + path, timeout=30) as resp:
+        with urllib.request.urlopen(urllib.request.Request(self.base_url + path, headers=self.headers), timeout=30) as resp:
             return json.loads(resp.read())
 
     def stop(self) -> None:
@@ -80,7 +84,7 @@ def start_worker(settings: Settings, log_path: Path, timeout_s: float = 180) -> 
     log = open(log_path, "ab")
     proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True, env={**os.environ, **settings.as_env()})
-    handle = WorkerHandle(proc, f"http://{settings.web_host}:{settings.web_port}")
+    handle = WorkerHandle(proc, f"http://{settings.web_host}:{settings.web_port}", auth_headers(settings.web_token))
     deadline = time.monotonic() + timeout_s
     with console.status("starting the worker (joins the consumer group, loads the model)…"):
         while time.monotonic() < deadline:
@@ -137,12 +141,13 @@ class SimulatedAnnotator(threading.Thread):
     def run(self) -> None:
         from kafka import KafkaProducer
 
-        from streams.kafka.topics import group_consumer
+        from streams.kafka.security import open_client
+        from streams.kafka.group import group_consumer
 
         s = self.settings
         consumer = group_consumer(s, "label-requests", group="demo-annotator", client_id="brandpulse-demo-annotator",
                                   enable_auto_commit=True)
-        producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all")
+        producer = open_client(KafkaProducer, s, acks="all")
         try:
             while not self.stop_event.is_set():
                 for records in consumer.poll(timeout_ms=500).values():
@@ -169,10 +174,12 @@ class AlertCollector(threading.Thread):
     def run(self) -> None:
         from kafka import KafkaConsumer
 
+        from streams.kafka.security import open_client
+
         s = self.settings
         # No group: nothing to commit (kafka-python warns about auto-commit without a group otherwise).
-        consumer = KafkaConsumer(s.topic("alerts"), bootstrap_servers=s.kafka_bootstrap, group_id=None,
-                                 auto_offset_reset="latest", enable_auto_commit=False)
+        consumer = open_client(KafkaConsumer, s, s.topic("alerts"), group_id=None,
+                               auto_offset_reset="latest", enable_auto_commit=False)
         try:
             while not self.stop_event.is_set():
                 for records in consumer.poll(timeout_ms=500).values():
@@ -202,15 +209,33 @@ def wait_until(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
     return None
 
 
-def retrain_closed(settings: Settings) -> bool:
-    """True once the trainer finished a request without sending a challenger to shadow."""
-    from streams.services.trainer import TrainerState
-    from models.registry import CHALLENGER, alias_version
+@dataclass
+class TrainerGone:
+    """The trainer process ended before it said what became of the retrain."""
 
-    path = settings.state_dir / "trainer" / "state.json"
-    if not path.exists() or not TrainerState.load(path).done:
-        return False
-    return alias_version(CHALLENGER, registry=registry_config(settings)) is None
+    reason: str
+
+
+def trainer_outcome(settings: Settings, proc: subprocess.Popen[bytes], after: dt.datetime) -> OutcomeRecord | TrainerGone | None:
+    """The trainer's first outcome finished after ``after`` (from its status endpoint); None while there is none."""
+    import httpx
+
+    if proc.poll() is not None:
+        return TrainerGone(f"the trainer exited with code {proc.returncode}")
+    try:
+        status = fetch_status(settings)
+    except httpx.HTTPError:
+        return None  # still starting
+    return next((o for o in status.outcomes if o.finished_at >= after), None)
+
+
+def trainer_status(settings: Settings) -> TrainerStatus | None:
+    import httpx
+
+    try:
+        return fetch_status(settings)
+    except httpx.HTTPError:
+        return None
 
 
 def settled(count: Callable[[], int], quiet_s: float) -> Callable[[], bool]:
@@ -226,14 +251,34 @@ def settled(count: Callable[[], int], quiet_s: float) -> Callable[[], bool]:
     return check
 
 
-def print_loop_summary(before: str, stats: dict[str, Any], alerts: list[Alert], answered: int) -> None:
-    # Fits 80 columns with full version names: a version cut to "brandpulse-se…" says nothing.
-    table = Table(title="Closed loop: champion (before) and challenger (in shadow) on the human-labelled sample")
-    table.add_column("model", no_wrap=True)
-    for col in ("role", "labels", "macro-F1", "neg. recall"):
-        table.add_column(col, no_wrap=True, justify="left" if col == "role" else "right")
+@dataclass
+class LoopResult:
+    """What the demo's loop did: gathered once at the end and said once (:func:`print_loop_summary`)."""
+
+    champion_before: str
+    stats: dict[str, Any]  # the worker's /stats at the end
+    alerts: list[Alert]
+    answered: int  # human labels the simulated annotator gave
+    outcome: OutcomeRecord | None = None  # the trainer's outcome for the demo's retrain
+    trainer: TrainerStatus | None = None  # the trainer's status at the end
+    error: str | None = None  # why the loop stopped short (trainer gone, timed out, challenger not loaded)
+
+    @property
+    def failed(self) -> bool:
+        """The loop did not get as far as a trained, evaluated model (the demo then exits non-zero)."""
+        return self.error is not None or self.outcome is None or self.outcome.status in ("failed", "skipped")
+
+
+def print_loop_summary(result: LoopResult, settings: Settings) -> None:
+    """The closing table, what happened and what the loop does next; printed once, at the end."""
+    stats, outcome = result.stats, result.outcome
     report = stats.get("shadow_report")
     if report:
+        # Fits 80 columns with full version names: a version cut to "brandpulse-se…" says nothing.
+        table = Table(title="Closed loop: champion (before) and challenger (in shadow) on the human-labelled sample")
+        table.add_column("model", no_wrap=True)
+        for col in ("role", "labels", "macro-F1", "neg. recall"):
+            table.add_column(col, no_wrap=True, justify="left" if col == "role" else "right")
         table.add_row(report["champion_version"], "champion", str(report["n_labels"]),
                       f"{report['champion_macro_f1']:.3f}", _fmt(report["champion_negative_recall"]))
         table.add_row(report["challenger_version"], "challenger", str(report["n_labels"]),
@@ -241,21 +286,71 @@ def print_loop_summary(before: str, stats: dict[str, Any], alerts: list[Alert], 
         console.print(table)
         console.print(f"agreement {report['agreement']:.1%} on {report['n_paired']} posts both models scored")
     kinds: dict[str, int] = {}
-    for a in alerts:
+    for a in result.alerts:
         kinds[a.kind] = kinds.get(a.kind, 0) + 1
-    console.print(escape(f"alerts: {kinds or 'none'}; human labels given: {answered}"))
-    after = stats.get("champion")
-    if after and after != before:
+    console.print(escape(f"alerts: {kinds or 'none'}; human labels given: {result.answered}"))
+    before, after = result.champion_before, stats.get("champion")
+    where = (f" (report: {outcome.report_dir})" if outcome and outcome.report_dir and outcome.report_dir not in outcome.message
+             else "")
+    if result.error is not None:
+        console.print(f"[bold red]✗ the loop stopped:[/] {escape(result.error)}")
+    elif outcome is None:
+        console.print("[bold red]✗ the trainer reported no outcome[/]")
+    elif outcome.status == "failed":
+        console.print(f"[bold red]✗ the retrain failed:[/] {escape(outcome.message)}{escape(where)}")
+    elif outcome.status == "skipped":
+        console.print(f"[bold red]✗ the retrain did not run:[/] {escape(outcome.message)}{escape(where)}")
+    elif outcome.status == "rejected":
+        console.print(f"[yellow]no challenger went to shadow:[/] {escape(outcome.message)}{escape(where)}")
+    elif after and after != before:
         console.print(f"[green]✓ promoted[/] {escape(after)} replaced {escape(before)} without a restart")
     else:
-        console.print(f"champion is still {escape(before)}: the challenger did not win by the promotion margin")
+        why = _not_promoted(report, settings) if report else "no human-labelled post was scored by both models"
+        console.print(f"champion is still {escape(before)}; challenger {escape(str(outcome.version))} stayed in shadow: "
+                      f"{escape(why)}")
+    console.print(escape(f"next: {what_next(result, settings)}"))
+
+
+def _not_promoted(report: dict[str, Any], settings: Settings) -> str:
+    from drift.shadow import ShadowReport, should_promote
+
+    return should_promote(ShadowReport.model_validate(report), settings.promotion_margin, settings.promotion_min_labels)[1]
+
+
+def what_next(result: LoopResult, settings: Settings) -> str:
+    """What the running loop does next, from where it stands (said after the summary)."""
+    outcome, status, champion = result.outcome, result.trainer, result.stats.get("champion") or result.champion_before
+    if outcome is not None and outcome.status in ("failed", "skipped") and status is not None:
+        held = status.backoff.get(outcome.requested_for)
+        if held:
+            return (f"the next model-health alert asks again; the trainer holds that retrain for "
+                    f"{outcome.requested_for} until {held['retry_after_labels']} more human labels arrive or "
+                    f"{held['retry_at'][:19]} UTC ({held['failures']} attempt(s) in a row did not train)")
+    if result.error is not None or outcome is None:
+        if status is None:
+            return "the trainer is not running; start it with `brandpulse trainer` and it resumes pending requests"
+        doing = status.running.phase if status.running else "; ".join(status.holds) or status.state
+        return f"the trainer is {status.state} ({doing}); pending requests: {len(status.pending)}"
+    if outcome.status in ("failed", "skipped"):
+        return "the next model-health alert opens a new retrain request"
+    if outcome.status == "rejected":
+        return (f"{champion} keeps serving; the next model-health alert opens a new retrain request with the "
+                "labels gathered by then")
+    challenger = result.stats.get("challenger")
+    if challenger:
+        return (f"{challenger} stays in shadow and is promoted once it beats {champion} by "
+                f"{settings.promotion_margin:.2f} macro-F1 on at least {settings.promotion_min_labels} "
+                "human-labelled posts both scored; the watch keeps checking the champion's health")
+    return (f"{champion} serves; the watch keeps checking its health, and its next drift alert opens the next "
+            "retrain")
 
 
 def _fmt(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
 
-def run_demo(settings: Settings, *, limit: int | None, rate: float | None, keep_running: bool) -> None:
+def run_demo(settings: Settings, *, limit: int | None, rate: float | None, keep_running: bool) -> int:
+    """Run the demo; returns the exit status: 1 when its loop failed (see :attr:`LoopResult.failed`), else 0."""
     from models.bootstrap import current_champion, ensure_champion
     from streams.kafka.broker import LocalBroker, host_port, is_listening
     from streams.kafka.replay import replay
@@ -280,6 +375,7 @@ def run_demo(settings: Settings, *, limit: int | None, rate: float | None, keep_
     worker: WorkerHandle | None = None
     trainer: subprocess.Popen[bytes] | None = None
     helpers: list[SimulatedAnnotator | AlertCollector] = []
+    result: LoopResult | None = None
     try:
         create_topics(settings)
         if current_champion(registry_config(settings)) is None:
@@ -305,29 +401,45 @@ def run_demo(settings: Settings, *, limit: int | None, rate: float | None, keep_
             h.start()
         split = int(len(posts) * 0.6)
         console.rule("phase 1: the live stream meets a domain the model never saw")
-        summary = replay(posts[:split], bootstrap=settings.kafka_bootstrap, topic=settings.topic("posts"), rate=rate)
+        summary = replay(posts[:split], settings=settings, topic=settings.topic("posts"), rate=rate)
         wait_processed(worker, summary.sent)
         print_brand_summary(worker)
 
         console.rule("retraining on human labels from the flyback sample")
+        asked = dt.datetime.now(dt.timezone.utc)
         trainer = start_trainer(settings, state / "trainer.log")
         console.print("the trainer warm-starts from the champion and fine-tunes it on the human labels "
-                      "(a few minutes; at most 10)")
-        challenger = wait_until(lambda: worker.get("/stats").get("challenger") or retrain_closed(settings), 1800,
-                                f"trainer fine-tuning a challenger (log: {state / 'trainer.log'})")
-        if not challenger or challenger is True:
-            console.print("[yellow]no challenger went to shadow: it did not beat the champion on held-out labels, or "
-                          f"the retrain failed (see {escape(str(state / 'trainer.log'))})[/]")
-        else:
-            console.print(f"[green]✓[/] challenger {escape(challenger)} registered; the worker now scores it in shadow")
-            console.rule("phase 2: champion and challenger score the rest of the stream side by side")
-            sent2 = replay(posts[split:], bootstrap=settings.kafka_bootstrap, topic=settings.topic("posts"), rate=rate).sent
-            wait_processed(worker, summary.sent + sent2)
-            labels_settled = settled(lambda: annotator.answered, quiet_s=20)
-            wait_until(lambda: worker.get("/stats").get("champion") == challenger or labels_settled(), 300,
-                       "collecting human labels on shadow-scored posts; promotion once the challenger wins")
-        stats = worker.get("/stats")
-        print_loop_summary(version, stats, collector.alerts, annotator.answered)
+                      f"(a few minutes; at most 10); its status: http://127.0.0.1:{settings.trainer_port}/status")
+        got = wait_until(lambda: trainer_outcome(settings, trainer, asked), 1800,
+                         f"trainer fine-tuning a challenger (log: {state / 'trainer.log'})")
+        outcome = got if isinstance(got, OutcomeRecord) else None
+        error = got.reason if isinstance(got, TrainerGone) else None
+        if got is None:
+            error = f"the trainer reported no outcome within 30 minutes (log: {state / 'trainer.log'})"
+        if error:
+            error += f" (log: {state / 'trainer.log'})" if "log:" not in error else ""
+            console.print(f"[bold red]✗[/] {escape(error)}")
+        elif outcome is not None and outcome.status != "registered":
+            colour = "yellow" if outcome.status == "rejected" else "bold red"
+            console.print(f"[{colour}]retrain {outcome.status}[/]: no challenger goes to shadow (the summary says why)")
+        elif outcome is not None:
+            challenger = outcome.version
+            loaded = wait_until(lambda: worker.get("/stats").get("challenger") == challenger, 300,
+                                f"the worker loading challenger {challenger}")
+            if not loaded:
+                error = f"the worker did not load challenger {challenger} within 5 minutes (log: {state / 'worker.log'})"
+            else:
+                console.print(f"[green]✓[/] challenger {escape(str(challenger))} registered; the worker now scores it in shadow")
+                console.rule("phase 2: champion and challenger score the rest of the stream side by side")
+                sent2 = replay(posts[split:], settings=settings, topic=settings.topic("posts"), rate=rate).sent
+                wait_processed(worker, summary.sent + sent2)
+                labels_settled = settled(lambda: annotator.answered, quiet_s=20)
+                wait_until(lambda: worker.get("/stats").get("champion") == challenger or labels_settled(), 300,
+                           "collecting human labels on shadow-scored posts; promotion once the challenger wins")
+        result = LoopResult(champion_before=version, stats=worker.get("/stats"), alerts=list(collector.alerts),
+                            answered=annotator.answered, outcome=outcome, trainer=trainer_status(settings), error=error)
+        console.rule("what happened")
+        print_loop_summary(result, settings)
         console.print("query more: [bold]brandpulse trends --brand United --since 6h --bucket 15m[/] (while the worker runs)")
         if keep_running:
             console.print("worker, trainer and broker keep running; Ctrl-C stops them")
@@ -345,3 +457,4 @@ def run_demo(settings: Settings, *, limit: int | None, rate: float | None, keep_
             worker.stop()
         if broker is not None:
             broker.stop()
+    return 1 if result is None or result.failed else 0

@@ -36,10 +36,10 @@ class LabelPublisher:
     def __init__(self, settings: Settings) -> None:
         from kafka import KafkaProducer
 
+        from streams.kafka.security import open_client
+
         self.topic = settings.topic("labels")
-        self._producer = KafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap, acks="all", retries=5, client_id="brandpulse-labeller"
-        )
+        self._producer = open_client(KafkaProducer, settings, acks="all", retries=5, client_id="brandpulse-labeller")
 
     def __call__(self, label: HumanLabel) -> None:
         self._producer.send(self.topic, key=label.post_id.encode(), value=label.model_dump_json().encode()).get(30)
@@ -53,13 +53,17 @@ class LabelQueue:
     """Queued label requests from the label-requests topic, read by the shared labellers' group.
 
     Iterating yields requests until ``idle_s`` passes with nothing new; :meth:`done` commits one.
+    A request for a post on the erasure list (:mod:`streams.kafka.erasures`) is committed unseen.
     """
 
     def __init__(self, settings: Settings, idle_s: float = 10.0, join_timeout_s: float = 60.0) -> None:
-        from streams.kafka.topics import group_consumer
+        from streams.kafka.erasures import ErasureList
+        from streams.kafka.group import group_consumer
 
         self.idle_s = idle_s
         self.join_timeout_s = join_timeout_s
+        self.erased = ErasureList(settings)
+        self.skipped_erased = 0
         self._consumer = group_consumer(
             settings, "label-requests", group="labellers", client_id="brandpulse-labeller",
             # A person may look at one post for minutes; past this the group moves on without them.
@@ -93,6 +97,12 @@ class LabelQueue:
                         log.error("skipping malformed label request at %s:%d: %s", tp, msg.offset, exc)
                         self._commit(tp, msg.offset)
                         continue
+                    self.erased.refresh()  # an erasure made while this session runs counts from the next post on
+                    if req.post_id in self.erased:
+                        log.info("skipping a queued post that was erased")  # its id is not logged: it was erased
+                        self.skipped_erased += 1
+                        self._commit(tp, msg.offset)
+                        continue
                     self._positions[req.post_id] = (tp, msg.offset)
                     yield req
 
@@ -113,6 +123,7 @@ class LabelQueue:
 
     def close(self) -> None:
         self._consumer.close()
+        self.erased.close()
 
 
 def run_labeller(

@@ -1,20 +1,21 @@
-"""Slack alerts: Block Kit rendering and a webhook notifier that never blocks the stream.
+"""The Slack webhook sender: never blocks the stream, retries, never logs the URL.
 
-:class:`SlackNotifier` owns an asyncio queue and one background task. ``notify(alert)`` only
+It sends what :mod:`streams.slack.messages` rendered and renders nothing itself.
+:class:`SlackNotifier` owns an asyncio queue and one background task. ``notify(message)`` only
 enqueues (constant time, safe from the event loop thread or any other thread) and returns, so a
-slow or broken Slack never stalls scoring. The task posts each alert with
+slow or broken Slack never stalls scoring. The task posts each message with
 ``slack_sdk``'s ``AsyncWebhookClient``, whose retry handlers retry timeouts and connection errors
 (``AsyncConnectionErrorRetryHandler``), 5xx (``AsyncServerErrorRetryHandler``, widened from 500/503
 to every 5xx) with capped exponential backoff plus jitter, and 429 honouring ``Retry-After``
-(``AsyncRateLimitErrorRetryHandler``), until the alert is delivered or ``give_up_after_s`` (default
+(``AsyncRateLimitErrorRetryHandler``), until the message is delivered or ``give_up_after_s`` (default
 1 h) passes; other 4xx (bad payload, revoked webhook) are not retryable and are logged once.
-Delivery is in order; the queue is bounded (default 1,000) and drops the *oldest* alert when
-full, since during a long outage the newest state matters most.
+Delivery is in order; the queue is bounded (default 1,000) and drops the *oldest* message when
+full (counted in ``dropped`` and logged), since during a long outage the newest state matters most.
 
 The webhook URL is a secret (anyone holding it can post to the channel). It is kept in a
 ``SecretStr``, never logged — logs show :func:`redact_url`'s ``https://hooks.slack.com/…#<sha256
 prefix>`` — and slack_sdk's own debug logging (which prints the URL) is routed to a silenced
-logger. Without a URL the notifier prints the alert text to stdout instead (local development).
+logger. Without a URL the notifier prints the message's text to stdout instead (local development).
 """
 
 from __future__ import annotations
@@ -40,51 +41,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from drift.records import Alert
+from streams.slack.messages import SlackMessage
 
 log = logging.getLogger(__name__)
-
-_TITLES = {
-    "confidence_drift": ("🟠", "Confidence drift"),
-    "label_drift": ("🔴", "Label-distribution drift"),
-    "sentiment_shift": ("📣", "Sentiment shift"),
-    "estimated_performance": ("🔴", "Estimated accuracy fell"),
-    "input_drift": ("🟠", "Input drift"),
-    "labelled_performance": ("🔴", "Live accuracy dropped"),
-    "retrain": ("🔁", "Retraining requested"),
-    "promotion": ("🚀", "Model promotion"),
-}
-_NEXT_STEPS = {
-    "confidence_drift": (
-        "If overall confidence fell, a retrain request is opened for this model version (one at a time; "
-        "further alerts join it); a brand's confidence moving, or confidence rising, does not retrain. "
-        "Flyback labelling keeps sampling, so labelled accuracy will confirm or clear this. "
-        "Check the sample posts for a new topic, language or spam wave."
-    ),
-    "label_drift": (
-        "A retrain request is opened for this model version (one at a time; further alerts join it). "
-        "If the sample posts are correctly labelled this is a real change in sentiment, not model "
-        "failure — check the brand dashboard before retraining."
-    ),
-    "sentiment_shift": (
-        "No retraining: the model's estimated accuracy and input look as validated, so this is what people "
-        "say about the brand. Check the brand dashboard and the sample posts; flyback labels keep checking the model."
-    ),
-    "estimated_performance": (
-        "A retrain request is opened for this model version (one at a time; further alerts join it). "
-        "Flyback labels will confirm the drop; check the sample posts (the least confident ones)."
-    ),
-    "input_drift": (
-        "A retrain request is opened for this model version: the model reads a different kind of text than it "
-        "was validated on. Check the sample posts for a new source, language or spam wave."
-    ),
-    "labelled_performance": (
-        "Retraining is requested with the newest human labels; the challenger runs in shadow and is "
-        "promoted only if it beats this version on the held-out set."
-    ),
-    "retrain": "The trainer picks up the request; a shadow deployment follows if the new model passes evaluation.",
-    "promotion": "The new champion is live; drift detectors restart with its reference distribution.",
-}
 
 
 def redact_url(url: str) -> str:
@@ -92,57 +51,6 @@ def redact_url(url: str) -> str:
     parts = urlsplit(url)
     fingerprint = hashlib.sha256(url.encode("utf-8")).hexdigest()[:8]
     return f"{parts.scheme or '?'}://{parts.hostname or '?'}/…#{fingerprint}"
-
-
-def _esc(text: str) -> str:
-    # Slack mrkdwn treats &, < and > as control characters (links, mentions).
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _when(ts: Any) -> str:
-    epoch = int(ts.timestamp())
-    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{ts.isoformat(timespec='seconds')}>"
-
-
-def alert_text(alert: Alert) -> str:
-    """One-line plain text of an alert (notification fallback and stdout output)."""
-    _, title = _TITLES.get(alert.kind, ("⚠️", alert.kind))
-    scope = f"brand {alert.brand}" if alert.brand else "all brands"
-    return (
-        f"[brandpulse] {title} — {alert.model_version}, {scope}: {alert.message} "
-        f"({alert.detector}: {alert.statistic:.4g} vs threshold {alert.threshold:.4g})"
-    )
-
-
-def alert_blocks(alert: Alert) -> list[dict[str, Any]]:
-    """Block Kit blocks: what drifted, how much, since when, sample posts, what happens next."""
-    emoji, title = _TITLES.get(alert.kind, ("⚠️", alert.kind))
-    scope = f"brand *{_esc(alert.brand)}*" if alert.brand else "all brands"
-    fields = [
-        f"*Model version*\n`{_esc(alert.model_version)}`",
-        f"*Scope*\n{scope}",
-        f"*Statistic*\n{alert.statistic:.4g} (threshold {alert.threshold:.4g})",
-        f"*Detector*\n{_esc(alert.detector)}",
-        f"*Window*\n{alert.window:,} posts",
-        f"*Since*\n{_when(alert.since) if alert.since else 'unknown'}",
-    ]
-    samples = ", ".join(f"`{_esc(pid)}`" for pid in alert.example_post_ids) or "none"
-    return [
-        {"type": "header", "text": {"type": "plain_text", "text": f"{emoji} {title}"[:150], "emoji": True}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": _esc(alert.message or title)[:3000]}},
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": f[:2000]} for f in fields]},
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*Sample posts*\n{samples}"[:3000]}},
-        {
-            "type": "context",
-            "elements": [{"type": "mrkdwn", "text": f"*What happens next:* {_NEXT_STEPS.get(alert.kind, '')}"}],
-        },
-        {
-            "type": "context",
-            "elements": [
-                {"type": "mrkdwn", "text": f"alert `{alert.alert_id}` · detected {_when(alert.detected_at)}"}
-            ],
-        },
-    ]
 
 
 # Timeouts and refused or reset connections: worth another try. aiohttp's timeouts are asyncio's.
@@ -154,9 +62,9 @@ _RETRIES_PER_SEND = 20
 
 @dataclass
 class _Delivery:
-    """The alert a send is for, so the retry handlers can say which alert they retry without the URL."""
+    """The message a send is for, so the retry handlers can say which one they retry without the URL."""
 
-    alert_id: str
+    key: str
     redacted: str
     scrub: Any  # Callable[[str], str]
     retries: int = 0
@@ -186,7 +94,7 @@ class _Logged(AsyncRetryHandler):
         else:
             problem = f"{type(error).__name__}: {d.scrub(str(error))}".rstrip(": ")
         log.warning(
-            "Slack webhook %s failed (%s); retrying alert %s (attempt %d)", d.redacted, problem, d.alert_id, d.retries + 1
+            "Slack webhook %s failed (%s); retrying message %s (attempt %d)", d.redacted, problem, d.key, d.retries + 1
         )
         await super().prepare_for_next_attempt_async(state=state, request=request, response=response, error=error)
 
@@ -227,7 +135,7 @@ class SlackNotifier:
 
         notifier = SlackNotifier(settings.slack_webhook_url)
         await notifier.start()
-        notifier.notify(alert)          # returns immediately
+        notifier.notify(alert_message(alert))   # returns immediately
         await notifier.aclose()         # drains (bounded) on shutdown
     """
 
@@ -257,7 +165,7 @@ class SlackNotifier:
         self.delivered = 0
         self.failed = 0
         self.dropped = 0
-        self._queue: asyncio.Queue[tuple[Alert, dict[str, Any] | None]] | None = None
+        self._queue: asyncio.Queue[SlackMessage] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._client = (
@@ -282,14 +190,11 @@ class SlackNotifier:
         self._queue = asyncio.Queue()
         self._task = loop.create_task(self._run(), name="slack-notifier")
 
-    def notify(self, alert: Alert, *, blocks: list[dict[str, Any]] | None = None, text: str | None = None) -> None:
-        """Queue an alert for delivery and return at once (prints it when no URL is configured).
-
-        ``blocks`` / ``text`` replace the default rendering (brand alerts bring their own "why")."""
+    def notify(self, message: SlackMessage) -> None:
+        """Queue a message for delivery and return at once (prints its text when no URL is configured)."""
         if not self._url:
-            print(text or alert_text(alert), flush=True)
+            print(message.text, flush=True)
             return
-        payload = {"text": text, "blocks": blocks} if blocks is not None or text is not None else None
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -300,25 +205,25 @@ class SlackNotifier:
             self._bind(running)
         assert self._loop is not None
         if running is self._loop:
-            self._enqueue(alert, payload)
+            self._enqueue(message)
         else:
-            self._loop.call_soon_threadsafe(self._enqueue, alert, payload)
+            self._loop.call_soon_threadsafe(self._enqueue, message)
 
-    def _enqueue(self, alert: Alert, payload: dict[str, Any] | None = None) -> None:
+    def _enqueue(self, message: SlackMessage) -> None:
         assert self._queue is not None
         if self._queue.qsize() >= self.max_queue:
-            self._queue.get_nowait()
+            oldest = self._queue.get_nowait()
             self._queue.task_done()
             self.dropped += 1
-            log.warning("Slack queue full (%d); dropped the oldest alert", self.max_queue)
-        self._queue.put_nowait((alert, payload))
+            log.warning("Slack queue full (%d); dropped the oldest message %s", self.max_queue, oldest.key)
+        self._queue.put_nowait(message)
 
     @property
     def pending(self) -> int:
         return self._queue.qsize() if self._queue is not None else 0
 
     async def drain(self, timeout_s: float) -> bool:
-        """Wait until every queued alert is delivered or given up; False on timeout."""
+        """Wait until every queued message is delivered or given up; False on timeout."""
         if self._queue is None:
             return True
         try:
@@ -328,11 +233,11 @@ class SlackNotifier:
         return True
 
     async def aclose(self, drain_timeout_s: float = 10.0) -> None:
-        """Give queued alerts ``drain_timeout_s`` to go out, then stop the sender."""
+        """Give queued messages ``drain_timeout_s`` to go out, then stop the sender."""
         if self._task is None:
             return
         if not await self.drain(drain_timeout_s):
-            log.warning("Slack notifier closed with %d undelivered alert(s) (%s)", self.pending, self._redacted)
+            log.warning("Slack notifier closed with %d undelivered message(s) (%s)", self.pending, self._redacted)
         self._task.cancel()
         try:
             await self._task
@@ -343,12 +248,12 @@ class SlackNotifier:
     async def _run(self) -> None:
         assert self._queue is not None
         while True:
-            alert, payload = await self._queue.get()
+            message = await self._queue.get()
             try:
-                await self._deliver(alert, payload)
-            except Exception:  # the sender must outlive any single bad alert
+                await self._deliver(message)
+            except Exception:  # the sender must outlive any single bad message
                 self.failed += 1
-                log.exception("Slack delivery of alert %s failed unexpectedly", alert.alert_id)
+                log.exception("Slack delivery of message %s failed unexpectedly", message.key)
             finally:
                 self._queue.task_done()
 
@@ -359,11 +264,10 @@ class SlackNotifier:
         path = urlsplit(self._url).path
         return text.replace(path, "/…") if len(path) > 1 else text
 
-    async def _deliver(self, alert: Alert, custom: dict[str, Any] | None = None) -> None:
+    async def _deliver(self, message: SlackMessage) -> None:
         assert self._client is not None
-        payload = {"text": (custom or {}).get("text") or alert_text(alert),
-                   "blocks": (custom or {}).get("blocks") or alert_blocks(alert)}
-        delivery = _Delivery(alert.alert_id, self._redacted, self._scrub)
+        payload = message.payload()
+        delivery = _Delivery(message.key, self._redacted, self._scrub)
         _delivery.set(delivery)  # this task's context: the handlers read it while retrying this send
         started = time.monotonic()
         while True:
@@ -377,23 +281,23 @@ class SlackNotifier:
                 if 200 <= resp.status_code < 300:
                     self.delivered += 1
                     if delivery.retries:
-                        log.info("Slack alert %s delivered after %d attempts", alert.alert_id, delivery.retries + 1)
+                        log.info("Slack message %s delivered after %d attempts", message.key, delivery.retries + 1)
                     return
                 if resp.status_code != 429 and resp.status_code < 500:
                     self.failed += 1
                     log.error(
-                        "Slack webhook %s rejected alert %s: HTTP %d %s (not retried; check the webhook)",
-                        self._redacted, alert.alert_id, resp.status_code, self._scrub(str(resp.body))[:200],
+                        "Slack webhook %s rejected message %s: HTTP %d %s (not retried; check the webhook)",
+                        self._redacted, message.key, resp.status_code, self._scrub(str(resp.body))[:200],
                     )
                     return
                 problem = f"HTTP {resp.status_code}"
             if time.monotonic() - started >= self.give_up_after_s:
                 self.failed += 1
                 log.error(
-                    "Giving up on Slack alert %s after %d attempts over %.0fs (%s, last: %s)",
-                    alert.alert_id, delivery.retries + 1, time.monotonic() - started, self._redacted, problem,
+                    "Giving up on Slack message %s after %d attempts over %.0fs (%s, last: %s)",
+                    message.key, delivery.retries + 1, time.monotonic() - started, self._redacted, problem,
                 )
                 return
-            log.warning("Slack webhook %s still failing (%s); alert %s: a new send in %.0fs",
-                        self._redacted, problem, alert.alert_id, self.backoff_max_s)
+            log.warning("Slack webhook %s still failing (%s); message %s: a new send in %.0fs",
+                        self._redacted, problem, message.key, self.backoff_max_s)
             await asyncio.sleep(min(self.backoff_max_s, max(self.give_up_after_s - (time.monotonic() - started), 0.0)))

@@ -9,15 +9,14 @@ rest wait for their route's digest, checked every ``tick``.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from pathlib import Path
 
-from drift.brand.blocks import digest_blocks, event_blocks, event_text
 from drift.brand.monitor import BrandEvent
 from drift.brand.routing import Digests, Router, RoutingRules
-from streams.slack.notifier import SlackNotifier
 from streams.core.schemas import Alert
+from streams.slack.messages import brand_message, digest_messages
+from streams.slack.notifier import SlackNotifier
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +50,7 @@ class BrandAlertSender:
 
     def send(self, event: BrandEvent, alert: Alert, now: dt.datetime) -> None:
         if self.router is None:
-            self.default.notify(alert, blocks=event_blocks(event), text=event_text(event))
+            self.default.notify(brand_message(event))
             self.sent_now += 1
             return
         deliveries = self.router.route(event, now)
@@ -59,23 +58,18 @@ class BrandAlertSender:
             log.info("brand alert %s matches no route; stored and published only", alert.alert_id)
         for d in deliveries:
             if d.mode == "now":
-                self._notifier(d.route, d.webhook).notify(alert, blocks=event_blocks(event), text=event_text(event))
+                self._notifier(d.route, d.webhook).notify(brand_message(event))
                 self.sent_now += 1
             else:
                 self.digests.add(d, event)
 
     def tick(self, now: dt.datetime) -> None:
-        """Send the digests that are due."""
+        """Send the digests that are due (a long one as several messages, none of its alerts left out)."""
         if self.router is None:
             return
         for route, webhook, events in self.digests.due(self.router, now):
-            digest = Alert(
-                alert_id=f"digest-{route}-{webhook}-{int(now.timestamp())}", kind="brand_digest", detector="digest",
-                statistic=len(events), threshold=0, model_version="", window=len(events),
-                message=json.dumps([e.event_id for e in events]), detected_at=now,
-            )
-            self._notifier(route, webhook).notify(digest, blocks=digest_blocks(route, events),
-                                                  text=f"[brandpulse] digest: {len(events)} brand alert(s)")
+            for message in digest_messages(route, events):
+                self._notifier(route, webhook).notify(message)
             self.digests_sent += 1
 
     async def aclose(self) -> None:

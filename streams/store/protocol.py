@@ -13,11 +13,15 @@ redelivered batch is written again and must not count twice.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable, Sequence
 from typing import Literal, NamedTuple, Protocol, TypeVar
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 from drift.brand.post import BrandPost
-from streams.core.schemas import Alert, DeadLetter, HumanLabel, LabelRequest, ScoredPost
+from streams.core.schemas import Alert, DeadLetter, HumanLabel, LabelRequest, ScoredPost, utcnow
+from streams.core.settings import Retention
 
 BrandPostOrder = Literal["newest", "sample"]
 T = TypeVar("T")
@@ -89,6 +93,65 @@ class ShadowRows(NamedTuple):
     human: list[HumanLabel]
 
 
+ErasureKind = Literal["author", "post"]
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def author_key(author: str) -> str:
+    """How authors are compared when one is erased: without a leading ``@`` and case-folded, as
+    handles are on Twitter/X, Reddit and Mastodon. Erasing too much is the safe side of a request."""
+    return author.strip().removeprefix("@").casefold()
+
+
+class ErasureRequest(BaseModel):
+    """A person's request to erase their data: every post of an author, or one post."""
+
+    model_config = ConfigDict(frozen=True, str_strip_whitespace=True)
+
+    kind: ErasureKind
+    identifier: str = Field(min_length=1, max_length=256, repr=False)  # never shown: it is what is being erased
+    operator: str = Field(min_length=1, max_length=200, description="Who asked for it (a name, a ticket)")
+
+    @field_validator("identifier")
+    @classmethod
+    def _not_only_at(cls, v: str) -> str:
+        if not v.removeprefix("@").strip():
+            raise ValueError("the identifier is empty")
+        return v
+
+    @property
+    def identifier_sha256(self) -> str:
+        """What the audit keeps of the identifier: a SHA-256 of its compared form."""
+        return sha256_hex(author_key(self.identifier) if self.kind == "author" else self.identifier)
+
+
+class ErasureReport(BaseModel):
+    """What one erasure removed: rows per table, and how many post ids went on the erasure list.
+
+    ``rows`` has every table of the database: rows deleted (``alerts``: alerts whose examples or
+    message named the person, scrubbed; ``brand_minute``: per-minute aggregate rows recomputed
+    without the posts). ``views`` hold no rows of their own; ``unhandled`` are tables erasure does not
+    know, which an operator must look at (none in brandpulse's own schema).
+    """
+
+    erasure_id: str
+    requested_at: dt.datetime = Field(default_factory=utcnow)
+    operator: str
+    kind: ErasureKind
+    identifier_sha256: str
+    rows: dict[str, int]
+    erasure_list: int = Field(description="Post ids put on the erasure list the labeller and trainer skip")
+    views: list[str] = Field(default_factory=list)
+    unhandled: list[str] = Field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values()) + self.erasure_list
+
+
 class Store(Protocol):
     """What brandpulse needs from storage (see the module docstring for the conventions)."""
 
@@ -97,8 +160,9 @@ class Store(Protocol):
         store is unavailable (to retry)."""
         ...
 
-    def ensure_schema(self) -> None:
-        """Create whatever is missing; safe to call on every start."""
+    def ensure_schema(self, retention: Retention | None = None) -> None:
+        """Create whatever is missing and give every table its retention (default: :class:`Retention`'s
+        documented defaults); safe to call on every start."""
 
     def close(self) -> None: ...
 
@@ -167,6 +231,31 @@ class Store(Protocol):
         """The live model's prediction of each of these posts that is stored."""
 
     def shadow_rows(self, champion: str, challenger: str) -> ShadowRows: ...
+
+    # ---- erasure -----------------------------------------------------------------------
+    def erasure_targets(self, request: ErasureRequest) -> list[str]:
+        """The post ids a request covers that may still sit in Kafka's label queue: the author's stored
+        posts, or the post itself unless an earlier erasure already took it. Empty when nothing is left."""
+
+    def erase(self, request: ErasureRequest, erasure_list: int = 0) -> ErasureReport:
+        """Delete the person's data from every table, and add one audit row (without the identifier).
+
+        Idempotent: a second run finds nothing and reports 0 rows. ``erasure_list`` is how many post
+        ids the caller put on the erasure list, recorded in the audit row."""
+
+
+def erase_everywhere(store: Store, request: ErasureRequest, block: Callable[[list[str]], None]) -> ErasureReport:
+    """Erase ``request`` from the store and from the label queue.
+
+    The label-requests topic cannot be edited, so ``block`` puts the covered post ids on the erasure
+    list its readers skip (:mod:`streams.kafka.erasures`). It runs first and must succeed: if the
+    store's erasure then fails, running again finds the same ids and blocks them again, where the
+    other order could erase the posts and lose the ids the queue still needs.
+    """
+    ids = store.erasure_targets(request)
+    if ids:
+        block(ids)
+    return store.erase(request, erasure_list=len(ids))
 
 
 def insert_isolating(

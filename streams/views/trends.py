@@ -104,10 +104,9 @@ def expected_shares(row: TrendRow) -> dict[str, float]:
     """Each label's share as the mean calibrated probability: what trends and the dashboard show.
 
     The per-post label flags negative at a threshold tuned for recall (the alerting rule), so the
-    share of posts labelled negative over-states negative by design: on 2,000 held-out general
-    tweets the default model flagged 38 % negative against a true 30 %. The mean of the
-    bias-corrected calibrated probabilities estimates the share without that bias (29 %; see
-    docs/benchmarks.md "Which share trends show"). Without the means (NaN) the label counts' shares stand in.
+    share of posts labelled negative over-states negative by design. The mean of the bias-corrected
+    calibrated probabilities estimates the share without that bias (docs/benchmarks.md, "Which
+    share trends show", has the measurement). Without the means (NaN) the label counts' shares stand in.
     """
     if not row.posts:
         return {"negative": 0.0, "neutral": 0.0, "positive": 0.0}

@@ -7,12 +7,20 @@ from dataclasses import dataclass
 import faust
 
 from streams.core.settings import Settings
+from streams.core.web_auth import aiohttp_guard, require_safe_bind
+from streams.kafka.security import faust_credentials
+from streams.worker import consumer
 from streams.worker.role_names import group_id, is_embedded, parse_roles
 
 
 def create_app(settings: Settings) -> faust.App:
+    """The worker's Faust app; raises :class:`streams.core.web_auth.UnsafeBind` for a web port beyond
+    loopback without a token (its views serve the store's data and /metrics)."""
     roles = parse_roles(settings.roles)
-    return faust.App(
+    require_safe_bind(settings, settings.web_host, "the worker's web server")
+    # Faust hands these to aiohttp's Application: the guard then covers every route, Faust's own pages too.
+    web_options = {"middlewares": [aiohttp_guard(settings.web_token)]} if settings.web_token is not None else {}
+    app = faust.App(
         group_id(settings.app_id, roles),
         # Split roles: a rebalance (a process joining, or one killed) must not wait for unacknowledged
         # records. The watch role holds its acks until the next state save, which comes with the next
@@ -22,6 +30,8 @@ def create_app(settings: Settings) -> faust.App:
         # The one-process default keeps Faust's wait, so its shutdown finishes the batch in flight.
         stream_wait_empty=is_embedded(roles),
         broker=settings.kafka_url,
+        # TLS / SASL of the worker's consumers and producers; the same settings as every other client.
+        broker_credentials=faust_credentials(settings.kafka_security),
         broker_session_timeout=settings.session_timeout_s,
         # Heartbeats must be well inside the session timeout or Tansu/Kafka evicts the member.
         broker_heartbeat_interval=max(settings.session_timeout_s / 3, 1.0),
@@ -37,8 +47,12 @@ def create_app(settings: Settings) -> faust.App:
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
+        web_application_options=web_options,
         autodiscover=False,
     )
+    # A batch no client could decode is dead-lettered and skipped, not the end of the worker.
+    consumer.install(app)
+    return app
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,15 @@ def storable(text: str, limit: int) -> str:
     return cut.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def record_offset(value: bytes) -> int:
+    """A stable stand-in offset for a record without a Kafka position: below −1, from its bytes.
+
+    The dead-letter table keys on (topic, partition, offset): the same record dead-lettered again
+    lands on the same row, two different ones never overwrite each other.
+    """
+    return -2 - int.from_bytes(hashlib.sha256(value).digest()[:7], "big")
+
+
 def _b64_head(value: bytes) -> str:
     return base64.b64encode(value[:HEAD_BYTES]).decode("ascii")
 
@@ -41,6 +50,7 @@ def dead_letter(
     key: bytes | None,
     value: bytes | None,
     post_id: str | None = None,
+    last_offset: int | None = None,
 ) -> DeadLetter:
     value = value or b""
     return DeadLetter(
@@ -49,6 +59,7 @@ def dead_letter(
         source_topic=storable(topic, 256),
         partition=partition,
         offset=offset,
+        last_offset=last_offset,
         key_b64=None if key is None else _b64_head(key),
         value_b64=_b64_head(value),
         value_bytes=len(value),

@@ -10,6 +10,7 @@ from importlib import import_module
 import faust
 
 from streams.core.settings import Settings
+from streams.kafka.security import check_connection
 from streams.worker.app import Topics, create_app
 from streams.worker.role_names import ROLES, is_embedded
 from streams.worker.runtime import Runtime
@@ -28,6 +29,10 @@ def create_worker(settings: Settings) -> tuple[faust.App, Runtime]:
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
-    """Run the worker until it is stopped (SIGTERM / Ctrl-C), as Faust's own ``worker`` command does."""
+    """Run the worker until it is stopped (SIGTERM / Ctrl-C), as Faust's own ``worker`` command does.
+
+    A broker that refuses the credentials stops it here with the reason, before Faust's reconnect loops.
+    """
+    check_connection(settings)
     app, _ = create_worker(settings)
     faust.Worker(app, loglevel=loglevel).execute_from_commandline()

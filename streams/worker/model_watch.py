@@ -5,12 +5,16 @@ Fed after every stored batch (``observe_batch``) and every batch of human labels
 version at a time, so a check never holds up the batch that made it due. Whatever fires becomes an
 :class:`~streams.core.schemas.Alert` that is stored in ClickHouse, published on the alerts topic, sent
 to Slack (in the background, never blocking scoring) and offered to the retrain coalescer, which
-publishes at most one retrain request per model version in flight. All detector state lives in ``<data_dir>/drift/`` and survives restarts.
+publishes at most one retrain request per model version in flight. Retrain outcomes and promotions,
+which the trainer and whoever promotes publish on the alerts topic, reach Slack through
+:meth:`Watcher.announce_outcome`, routed like model alerts. All detector state lives in
+``<data_dir>/drift/`` and survives restarts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import time
@@ -20,6 +24,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
+from pydantic import ValidationError
 
 from drift.labels.active import ActiveConfig, ActiveSelector
 from drift.labels.flyback import in_flyback, select_for_labelling
@@ -28,14 +33,15 @@ from drift.detectors.monitor import DriftMonitor, MonitorConfig
 from drift.performance import PerformanceMonitor
 from drift.retraining.requests import RetrainCoalescer
 from drift.shadow import ShadowReport, compare, should_promote
-from streams.slack.notifier import SlackNotifier
 from streams.core import metrics
+from streams.slack.messages import alert_message
+from streams.slack.notifier import SlackNotifier
 from streams.worker.refusals import write_or_dead_letter
 from streams.worker.pipeline import BatchResult
 from models.files import atomic_write_text
 from models.scoring.scorer import decide
 from models.scoring.factory import SentimentScorer
-from streams.core.schemas import Alert, HumanLabel, RetrainRequest
+from streams.core.schemas import Alert, HumanLabel, RetrainAlert, RetrainRequest, utcnow
 from streams.core.model_slots import Serving
 from streams.core.settings import Settings
 from streams.store.protocol import Store
@@ -44,6 +50,37 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 Send = Callable[[str, bytes | None, bytes], Awaitable[None]]  # (topic key, record key, value)
+
+OUTCOME_KINDS = frozenset({"retrain", "promotion"})
+# Older than this when first read, an outcome is history (a consumer group reading the topic from
+# its start), not news: it stays in the topic and the table, and is not sent to Slack.
+OUTCOME_MAX_AGE = dt.timedelta(hours=6)
+
+
+def read_outcome(value: bytes | None) -> Alert | None:
+    """The retrain outcome or promotion an alerts-topic record holds; None for any other alert.
+
+    A retrain outcome is read with its status (:class:`RetrainAlert`) when the trainer sent one."""
+    try:
+        data = json.loads(value or b"")
+        if not isinstance(data, dict) or data.get("kind") not in OUTCOME_KINDS:
+            return None
+        return (RetrainAlert if data["kind"] == "retrain" and "status" in data else Alert).model_validate(data)
+    except ValueError as exc:
+        # Not the record's text: it may be anything a producer wrote.
+        detail = ("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
+                  if isinstance(exc, ValidationError) else type(exc).__name__)
+        log.error("unreadable record on the alerts topic, not sent to Slack: %s", detail)
+        return None
+
+
+def in_data_time(alert: Alert, at: dt.datetime | None) -> Alert:
+    """The alert in the stream's own time, as brand alerts are: detected at ``at`` (the newest post seen),
+    since its drift began (its detection, when the detector cannot tell). A replayed corpus then shows
+    its model alerts inside the data's window on the dashboard, and the retrain they open carries that time."""
+    if at is None:
+        return alert
+    return alert.model_copy(update={"detected_at": at, "since": min(alert.since or at, at)})
 
 
 class Watcher:
@@ -79,6 +116,7 @@ class Watcher:
         self.label_requests = 0
         self.shadow_report: ShadowReport | None = None
         self._promoted: set[str] = set()
+        self.data_time: dt.datetime | None = None  # created_at of the newest post observed: the stream's own clock
 
     @staticmethod
     def _restore(cls: type[T], state: dict | None) -> T:
@@ -142,6 +180,8 @@ class Watcher:
     async def observe_batch(self, result: BatchResult) -> None:
         if not result.scored:
             return
+        newest = max(p.created_at for p in result.scored)
+        self.data_time = newest if self.data_time is None else max(self.data_time, newest)
         alerts = self.monitor.observe(result.scored)
         champion = [p for p in result.scored if p.model_role == "champion"]
         # Rows that crossed Kafka (a watch-only process) carry no vectors: None makes the sample keep texts.
@@ -227,7 +267,8 @@ class Watcher:
         self._promoted.add(challenger)
         log.warning("promoting %s over %s: %s", challenger, champion, why)
         try:
-            await asyncio.to_thread(promote_and_announce, self.settings, challenger, reason=why, report=report)
+            await asyncio.to_thread(promote_and_announce, self.settings, challenger, reason=why, report=report,
+                                    at=self.data_time)
         except Exception:  # noqa: BLE001 - keep serving; a person can promote with `brandpulse models promote`
             self._promoted.discard(challenger)
             log.exception("automatic promotion of %s failed", challenger)
@@ -235,6 +276,8 @@ class Watcher:
     async def raise_alerts(self, alerts: Sequence[Alert]) -> None:
         if not alerts:
             return
+        # Before any post since the start (labels come first) the data's time is not known: wall clock then.
+        alerts = [in_data_time(a, self.data_time) for a in alerts]
         alerts = [self._with_health(a) if a.kind == "sentiment_shift" else a for a in alerts]
         await asyncio.to_thread(write_or_dead_letter, self.store, self.store.insert_alerts, alerts,
                                 topic=self.settings.topic("alerts"), what="alert")
@@ -242,7 +285,7 @@ class Watcher:
         for alert in alerts:
             log.warning("ALERT %s %s brand=%s: %s", alert.kind, alert.detector, alert.brand or "*", alert.message)
             await self.send("alerts", alert.alert_id.encode(), alert.model_dump_json().encode())
-            self.notifier.notify(alert)
+            self.notifier.notify(alert_message(alert))
             # Only the champion's health asks for a retrain; a shadow challenger is judged by promotion alone.
             if alert.model_version != self.champion_version():
                 continue
@@ -250,6 +293,23 @@ class Watcher:
             if request is not None:
                 await self.request_retrain(request)
         self.alerts_raised += len(alerts)
+
+    def announce_outcome(self, value: bytes | None, now: dt.datetime | None = None) -> bool:
+        """Send a retrain outcome or promotion read off the alerts topic to Slack; True when sent.
+
+        The trainer publishes every outcome (registered, rejected, skipped, failed) there, and a
+        promotion, automatic or by hand, publishes its alert there too; the worker's own alerts on that
+        topic went to Slack when they were raised, so they are not sent again."""
+        alert = read_outcome(value)
+        if alert is None:
+            return False
+        detected = alert.detected_at if alert.detected_at.tzinfo else alert.detected_at.replace(tzinfo=dt.timezone.utc)
+        age = (now or utcnow()) - detected
+        if age > OUTCOME_MAX_AGE:
+            log.info("%s alert %s is %s old: not sent to Slack", alert.kind, alert.alert_id, str(age).split(".")[0])
+            return False
+        self.notifier.notify(alert_message(alert))
+        return True
 
     def _with_health(self, alert: Alert) -> Alert:
         """A sentiment shift says how the model looks meanwhile: the reason it is not a retrain."""

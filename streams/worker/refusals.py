@@ -13,14 +13,13 @@ land on the same row while two different refusals must not overwrite each other.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from pydantic import BaseModel
 
-from streams.worker.dead_letters import dead_letter
+from streams.worker.dead_letters import dead_letter, record_offset
 from streams.worker.pipeline import store_dead_letters
 from streams.worker.retry import retry_forever
 from streams.core.schemas import DeadLetter
@@ -37,11 +36,6 @@ def record_bytes(row: BaseModel) -> bytes:
         return row.model_dump_json().encode()
     except ValueError:
         return repr(row.model_dump(mode="python")).encode("utf-8", "backslashreplace")
-
-
-def record_offset(value: bytes) -> int:
-    """A stable stand-in offset for a record without a Kafka position: below −1, from its bytes."""
-    return -2 - int.from_bytes(hashlib.sha256(value).digest()[:7], "big")
 
 
 def refused_row(row: BaseModel, exc: BaseException, *, topic: str, what: str) -> DeadLetter:

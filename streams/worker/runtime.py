@@ -31,14 +31,28 @@ from streams.core.brand_rules import BrandResolver
 from streams.core.schemas import DeadLetter, ModelEvent, ScoredPost
 from streams.core.model_slots import ModelSlots
 from streams.core.settings import Settings
+from streams.kafka.batches import BadBatch, guard_consumer
+from streams.kafka.security import client_options
 from streams.kafka.topics import is_record_refused
 from streams.slack.notifier import SlackNotifier
 from streams.store.open import check_dsn, open_store, redact
 from streams.store.protocol import Store
 from streams.worker.app import Topics
 from streams.worker.brand_watch import BrandWatcher
+from streams.worker.consumer import on_undecodable
+from streams.worker.dead_letters import dead_letter
 from streams.worker.model_watch import Watcher
-from streams.worker.pipeline import BatchContext, BatchResult, Observer, RawRecord, finish, prepare, reject
+from streams.worker.pipeline import (
+    BatchContext,
+    BatchResult,
+    Observer,
+    RawRecord,
+    finish,
+    prepare,
+    publish_stage,
+    reject,
+    store_dead_letters,
+)
 from streams.worker.relay_store import RelayStore
 from streams.worker.retry import retry_forever
 from streams.worker.role_names import is_embedded, parse_roles
@@ -105,6 +119,7 @@ class Runtime:
         self.app.task(self.follow_model_events)
         self.app.timer(interval=30.0, name="save_watch_state")(self._save_embedded_watch_state)
         self.app.on_before_shutdown.connect(self._on_shutdown)
+        on_undecodable(self.app, self.dead_letter_batch)
 
     @property
     def opens_store(self) -> bool:
@@ -127,7 +142,8 @@ class Runtime:
             self.store = await asyncio.to_thread(
                 retry_forever, lambda: open_store(dsn, settings.clickhouse_database), what="ClickHouse connect"
             )
-            await asyncio.to_thread(retry_forever, self.store.ensure_schema, what="ClickHouse schema")
+            store = self.store
+            await asyncio.to_thread(retry_forever, lambda: store.ensure_schema(settings.retention), what="ClickHouse schema")
         if self.roles & {"score", "watch"}:
             await self.slots.load_initial()
         if "watch" in self.roles:
@@ -180,6 +196,24 @@ class Runtime:
         # A watch-only process saves with each acknowledgement instead (streams.worker.roles.watch).
         if is_embedded(self.roles):
             await self.save_watch_state()
+
+    async def dead_letter_batch(self, bad: BadBatch) -> None:
+        """A batch that could not be decoded (and is skipped): one dead letter for its offsets, stored and published.
+
+        Stored here when this process writes ClickHouse, published in any case (the store role stores
+        what reaches the dead-letter topic; the table's key makes a second copy one row).
+        """
+        log.error("dead-lettering undecodable batch %s[%d] offsets %d..%d: %s",
+                  bad.topic, bad.partition, bad.first_offset, bad.last_offset, bad.reason)
+        await self.ready.wait()
+        dl = dead_letter(kind="undecodable_batch", reason=bad.reason, topic=bad.topic, partition=bad.partition,
+                         offset=bad.first_offset, last_offset=bad.last_offset, key=None, value=None)
+        result = BatchResult(dead=[dl])
+        if self.store is not None:
+            await asyncio.to_thread(store_dead_letters, self.store, result.dead, lambda: self.stopping)
+        await publish_stage(result, self.store, self.publish, lambda: self.stopping)
+        metrics.METRICS.dead_letters.labels(dl.error_kind).inc()
+        self.dead_letters += 1
 
     def scoring_context(self) -> dict[str, object]:
         """What :class:`BatchContext` needs besides the models: embedded, it stores and observes in place."""
@@ -278,10 +312,19 @@ class Runtime:
         if not self.roles & {"score", "watch"}:
             return
         consumer = AIOKafkaConsumer(
-            self.topics.model_events.get_topic_name(), bootstrap_servers=self.settings.kafka_bootstrap,
+            self.topics.model_events.get_topic_name(), **client_options(self.settings),
             group_id=None, auto_offset_reset="latest", enable_auto_commit=False,
         )
         await consumer.start()
+        # A model event that cannot be decoded must not end the following: dead-lettered, like the worker's.
+        dead_lettering: set[asyncio.Task[None]] = set()
+
+        def skipped(bad: BadBatch) -> None:
+            task = asyncio.get_running_loop().create_task(self.dead_letter_batch(bad))
+            dead_lettering.add(task)
+            task.add_done_callback(dead_lettering.discard)
+
+        guard_consumer(consumer, skipped)
         try:
             async for msg in consumer:
                 try:

@@ -7,14 +7,21 @@ With embedded chDB only the worker may open the data directory, so other process
 from __future__ import annotations
 
 import asyncio
-from faust.web import Request, Response, View
+import json
+import logging
 
+from faust.web import Request, Response, View
+from pydantic import ValidationError
+
+from streams.kafka.erasures import publish_erased
 from streams.views.brand_queries import share_report, voices_report, why_report
-from streams.store.protocol import Store
+from streams.store.protocol import ErasureRequest, Store, erase_everywhere
 from streams.views.dashboard import DashboardData, DashboardQuery, DashboardUnavailable, build_data, build_page, gather_dashboard
 from streams.worker.runtime import Runtime
 from streams.core.metrics import METRICS
 from streams.views.trends import query_trends
+
+log = logging.getLogger(__name__)
 
 
 def register_views(runtime: Runtime) -> None:
@@ -122,6 +129,39 @@ def register_views(runtime: Runtime) -> None:
     async def dashboard_data(self: View, request: Request) -> Response:
         status, body = await asyncio.to_thread(build_data, dict(request.query), _load_dashboard)
         return self.json(body, status=status)
+
+    class Erase(View):
+        """POST /erase with a JSON :class:`ErasureRequest`: erase a person's data (``brandpulse erase``).
+
+        A write, so POST with a JSON body only: a web page elsewhere cannot make a browser send one
+        to this port without a CORS preflight, which the worker does not answer."""
+
+        async def post(self, request: Request) -> Response:
+            if not runtime.opens_store:
+                return self.json({"error": "this worker does not run the store role; ask the one that does"}, status=409)
+            store = _ready_store()
+            if store is None:
+                return self.json({"error": "worker is starting"}, status=503)
+            if request.content_type != "application/json":
+                return self.json({"error": "send the erasure request as application/json"}, status=415)
+            try:
+                erasure = ErasureRequest.model_validate(await request.json())
+            except json.JSONDecodeError as exc:
+                return self.json({"error": f"not an erasure request: {exc}"}, status=400)
+            except ValidationError as exc:  # without the input: it may be the very name to erase
+                problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+                return self.json({"error": f"not an erasure request: {problems}"}, status=400)
+            try:
+                report = await asyncio.to_thread(
+                    erase_everywhere, store, erasure, lambda ids: publish_erased(runtime.settings, ids)
+                )
+            except Exception as exc:  # noqa: BLE001 - Kafka or ClickHouse unavailable: the operator runs it again
+                log.error("erasure failed: %s: %s", type(exc).__name__, exc)
+                return self.json({"error": f"the erasure did not finish ({type(exc).__name__}: {exc}); "
+                                           "run it again (erasing twice is safe)"}, status=503)
+            return self.json(report.model_dump(mode="json"))
+
+    app.page("/erase")(Erase)
 
     @app.page("/metrics")
     async def metrics_page(self: View, request: Request) -> Response:

@@ -18,6 +18,7 @@ from streams.views.dashboard.model import DashboardData, DashboardQuery
 from streams.views.dashboard.respond import build_data, build_page
 from streams.services.dashboard.worker_client import fetch_from_worker, served_by_worker, worker_url
 from streams.core.settings import Settings
+from streams.core.web_auth import AsgiGuard
 from streams.store.open import is_embedded, open_store
 from streams.store.protocol import Store
 
@@ -32,8 +33,9 @@ def create_dashboard_app(
     embedded chDB is read through the worker's web port.
     """
     base = worker_url(settings)
+    token = settings.web_token  # the worker asks for the same token as this dashboard
     groups = BrandResolver.from_file(settings.brand_rules).groups
-    ask_worker = served or (lambda: served_by_worker(base))
+    ask_worker = served or (lambda: served_by_worker(base, token=token))
     direct = store is not None or not is_embedded(settings.clickhouse_dsn)
     state: dict[str, Store] = {}
 
@@ -45,7 +47,7 @@ def create_dashboard_app(
         elif direct:
             opened = await asyncio.to_thread(open_store, settings.clickhouse_dsn, settings.clickhouse_database)
             # The worker creates the schema too; doing it here lets the dashboard start first.
-            await asyncio.to_thread(opened.ensure_schema)
+            await asyncio.to_thread(opened.ensure_schema, settings.retention)
             state["store"] = opened
         try:
             yield
@@ -56,7 +58,7 @@ def create_dashboard_app(
     def load(query: DashboardQuery) -> DashboardData:
         if "store" in state:
             return gather_dashboard(state["store"], query, ask_worker(), source="clickhouse", groups=groups)
-        return fetch_from_worker(base, query)
+        return fetch_from_worker(base, query, token=token)
 
     app = FastAPI(title="brandpulse dashboard", lifespan=lifespan, docs_url=None, redoc_url=None)
 
@@ -78,4 +80,6 @@ def create_dashboard_app(
         status, body = await asyncio.to_thread(build_data, dict(request.query_params), load)
         return JSONResponse(body, status_code=status)
 
+    if token is not None:  # every page but /healthz; a browser asks for basic auth (the token as password)
+        app.add_middleware(AsgiGuard, token=token)
     return app

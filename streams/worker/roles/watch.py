@@ -20,8 +20,22 @@ from streams.worker.runtime import Runtime, hold, read_records
 log = logging.getLogger(__name__)
 
 
+def register_outcomes(runtime: Runtime) -> None:
+    """Retrain outcomes and promotions on the alerts topic → Slack (the embedded worker registers this too).
+
+    The topic has one partition, so within a consumer group one process sends each outcome."""
+
+    @runtime.app.agent(runtime.topics.alerts, name="slack_outcomes")
+    async def slack_outcomes(stream):  # type: ignore[no-untyped-def]
+        await runtime.ready.wait()
+        async for value in stream:
+            if runtime.watcher is not None:
+                runtime.watcher.announce_outcome(value)
+
+
 def register(runtime: Runtime) -> None:
     app, topics, settings = runtime.app, runtime.topics, runtime.settings
+    register_outcomes(runtime)
 
     @app.agent(topics.scored, name="watch_scored")
     async def watch_scored(stream):  # type: ignore[no-untyped-def]

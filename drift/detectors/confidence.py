@@ -18,6 +18,13 @@ restarts and can refire while a new level settles, KSWIN fires at its significan
 - **effect size** (default ``min_shift`` = 0.03): a detection also needs the mean confidence to
   have moved by at least this much against the reference (the mean since the last change).
   Variance-only or tiny-but-significant changes at high volume are not worth a page.
+- **like with like**: a model is usually surer of one label than another, so a pure change of
+  label mix (a wave of complaints) moves the raw mean by itself; that is the label-mix detector's
+  news, not a sign the model is failing. When each value comes with the label the model decided,
+  the River detector watches the value less its label's reference mean, and the effect size is
+  measured against the reference weighted to the label mix after the change (each label's mean
+  before it, averaged over the posts after it). A drop that a change of mix hides in the raw mean
+  is found the same way. Without labels the raw values are watched, as before.
 
 Defaults and why: ADWIN (``delta=0.002``, River's default) is the default method: it is
 parameter-light, O(log n) memory, adapts its window to the change, and in ``brandpulse bench
@@ -50,8 +57,9 @@ from river import drift as river_drift
 
 Method = Literal["adwin", "page_hinkley", "kswin"]
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: recent values carry their decided label (version 1 states still load)
 _RECENT = 500  # recent values kept to estimate the post-change mean and the change point
+_LABEL_MIN = 30  # values of a label before its own mean is its baseline (the overall mean until then)
 
 
 class GuardConfig(BaseModel):
@@ -75,7 +83,10 @@ class DriftSignal(BaseModel):
     change_index: int = Field(description="estimated 1-based index of the first post-change value")
     reference_mean: float
     current_mean: float
-    shift: float = Field(description="current_mean - reference_mean")
+    shift: float = Field(description="current_mean - expected_mean: the change the label mix does not explain")
+    expected_mean: float = Field(
+        description="reference_mean re-weighted to the label mix after the change (= reference_mean without labels)"
+    )
     threshold: float = Field(description="the detector's sensitivity parameter")
 
 
@@ -122,9 +133,12 @@ class ConfidenceDetector:
         self._last_alert: int | None = None
         self._quiet = 0
         self._recent: deque[float] = deque(maxlen=_RECENT)
-        # Reference = values since the last detected change (or since start).
+        self._recent_labels: deque[str | None] = deque(maxlen=_RECENT)
+        self._recent_fed: deque[float] = deque(maxlen=_RECENT)  # what the River detector saw
+        # Reference = values since the last detected change (or since start), in all and per label.
         self._ref_sum = 0.0
         self._ref_count = 0
+        self._ref_by_label: dict[str, list[float]] = {}  # label -> [sum, count]
 
     @property
     def name(self) -> str:
@@ -135,16 +149,24 @@ class ConfidenceDetector:
     def threshold(self) -> float:
         return float(self.params[_SENSITIVITY_PARAM[self.method]])
 
-    def update(self, x: float) -> DriftSignal | None:
-        """Feed one value (a confidence in [0, 1]); return a signal when an alert is due."""
+    def update(self, x: float, label: str | None = None) -> DriftSignal | None:
+        """Feed one value (a confidence in [0, 1]) and, when known, the label the model decided;
+        return a signal when an alert is due."""
         x = float(x)
         if not math.isfinite(x):
             raise ValueError(f"confidence must be a finite number, got {x!r}")
+        fed = x if label is None else x - self._baseline(label, x)
         self.n += 1
         self._recent.append(x)
+        self._recent_labels.append(label)
+        self._recent_fed.append(fed)
         self._ref_sum += x
         self._ref_count += 1
-        self._detector.update(x)
+        if label is not None:
+            acc = self._ref_by_label.setdefault(label, [0.0, 0])
+            acc[0] += x
+            acc[1] += 1
+        self._detector.update(fed)
         if not self._detector.drift_detected:
             self._quiet += 1
             self._maybe_rearm()
@@ -158,6 +180,12 @@ class ConfidenceDetector:
         self._armed = False
         self._last_alert = self.n
         return signal
+
+    def _baseline(self, label: str, x: float) -> float:
+        total, count = self._ref_by_label.get(label, (0.0, 0))
+        if count >= _LABEL_MIN:
+            return total / count
+        return self._ref_sum / self._ref_count if self._ref_count else x
 
     def _may_alert(self) -> bool:
         return self._armed and self.n > self._armed_at
@@ -174,7 +202,7 @@ class ConfidenceDetector:
         River's detectors say *that* the stream changed, not *where* (ADWIN even resets its window
         on the next update), so the split is re-estimated here from the bounded recent buffer.
         """
-        values = list(self._recent)
+        values = list(self._recent_fed)
         mean = sum(values) / len(values)
         cusum, best, split = 0.0, -1.0, len(values) - 1
         for i, v in enumerate(values[:-1]):
@@ -183,9 +211,13 @@ class ConfidenceDetector:
                 best, split = abs(cusum), i + 1
         return self.n - len(values) + split + 1
 
+    def _after(self, change_index: int) -> tuple[list[float], list[str | None]]:
+        k = self.n - change_index + 1
+        return list(self._recent)[-k:], list(self._recent_labels)[-k:]
+
     def _measure(self) -> DriftSignal:
         change = self._change_index()
-        after = list(self._recent)[-(self.n - change + 1) :]
+        after, after_labels = self._after(change)
         after_sum = sum(after)
         before_count = self._ref_count - len(after)
         if before_count > 0:
@@ -193,20 +225,40 @@ class ConfidenceDetector:
         else:
             reference = after_sum / len(after)
         current = after_sum / len(after)
+        expected = self._expected(after, after_labels, reference)
         return DriftSignal(
             detector=self.name,
             index=self.n,
             change_index=change,
             reference_mean=reference,
             current_mean=current,
-            shift=current - reference,
+            shift=current - expected,
+            expected_mean=expected,
             threshold=self.threshold,
         )
 
+    def _expected(self, after: list[float], labels: list[str | None], reference: float) -> float:
+        """The reference mean at the label mix after the change: each post's label's mean before it."""
+        before: dict[str, float] = {}
+        for label in set(labels):
+            if label is None:
+                continue
+            total, count = self._ref_by_label.get(label, (0.0, 0))
+            mine = [x for x, lab in zip(after, labels, strict=True) if lab == label]
+            if count - len(mine) > 0:
+                before[label] = (total - sum(mine)) / (count - len(mine))
+        return sum(before.get(lab, reference) if lab is not None else reference for lab in labels) / len(labels)
+
     def _reset_reference(self, change_index: int) -> None:
-        after = list(self._recent)[-(self.n - change_index + 1) :]
+        after, labels = self._after(change_index)
         self._ref_sum = sum(after)
         self._ref_count = len(after)
+        self._ref_by_label = {}
+        for x, label in zip(after, labels, strict=True):
+            if label is not None:
+                acc = self._ref_by_label.setdefault(label, [0.0, 0])
+                acc[0] += x
+                acc[1] += 1
 
     # --- persistence -------------------------------------------------------------------------
 
@@ -223,14 +275,17 @@ class ConfidenceDetector:
             "last_alert": self._last_alert,
             "quiet": self._quiet,
             "recent": list(self._recent),
+            "recent_labels": list(self._recent_labels),
+            "recent_fed": list(self._recent_fed),
             "ref_sum": self._ref_sum,
             "ref_count": self._ref_count,
+            "ref_by_label": self._ref_by_label,
             "river_b64": base64.b64encode(pickle.dumps(self._detector)).decode("ascii"),
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ConfidenceDetector:
-        if state.get("state_version") != STATE_VERSION:
+        if state.get("state_version") not in (1, STATE_VERSION):
             raise ValueError(
                 f"confidence detector state version {state.get('state_version')!r} is not "
                 f"{STATE_VERSION}; delete the drift state file to start the detectors afresh"
@@ -242,8 +297,13 @@ class ConfidenceDetector:
         det._last_alert = state["last_alert"]
         det._quiet = int(state["quiet"])
         det._recent = deque((float(v) for v in state["recent"]), maxlen=_RECENT)
+        # Version 1 kept no labels: the gate compares raw means until labelled values come in.
+        labels = state.get("recent_labels") or [None] * len(det._recent)
+        det._recent_labels = deque(labels, maxlen=_RECENT)
+        det._recent_fed = deque((float(v) for v in state.get("recent_fed", state["recent"])), maxlen=_RECENT)
         det._ref_sum = float(state["ref_sum"])
         det._ref_count = int(state["ref_count"])
+        det._ref_by_label = {k: [float(v[0]), int(v[1])] for k, v in state.get("ref_by_label", {}).items()}
         # Trusted local state written by this worker (see module docstring).
         det._detector = pickle.loads(base64.b64decode(state["river_b64"]))  # noqa: S301
         return det

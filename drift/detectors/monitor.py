@@ -176,7 +176,7 @@ class DriftMonitor:
             _Seen(post_id=post.post_id, created_at=post.created_at, confidence=post.confidence, label=post.label)
         )
         alerts = []
-        conf_signal = track.confidence.update(post.confidence)
+        conf_signal = track.confidence.update(post.confidence, post.label)
         if conf_signal is not None:
             alerts.append(self._confidence_alert(track, conf_signal, post.model_version, brand))
         label_signal = track.labels.update(post.label)
@@ -201,7 +201,9 @@ class DriftMonitor:
             example_post_ids=[p.post_id for p in examples],
             message=(
                 f"Mean confidence of {version} on {where} {direction} from {s.reference_mean:.3f} to "
-                f"{s.current_mean:.3f} ({s.shift:+.3f}) over the last {s.index - s.change_index + 1} posts."
+                f"{s.current_mean:.3f} over the last {s.index - s.change_index + 1} posts ("
+                + (f"{s.expected_mean:.3f} expected at their label mix, " if abs(s.expected_mean - s.reference_mean) >= 0.005 else "")
+                + f"{s.shift:+.3f})."
             ),
             since=after[0].created_at,
         )

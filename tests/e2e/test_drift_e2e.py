@@ -74,11 +74,6 @@ def test_stationary_stream_raises_no_alert(stack: Stack, trained_model, agreeing
 
 
 @pytest.mark.timeout(900)  # a worker scores 5,000 posts
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug, issue 22: the test model trained on this session's de-duplicated data is less sure of "
-    "negatives, so a pure +20-point negative share moves its mean confidence by 0.030, the confidence "
-    "detector's min_shift, which calls that model drift and opens a retrain; the confidence test must "
-    "compare like with like (per decided label, or a reference weighted to the window's mix)"))
 def test_negative_share_jump_raises_one_sentiment_shift_alert_a_slack_message_and_no_retrain(stack: Stack, trained_model, agreeing_pool) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(2)
     ref = reference_shares(trained_model)

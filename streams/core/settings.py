@@ -261,6 +261,13 @@ class Settings(BaseSettings):
         default=None, description="JSON alert-rules file: brand alert kinds → Slack webhooks, thresholds, quiet hours, digests"
     )
     slack_webhook_url: SecretStr | None = Field(default=None, description="Slack incoming webhook; never logged")
+    alert_resolve_after_min: float = Field(
+        default=120.0, gt=0,
+        description="A model-watch alert episode (per kind, model version, brand) resolves after this many minutes of data time without an alert of its key",
+    )
+    alert_cooldown_min: float = Field(
+        default=60.0, ge=0, description="After an alert episode resolved, minutes of data time before its key may open another",
+    )
     flyback_rate: float = Field(default=0.01, ge=0, le=1, description="Share of scored posts sampled for human labels")
     auto_promote: bool = Field(default=True, description="Promote a challenger that wins on human labels")
     promotion_margin: float = Field(default=0.02, ge=0, description="Macro-F1 gain a challenger needs to be promoted")

@@ -49,6 +49,7 @@ def register_views(runtime: Runtime) -> None:
                 "posts_unscored": runtime.posts_unscored,
                 "dead_letters": runtime.dead_letters,
                 "alerts": runtime.watcher.alerts_raised if runtime.watcher else 0,
+                "alerts_suppressed": runtime.watcher.episodes.suppressed if runtime.watcher else 0,
                 "label_requests": runtime.watcher.label_requests if runtime.watcher else 0,
                 "retrains_in_flight": runtime.watcher.coalescer.versions_in_flight() if runtime.watcher else [],
                 "slack_delivered": runtime.notifier.delivered,

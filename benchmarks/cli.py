@@ -72,6 +72,35 @@ def detectors(
     typer.echo(format_table(run_detectors(seeds, length, methods)))
 
 
+def health(
+    model: Path = typer.Option(..., "--model", exists=True, file_okay=False, help="Checkpoint directory (with reference texts)"),
+    backend: str = typer.Option("torch", help="Scoring backend whose vectors the checks read"),
+    seeds: int = typer.Option(5, min=1, help="Streams per scenario"),
+    sample: int = typer.Option(256, min=0, help="Vectors sampled per check (BRANDPULSE_HEALTH_EMBEDDING_SAMPLE)"),
+    out: Path = typer.Option(Path(".bench/health.json"), help="Where to write the JSON result"),
+) -> None:
+    """Model-health checks before and after issue 22: input-drift detection delay, false alerts, CPU per check.
+
+    Example: brandpulse bench health --model .brandpulse/bench-model --seeds 5
+    """
+    from rich.table import Table
+
+    from benchmarks.health import run as run_health
+    from benchmarks.health import summarise
+
+    result = run_health(model, backend=backend, seeds=seeds, sample=sample)
+    rows = summarise(result)
+    table = Table(title=f"Model-health checks on real tweets ({result['backend']}, change after {result['change_at']} posts)")
+    for col in rows[0]:
+        table.add_column(col.replace("_", " "), justify="left" if col in ("scenario", "checks") else "right")
+    for row in rows:
+        table.add_row(*("-" if v is None else f"{v:.1f}" if isinstance(v, float) else str(v) for v in row.values()))
+    Console(width=max(Console().width, 120)).print(table)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"summary": rows, **result}, indent=2, default=str))
+    Console().print(f"wrote {out}")
+
+
 def create_bench_cli() -> typer.Typer:
     cli = typer.Typer(help="Benchmark the scoring paths, the pipeline, the closed loop and the detectors on real tweets.")
     cli.command("scoring")(scoring)
@@ -79,4 +108,5 @@ def create_bench_cli() -> typer.Typer:
     cli.command("loop")(loop_command)
     cli.command("spikes")(spikes_command)
     cli.command("detectors")(detectors)
+    cli.command("health")(health)
     return cli

@@ -71,6 +71,11 @@ AlertKind = Literal[
 ]
 
 
+# How an episode of alerts ended (drift.episodes): no alert of its key for the quiet period, or its
+# model version stopped being the champion.
+Resolution = Literal["quiet", "replaced"]
+
+
 class Alert(BaseModel):
     alert_id: str
     kind: AlertKind
@@ -84,6 +89,12 @@ class Alert(BaseModel):
     message: str = ""
     detected_at: dt.datetime = Field(default_factory=utcnow)
     since: dt.datetime | None = None
+    # Set on the one alert that says an episode is over (drift.episodes); ``resolves`` names the alert that opened it.
+    resolution: Resolution | None = None
+    resolves: str | None = None
+    # The retrain request this model alert opened (``retrain_opened``) or joined while it was in flight.
+    retrain_id: str | None = None
+    retrain_opened: bool = False
 
 
 RetrainStatus = Literal["registered", "rejected", "skipped", "failed"]

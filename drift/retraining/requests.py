@@ -58,9 +58,13 @@ class RetrainCoalescer:
         self._in_flight: dict[str, RetrainRequest] = {}
         self._coalesced: dict[str, int] = {}
 
+    def accepts(self, alert: Alert) -> bool:
+        """Whether the alert asks for a retrain: it opens a request, or joins the one in flight."""
+        return alert.kind in self.trigger_kinds and is_model_health(alert)
+
     def offer(self, alert: Alert) -> RetrainRequest | None:
         """A new request if this alert should start a retrain; None if ignored or coalesced."""
-        if alert.kind not in self.trigger_kinds or not is_model_health(alert):
+        if not self.accepts(alert):
             return None
         version = alert.model_version
         pending = self._in_flight.get(version)

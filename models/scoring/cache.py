@@ -5,6 +5,10 @@ after tweet normalisation (retweet prefix dropped, handles masked, links masked,
 whitespace collapsed) are scored once; later copies, in the same batch or a later one, reuse the
 probabilities of the first copy. The decision rule is applied afterwards, so labels follow the
 wrapped scorer's checkpoint exactly.
+
+Sentence vectors are not cached (a vector is ~100× the size of a probability row): a copy scored in
+the same call shares its first copy's vector, a copy answered from an earlier call gets a NaN row,
+which the model-health sample skips (its first copy was sampled, or not, when it was scored).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import numpy as np
 
 from models.checkpoint import CheckpointMeta
 from models.data import normalise_tweet
-from models.scoring.scorer import Scorer
+from models.scoring.scorer import MicroBatchScorer
 from models.scoring.protocol import SentimentScorer
 
 _RETWEET = re.compile(r"^rt\s+@\w+:?\s*", re.IGNORECASE)
@@ -90,9 +94,18 @@ class CachedScorer:
         with self._lock:
             self._entries.clear()
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+    @property
+    def vector_dim(self) -> int:
+        return self.scorer.vector_dim
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Sentence vectors of every text, by the wrapped scorer (never from the cache)."""
+        return self.scorer.embed(texts)
+
+    def predict_proba_and_vectors(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         keys = [cache_key(t) for t in texts]
         out = np.empty((len(texts), len(self.labels)), dtype=np.float32)
+        vectors = np.full((len(texts), self.vector_dim), np.nan, dtype=np.float32)
         missing: dict[str, list[int]] = {}
         with self._lock:
             self._requests += len(texts)
@@ -106,9 +119,10 @@ class CachedScorer:
             # Only the first copy of each missing key is scored; its in-batch copies count as hits.
             self._hits += len(texts) - len(missing)
         if not missing:
-            return out
+            return out, vectors
         first = [rows[0] for rows in missing.values()]
-        scored = self.scorer.predict_proba([texts[i] for i in first])
+        scored, fresh = self.scorer.predict_proba_and_vectors([texts[i] for i in first])
+        vectors[[i for rows in missing.values() for i in rows]] = np.repeat(fresh, [len(r) for r in missing.values()], axis=0)
         with self._lock:
             for (key, rows), row in zip(missing.items(), scored):
                 out[rows] = row
@@ -117,7 +131,9 @@ class CachedScorer:
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
                 self._evictions += 1
-        return out
+        return out, vectors
 
-    # Same decision rule and Prediction building as the torch scorer, driven by the cached probs.
-    score = Scorer.score
+    # Same decision rule and Prediction building as every backend, driven by the cached probs.
+    predict_proba = MicroBatchScorer.predict_proba
+    score_with_vectors = MicroBatchScorer.score_with_vectors
+    score = MicroBatchScorer.score

@@ -3,7 +3,9 @@
 Pipeline (each step cached under ``<checkpoint>/onnx/`` and redone only when the weights change):
 
 1. ``torch.onnx.export`` (TorchScript exporter: it needs no extra packages) with dynamic batch and
-   sequence axes, logits as the only output;
+   sequence axes and two outputs from the one forward pass: ``logits`` and ``sentence_vector`` (the
+   mean-pooled, unit-length last hidden state, :func:`models.scoring.scorer.sentence_vectors`), which
+   the worker's input-drift checks read instead of running the encoder again;
 2. ONNX Runtime's transformer optimizer fuses attention, LayerNorm and GELU into single kernels;
 3. ``quantize_dynamic`` stores MatMul weights as int8 with one scale per output channel and
    quantises activations per batch at run time, which on AVX512-VNNI / AVX2 CPUs roughly halves
@@ -28,7 +30,7 @@ import numpy as np
 
 from models.checkpoint import CheckpointMeta, read_meta, weights_digest
 from models.classification_metrics import classification_metrics
-from models.scoring.scorer import MicroBatchScorer, decide
+from models.scoring.scorer import MicroBatchScorer, decide, sentence_vectors
 
 
 Precision = Literal["fp32", "int8"]
@@ -36,6 +38,9 @@ ONNX_DIR = "onnx"
 OPSET = 17
 # Part of the export fingerprint: changing how int8 is made must re-quantise cached exports.
 QUANT_RECIPE = "dynamic-qint8-per-channel"
+# Part of the export fingerprint too: an export made with other outputs (logits alone, before the
+# sentence vector was added) is rebuilt, not read with a missing output.
+OUTPUTS = ("logits", "sentence_vector")
 
 
 def _fingerprint(model_dir: Path) -> str:
@@ -43,7 +48,9 @@ def _fingerprint(model_dir: Path) -> str:
     import onnxruntime
     import torch
 
-    return weights_digest(model_dir, f"{torch.__version__}|{onnxruntime.__version__}|{OPSET}|{QUANT_RECIPE}")
+    return weights_digest(
+        model_dir, f"{torch.__version__}|{onnxruntime.__version__}|{OPSET}|{QUANT_RECIPE}|{'+'.join(OUTPUTS)}"
+    )
 
 
 def onnx_paths(model_dir: str | Path, cache_dir: str | Path | None = None) -> dict[str, Path]:
@@ -72,24 +79,27 @@ def _export_raw(model_dir: Path, out: Path, max_length: int) -> None:
     )
     names = [n for n in tokenizer.model_input_names if n in sample]
 
-    class LogitsOnly(torch.nn.Module):
+    class LogitsAndVectors(torch.nn.Module):
         def __init__(self, inner: torch.nn.Module) -> None:
             super().__init__()
             self.inner = inner
 
-        def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
-            return self.inner(**dict(zip(names, tensors))).logits
+        def forward(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            inputs = dict(zip(names, tensors))
+            out = self.inner(**inputs, output_hidden_states=True)
+            mask = inputs.get("attention_mask", torch.ones_like(inputs["input_ids"]))
+            return out.logits, sentence_vectors(out.hidden_states[-1], mask)
 
-    axes = {n: {0: "batch", 1: "sequence"} for n in names} | {"logits": {0: "batch"}}
+    axes = {n: {0: "batch", 1: "sequence"} for n in names} | {name: {0: "batch"} for name in OUTPUTS}
     out.parent.mkdir(parents=True, exist_ok=True)
     with torch.inference_mode(False), torch.no_grad():
         torch.onnx.export(
-            LogitsOnly(model),
+            LogitsAndVectors(model),
             tuple(sample[n] for n in names),
             str(out),
             dynamo=False,
             input_names=names,
-            output_names=["logits"],
+            output_names=list(OUTPUTS),
             dynamic_axes=axes,
             opset_version=OPSET,
             do_constant_folding=True,
@@ -160,7 +170,8 @@ def export_onnx(
     _quantize(paths["fp32"], paths["int8"])
     paths["raw"].unlink(missing_ok=True)
     paths["stamp"].write_text(
-        json.dumps({"fingerprint": stamp, "opset": OPSET, "quantisation": QUANT_RECIPE, "version": meta.version})
+        json.dumps({"fingerprint": stamp, "opset": OPSET, "quantisation": QUANT_RECIPE, "outputs": list(OUTPUTS),
+                    "version": meta.version})
     )
     return paths
 
@@ -200,8 +211,9 @@ class OnnxScorer(MicroBatchScorer):
         self.session = ort.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
 
-    def _forward(self, feed: dict[str, np.ndarray]) -> np.ndarray:
-        return self.session.run(["logits"], feed)[0]
+    def _forward(self, feed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        logits, vectors = self.session.run(list(OUTPUTS), feed)
+        return logits, vectors
 
 
 def parity_from_probs(

@@ -7,7 +7,8 @@
   agreement up. It is the fast path on CPUs with AVX512-VNNI but no native bf16.
 * ``fp32``: the IR as is (a reference, and the fallback on CPUs with neither).
 
-The compiled model uses PERFORMANCE_HINT=THROUGHPUT (one stream per core or pair of cores) and an
+Both outputs of the ONNX export (logits and the sentence vector) are kept. The compiled model uses
+PERFORMANCE_HINT=THROUGHPUT (one stream per core or pair of cores) and an
 :class:`openvino.AsyncInferQueue`, so all micro-batches of a call are in flight at once. Exports are
 cached under ``<checkpoint>/openvino/`` and redone when the weights or the toolchain change.
 """
@@ -23,8 +24,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from models.scoring.onnx_backend import OUTPUTS, export_onnx
 from models.scoring.onnx_backend import _fingerprint as onnx_fingerprint
-from models.scoring.onnx_backend import export_onnx
 from models.scoring.scorer import MicroBatch, MicroBatchScorer, model_inputs
 
 Precision = Literal["bf16", "int8", "fp32"]
@@ -170,12 +171,16 @@ class OpenVinoScorer(MicroBatchScorer):
             config["INFERENCE_NUM_THREADS"] = threads
         self.compiled = core.compile_model(model, "CPU", config)
         self.input_names = [i.get_any_name() for i in model.inputs]
+        self._outputs = [self.compiled.output(name) for name in OUTPUTS]
         self._queue = ov.AsyncInferQueue(self.compiled, 0)  # 0: the plugin's optimal number of requests
         self.streams = int(self.compiled.get_property("NUM_STREAMS"))
 
-    def _run(self, batches: Sequence[MicroBatch], out: np.ndarray) -> None:
+    def _run(self, batches: Sequence[MicroBatch], logits: np.ndarray, vectors: np.ndarray) -> None:
+        logits_port, vectors_port = self._outputs
+
         def done(request: Any, index: np.ndarray) -> None:
-            out[index] = request.get_output_tensor(0).data
+            logits[index] = request.get_tensor(logits_port).data
+            vectors[index] = request.get_tensor(vectors_port).data
 
         self._queue.set_callback(done)
         for batch in batches:

@@ -8,6 +8,12 @@ and :class:`Prediction` building are the same for all of them. :meth:`MicroBatch
 synchronous and CPU-bound; the streaming worker calls it from a thread so the asyncio loop keeps
 heartbeating.
 
+Every backend's forward pass has two outputs: the logits and the *sentence vector* — the encoder's
+last hidden states mean-pooled over the attention mask and scaled to unit length (how the
+sentence-transformers encoders the default models start from were trained to be compared). Input
+drift is measured in that space (:mod:`drift.health`), so the worker's model-health checks read the
+vectors of posts it already scored instead of running the encoder a second time.
+
 :class:`Scorer` is the PyTorch backend (fp32, or bf16 on CPUs with native bf16).
 """
 
@@ -30,6 +36,18 @@ class Prediction:
     probs: dict[str, float]
     confidence: float
     model_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreResult:
+    """One scoring call: a prediction per text, and the sentence vectors of the same forward pass.
+
+    ``vectors`` is ``(len(texts), hidden)`` float32 with unit rows, in input order; a row is NaN where
+    no forward pass ran for that text (a de-duplicating cache answered it from an earlier call).
+    """
+
+    predictions: list[Prediction]
+    vectors: np.ndarray
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +92,19 @@ def decide(
     return idx
 
 
+def sentence_vectors(hidden: Any, attention_mask: Any) -> Any:
+    """Mean of ``hidden`` (batch, tokens, dim) over the unmasked tokens, unit length, float32 (torch).
+
+    The one definition of a post's sentence vector: the torch backend calls it on each forward pass and
+    the ONNX export traces it into the graph, so every backend returns the same vectors.
+    """
+    import torch
+
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+    return torch.nn.functional.normalize(pooled.float(), dim=1)
+
+
 def calibrated_softmax(logits: np.ndarray, temperature: float, class_bias: Sequence[float] | None = None) -> np.ndarray:
     """``softmax(logits / temperature + class_bias)`` in float32 (the hot path; see models/calibration.py)."""
     z = logits.astype(np.float32) / temperature
@@ -87,14 +118,14 @@ def calibrated_softmax(logits: np.ndarray, temperature: float, class_bias: Seque
 class MicroBatchScorer:
     """Length-sorted micro-batch scoring over one checkpoint. Thread-safe: one call runs at a time.
 
-    Subclasses set ``backend`` and implement :meth:`_forward` (one micro-batch → logits), or override
-    :meth:`_run` to keep several micro-batches in flight.
+    Subclasses set ``backend`` and implement :meth:`_forward` (one micro-batch → logits and sentence
+    vectors), or override :meth:`_run` to keep several micro-batches in flight.
     """
 
     backend: str = ""
 
     def __init__(self, model_dir: str | Path, *, batch_size: int, max_length: int | None, input_names: Sequence[str] | None = None) -> None:
-        from transformers import AutoTokenizer
+        from transformers import AutoConfig, AutoTokenizer
 
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1; got {batch_size}")
@@ -103,6 +134,7 @@ class MicroBatchScorer:
         self.batch_size = batch_size
         self.max_length = max_length or self.meta.max_length
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
+        self.vector_dim = int(AutoConfig.from_pretrained(self.model_dir).hidden_size)
         names = input_names or self.tokenizer.model_input_names
         self.input_names = [n for n in names if n in ("input_ids", "attention_mask", "token_type_ids")]
         self._pad_id = int(self.tokenizer.pad_token_id or 0)
@@ -144,41 +176,64 @@ class MicroBatchScorer:
             batches.append(MicroBatch(index, {name: feed[name] for name in self.input_names}))
         return batches
 
-    def _forward(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+    def _forward(self, feed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """One padded micro-batch → (logits, sentence vectors)."""
         raise NotImplementedError
 
-    def _run(self, batches: Sequence[MicroBatch], out: np.ndarray) -> None:
+    def _run(self, batches: Sequence[MicroBatch], logits: np.ndarray, vectors: np.ndarray) -> None:
         for batch in batches:
-            out[batch.index] = self._forward(batch.feed)
+            logits[batch.index], vectors[batch.index] = self._forward(batch.feed)
+
+    def outputs(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Raw (uncalibrated) logits ``(n, n_labels)`` and sentence vectors ``(n, hidden)``, in input order."""
+        texts = model_inputs(texts, self.meta)
+        logits = np.empty((len(texts), len(self.labels)), dtype=np.float32)
+        vectors = np.empty((len(texts), self.vector_dim), dtype=np.float32)
+        if len(texts) == 0:
+            return logits, vectors
+        with self._lock:
+            self._run(self.micro_batches(texts), logits, vectors)
+        return logits, vectors
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """Raw (uncalibrated) logits, shape (len(texts), n_labels), in input order."""
-        texts = model_inputs(texts, self.meta)
-        out = np.empty((len(texts), len(self.labels)), dtype=np.float32)
-        if len(texts) == 0:
-            return out
-        with self._lock:
-            self._run(self.micro_batches(texts), out)
-        return out
+        return self.outputs(texts)[0]
+
+    def predict_proba_and_vectors(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated class probabilities and the sentence vectors of the same forward pass."""
+        logits, vectors = self.outputs(texts)
+        return calibrated_softmax(logits, self.meta.temperature, self.meta.class_bias), vectors
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated class probabilities, shape (len(texts), n_labels), in input order."""
-        return calibrated_softmax(self.logits(texts), self.meta.temperature, self.meta.class_bias)
+        return self.predict_proba_and_vectors(texts)[0]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Sentence vectors only (still one forward pass: the logits come with them)."""
+        return self.outputs(texts)[1]
+
+    def score_with_vectors(self, texts: Sequence[str]) -> ScoreResult:
+        probs, vectors = self.predict_proba_and_vectors(texts)
+        return ScoreResult(predictions(probs, self.meta), vectors)
 
     def score(self, texts: Sequence[str]) -> list[Prediction]:
-        probs = self.predict_proba(texts)
-        chosen = decide(probs, self.labels, self.meta.negative_label, self.meta.negative_threshold, self.meta.class_bias)
-        labels = self.labels
-        version = self.version
-        return [
-            Prediction(
-                label=labels[k],
-                probs={lab: float(p) for lab, p in zip(labels, row)},
-                confidence=float(row.max()),
-                model_version=version,
-            )
-            for k, row in zip(chosen, probs)
-        ]
+        return self.score_with_vectors(texts).predictions
+
+
+def predictions(probs: np.ndarray, meta: CheckpointMeta) -> list[Prediction]:
+    """The checkpoint's decision rule and :class:`Prediction` rows from calibrated probabilities."""
+    chosen = decide(probs, meta.labels, meta.negative_label, meta.negative_threshold, meta.class_bias)
+    labels = meta.labels
+    version = meta.version
+    return [
+        Prediction(
+            label=labels[k],
+            probs={lab: float(p) for lab, p in zip(labels, row)},
+            confidence=float(row.max()),
+            model_version=version,
+        )
+        for k, row in zip(chosen, probs)
+    ]
 
 
 class Scorer(MicroBatchScorer):
@@ -213,8 +268,11 @@ class Scorer(MicroBatchScorer):
         )
         self._torch = torch
 
-    def _forward(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+    def _forward(self, feed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         torch = self._torch
         with torch.inference_mode():
             inputs: dict[str, Any] = {k: torch.from_numpy(v).to(self.device) for k, v in feed.items()}
-            return self.model(**inputs).logits.float().cpu().numpy()
+            out = self.model(**inputs, output_hidden_states=True)
+            mask = inputs.get("attention_mask", torch.ones_like(inputs["input_ids"]))
+            vectors = sentence_vectors(out.hidden_states[-1], mask)
+            return out.logits.float().cpu().numpy(), vectors.cpu().numpy()

@@ -261,6 +261,13 @@ class Settings(BaseSettings):
         default=None, description="JSON alert-rules file: brand alert kinds → Slack webhooks, thresholds, quiet hours, digests"
     )
     slack_webhook_url: SecretStr | None = Field(default=None, description="Slack incoming webhook; never logged")
+    alert_resolve_after_min: float = Field(
+        default=120.0, gt=0,
+        description="A model-watch alert episode (per kind, model version, brand) resolves after this many minutes of data time without an alert of its key",
+    )
+    alert_cooldown_min: float = Field(
+        default=60.0, ge=0, description="After an alert episode resolved, minutes of data time before its key may open another",
+    )
     flyback_rate: float = Field(default=0.01, ge=0, le=1, description="Share of scored posts sampled for human labels")
     auto_promote: bool = Field(default=True, description="Promote a challenger that wins on human labels")
     promotion_margin: float = Field(default=0.02, ge=0, description="Macro-F1 gain a challenger needs to be promoted")
@@ -280,8 +287,15 @@ class Settings(BaseSettings):
         default=500, ge=50, le=20_000, description="Posts per model-health check (estimated accuracy, input drift)"
     )
     health_embedding_sample: int = Field(
-        default=96, ge=0, le=5_000,
-        description="Most recent posts each model-health check embeds with the served encoder for input drift (0: off)",
+        default=256, ge=0, le=5_000,
+        description=(
+            "Scored posts per model-health check whose sentence vectors (from the forward pass that scored them) "
+            "the input-drift test reads: a uniform sample of the posts since the previous check (0: off)"
+        ),
+    )
+    health_min_interval_s: float = Field(
+        default=1.0, ge=0, le=3600,
+        description="A model-health check waits at least this long after the previous one, however fast posts arrive",
     )
 
     # --- retention (days after a row was stored; 0 = keep for ever). Applied as ClickHouse TTLs on every start.

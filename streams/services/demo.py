@@ -187,7 +187,8 @@ class AlertCollector(threading.Thread):
                         alert = Alert.model_validate_json(rec.value)
                         self.alerts.append(alert)
                         # Alert text is data: "[test]" in a post must print as such, not as Rich markup.
-                        console.print(f"[bold red]ALERT[/] {escape(alert.kind)} ({escape(alert.detector)}, brand "
+                        head = "[bold green]RESOLVED[/]" if alert.resolution else "[bold red]ALERT[/]"
+                        console.print(f"{head} {escape(alert.kind)} ({escape(alert.detector)}, brand "
                                       f"{escape(alert.brand or 'all')}): {escape(alert.message)}")
         finally:
             consumer.close()
@@ -287,7 +288,8 @@ def print_loop_summary(result: LoopResult, settings: Settings) -> None:
         console.print(f"agreement {report['agreement']:.1%} on {report['n_paired']} posts both models scored")
     kinds: dict[str, int] = {}
     for a in result.alerts:
-        kinds[a.kind] = kinds.get(a.kind, 0) + 1
+        kind = f"{a.kind} resolved" if a.resolution else a.kind  # the end of an episode is not another alert
+        kinds[kind] = kinds.get(kind, 0) + 1
     console.print(escape(f"alerts: {kinds or 'none'}; human labels given: {result.answered}"))
     before, after = result.champion_before, stats.get("champion")
     where = (f" (report: {outcome.report_dir})" if outcome and outcome.report_dir and outcome.report_dir not in outcome.message

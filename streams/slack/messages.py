@@ -1,7 +1,8 @@
 """Every Slack message brandpulse sends, rendered here and only here, with slack_sdk's block models.
 
-Model alerts, brand alerts (laid out for a phone: one column, short lines, posts as quotes), digests
-of held-back brand alerts, retrain outcomes (registered, rejected, skipped, failed) and promotions.
+Model alerts (with the retrain they opened or joined), the end of a model alert's episode, brand alerts
+(laid out for a phone: one column, short lines, posts as quotes), digests of held-back brand alerts,
+retrain outcomes (registered, rejected, skipped, failed) and promotions.
 Pure functions from records to :class:`SlackMessage`; :mod:`streams.slack.notifier` only sends them.
 
 Every string that comes from outside — brands and post texts from the feed, model versions from the
@@ -90,6 +91,10 @@ KINDS: dict[str, Kind] = {
     "brand_spike_escalated": Kind("⏫", "Brand spike still growing", _BRAND),
     "brand_spike_resolved": Kind("✅", "Brand spike resolved", _BRAND),
 }
+_RESOLVED_NEXT = {
+    "quiet": "Nothing to do. A new alert of this kind opens a new episode once the cool-down is over.",
+    "replaced": "Nothing to do: the model version these alerts were about no longer serves.",
+}
 RETRAIN: dict[RetrainStatus, Kind] = {
     "registered": Kind("🧪", "Challenger registered", (
         "The challenger is scored in shadow next to the champion and promoted only if it beats it "
@@ -161,6 +166,8 @@ def alert_message(alert: Alert) -> SlackMessage:
         return retrain_message(alert)
     if alert.kind == "promotion":
         return promotion_message(alert)
+    if alert.resolution is not None:
+        return resolved_message(alert)
     kind = KINDS[alert.kind]
     scope = f"brand {code(alert.brand, 200)}" if alert.brand else "all brands"
     ids = alert.example_post_ids
@@ -175,16 +182,45 @@ def alert_message(alert: Alert) -> SlackMessage:
             f"*Detector*\n{code(alert.detector, 200)}",
             f"*Window*\n{alert.window:,} posts",
             f"*Since*\n{_when(alert.since) if alert.since else 'unknown'}",
+            *([f"*Retrain*\n{_retrain(alert)}"] if alert.retrain_id else []),
         ]),
         _section(f"*Sample posts*\n{samples or 'none'}"),
         _context(f"*What happens next:* {kind.next}"),
         _footer(alert),
     )
     where = f"brand {fit(alert.brand, 100)}" if alert.brand else "all brands"
+    retrain = f"; {_retrain(alert, fit(alert.retrain_id, 100))}" if alert.retrain_id else ""
     text = _fallback(
-        f"[brandpulse] {kind.title} — {fit(alert.model_version, 100)}, {where}: {fit(alert.message, 600)} "
-        f"({fit(alert.detector, 100)}: {alert.statistic:.4g} vs threshold {alert.threshold:.4g})"
+        f"[brandpulse] {kind.title} — {fit(alert.model_version, 100)}, {where}: {fit(alert.message, 500)} "
+        f"({fit(alert.detector, 100)}: {alert.statistic:.4g} vs threshold {alert.threshold:.4g}{retrain})"
     )
+    return SlackMessage(_key(alert.alert_id), text, blocks)
+
+
+def _retrain(alert: Alert, shown: str | None = None) -> str:
+    """'opened retrain `<id>`' or 'joined retrain `<id>`'."""
+    return f"{'opened' if alert.retrain_opened else 'joined'} retrain {shown or code(alert.retrain_id or '', 100)}"
+
+
+def resolved_message(alert: Alert) -> SlackMessage:
+    """The end of a model alert's episode: how long it lasted, how many repeats it held back, why it ended."""
+    kind = KINDS[alert.kind]
+    scope = f"brand {code(alert.brand, 200)}" if alert.brand else "all brands"
+    title = f"✅ {kind.title} resolved"
+    blocks = (
+        _header(title),
+        _section(fit(alert.message or title, SECTION_MAX, multiline=True)),
+        _fields([
+            f"*Model version*\n{code(alert.model_version, 200)}",
+            f"*Scope*\n{scope}",
+            f"*Open since*\n{_when(alert.since) if alert.since else 'unknown'}",
+            f"*Opened by*\n{code(alert.resolves, 100) if alert.resolves else 'unknown'}",
+        ]),
+        _context(f"*What happens next:* {_RESOLVED_NEXT[alert.resolution or 'quiet']}"),
+        _footer(alert),
+    )
+    where = f"brand {fit(alert.brand, 100)}" if alert.brand else "all brands"
+    text = _fallback(f"[brandpulse] {kind.title} resolved — {fit(alert.model_version, 100)}, {where}: {fit(alert.message, 600)}")
     return SlackMessage(_key(alert.alert_id), text, blocks)
 
 

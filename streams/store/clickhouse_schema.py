@@ -145,11 +145,20 @@ def schema_ddl(db: str, retention: Retention | None = None) -> list[str]:
             message String,
             detected_at DateTime64(3, 'UTC'),
             since Nullable(DateTime64(3, 'UTC')),
+            resolution Nullable(String),
+            resolves Nullable(String),
+            retrain_id Nullable(String),
+            retrain_opened Bool DEFAULT false,
             stored_at DateTime('UTC') DEFAULT now()
         ) ENGINE = ReplacingMergeTree
         ORDER BY alert_id
         {ttl("alerts")}""",
         f"ALTER TABLE {db}.alerts ADD COLUMN IF NOT EXISTS stored_at DateTime('UTC') DEFAULT now()",
+        # ...and before alerts came in episodes (drift.episodes) and named the retrain they opened or joined.
+        f"ALTER TABLE {db}.alerts ADD COLUMN IF NOT EXISTS resolution Nullable(String) AFTER since",
+        f"ALTER TABLE {db}.alerts ADD COLUMN IF NOT EXISTS resolves Nullable(String) AFTER resolution",
+        f"ALTER TABLE {db}.alerts ADD COLUMN IF NOT EXISTS retrain_id Nullable(String) AFTER resolves",
+        f"ALTER TABLE {db}.alerts ADD COLUMN IF NOT EXISTS retrain_opened Bool DEFAULT false AFTER retrain_id",
         f"""CREATE TABLE IF NOT EXISTS {db}.label_queue (
             post_id String,
             brand LowCardinality(String),

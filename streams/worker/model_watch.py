@@ -1,12 +1,17 @@
 """The worker's watch over its own output: drift detectors, flyback sampling, labelled performance.
 
 Fed after every stored batch (``observe_batch``) and every batch of human labels
-(``observe_labels``). Whatever fires becomes an :class:`~streams.core.schemas.Alert` that is stored in
-ClickHouse, published on the alerts topic, sent to Slack (in the background, never blocking
-scoring) and offered to the retrain coalescer, which publishes at most one retrain request per
-model version in flight. Retrain outcomes and promotions, which the trainer and whoever promotes
-publish on the alerts topic, reach Slack through :meth:`Watcher.announce_outcome`, routed like model
-alerts. All detector state lives in ``<data_dir>/drift/`` and survives restarts.
+(``observe_labels``). Model-health checks run in the background, in a thread, at most one per model
+version at a time, so a check never holds up the batch that made it due. Whatever fires becomes an
+:class:`~streams.core.schemas.Alert`, offered to the retrain coalescer (which publishes at most one
+retrain request per model version in flight; the alert names the request it opened or joined) and to
+the alert episodes (:mod:`drift.episodes`: the first alert per kind, model version and brand is raised,
+repeats are suppressed until the episode resolves, which is raised once too). A raised alert is
+stored in ClickHouse, published on the alerts topic and sent to Slack (in the background, never
+blocking scoring). Retrain outcomes and promotions,
+which the trainer and whoever promotes publish on the alerts topic, reach Slack through
+:meth:`Watcher.announce_outcome`, routed like model alerts. All detector state lives in
+``<data_dir>/drift/`` and survives restarts.
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 from pydantic import ValidationError
 
 from drift.labels.active import ActiveConfig, ActiveSelector
 from drift.labels.flyback import in_flyback, select_for_labelling
-from drift.health import HealthConfig, HealthMonitor, build_reference
+from drift.health import HealthConfig, HealthMonitor, NotEnoughData, build_reference
 from drift.detectors.monitor import DriftMonitor, MonitorConfig
+from drift.episodes import AlertEpisodes, EpisodeConfig
 from drift.performance import PerformanceMonitor
 from drift.retraining.requests import RetrainCoalescer
 from drift.shadow import ShadowReport, compare, should_promote
@@ -35,7 +42,6 @@ from streams.slack.messages import alert_message
 from streams.slack.notifier import SlackNotifier
 from streams.worker.refusals import write_or_dead_letter
 from streams.worker.pipeline import BatchResult
-from models.embeddings import SentenceEmbedder
 from models.files import atomic_write_text
 from models.scoring.scorer import decide
 from models.scoring.factory import SentimentScorer
@@ -104,16 +110,21 @@ class Watcher:
         )
         self.health = HealthMonitor(HealthConfig(
             window=settings.health_window, every=settings.health_window // 2,
-            embedding_sample=settings.health_embedding_sample,
+            min_interval_s=settings.health_min_interval_s, embedding_sample=settings.health_embedding_sample,
         ))
+        self._checks: dict[str, asyncio.Task[None]] = {}  # the health check in flight per model version
         extra = self._load_extra()
         self.performance = self._restore(PerformanceMonitor, extra.get("performance"))
         self.coalescer = self._restore(RetrainCoalescer, extra.get("coalescer"))
+        self.episodes = self._restore_episodes(extra.get("episodes"), EpisodeConfig(
+            resolve_after_min=settings.alert_resolve_after_min, cooldown_min=settings.alert_cooldown_min))
         self.alerts_raised = 0
         self.label_requests = 0
         self.shadow_report: ShadowReport | None = None
         self._promoted: set[str] = set()
-        self.data_time: dt.datetime | None = None  # created_at of the newest post observed: the stream's own clock
+        # created_at of the newest post observed: the stream's own clock, kept across restarts so the
+        # alerts raised before the first batch (labels come first) and episodes stay in data time.
+        self.data_time: dt.datetime | None = dt.datetime.fromisoformat(extra["data_time"]) if extra.get("data_time") else None
 
     @staticmethod
     def _restore(cls: type[T], state: dict | None) -> T:
@@ -125,6 +136,17 @@ class Watcher:
         except (ValueError, KeyError) as exc:
             log.warning("%s state not restored (%s); starting it afresh", cls.__name__, exc)
             return cls()
+
+    @staticmethod
+    def _restore_episodes(state: dict | None, config: EpisodeConfig) -> AlertEpisodes:
+        """Saved alert episodes under today's settings; none when there is no (usable) state."""
+        if state is None:
+            return AlertEpisodes(config)
+        try:
+            return AlertEpisodes.from_state(state, config)
+        except (ValueError, KeyError) as exc:
+            log.warning("alert episodes not restored (%s); the next alert of each kind opens a new one", exc)
+            return AlertEpisodes(config)
 
     # ---- model lifecycle hooks -----------------------------------------------------------
     async def model_loaded(self, scorer: SentimentScorer) -> None:
@@ -143,18 +165,25 @@ class Watcher:
                         "or input-drift checks for it", version)
             return
         texts = meta.reference_texts
-        probs = await asyncio.to_thread(scorer.predict_proba, texts)
+        # One forward pass of the served model gives the reference's probabilities and sentence vectors.
+        probs, vectors = await asyncio.to_thread(scorer.predict_proba_and_vectors, texts)
         decided = decide(probs, scorer.labels, meta.negative_label, meta.negative_threshold, meta.class_bias)
-        embed, embeddings = None, None
-        if self.health.config.embedding_sample:
-            # The served backends return logits only; the encoder is loaded once more, in torch, to embed.
-            embed = await asyncio.to_thread(SentenceEmbedder, scorer.model_dir)
-            embeddings = await asyncio.to_thread(embed, texts)
-        ref = build_reference(texts, probs, [scorer.labels[i] for i in decided], scorer.labels, meta.normalise_input,
-                              embeddings)
-        self.health.set_reference(version, ref, embed)
+        embeddings = vectors if self.health.config.embedding_sample else None
+        ref = await asyncio.to_thread(build_reference, texts, probs, [scorer.labels[i] for i in decided], scorer.labels,
+                                      meta.normalise_input, embeddings)
+        self.health.set_reference(version, ref, lambda posts: self._embed(version, posts))
         log.info("model health reference for %s: estimated accuracy %.3f on %d reference texts%s",
-                 version, ref.accuracy, len(texts), " (and their sentence embeddings)" if embed else "")
+                 version, ref.accuracy, len(texts), " (and their sentence vectors)" if embeddings is not None else "")
+
+    def _embed(self, version: str, texts: list[str]) -> np.ndarray:
+        """Sentence vectors by the served model of ``version``: for sampled posts that arrived without one
+        (a watch-only process reads scored rows from Kafka). Looked up per call, so the health monitor
+        never keeps an unloaded model alive."""
+        serving = self.serving()
+        for scorer in (serving.champion, serving.challenger):
+            if scorer is not None and scorer.version == version:
+                return scorer.embed(texts)
+        return np.empty((0, 0), dtype=np.float32)
 
     def is_random_sample(self, post_id: str) -> bool:
         """Whether a labelled post belongs to the uniform flyback sample (the only unbiased evidence)."""
@@ -172,11 +201,14 @@ class Watcher:
             return
         newest = max(p.created_at for p in result.scored)
         self.data_time = newest if self.data_time is None else max(self.data_time, newest)
+        # Data time moved on: episodes of a replaced champion, and those quiet long enough, end here.
+        await self._publish(self.episodes.follow_champion(self.champion_version(), self.data_time)
+                            + self.episodes.resolve(self.data_time))
         alerts = self.monitor.observe(result.scored)
         champion = [p for p in result.scored if p.model_role == "champion"]
-        for version in self.health.add(champion):
-            signals = await asyncio.to_thread(self.health.check, version)
-            alerts += [Alert(alert_id=uuid.uuid4().hex, **sig.model_dump()) for sig in signals]
+        # Rows that crossed Kafka (a watch-only process) carry no vectors: None makes the sample keep texts.
+        for version in self.health.add(champion, result.vectors or None):
+            self._start_health_check(version)
         requests = select_for_labelling(result.scored, rate=self.flyback_rate, active=self.active, now=time.monotonic())
         if requests:
             await asyncio.to_thread(write_or_dead_letter, self.store, self.store.insert_label_requests, requests,
@@ -185,6 +217,27 @@ class Watcher:
                 await self.send("label-requests", req.post_id.encode(), req.model_dump_json().encode())
             self.label_requests += len(requests)
         await self.raise_alerts(alerts)
+
+    def _start_health_check(self, version: str) -> None:
+        running = self._checks.get(version)
+        if running is not None and not running.done():
+            return  # the previous check is still running; the posts since wait for the next one
+        self._checks[version] = asyncio.create_task(self._health_check(version), name=f"health check {version}")
+
+    async def _health_check(self, version: str) -> None:
+        try:
+            before = self.health.last_check(version)
+            outcome = await asyncio.to_thread(self.health.check, version)
+            if isinstance(outcome, NotEnoughData) and getattr(before, "reason", None) != outcome.reason:
+                log.info("model health of %s: not enough data (%s)", version, outcome.detail)
+            await self.raise_alerts([Alert(alert_id=uuid.uuid4().hex, **sig.model_dump()) for sig in outcome.signals])
+        except Exception:  # noqa: BLE001 - monitoring must never stop scoring
+            log.exception("model-health check of %s failed", version)
+
+    def stop_health_checks(self) -> None:
+        """Cancel checks in flight (shutdown): the next start checks the window again."""
+        for task in self._checks.values():
+            task.cancel()
 
     async def observe_labels(self, labels: Sequence[HumanLabel]) -> None:
         """Store human labels; score the champion's verdicts on the random-sample ones against them.
@@ -243,11 +296,43 @@ class Watcher:
             log.exception("automatic promotion of %s failed", challenger)
 
     async def raise_alerts(self, alerts: Sequence[Alert]) -> None:
+        """Each alert names the retrain it opened or joined; those that open an episode (or a retrain)
+        are published, repeats within an episode are counted and dropped, then the retrains are asked for."""
         if not alerts:
             return
-        # Before any post since the start (labels come first) the data's time is not known: wall clock then.
-        alerts = [in_data_time(a, self.data_time) for a in alerts]
-        alerts = [self._with_health(a) if a.kind == "sentiment_shift" else a for a in alerts]
+        champion = self.champion_version()
+        raised: list[Alert] = []
+        requests: list[RetrainRequest] = []
+        # Before any post was ever seen (labels come first) the data's time is not known: wall clock then.
+        for alert in (in_data_time(a, self.data_time) for a in alerts):
+            request, opened = self._retrain_for(alert, champion)
+            if request is not None:
+                alert = alert.model_copy(update={"retrain_id": request.request_id, "retrain_opened": opened})
+            if not self.episodes.admit(alert, news=opened):
+                log.info("alert %s %s brand=%s suppressed: its episode is open or cooling down", alert.kind,
+                         alert.model_version, alert.brand or "*")
+                continue
+            raised.append(self._with_health(alert) if alert.kind == "sentiment_shift" else alert)
+            if opened:
+                requests.append(request)  # type: ignore[arg-type]
+        await self._publish(raised)
+        for request in requests:
+            await self.request_retrain(request)
+
+    def _retrain_for(self, alert: Alert, champion: str | None) -> tuple[RetrainRequest | None, bool]:
+        """The retrain request the alert opened (True) or joined (False), or (None, False)."""
+        # Only the champion's health asks for a retrain; a shadow challenger is judged by promotion alone.
+        if alert.model_version != champion:
+            return None, False
+        request = self.coalescer.offer(alert)
+        if request is not None:
+            return request, True
+        return (self.coalescer.in_flight(alert.model_version) if self.coalescer.accepts(alert) else None), False
+
+    async def _publish(self, alerts: Sequence[Alert]) -> None:
+        """Store, publish on the alerts topic and send to Slack."""
+        if not alerts:
+            return
         await asyncio.to_thread(write_or_dead_letter, self.store, self.store.insert_alerts, alerts,
                                 topic=self.settings.topic("alerts"), what="alert")
         metrics.record_alerts(alerts)
@@ -255,12 +340,6 @@ class Watcher:
             log.warning("ALERT %s %s brand=%s: %s", alert.kind, alert.detector, alert.brand or "*", alert.message)
             await self.send("alerts", alert.alert_id.encode(), alert.model_dump_json().encode())
             self.notifier.notify(alert_message(alert))
-            # Only the champion's health asks for a retrain; a shadow challenger is judged by promotion alone.
-            if alert.model_version != self.champion_version():
-                continue
-            request = self.coalescer.offer(alert)
-            if request is not None:
-                await self.request_retrain(request)
         self.alerts_raised += len(alerts)
 
     def announce_outcome(self, value: bytes | None, now: dt.datetime | None = None) -> bool:
@@ -306,5 +385,7 @@ class Watcher:
         self.monitor.save(self.state_dir / "monitor.json")
         atomic_write_text(
             self._extra_path(),
-            json.dumps({"performance": self.performance.to_state(), "coalescer": self.coalescer.to_state()}),
+            json.dumps({"performance": self.performance.to_state(), "coalescer": self.coalescer.to_state(),
+                        "episodes": self.episodes.to_state(),
+                        "data_time": self.data_time.isoformat() if self.data_time else None}),
         )

@@ -3,7 +3,8 @@
 This is the whole per-batch contract of the worker, kept out of the Faust agent so it reads top to
 bottom: validate (``streams.worker.validation``) → score (``models.scoring.scorer`` in a thread) → store
 (``streams.store.clickhouse``) → publish (scored + dead-letter topics) → observe (drift monitors, flyback
-sampling). The agent runs it as two halves — :func:`prepare` (validate, score) and :func:`finish`
+sampling, model health). Scoring also yields each post's sentence vector from the same forward pass;
+the vectors ride along in :class:`BatchResult` to the observers and are never stored or published. The agent runs it as two halves — :func:`prepare` (validate, score) and :func:`finish`
 (store, publish, observe) — so the next batch is scored while this one is stored, and acknowledges a
 batch only after its :func:`finish` returned.
 
@@ -23,7 +24,9 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from models.language import LanguageConfig, route
+import numpy as np
+
+from models.language import LanguageConfig, route_many
 from models.scoring.factory import SentimentScorer
 from streams.core.brand_rules import BrandResolver
 from streams.store.protocol import Store, insert_isolating
@@ -54,6 +57,8 @@ class BatchResult:
     unscored: list[ScoredPost] = field(default_factory=list)
     # post_id → the record it came from, so a later stage can dead-letter the original bytes.
     sources: dict[str, RawRecord] = field(default_factory=dict)
+    # post_id → the champion's sentence vector of the post (model health reads a sample of them).
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
 
     def merge(self, other: "BatchResult") -> None:
         self.scored += other.scored
@@ -61,6 +66,7 @@ class BatchResult:
         self.dead += other.dead
         self.unscored += other.unscored
         self.sources.update(other.sources)
+        self.vectors.update(other.vectors)
 
 
 def reject(rec: RawRecord, kind: str, reason: str, post_id: str | None = None) -> DeadLetter:
@@ -83,36 +89,47 @@ def validate(
     return list(valid.values()), dead
 
 
-def to_rows(posts: Sequence[Post], scorer: SentimentScorer, role: str, ingested_at: dt.datetime) -> list[ScoredPost]:
-    preds = scorer.score([p.text for p in posts])
-    return [
+Vectors = dict[str, np.ndarray]  # post_id → sentence vector
+
+
+def to_rows(
+    posts: Sequence[Post], scorer: SentimentScorer, role: str, ingested_at: dt.datetime
+) -> tuple[list[ScoredPost], Vectors]:
+    """The posts' scored rows, and each post's sentence vector from the same forward pass."""
+    scored = scorer.score_with_vectors([p.text for p in posts])
+    rows = [
         ScoredPost(
             post_id=p.post_id, brand=p.brand or "unknown", platform=p.platform, author=p.author, lang=p.lang,
             text=p.text, created_at=p.created_at, ingested_at=ingested_at, label=pr.label, probs=pr.probs,
             confidence=pr.confidence, model_version=pr.model_version, model_role=role,  # type: ignore[arg-type]
             reposts=p.reposts, followers=p.followers,
         )
-        for p, pr in zip(posts, preds)
+        for p, pr in zip(posts, scored.predictions)
     ]
+    return rows, {p.post_id: v for p, v in zip(posts, scored.vectors)}
 
 
 def score_isolating_failures(
     items: Sequence[tuple[RawRecord, Post]], scorer: SentimentScorer, role: str, ingested_at: dt.datetime
-) -> tuple[list[ScoredPost], list[DeadLetter]]:
+) -> tuple[list[ScoredPost], Vectors, list[DeadLetter]]:
     """Score a batch; if the batch fails, score posts one by one so one bad post cannot stall the stream."""
     posts = [p for _, p in items]
     try:
-        return to_rows(posts, scorer, role, ingested_at), []
+        return *to_rows(posts, scorer, role, ingested_at), []
     except Exception:  # noqa: BLE001 - isolate the culprit below instead of crashing the agent
         log.exception("scoring a batch of %d with %s failed; retrying post by post", len(posts), scorer.version)
     rows: list[ScoredPost] = []
+    vectors: Vectors = {}
     dead: list[DeadLetter] = []
     for rec, post in items:
         try:
-            rows += to_rows([post], scorer, role, ingested_at)
+            one, vector = to_rows([post], scorer, role, ingested_at)
         except Exception as exc:  # noqa: BLE001
             dead.append(reject(rec, "scoring_failed", f"model {scorer.version} failed: {exc!r}", post.post_id))
-    return rows, dead
+            continue
+        rows += one
+        vectors |= vector
+    return rows, vectors, dead
 
 
 def route_languages(
@@ -122,8 +139,8 @@ def route_languages(
     to_score: list[tuple[RawRecord, Post]] = []
     unscored: list[ScoredPost] = []
     dead: list[DeadLetter] = []
-    for rec, post in items:
-        verdict = route(post.lang, post.text, config)
+    verdicts = route_many([post.lang for _, post in items], [post.text for _, post in items], config)
+    for (rec, post), verdict in zip(items, verdicts):
         post = post.model_copy(update={"lang": verdict.lang})
         if verdict.action == "score":
             to_score.append((rec, post))
@@ -157,14 +174,14 @@ def process_sync(
     result.dead += unsupported
     if not items:
         return result
-    result.scored, failed = score_isolating_failures(items, serving.champion, "champion", now)
+    result.scored, result.vectors, failed = score_isolating_failures(items, serving.champion, "champion", now)
     result.dead += failed
     if serving.challenger is not None:
         ok_ids = {r.post_id for r in result.scored}
         shadow_items = [it for it in items if it[1].post_id in ok_ids]
         # A shadow model's failure must never cost the champion's output: its dead letters are dropped
         # from the stream and logged, because the post itself was scored and stored.
-        result.shadow, shadow_failed = score_isolating_failures(shadow_items, serving.challenger, "shadow", now)
+        result.shadow, _, shadow_failed = score_isolating_failures(shadow_items, serving.challenger, "shadow", now)
         for d in shadow_failed:
             log.warning("shadow model could not score post %s: %s", d.post_id, d.reason)
     return result

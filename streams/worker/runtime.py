@@ -17,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import TypeVar
 
 import faust
+import numpy as np
 from aiokafka import AIOKafkaConsumer
 from pydantic import BaseModel
 
@@ -165,13 +166,17 @@ class Runtime:
             if scorer is not None:
                 await self.watcher.model_loaded(scorer)
 
-    async def observe_scored(self, rows: Sequence[ScoredPost]) -> None:
-        """Give the champion's scored rows to every detector, each post once however often it arrives."""
+    async def observe_scored(self, rows: Sequence[ScoredPost], vectors: Mapping[str, np.ndarray] | None = None) -> None:
+        """Give the champion's scored rows to every detector, each post once however often it arrives.
+
+        ``vectors``: the rows' sentence vectors when this process scored them (embedded); rows read
+        back from Kafka (the watch role) come without.
+        """
         assert self.seen is not None and self.watcher is not None and self.brand_watcher is not None
         fresh = self.seen.fresh([r for r in rows if r.model_role == "champion"])
         if not fresh:
             return
-        batch = BatchResult(scored=fresh)
+        batch = BatchResult(scored=fresh, vectors=dict(vectors or {}))
         for observe in (self.watcher.observe_batch, self.brand_watcher.observe_batch):
             try:
                 await observe(batch)
@@ -212,7 +217,7 @@ class Runtime:
 
     def scoring_context(self) -> dict[str, object]:
         """What :class:`BatchContext` needs besides the models: embedded, it stores and observes in place."""
-        observers: list[Observer] = [lambda result: self.observe_scored(result.scored)] if self.watcher else []
+        observers: list[Observer] = [lambda result: self.observe_scored(result.scored, result.vectors)] if self.watcher else []
         settings = self.settings
         return dict(
             resolver=self.resolver, store=self.store if is_embedded(self.roles) else None, publish=self.publish,
@@ -352,6 +357,8 @@ class Runtime:
 
     async def _on_shutdown(self, app_, **kwargs) -> None:  # type: ignore[no-untyped-def]
         self.stopping = True
+        if self.watcher is not None:
+            self.watcher.stop_health_checks()
         await self.save_watch_state()
         if self.brand_watcher is not None:
             await self.brand_watcher.aclose()

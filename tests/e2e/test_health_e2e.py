@@ -107,6 +107,9 @@ def test_a_domain_shift_raises_model_health_alerts_and_one_retrain_request(stack
     drift = [a for a in health if a["kind"] == "input_drift"]
     assert drift, [a["message"] for a in alerts]
     assert "on the encoder's sentence embeddings AUC" in drift[0]["message"]  # both input tests ran in the worker
+    health_stats = worker.get("/stats")["health"]
+    # The vectors came from the scoring pass itself: no text was embedded a second time.
+    assert health_stats["vectors_from_scoring"] > 0 and health_stats["vectors_embedded_at_check"] == 0, health_stats
     retrain = [json.loads(v) for v in stack.consume_all("retrain-requests", 1, timeout_s=10)]
     assert len(retrain) == 1 and retrain[0]["alert_id"] in {a["alert_id"] for a in health}
     version = retrain[0]["model_version"]

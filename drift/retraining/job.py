@@ -5,7 +5,8 @@ For each request :func:`run_retrain`
 1. splits the human labels into a training part and a held-out evaluation part (stratified, grouped
    by near-duplicate text so no copy of a held-out post is trained on; :mod:`drift.retraining.training_sets`);
    labels it cannot use are listed with their reasons in the report, never dropped silently;
-2. trains one candidate per :class:`~drift.retraining.config.Recipe` within the shared time budget. The
+2. trains one candidate per :class:`~drift.retraining.config.Recipe`, each for the steps its recipe
+   sets whatever the machine's pace (a busy machine takes longer, never trains less). The
    default recipes *warm-start* from the champion checkpoint (continued fine-tuning at a low learning
    rate, several epochs) on the human labels, repeated to up-weight them, plus a replay sample of the
    base corpus against forgetting; ``scratch`` (the untrained base encoder) is available as an option.
@@ -57,6 +58,7 @@ from drift.retraining.training_sets import (
     HumanLabels, RejectedLabel, TrainingSets, build_training_sets, usable_labels,
 )
 from models.data import DataError, LabelledData
+from models.progress import Progress
 from models.registry import tagged_versions
 
 log = logging.getLogger(__name__)
@@ -260,9 +262,9 @@ def train_candidates(
     champion_dir: Path | None,
     scratch: Path,
     report_dir: Path,
-    progress: bool,
+    progress: Progress,
 ) -> Candidate:
-    """Train each recipe within the shared time budget; the best by macro-F1 on the human validation part wins.
+    """Train each recipe in full; the best by macro-F1 on the human validation part wins.
 
     The held-out evaluation part is never looked at here: it stays an unbiased judge of the winner.
     A warm recipe without a champion to start from trains from the base encoder instead.
@@ -270,16 +272,10 @@ def train_candidates(
     from models.checkpoint import read_meta, write_meta
     from models.train import fine_tune
 
-    budget = config.train.time_budget_s
-    deadline = time.monotonic() + budget if budget else None
     champion_version = read_meta(champion_dir).version if champion_dir is not None else None
     best: Candidate | None = None
     tried: dict[str, float] = {}
-    for i, recipe in enumerate(config.recipes):
-        left = None if deadline is None else deadline - time.monotonic()
-        if best is not None and left is not None and left < 60:
-            log.info("retrain %s: %.0fs of the budget left; recipe %s not tried", request_id, left, recipe.name)
-            break
+    for recipe in config.recipes:
         warm = recipe.start == "warm" and champion_dir is not None
         sets = build_training_sets(human, base, config, recipe)
         log.info(
@@ -292,8 +288,6 @@ def train_candidates(
         train_config = config.train.model_copy(update={
             "lr": recipe.lr, "epochs": recipe.epochs,
             "base_model": str(champion_dir) if warm else config.train.base_model,
-            # The recipes share what is left of the budget; an unused share passes on to the next one.
-            "time_budget_s": None if left is None else max(left / (len(config.recipes) - i), 30.0),
             # Named after its request until the registry assigns the real version.
             "version": config.train.version or f"candidate/{request_id}",
         })
@@ -359,7 +353,7 @@ def run_retrain(
     *,
     config: TrainerConfig | None = None,
     base: LabelledData | None = None,
-    progress: bool = True,
+    progress: Progress = True,
     on_phase: PhaseHook | None = None,
 ) -> RetrainOutcome:
     """Train, evaluate against the champion and register a challenger; never raises for bad data.
@@ -481,7 +475,7 @@ def _retrain(
     places: RetrainPlaces,
     config: TrainerConfig,
     base: LabelledData | None,
-    progress: bool,
+    progress: Progress,
     report_dir: Path,
     outcome: dict[str, Any],
     phase: PhaseHook,

@@ -5,6 +5,7 @@ Each takes the settings the root command made and hands them to its service (:mo
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -65,7 +66,6 @@ def trainer_command(
     max_steps: Optional[int] = typer.Option(None, min=1, help="Stop after this many optimiser steps"),
     max_length: int = typer.Option(DEFAULT_TRAIN.max_length, min=8, max=512, help="Tokenizer truncation length"),
     batch_size: int = typer.Option(DEFAULT_TRAIN.batch_size, min=1),
-    time_budget: Optional[float] = typer.Option(DEFAULT_TRAIN.time_budget_s, min=10.0, help="Training seconds per retrain"),
     threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads (default: all cores)"),
     recipes: str = typer.Option(
         "warm", help=f"Comma-separated recipes to try, best on human validation wins: {', '.join(RECIPES)}"
@@ -79,7 +79,7 @@ def trainer_command(
     Its status (pending requests, the retrain running and its phase, the last outcomes) is served at
     http://127.0.0.1:6067/status (BRANDPULSE_TRAINER_PORT; 0 turns it off).
 
-    Example: brandpulse trainer --base-sample 4000 --time-budget 900
+    Example: brandpulse trainer --base-sample 4000 --recipes warm,warm-gentle
     """
     settings = current_settings()
     names = [n.strip() for n in recipes.split(",") if n.strip()]
@@ -92,11 +92,13 @@ def trainer_command(
         min_labels=min_labels, min_gain=min_gain,
         train=DEFAULT_TRAIN.model_copy(update={
             "epochs": epochs, "max_steps": max_steps, "max_length": max_length, "batch_size": batch_size,
-            "time_budget_s": time_budget, "threads": threads,
+            "threads": threads,
         }),
     )
     create_topics(settings)
-    worker = TrainerWorker(settings, config, progress=True, pause_dir=pause_dir)
+    # Progress lines with an estimate in the trainer's log, not a bar: its output usually goes to a file.
+    training = logging.getLogger("streams.services.trainer")
+    worker = TrainerWorker(settings, config, progress=lambda line: training.info("retrain %s", line), pause_dir=pause_dir)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server = None

@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from models.language import LanguageConfig
+from models.quality_floor import DEFAULT_FLOOR
 from streams.core.schemas import DEFAULT_MAX_TEXT_CHARS, MAX_TEXT_CHARS_BOUND
 
 
@@ -216,6 +217,10 @@ class Settings(BaseSettings):
         default="challenger", description="Model scored in shadow when it exists; empty = no shadow scoring"
     )
     registered_model: str = Field(default="brandpulse-sentiment", description="MLflow registered model name")
+    champion_floor: float = Field(
+        default=DEFAULT_FLOOR, ge=0, le=1,
+        description="Held-out macro-F1 the first-run default model needs before it is registered as champion (see models.quality_floor)",
+    )
     mlflow_tracking_uri: str | None = Field(
         default=None, description="MLflow store; default sqlite:///<data_dir>/mlflow.db"
     )

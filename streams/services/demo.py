@@ -196,7 +196,7 @@ class AlertCollector(threading.Thread):
 
 def start_trainer(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
     # Sized for the demo: a few thousand general tweets plus the human labels, ~2-5 minutes on 2 cores.
-    cmd = [sys.executable, "-m", "streams.cli", "trainer", "--base-sample", "3000", "--min-labels", "100", "--time-budget", "600"]
+    cmd = [sys.executable, "-m", "streams.cli", "trainer", "--base-sample", "3000", "--min-labels", "100"]
     return subprocess.Popen(cmd, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **settings.as_env()})
 
 
@@ -351,9 +351,26 @@ def _fmt(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
 
+def ensure_default_model(settings: Settings) -> str:
+    """The champion's version, training the default first (once per machine) with its progress on the console.
+
+    Raises :class:`models.quality_floor.BelowQualityFloor` when the trained model is not good enough to serve.
+    """
+    from models.bootstrap import current_champion, ensure_champion
+
+    registry = registry_config(settings)
+    if current_champion(registry) is not None:
+        return ensure_champion(registry, encoders_dir(settings), progress=False)
+    console.print("training the default model (MiniLM on 19,715 general tweets, a fixed recipe: about 9 minutes "
+                  "plus a minute of evaluation on 2 quiet CPU cores, longer on a busy machine) — once per machine")
+    with console.status("training the default model…"):
+        return ensure_champion(registry, encoders_dir(settings), floor=settings.champion_floor,
+                               progress=lambda line: console.print(f"  {escape(line)}", highlight=False))
+
+
 def run_demo(settings: Settings, *, limit: int | None, rate: float | None, keep_running: bool) -> int:
     """Run the demo; returns the exit status: 1 when its loop failed (see :attr:`LoopResult.failed`), else 0."""
-    from models.bootstrap import current_champion, ensure_champion
+    from models.quality_floor import BelowQualityFloor
     from streams.kafka.broker import LocalBroker, host_port, is_listening
     from streams.kafka.replay import replay
     from streams.kafka.topics import create_topics
@@ -380,13 +397,11 @@ def run_demo(settings: Settings, *, limit: int | None, rate: float | None, keep_
     result: LoopResult | None = None
     try:
         create_topics(settings)
-        if current_champion(registry_config(settings)) is None:
-            console.print("training the default model (MiniLM on 19,715 general tweets; at most 9 minutes of "
-                          "training plus about a minute of evaluation on 2 CPU cores) — once per machine")
-            with console.status("training the default model…"):
-                version = ensure_champion(registry_config(settings), encoders_dir(settings), progress=False)
-        else:
-            version = ensure_champion(registry_config(settings), encoders_dir(settings), progress=False)
+        try:
+            version = ensure_default_model(settings)
+        except BelowQualityFloor as exc:
+            console.print(f"[bold red]✗[/] {escape(str(exc))}")
+            return 1
         console.print(f"[green]✓[/] champion model {escape(version)}")
         # A 15% flyback sample (1% in production) so one replay of 14.6k posts yields enough human labels
         # to retrain and to judge: at 5% the shadow phase had ~290 labels, and the flyback sample is the
@@ -411,7 +426,7 @@ def run_demo(settings: Settings, *, limit: int | None, rate: float | None, keep_
         asked = dt.datetime.now(dt.timezone.utc)
         trainer = start_trainer(settings, state / "trainer.log")
         console.print("the trainer warm-starts from the champion and fine-tunes it on the human labels "
-                      f"(a few minutes; at most 10); its status: http://127.0.0.1:{settings.trainer_port}/status")
+                      f"(a few minutes; longer on a busy machine); its status: http://127.0.0.1:{settings.trainer_port}/status")
         got = wait_until(lambda: trainer_outcome(settings, trainer, asked), 1800,
                          f"trainer fine-tuning a challenger (log: {state / 'trainer.log'})")
         outcome = got if isinstance(got, OutcomeRecord) else None

@@ -41,6 +41,7 @@ from drift.retraining.job import (
 from drift.retraining.training_sets import RejectedLabel, rejection
 from models.data import LabelledData
 from models.files import atomic_write_text
+from models.progress import Progress
 from streams.core.configs import registry_config, retrain_places
 from streams.core.schemas import DeadLetter
 from streams.core.settings import Settings
@@ -260,7 +261,7 @@ def pause_at(pause_dir: Path, phase: str) -> None:
 
 class TrainerWorker:
     def __init__(
-        self, settings: Settings, config: TrainerConfig | None = None, *, progress: bool = False,
+        self, settings: Settings, config: TrainerConfig | None = None, *, progress: Progress = False,
         base: LabelledData | None = None, pause_dir: Path | None = None,
     ) -> None:
         self.settings = settings

@@ -45,8 +45,7 @@ def trainers(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., subpr
     def start(pause_dir: Path | None = None) -> subprocess.Popen[bytes]:
         # Sized to take seconds: two optimiser steps from the base encoder, no champion to evaluate.
         cmd = [sys.executable, "-m", "streams.cli.main", "trainer", "--recipes", "scratch", "--base-sample", "200",
-               "--min-labels", "10", "--max-steps", "2", "--max-length", "32", "--batch-size", "8", "--threads", "1",
-               "--time-budget", "120"]
+               "--min-labels", "10", "--max-steps", "2", "--max-length", "32", "--batch-size", "8", "--threads", "1"]
         if pause_dir is not None:
             cmd += ["--pause-dir", str(pause_dir)]
         log = open(tmp_path / f"trainer-{len(started)}.log", "ab")

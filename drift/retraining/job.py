@@ -589,7 +589,7 @@ def _retrain(
                 "train_seconds": result.train_seconds,
             },
             report_dir=report_dir,
-            alias=None if loses else CHALLENGER,
+            alias=None if kept_out else CHALLENGER,
             history=result.history,
             tags={REQUEST_TAG: request.request_id, STATUS_TAG: status} | general_tags(general),
             staging_dir=Path(tmp),
@@ -605,9 +605,10 @@ def score_general(
 ) -> GeneralCheck | None:
     """The retrained model and the champion on the general set, with the forgetting gate's decision.
 
-    None when the base corpus left no general set. Reports under ``report_dir/general``.
+    None when there is nothing to compare: no champion, or a base corpus too small for a general set.
+    Reports under ``report_dir/general``.
     """
-    if not len(general):
+    if not len(general) or champion_dir is None:
         return None
     new = evaluate_checkpoint(model_dir, general, places, report_dir / "general" / "new_model",
                               "retrained model on the general set")

@@ -171,10 +171,10 @@ class RetrainOutcome(BaseModel):
     seconds: float = 0.0
     labels_seen: int = 0  # human labels handed to the retrain (RetryBackoff counts new ones from here)
     rejected_labels: dict[str, int] = Field(default_factory=dict)  # reason → labels left out (list in the report)
-    verdict: str = ""  # the gates' numbers, for a registered or rejected model
+    verdict: str = ""  # the held-out gate's numbers, for a registered or rejected model
     kept_out: list[str] = Field(default_factory=list)  # why a rejected model was not sent to shadow, gate by gate
     general: GeneralCheck | None = None  # the retrained model and the champion on the general set
-    summary: str = ""  # held-out numbers and training mix, for a registered or rejected model
+    summary: str = ""  # held-out and general-set numbers and training mix, for a registered or rejected model
     requested_at: dt.datetime | None = None  # when the retrain was asked for, in the data's time (the alert's)
     resumed: bool = False  # registered before a restart; this outcome completes that registration
     # Each label left out, for the dead letters that report it; listed in rejected_labels.jsonl, not kept here.
@@ -437,7 +437,7 @@ def kept_out_by(loses: bool, verdict: str, general: GeneralCheck | None) -> list
     """Why a retrained model stays out of shadow, one reason per gate it failed (empty: it goes to shadow)."""
     reasons = [f"{HELD_OUT_LOSS}: {verdict}"] if loses else []
     if general is not None and general.forgets:
-        reasons.append(f"{FORGETS}: {general.verdict()}")
+        reasons.append(f"{FORGETS}: macro-F1 {general.change:+.3f} on the general set, allowed {-(general.max_loss or 0):+.3f}")
     return reasons
 
 
@@ -549,6 +549,8 @@ def _retrain(
         general = score_general(split.general, model_dir, champion_dir if champ else None, places, report_dir, config)
         write_comparison(report_dir, new, champ, general)
         summary = _summary(sets, new, champ) + f"; recipe {recipe.name} (from {best.started_from})"
+        if general is not None:
+            summary += f"; {general.verdict()}"
         if human_labels.rejected:
             summary += f"; {human_labels.summary()}"
         common = dict(
@@ -557,8 +559,6 @@ def _retrain(
         )
         loses, verdict = gate(sets.evaluation.labels, new, champ, config)
         kept_out = kept_out_by(loses, verdict, general)
-        if general is not None:
-            verdict += f"; {general.verdict()}"
         status: RetrainStatus = "rejected" if kept_out else "registered"
         decided = RetrainOutcome(
             **outcome, **common, status=status, verdict=verdict, summary=summary, kept_out=kept_out, general=general,

@@ -83,7 +83,7 @@ def test_the_verdict_gives_both_scores_the_interval_and_the_margin() -> None:
 
 
 def test_a_model_that_forgets_is_kept_out_with_that_reason() -> None:
-    assert kept_out_by(False, "gain +0.050", _check(1)) == [f"{FORGETS}: {_check(1).verdict()}"]
+    assert kept_out_by(False, "gain +0.050", _check(1)) == [f"{FORGETS}: macro-F1 -0.050 on the general set, allowed -0.020"]
 
 
 def test_both_gates_give_their_reasons() -> None:

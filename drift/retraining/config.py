@@ -76,6 +76,27 @@ class TrainerConfig(BaseModel):
             "(paired bootstrap over the held-out labels); None: any point estimate below min_gain"
         ),
     )
+    general_texts: int = Field(
+        default=1000, ge=0, le=2000,
+        description=(
+            "General texts held out of the base corpus (drift.retraining.training_sets.split_general) on which "
+            "the retrained model and the champion are both scored (0: none; the forgetting gate is off)"
+        ),
+    )
+    max_general_loss: float | None = Field(
+        default=0.02, ge=0, lt=1,
+        description=(
+            "Send to shadow only if macro-F1 on the general set falls at most this much below the champion's "
+            "(None: scores recorded, no gate)"
+        ),
+    )
+    general_confidence: float | None = Field(
+        default=None, gt=0.5, lt=1,
+        description=(
+            "None: the change on the general set decides; a confidence: only a loss beyond max_general_loss at "
+            "this one-sided confidence keeps a model out (paired bootstrap)"
+        ),
+    )
     # One recipe by default: warm beat warm-gentle in each of 3 seeds at 300 labels (held-out airline
     # 0.717 vs 0.700 mean, general tweets +0.010 vs +0.001) in half the time, and choosing between two
     # on ~65 validation labels is a coin toss (the demo once kept warm-gentle on a near tie, 0.717

@@ -14,9 +14,12 @@ For each request :func:`run_retrain`
 3. evaluates the winner *and the current champion* on the held-out human labels, exactly as
    served (raw text, each checkpoint's own calibration and negative threshold; the one evaluator,
    :func:`models.cv.holdout_report`), and writes both reports plus a side-by-side comparison;
-4. registers the winner in MLflow; unless it is worse than the champion there beyond sampling noise
-   (:func:`gate`, a paired bootstrap) it gets the 'challenger' alias. The outcome carries the model
-   event and the alert that announce it.
+4. scores both on the general set (general texts held out of the base corpus, the same in every
+   retrain, never trained on: :func:`~drift.retraining.training_sets.split_general`);
+5. registers the winner in MLflow; unless it is worse than the champion on the held-out labels beyond
+   sampling noise (:func:`gate`, a paired bootstrap) or loses more than ``max_general_loss`` on the
+   general set (:mod:`drift.retraining.forgetting`) it gets the 'challenger' alias. The outcome
+   carries the model event and the alert that announce it.
 
 Every outcome, a failure included, leaves ``outcome.json`` in its report directory (with
 ``error.txt`` for a failure and ``rejected_labels.jsonl`` when labels were left out).
@@ -54,8 +57,9 @@ from pydantic import BaseModel, Field
 from models.classification_metrics import bootstrap_gain_upper
 from drift.records import HumanLabel, ModelEvent, RetrainAlert, RetrainRequest, RetrainStatus, utcnow
 from drift.retraining.config import Recipe, RetrainPlaces, TrainerConfig
+from drift.retraining.forgetting import GeneralCheck, check_forgetting
 from drift.retraining.training_sets import (
-    HumanLabels, RejectedLabel, TrainingSets, build_training_sets, usable_labels,
+    HumanLabels, RejectedLabel, TrainingSets, build_training_sets, split_general, usable_labels,
 )
 from models.data import DataError, LabelledData
 from models.progress import Progress
@@ -126,7 +130,9 @@ def _fmt(x: float | None) -> str:
     return "—" if x is None else f"{x:.3f}"
 
 
-def write_comparison(report_dir: Path, challenger: Evaluation, champion: Evaluation | None) -> None:
+def write_comparison(
+    report_dir: Path, challenger: Evaluation, champion: Evaluation | None, general: GeneralCheck | None = None
+) -> None:
     rows = [("new model", challenger)] + ([("champion", champion)] if champion else [])
     lines = [
         "# Retrained model vs champion on held-out human labels",
@@ -140,10 +146,13 @@ def write_comparison(report_dir: Path, challenger: Evaluation, champion: Evaluat
     ]
     if champion is None:
         lines += ["", "No champion could be evaluated (none registered, or it uses other labels)."]
+    if general is not None:
+        lines += ["", "## On the general set (what the retrain may have forgotten)", "", general.verdict() + "."]
     (report_dir / "comparison.md").write_text("\n".join(lines) + "\n")
-    (report_dir / "comparison.json").write_text(
-        json.dumps({"new_model": challenger.model_dump(), "champion": champion.model_dump() if champion else None}, indent=2)
-    )
+    (report_dir / "comparison.json").write_text(json.dumps({
+        "new_model": challenger.model_dump(), "champion": champion.model_dump() if champion else None,
+        "general": general.model_dump() if general else None,
+    }, indent=2))
 
 
 # ------------------------------------------------------------------ one retrain, without Kafka
@@ -164,8 +173,10 @@ class RetrainOutcome(BaseModel):
     seconds: float = 0.0
     labels_seen: int = 0  # human labels handed to the retrain (RetryBackoff counts new ones from here)
     rejected_labels: dict[str, int] = Field(default_factory=dict)  # reason → labels left out (list in the report)
-    verdict: str = ""  # the gate's numbers, for a registered or rejected model
-    summary: str = ""  # held-out numbers and training mix, for a registered or rejected model
+    verdict: str = ""  # the held-out gate's numbers, for a registered or rejected model
+    kept_out: list[str] = Field(default_factory=list)  # why a rejected model was not sent to shadow, gate by gate
+    general: GeneralCheck | None = None  # the retrained model and the champion on the general set
+    summary: str = ""  # held-out and general-set numbers and training mix, for a registered or rejected model
     requested_at: dt.datetime | None = None  # when the retrain was asked for, in the data's time (the alert's)
     resumed: bool = False  # registered before a restart; this outcome completes that registration
     # Each label left out, for the dead letters that report it; listed in rejected_labels.jsonl, not kept here.
@@ -403,14 +414,25 @@ def run_retrain(
     return result
 
 
-def _registered_message(status: str, version: str | None, verdict: str, summary: str) -> str:
+def _registered_message(status: str, version: str | None, verdict: str, summary: str, kept_out: list[str]) -> str:
     name = version or "(version not assigned yet)"
     if status == "rejected":
-        return (
-            f"retrained model {name} kept in the registry but not sent to shadow (its held-out gain over the "
-            f"champion falls short beyond sampling noise: {verdict}): {summary}"
-        )
+        # An outcome saved before kept_out existed was rejected by the held-out gate, the only one then.
+        why = "; ".join(kept_out) or f"{HELD_OUT_LOSS}: {verdict}"
+        return f"retrained model {name} kept in the registry but not sent to shadow ({why}): {summary}"
     return f"challenger {name} registered and sent to shadow scoring ({verdict}); {summary}"
+
+
+HELD_OUT_LOSS = "its held-out gain over the champion falls short beyond sampling noise"
+FORGETS = "it forgets too much of the general case"
+
+
+def kept_out_by(loses: bool, verdict: str, general: GeneralCheck | None) -> list[str]:
+    """Why a retrained model stays out of shadow, one reason per gate it failed (empty: it goes to shadow)."""
+    reasons = [f"{HELD_OUT_LOSS}: {verdict}"] if loses else []
+    if general is not None and general.forgets:
+        reasons.append(f"{FORGETS}: macro-F1 {general.change:+.3f} on the general set, allowed {-(general.max_loss or 0):+.3f}")
+    return reasons
 
 
 def _saved_outcome(report_dir: Path, request_id: str) -> RetrainOutcome | None:
@@ -442,7 +464,7 @@ def _resume(
             set_alias(first.version, CHALLENGER, registry=places.registry)
     saved = _saved_outcome(report_dir, request.request_id)
     if saved is not None and saved.status in ("registered", "rejected"):
-        message = _registered_message(status, first.version, saved.verdict, saved.summary)
+        message = _registered_message(status, first.version, saved.verdict, saved.summary, saved.kept_out)
         return saved.model_copy(update={"status": status, "version": first.version, "resumed": True,
                                         "message": f"{message} (registration completed after a restart)"})
     return RetrainOutcome(
@@ -497,12 +519,13 @@ def _retrain(
             ),
         )
     base_data = base if base is not None else load_dataset(config.base_corpus)
+    split = split_general(base_data, human, config.general_texts)
     places.work_dir.mkdir(parents=True, exist_ok=True)
     champion_dir = _champion_dir(places)
     with tempfile.TemporaryDirectory(dir=places.work_dir, prefix=SCRATCH_PREFIX) as tmp:
         phase("training")
         best = train_candidates(
-            request.request_id, human, base_data, config, places, champion_dir, Path(tmp), report_dir, progress
+            request.request_id, human, split.rest, config, places, champion_dir, Path(tmp), report_dir, progress
         )
         sets, result, model_dir, recipe = best.sets, best.result, best.model_dir, best.recipe
         phase("evaluation")
@@ -517,8 +540,11 @@ def _retrain(
                 )
             except DataError as exc:
                 log.warning("champion not evaluated: %s", exc)
-        write_comparison(report_dir, new, champ)
+        general = score_general(split.general, model_dir, champion_dir if champ else None, places, report_dir, config)
+        write_comparison(report_dir, new, champ, general)
         summary = _summary(sets, new, champ) + f"; recipe {recipe.name} (from {best.started_from})"
+        if general is not None:
+            summary += f"; {general.verdict()}"
         if human_labels.rejected:
             summary += f"; {human_labels.summary()}"
         common = dict(
@@ -526,10 +552,11 @@ def _retrain(
             eval_rows=len(sets.evaluation),
         )
         loses, verdict = gate(sets.evaluation.labels, new, champ, config)
-        status: RetrainStatus = "rejected" if loses else "registered"
+        kept_out = kept_out_by(loses, verdict, general)
+        status: RetrainStatus = "rejected" if kept_out else "registered"
         decided = RetrainOutcome(
-            **outcome, **common, status=status, verdict=verdict, summary=summary,
-            message=_registered_message(status, None, verdict, summary),
+            **outcome, **common, status=status, verdict=verdict, summary=summary, kept_out=kept_out, general=general,
+            message=_registered_message(status, None, verdict, summary, kept_out),
         )
         # What a restart after registering needs to finish the job without training again (see _resume).
         _write(report_dir / "outcome.json", decided.model_copy(update={"report_dir": report_dir}).model_dump_json(indent=1))
@@ -551,17 +578,59 @@ def _retrain(
                 "human_negative_recall": new.negative_recall,
                 "champion_human_macro_f1": champ.macro_f1 if champ else None,
                 "champion_human_negative_recall": champ.negative_recall if champ else None,
+                "general_macro_f1": general.challenger_macro_f1 if general else None,
+                "champion_general_macro_f1": general.champion_macro_f1 if general else None,
                 "train_seconds": result.train_seconds,
             },
             report_dir=report_dir,
-            alias=None if loses else CHALLENGER,
+            alias=None if kept_out else CHALLENGER,
             history=result.history,
-            tags={REQUEST_TAG: request.request_id, STATUS_TAG: status},
+            tags={REQUEST_TAG: request.request_id, STATUS_TAG: status} | general_tags(general),
             staging_dir=Path(tmp),
             on_phase=phase,
         )
         return decided.model_copy(update={"version": version,
-                                          "message": _registered_message(status, version, verdict, summary)})
+                                          "message": _registered_message(status, version, verdict, summary, kept_out)})
+
+
+def score_general(
+    general: LabelledData, model_dir: Path, champion_dir: Path | None, places: RetrainPlaces, report_dir: Path,
+    config: TrainerConfig,
+) -> GeneralCheck | None:
+    """The retrained model and the champion on the general set, with the forgetting gate's decision.
+
+    None when there is nothing to compare: no champion, or a base corpus too small for a general set.
+    Reports under ``report_dir/general``.
+    """
+    if not len(general) or champion_dir is None:
+        return None
+    new = evaluate_checkpoint(model_dir, general, places, report_dir / "general" / "new_model",
+                              "retrained model on the general set")
+    champ = None
+    if champion_dir is not None:
+        try:
+            champ = evaluate_checkpoint(champion_dir, general, places, report_dir / "general" / "champion",
+                                        "champion on the general set")
+        except DataError as exc:
+            log.warning("champion not scored on the general set: %s", exc)
+    check = check_forgetting(
+        general.labels, new.predicted, new.macro_f1, champ.predicted if champ else None, champ.macro_f1 if champ else None,
+        champion_version=champ.version if champ else None, max_loss=config.max_general_loss,
+        confidence=config.general_confidence, source=general.source,
+    )
+    log.info("%s", check.verdict())
+    return check
+
+
+def general_tags(general: GeneralCheck | None) -> dict[str, str]:
+    """The general-set scores as model-version tags: read with the version, no run to fetch."""
+    if general is None:
+        return {}
+    tags = {"general_macro_f1": f"{general.challenger_macro_f1:.4f}", "general_texts": str(general.n)}
+    if general.champion_macro_f1 is not None and general.champion_version is not None:
+        tags |= {"general_champion_macro_f1": f"{general.champion_macro_f1:.4f}",
+                 "general_compared_with": general.champion_version}
+    return tags
 
 
 # ------------------------------------------------------------------ retrying after a failure

@@ -1,4 +1,5 @@
-"""The data of one retraining: human labels split three ways, mixed with a replay of the base corpus.
+"""The data of one retraining: human labels split three ways, mixed with a replay of the base corpus,
+and the fixed general set that checks what a retrained model forgot.
 
 Pure functions of the labels, the base corpus and the seed, so every recipe of a retrain is
 validated and evaluated on the same posts.
@@ -101,6 +102,35 @@ class TrainingSets:
     base_rows: int
     human_train_rows: int
     removed_overlap: int  # base texts dropped because a human label covers the same text (near duplicates too)
+
+
+# The general set is drawn from the part of the base corpus the bootstrap champion held out for
+# validation (models.bootstrap: VALID_TEXTS texts, seed 42; a unit test keeps them equal), so on the
+# default corpus no model of the lineage, the first included, was trained on it.
+GENERAL_POOL = 2_000
+GENERAL_SEED = 42
+
+
+@dataclass(frozen=True)
+class GeneralSplit:
+    rest: LabelledData  # what replay and validation may draw from
+    general: LabelledData  # the general set: the same texts in every retrain (empty when there is none)
+
+
+def split_general(base: LabelledData, human: LabelledData, texts: int) -> GeneralSplit:
+    """Hold the general set out of the base corpus: ``texts`` texts, the same in every retrain.
+
+    The pool is the bootstrap's validation split (at most a fifth of a small corpus); a text that a
+    person labelled is left out of the set, since the human label may be trained on. None of the pool
+    goes to replay or validation, so no challenger ever trains on the set it is judged on.
+    """
+    unique = deduplicate(base)
+    pool_size = min(GENERAL_POOL, len(unique) // 5)
+    if texts == 0 or pool_size < len(unique.label_names):
+        return GeneralSplit(unique, unique.subset([]))
+    rest, pool = train_test_split(unique, pool_size / len(unique), seed=GENERAL_SEED)
+    general = _without(pool, {near_duplicate_key(t) for t in human.texts}).sample(texts, seed=GENERAL_SEED)
+    return GeneralSplit(rest, general.subset(range(len(general)), f"{len(general)} texts held out of {base.source}"))
 
 
 def _without(data: LabelledData, keys: set[str]) -> LabelledData:

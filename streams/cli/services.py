@@ -62,6 +62,12 @@ def trainer_command(
     eval_fraction: float = typer.Option(0.3, min=0.05, max=0.9, help="Share of human labels held out for evaluation"),
     min_labels: int = typer.Option(100, min=10, help="Usable human labels needed before retraining"),
     min_gain: float = typer.Option(0.0, min=0.0, max=1.0, help="Held-out macro-F1 gain over the champion needed before shadow scoring"),
+    general_texts: int = typer.Option(
+        1000, min=0, max=2000, help="General texts held out of the base corpus to check forgetting on (0: no check)"
+    ),
+    max_general_loss: float = typer.Option(
+        0.02, min=0.0, max=0.99, help="Most macro-F1 a challenger may lose on the general set against the champion"
+    ),
     epochs: float = typer.Option(DEFAULT_TRAIN.epochs, min=0.01, help="Training epochs"),
     max_steps: Optional[int] = typer.Option(None, min=1, help="Stop after this many optimiser steps"),
     max_length: int = typer.Option(DEFAULT_TRAIN.max_length, min=8, max=512, help="Tokenizer truncation length"),
@@ -89,7 +95,7 @@ def trainer_command(
     config = TrainerConfig(
         recipes=[RECIPES[n] for n in names],
         base_corpus=base_corpus, base_sample=base_sample, human_repeat=human_repeat, eval_fraction=eval_fraction,
-        min_labels=min_labels, min_gain=min_gain,
+        min_labels=min_labels, min_gain=min_gain, general_texts=general_texts, max_general_loss=max_general_loss,
         train=DEFAULT_TRAIN.model_copy(update={
             "epochs": epochs, "max_steps": max_steps, "max_length": max_length, "batch_size": batch_size,
             "threads": threads,

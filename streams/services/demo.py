@@ -310,6 +310,8 @@ def print_loop_summary(result: LoopResult, settings: Settings) -> None:
         why = _not_promoted(report, settings) if report else "no human-labelled post was scored by both models"
         console.print(f"champion is still {escape(before)}; challenger {escape(str(outcome.version))} stayed in shadow: "
                       f"{escape(why)}")
+    if outcome is not None and outcome.general is not None:
+        console.print(escape(f"forgetting: {outcome.general.verdict()}"))
     console.print(escape(f"next: {what_next(result, settings)}"))
 
 

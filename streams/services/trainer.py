@@ -35,6 +35,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from drift.records import HumanLabel, RetrainRequest, utcnow
 from drift.retraining.config import TrainerConfig
+from drift.retraining.forgetting import GeneralCheck
 from drift.retraining.job import (
     LABEL_NAMES, REQUEST_TAG, SCRATCH_PREFIX, RetrainOutcome, RetryBackoff, clear_scratch, redact, run_retrain,
 )
@@ -169,6 +170,7 @@ class OutcomeRecord(BaseModel):
     seconds: float = 0.0
     resumed: bool = False
     rejected_labels: dict[str, int] = Field(default_factory=dict)
+    general: GeneralCheck | None = None  # the retrained model and the champion on the general set
     finished_at: dt.datetime = Field(default_factory=utcnow)
 
     @classmethod
@@ -178,6 +180,7 @@ class OutcomeRecord(BaseModel):
             message=outcome.message, version=outcome.version,
             report_dir=None if outcome.report_dir is None else str(outcome.report_dir),
             seconds=outcome.seconds, resumed=outcome.resumed, rejected_labels=outcome.rejected_labels,
+            general=outcome.general,
         )
 
 

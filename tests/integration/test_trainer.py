@@ -1,5 +1,6 @@
 """The trainer on the real broker and real (tiny) retrains: the loop registers and announces a challenger; a
-retrain that loses is kept aside; copies of posts across handles train; after a failure the loop goes on.
+retrain that loses, or forgets the general case, is kept aside; copies of posts across handles train; after a
+failure the loop goes on.
 
 Human labels and a retrain request go onto the topics; the trainer loop consumes them, trains on
 general tweets + the labels, evaluates the new model and the champion on held-out labels,
@@ -51,9 +52,10 @@ def test_trainer_loop_registers_an_evaluated_challenger_and_announces_it(
         (None, b"not json"),
     ])
 
-    # One warm-start recipe keeps the test lean; the default tries two.
+    # One warm-start recipe keeps the test lean. 60 steps on airline labels may forget general tweets
+    # beyond the production margin: the forgetting gate has its own test, here the scores are only recorded.
     config = TrainerConfig(base_sample=300, min_labels=100, eval_fraction=0.3, train=TINY,
-                           recipes=[WARM.model_copy(update={"replay": 300})])
+                           recipes=[WARM.model_copy(update={"replay": 300})], general_texts=300, max_general_loss=None)
     worker = TrainerWorker(settings, config)
     stop = threading.Event()
     loop = threading.Thread(target=worker.run, args=(stop,), daemon=True)
@@ -84,6 +86,7 @@ def test_trainer_loop_registers_an_evaluated_challenger_and_announces_it(
     # 60 warm-started steps on real tweets: well above always-negative (~0.26 here).
     assert outcome.challenger.macro_f1 > 0.45
     assert outcome.challenger.version == "candidate/req-1"
+    assert outcome.general is not None and (outcome.general.n, outcome.general.champion_version) == (300, champion)
     saved = json.loads((outcome.report_dir / "new_model" / "report.json").read_text())  # type: ignore[operator]
     assert saved["metrics"]["macro_f1"] == pytest.approx(outcome.challenger.macro_f1)
     assert worker.state.done == ["req-1"] and worker.state.pending == []
@@ -108,8 +111,9 @@ def test_a_retrained_model_that_loses_is_kept_without_the_challenger_alias(tmp_p
     champion = log_and_register(trained_model, registry=registry_config(settings), params={}, metrics={}, alias=CHAMPION)
     request = RetrainRequest(request_id="loser", model_version=champion, reason="labelled_performance")
     # Three optimiser steps from the untrained encoder, and a bar of +0.5 over the champion: it cannot pass.
+    # The general set is left out (general_texts=0): the held-out gate alone keeps this one out.
     config = TrainerConfig(base_sample=200, min_labels=100, min_gain=0.5, recipes=[SCRATCH.model_copy(update={"replay": 200})],
-                           train=TINY.model_copy(update={"max_steps": 3}))
+                           train=TINY.model_copy(update={"max_steps": 3}), general_texts=0)
     outcome = run_retrain(request, airline_human_labels(200, seed=4), retrain_places(settings), config=config, progress=False)
     assert outcome.status == "rejected", outcome.message
     assert outcome.challenger is not None and outcome.champion is not None
@@ -119,6 +123,31 @@ def test_a_retrained_model_that_loses_is_kept_without_the_challenger_alias(tmp_p
     assert outcome.version in [m.version for m in list_models(registry=registry_config(settings))]
     closed = outcome.event()
     assert closed.action == "retrain-closed" and closed.retrain_for == champion and "rejected" in closed.reason
+
+
+def test_a_retrained_model_that_forgets_the_general_case_is_kept_without_the_challenger_alias(
+    tmp_path: Path, trained_model: Path
+) -> None:
+    from models.registry import CHALLENGER, CHAMPION, alias_version, log_and_register, tagged_versions
+
+    settings = Settings(data_dir=tmp_path / "state")
+    registry = registry_config(settings)
+    champion = log_and_register(trained_model, registry=registry, params={}, metrics={}, alias=CHAMPION)
+    # Three optimiser steps from the untrained encoder know no general tweets; the held-out gate is off,
+    # so only what it forgot can keep it out.
+    config = TrainerConfig(base_sample=200, min_labels=100, min_gain=None, general_texts=300,
+                           recipes=[SCRATCH.model_copy(update={"replay": 200})], train=TINY.model_copy(update={"max_steps": 3}))
+    request = RetrainRequest(request_id="forgets", model_version=champion, reason="labelled_performance")
+    outcome = run_retrain(request, airline_human_labels(200, seed=4), retrain_places(settings), config=config, progress=False)
+    general = outcome.general
+    assert general is not None and general.change is not None and general.champion_macro_f1 is not None
+    print(f"general set: challenger {general.challenger_macro_f1:.3f}, champion {general.champion_macro_f1:.3f}, "
+          f"change {general.change:+.3f} [{general.low:+.3f}, {general.high:+.3f}]")
+    tags = tagged_versions("retrain_request", "forgets", registry=registry)[0].tags
+    assert (outcome.status, general.forgets, general.n, general.champion_version, "forgets too much" in outcome.message,
+            alias_version(CHALLENGER, registry=registry), tags["general_compared_with"],
+            float(tags["general_macro_f1"]) == round(general.challenger_macro_f1, 4)) == (
+        "rejected", True, 300, champion, True, None, champion, True), outcome.message
 
 
 def test_a_retrain_on_copies_of_posts_across_handles_and_links_proceeds(tmp_path: Path) -> None:

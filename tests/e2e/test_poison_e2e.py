@@ -64,9 +64,9 @@ def _produce_one_partition(stack: Stack, values: list[bytes]) -> None:
 
 def _batches_over(worker: Worker, seconds: float) -> float:
     """Batches that took longer than ``seconds`` (from the worker's Prometheus histogram)."""
-    import urllib.request
+    import httpx
 
-    text = urllib.request.urlopen(worker.base_url + "/metrics", timeout=30).read().decode()
+    text = httpx.get(worker.base_url + "/metrics", timeout=30).raise_for_status().text
     buckets = {float(le): float(v) for le, v in re.findall(r'brandpulse_batch_seconds_bucket\{le="([^"+]+)"\} (\S+)', text)}
     total = float(re.search(r"brandpulse_batch_seconds_count (\S+)", text).group(1))  # type: ignore[union-attr]
     return total - max(v for le, v in buckets.items() if le <= seconds)

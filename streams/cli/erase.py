@@ -64,8 +64,8 @@ def erase_command(
       brandpulse erase --author @jdoe --operator "alice, ticket DSR-42"
       brandpulse erase --post-id 570306133677760513
     """
-    settings = settings_of(ctx)
     request = _request(author, post_id, operator)
+    settings = settings_of(ctx)
     data = ask_worker_or_store(settings, "/erase", {}, lambda store: erase_here(settings, store, request),
                                body=request.model_dump(mode="json"))
     report = ErasureReport.model_validate(data)

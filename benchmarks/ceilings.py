@@ -106,13 +106,6 @@ def openvino_peaks(rows: int, hidden: int, intermediate: int, threads: int, seco
     return {p: _weighted(r) for p, r in rates.items()}
 
 
-def native_int8() -> bool:
-    """Whether the CPU has int8 dot-product instructions (VNNI or AMX-INT8)."""
-    from models.scoring.backend_choice import cpu_flags
-
-    return bool({"avx512_vnni", "avx_vnni", "amx_int8"} & set(cpu_flags()))
-
-
 def matmul_peaks(rows: int, hidden: int, intermediate: int, threads: int, seconds: float = 0.3) -> dict[str, Any]:
     """{'fp32'|'bf16'|'int8': best FLOP/s, 'by_library': {library: {precision: FLOP/s}}, 'rows': rows}."""
     by_library = {"torch": torch_peaks(rows, hidden, intermediate, threads, seconds)}

@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 
 from models.data import LabelledData, load_dataset
 from streams.core.schemas import HumanLabel, RetrainRequest, ScoredPost
+from streams.cli.context import settings_of
 from streams.core.settings import Settings
 from streams.core.configs import registry_config, retrain_places
 
@@ -274,10 +275,11 @@ def load_inputs(airline: str, general: str, base: str) -> tuple[LabelledData, La
     return air, load_dataset(general), load_dataset(base)
 
 
-def loop_command_impl(config: LoopBenchConfig, champion: str, airline: str, general: str, base: str, out: Path) -> list[RunResult]:
+def loop_command_impl(settings: Settings, config: LoopBenchConfig, champion: str, airline: str, general: str, base: str,
+                      out: Path) -> list[RunResult]:
+    """The bench; ``settings`` (the command's) only name the registry the champion is resolved in."""
     from models.registry import resolve_model
 
-    settings = Settings()
     champion_dir = Path(champion) if Path(champion).is_dir() else resolve_model(champion, registry=registry_config(settings))
     air, gen, base_data = load_inputs(airline, general, base)
     machine = machine_description()
@@ -289,6 +291,7 @@ def loop_command_impl(config: LoopBenchConfig, champion: str, airline: str, gene
 
 
 def loop_command(
+    ctx: typer.Context,
     seeds: int = typer.Option(3, min=1, max=20, help="Seeds (stream orders)"),
     labels: str = typer.Option("100,200,500,1000", help="Comma-separated label budgets (the learning curve)"),
     strategies: str = typer.Option("active,random", help="Label selection: active and/or random"),
@@ -330,5 +333,5 @@ def loop_command(
         heldout=heldout, general=general_n, pool=pool, shadow_labels=shadow_labels, promotion_min_labels=min_labels,
         base_sample=base_sample, max_steps=max_steps,
     )
-    loop_command_impl(config, champion, airline, general, base_corpus, out)
+    loop_command_impl(settings_of(ctx), config, champion, airline, general, base_corpus, out)
     typer.echo(f"wrote {out}")

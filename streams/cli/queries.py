@@ -13,12 +13,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from streams.cli.context import current_settings
+from streams.cli.context import settings_of
+from streams.core.settings import Settings
 
 console = Console()
 
 
-def ask_worker_or_store(path: str, params: dict[str, str], direct, body: dict | None = None) -> dict:  # type: ignore[no-untyped-def]
+def ask_worker_or_store(settings: Settings, path: str, params: dict[str, str], direct, body: dict | None = None) -> dict:  # type: ignore[no-untyped-def]
     """A view from the worker's web port when the store is embedded (only the worker may open it),
     else ``direct(store)`` on ClickHouse itself. Bad parameters end in one clear line, never a traceback.
 
@@ -26,7 +27,6 @@ def ask_worker_or_store(path: str, params: dict[str, str], direct, body: dict | 
     from streams.core.web_auth import auth_headers
     from streams.store.open import is_embedded, open_store
 
-    settings = current_settings()
     if is_embedded(settings.clickhouse_dsn):
         url = f"http://{settings.web_host}:{settings.web_port}{path}"
         try:
@@ -55,7 +55,7 @@ def ask_worker_or_store(path: str, params: dict[str, str], direct, body: dict | 
         store.close()
 
 
-def fetch_trends(brand: Optional[str], since: str, bucket: str, until: str) -> dict:
+def fetch_trends(settings: Settings, brand: Optional[str], since: str, bucket: str, until: str) -> dict:
     from streams.views.trends import check_brand, check_bucket, check_until, parse_duration, query_trends
 
     try:  # the same checks the worker makes, before any request
@@ -66,7 +66,7 @@ def fetch_trends(brand: Optional[str], since: str, bucket: str, until: str) -> d
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     return ask_worker_or_store(
-        "/trends", {"brand": brand or "", "since": since, "bucket": bucket, "until": until},
+        settings, "/trends", {"brand": brand or "", "since": since, "bucket": bucket, "until": until},
         lambda store: query_trends(store, brand=brand, since=since, bucket=bucket, until=until),
     )
 
@@ -80,6 +80,7 @@ def _error_text(resp: httpx.Response) -> str:
 
 
 def trends(
+    ctx: typer.Context,
     brand: Optional[str] = typer.Option(None, help="Brand (default: all brands together)"),
     since: str = typer.Option("6h", help="Window length, e.g. 90m, 6h, 7d"),
     bucket: str = typer.Option("15m", help="Bucket width (whole minutes), e.g. 1m, 15m, 1h"),
@@ -92,7 +93,7 @@ def trends(
       brandpulse trends --brand United --since 6h --bucket 15m
       brandpulse trends --brand United --since 7d --bucket 1h --until latest
     """
-    data = fetch_trends(brand, since, bucket, until)
+    data = fetch_trends(settings_of(ctx), brand, since, bucket, until)
     if as_json:
         console.print_json(data=data)
         return
@@ -110,16 +111,17 @@ def trends(
         console.print("[yellow]no posts in this window[/]")
 
 
-def fetch_why(brand: str, since: str, until: str, baseline: str, focus: Optional[str]) -> dict:
+def fetch_why(settings: Settings, brand: str, since: str, until: str, baseline: str, focus: Optional[str]) -> dict:
     from streams.views.brand_queries import why_report
 
     return ask_worker_or_store(
-        "/why", {"brand": brand, "since": since, "until": until, "baseline": baseline, "focus": focus or ""},
+        settings, "/why", {"brand": brand, "since": since, "until": until, "baseline": baseline, "focus": focus or ""},
         lambda store: why_report(store, brand=brand, since=since, until=until, baseline=baseline, focus=focus),
     )
 
 
 def why(
+    ctx: typer.Context,
     brand: str = typer.Option(..., help="Brand, e.g. United"),
     since: str = typer.Option("1h", help="Window length, e.g. 15m, 1h, 1d"),
     until: str = typer.Option("now", help="Window end: now, latest (newest data) or an ISO time"),
@@ -133,7 +135,7 @@ def why(
       brandpulse why --brand United --since 1h
       brandpulse why --brand United --since 1h --until latest --focus negative
     """
-    data = fetch_why(brand, since, until, baseline, focus)
+    data = fetch_why(settings_of(ctx), brand, since, until, baseline, focus)
     if as_json:
         console.print_json(data=data)
         return
@@ -153,18 +155,19 @@ def why(
         console.print(f"[red]alert[/] {a['detected_at'][:16]} {a['kind']}: {a['message'][:200]}")
 
 
-def fetch_share(group: str, since: str, bucket: str, until: str) -> dict:
+def fetch_share(settings: Settings, group: str, since: str, bucket: str, until: str) -> dict:
     from streams.views.brand_queries import share_report
     from streams.core.brand_rules import BrandResolver
 
-    groups = BrandResolver.from_file(current_settings().brand_rules).groups
+    groups = BrandResolver.from_file(settings.brand_rules).groups
     return ask_worker_or_store(
-        "/share", {"group": group, "since": since, "bucket": bucket, "until": until},
+        settings, "/share", {"group": group, "since": since, "bucket": bucket, "until": until},
         lambda store: share_report(store, groups, group=group, since=since, bucket=bucket, until=until),
     )
 
 
 def share(
+    ctx: typer.Context,
     group: str = typer.Option("US airlines", help="Brand group from the brand rules"),
     since: str = typer.Option("1d", help="Window length, e.g. 6h, 1d, 7d"),
     bucket: str = typer.Option("1h", help="Bucket width (whole minutes), e.g. 15m, 1h, 1d"),
@@ -176,7 +179,7 @@ def share(
     Examples:
       brandpulse share --group "US airlines" --since 1d --bucket 6h --until latest
     """
-    data = fetch_share(group, since, bucket, until)
+    data = fetch_share(settings_of(ctx), group, since, bucket, until)
     if as_json:
         console.print_json(data=data)
         return
@@ -192,6 +195,7 @@ def share(
 
 
 def voices(
+    ctx: typer.Context,
     brand: str = typer.Option(..., help="Brand, e.g. United"),
     since: str = typer.Option("1d", help="Window length, e.g. 6h, 1d, 7d"),
     bucket: str = typer.Option("1h", help="Bucket width (whole minutes)"),
@@ -205,7 +209,7 @@ def voices(
     from streams.views.brand_queries import voices_report
 
     data = ask_worker_or_store(
-        "/voices", {"brand": brand, "since": since, "bucket": bucket, "until": until},
+        settings_of(ctx), "/voices", {"brand": brand, "since": since, "bucket": bucket, "until": until},
         lambda store: voices_report(store, brand=brand, since=since, bucket=bucket, until=until),
     )
     if as_json:

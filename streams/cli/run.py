@@ -13,13 +13,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from streams.cli.context import current_settings
+from streams.cli.context import settings_of
 from streams.core.settings import Settings
 
 console = Console()
 
 
 def broker(
+    ctx: typer.Context,
     port: int = typer.Option(9092, min=1, max=65535, help="Port to listen on (127.0.0.1 only)"),
 ) -> None:
     """Run the local Tansu broker (in-memory) and create the brandpulse topics; Ctrl-C stops it.
@@ -33,7 +34,7 @@ def broker(
     from streams.kafka.topics import create_topics
 
     # Topics go to the broker started here, whatever BRANDPULSE_KAFKA_URL says.
-    settings = current_settings().model_copy(update={"kafka_url": f"kafka://127.0.0.1:{port}"})
+    settings = settings_of(ctx).model_copy(update={"kafka_url": f"kafka://127.0.0.1:{port}"})
     log_file = settings.state_dir / "tansu.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with LocalBroker("127.0.0.1", port, log_file=log_file) as b:
@@ -51,14 +52,14 @@ def broker(
     console.print("broker stopped")
 
 
-def config_cmd() -> None:
+def config_cmd(ctx: typer.Context) -> None:
     """Print the effective configuration (env BRANDPULSE_* and CLI options), secrets redacted.
 
     Example: BRANDPULSE_BATCH_MAX=512 brandpulse config
     """
     from streams.store.open import redact
 
-    settings = current_settings()
+    settings = settings_of(ctx)
     table = Table(title="brandpulse configuration")
     for col in ("env var", "value", "meaning"):
         table.add_column(col)
@@ -77,20 +78,21 @@ def config_cmd() -> None:
     console.print(table)
 
 
-def topics_cmd() -> None:
+def topics_cmd(ctx: typer.Context) -> None:
     """Create any missing brandpulse topics on the configured Kafka broker.
 
     Example: BRANDPULSE_KAFKA_URL=kafka://kafka:9092 brandpulse topics
     """
     from streams.kafka.topics import create_topics, topic_partitions
 
-    settings = current_settings()
+    settings = settings_of(ctx)
     created = create_topics(settings)
     for name, n in topic_partitions(settings).items():
         console.print(f"{name:40s} partitions={n} {'(created)' if name in created else ''}")
 
 
 def worker(
+    ctx: typer.Context,
     loglevel: str = typer.Option("info", help="Faust log level"),
     roles: Optional[str] = typer.Option(
         None, help="Comma list of score, store, watch (env BRANDPULSE_ROLES); default all three in this process"
@@ -107,7 +109,7 @@ def worker(
     from streams.worker.main import run_worker
     from streams.worker.role_names import parse_roles
 
-    settings = current_settings()
+    settings = settings_of(ctx)
     if roles is not None:
         settings = settings.model_copy(update={"roles": roles})
     try:
@@ -122,6 +124,7 @@ def worker(
 
 
 def replay(
+    ctx: typer.Context,
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV/TSV/JSONL file of posts"),
     preset: Optional[str] = typer.Option(None, help="Column mapping of a known corpus: airline"),
     map_: list[str] = typer.Option([], "--map", help="field=column, e.g. --map text=body --map post_id=id"),
@@ -153,7 +156,7 @@ def replay(
             raise typer.BadParameter(f"--map takes field=column, got {item!r}")
         mapping[field.strip()] = column.strip()
     mapping.setdefault("text", "text")
-    settings = current_settings()
+    settings = settings_of(ctx)
     df = read_table(file)
     if limit:
         df = df.head(limit)
@@ -171,6 +174,7 @@ def replay(
 
 
 def demo(
+    ctx: typer.Context,
     limit: Optional[int] = typer.Option(None, min=1, help="Replay only the first N airline tweets"),
     rate: Optional[float] = typer.Option(None, min=0.01, help="Posts per second (default: as fast as possible)"),
     keep_running: bool = typer.Option(False, help="Keep broker and worker up afterwards for trends queries"),
@@ -183,6 +187,6 @@ def demo(
     """
     from streams.services.demo import run_demo
 
-    code = run_demo(current_settings(), limit=limit, rate=rate, keep_running=keep_running)
+    code = run_demo(settings_of(ctx), limit=limit, rate=rate, keep_running=keep_running)
     if code:
         raise typer.Exit(code)

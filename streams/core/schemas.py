@@ -17,11 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 # Records drift reads or writes are defined in drift.records; re-exported so the edge has one import.
 from drift.records import (  # noqa: F401  (re-exports)
     Alert,
-    AlertKind,
     HumanLabel,
     LabelRequest,
     ModelEvent,
-    ModelRole,
     RetrainAlert,
     RetrainRequest,
     ScoredPost,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import logging
 import os
 import signal
@@ -19,13 +18,12 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 from rich.console import Console
 from rich.markup import escape
@@ -68,8 +66,10 @@ class WorkerHandle:
     headers: dict[str, str] = field(default_factory=dict, repr=False)  # the web token, when one is set
 
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(urllib.request.Request(self.base_url + path, headers=self.headers), timeout=30) as resp:
-            return json.loads(resp.read())
+        """The JSON of a GET of ``path``; an error status raises :class:`httpx.HTTPStatusError`."""
+        resp = httpx.get(self.base_url + path, headers=self.headers, timeout=30)
+        resp.raise_for_status()
+        return resp.json()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -93,7 +93,7 @@ def start_worker(settings: Settings, log_path: Path, timeout_s: float = 180) -> 
             try:
                 if handle.get("/healthz").get("ready"):
                     return handle
-            except (urllib.error.URLError, ConnectionError, ValueError):
+            except (httpx.HTTPError, ValueError):  # not listening yet, or not answering properly yet
                 pass
             time.sleep(0.5)
     handle.stop()

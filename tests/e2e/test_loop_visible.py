@@ -9,9 +9,9 @@ could not use (``bad_label`` dead letters, once each).
 from __future__ import annotations
 
 import datetime as dt
-import urllib.request
 import uuid
 
+import httpx
 
 from drift.retraining.job import RetrainOutcome
 from streams.core.schemas import Alert
@@ -56,8 +56,7 @@ def test_a_failed_retrain_and_its_unusable_labels_are_stored_and_on_the_default_
     stack.produce([bad.model_dump_json().encode()] * 2, topic="deadletter")
 
     def page(w) -> str:  # type: ignore[no-untyped-def]
-        with urllib.request.urlopen(f"{w.base_url}/dashboard?refresh=0", timeout=30) as resp:
-            return resp.read().decode()
+        return httpx.get(f"{w.base_url}/dashboard?refresh=0", timeout=30).raise_for_status().text
 
     shown = worker.wait_for(lambda w: "the base corpus is missing" in page(w), timeout_s=120, what="the outcome on the dashboard")
     worker.stop()

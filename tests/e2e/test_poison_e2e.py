@@ -64,9 +64,9 @@ def _produce_one_partition(stack: Stack, values: list[bytes]) -> None:
 
 def _batches_over(worker: Worker, seconds: float) -> float:
     """Batches that took longer than ``seconds`` (from the worker's Prometheus histogram)."""
-    import urllib.request
+    import httpx
 
-    text = urllib.request.urlopen(worker.base_url + "/metrics", timeout=30).read().decode()
+    text = httpx.get(worker.base_url + "/metrics", timeout=30).raise_for_status().text
     buckets = {float(le): float(v) for le, v in re.findall(r'brandpulse_batch_seconds_bucket\{le="([^"+]+)"\} (\S+)', text)}
     total = float(re.search(r"brandpulse_batch_seconds_count (\S+)", text).group(1))  # type: ignore[union-attr]
     return total - max(v for le, v in buckets.items() if le <= seconds)
@@ -147,3 +147,15 @@ def test_a_record_kafka_refuses_is_dead_lettered_not_retried(stack: Stack) -> No
     store = stack.store()
     assert store.scalar("SELECT count() FROM brandpulse.posts") == 51  # stored before the send was refused
     assert store.scalar("SELECT error_kind FROM brandpulse.dead_letters FINAL WHERE post_id = 'huge'") == "publish_rejected"
+
+
+@pytest.mark.timeout(300)  # a store process starts (it loads no model)
+def test_the_store_role_dead_letters_a_record_on_the_scored_topic_it_cannot_read(stack: Stack) -> None:
+    """Split roles: the store process stores and publishes a ``schema`` dead letter for a record that is no scored row."""
+    store = stack.worker(BRANDPULSE_ROLES="store").start(timeout_s=150)
+    stack.produce([b'{"post_id": "not-a-scored-row"}'], topic="scored")
+    store.wait_for(lambda w: w.get("/stats")["dead_letters"] >= 1, what="the record dead-lettered")
+    published = [json.loads(v)["error_kind"] for v in stack.consume_all("deadletter", 1)]
+    store.stop()
+    stored = [r["error_kind"] for r in stack.store().query("SELECT error_kind FROM brandpulse.dead_letters FINAL")]
+    assert (published, stored) == (["schema"], ["schema"])

@@ -12,8 +12,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,10 +48,9 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: flo
     while time.monotonic() < deadline:
         assert proc.poll() is None, f"exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}"
         try:
-            with urllib.request.urlopen(url, timeout=5) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            if httpx.get(url, timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
             pass
         time.sleep(0.3)
     raise TimeoutError(f"{url} not up after {timeout_s}s:\n{log.read_text(errors='replace')[-3000:]}")

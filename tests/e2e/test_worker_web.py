@@ -7,10 +7,9 @@ import json
 import re
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.browser import CHROMIUM, SCREENSHOT_DIR, chromium
@@ -28,9 +27,9 @@ def test_worker_web_serves_metrics_and_dashboard(stack: Stack, tmp_path: Path) -
     ]
     stack.produce(posts)
     worker.wait_for(lambda w: sum(w.get("/brands").values()) >= 60, what="60 stored posts")
-    with urllib.request.urlopen(worker.base_url + "/metrics", timeout=30) as resp:
-        text = resp.read().decode()
-        assert resp.headers["content-type"].startswith("text/plain")
+    resp = httpx.get(worker.base_url + "/metrics", timeout=30)
+    text = resp.text
+    assert resp.headers["content-type"].startswith("text/plain")
     version = worker.get("/stats")["champion"]
     assert re.search(rf'brandpulse_model_info\{{role="champion",version="{re.escape(version)}"\}} 1\.0', text)
     assert "brandpulse_ready 1.0" in text
@@ -39,8 +38,7 @@ def test_worker_web_serves_metrics_and_dashboard(stack: Stack, tmp_path: Path) -
     assert any(t["backend"] == backend["backend"] and t["parity"] for t in backend["trials"])
     assert re.search(rf'brandpulse_scoring_backend_info\{{backend="{backend["backend"]}",batch_size="{backend["batch_size"]}",'
                      r'role="champion",selected="auto"\} 1\.0', text)
-    with urllib.request.urlopen(worker.base_url + "/dashboard?brand=United&since=1h&until=latest&refresh=0", timeout=60) as resp:
-        page = resp.read().decode()
+    page = httpx.get(worker.base_url + "/dashboard?brand=United&since=1h&until=latest&refresh=0", timeout=60).raise_for_status().text
     assert page.count('class="bar bar-') >= 2 and 'class="share-line"' in page and version in page
     data = worker.get("/dashboard/data?since=1h&until=latest&bucket=1h")
     assert sum(b["posts"] for b in data["buckets"]) == 60 and data["models"][0]["version"] == version
@@ -55,11 +53,8 @@ def test_worker_web_serves_metrics_and_dashboard(stack: Stack, tmp_path: Path) -
 
 
 def _status(worker: Worker, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(worker.base_url + path, timeout=30) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
+    resp = httpx.get(worker.base_url + path, timeout=30)
+    return resp.status_code, resp.text
 
 
 def _hostile_parameters_get_clear_errors(worker: Worker) -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from streams.core.brand_rules import BrandResolver
@@ -164,8 +162,8 @@ def test_dashboard_page_in_headless_chromium(store: ClickHouseStore, tmp_path: P
     app = create_dashboard_app(settings, store=store, served=lambda: {"champion": "m/1", "challenger": "m/2"})
     with ServerThread(app, free_port()) as server:
         url = f"{server.url}/dashboard?brand=United&since=3h&until=latest&refresh=0"
-        with urllib.request.urlopen(url, timeout=30) as resp:
-            assert resp.status == 200 and resp.headers["content-type"].startswith("text/html")
+        resp = httpx.get(url, timeout=30)
+        assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/html")
         dom = chromium(url, tmp_path / "profile-dom", "--dump-dom")
         assert dom.returncode == 0, dom.stderr[-2000:]
         SCREENSHOT_DIR.mkdir(exist_ok=True)
@@ -188,9 +186,34 @@ def test_dashboard_page_in_headless_chromium(store: ClickHouseStore, tmp_path: P
 def test_standalone_dashboard_reports_bad_parameters(store: ClickHouseStore, tmp_path: Path) -> None:
     app = create_dashboard_app(Settings(data_dir=tmp_path), store=store, served=lambda: None)
     with ServerThread(app, free_port()) as server:
-        with pytest.raises(urllib.error.HTTPError) as err:
-            urllib.request.urlopen(f"{server.url}/dashboard?since=forever", timeout=30)
-        assert err.value.code == 400 and "bad duration" in err.value.read().decode()
-        with urllib.request.urlopen(f"{server.url}/dashboard/data?brand=Delta&since=3h", timeout=30) as resp:
-            data = json.loads(resp.read())
+        bad = httpx.get(f"{server.url}/dashboard?since=forever", timeout=30)
+        assert bad.status_code == 400 and "bad duration" in bad.text
+        data = httpx.get(f"{server.url}/dashboard/data?brand=Delta&since=3h", timeout=30).json()
         assert data["query"]["brand"] == "Delta" and sum(b["posts"] for b in data["buckets"]) == 180
+
+
+def relayed(store: ClickHouseStore, tmp_path: Path, path: str, worker_token: str | None = None) -> httpx.Response:
+    """``path`` asked of a dashboard over embedded chDB, which asks the worker: here a dashboard reading
+    ``store`` directly stands in for the worker's web port (it serves the same /dashboard/data)."""
+    worker_settings = Settings(data_dir=tmp_path / "worker", web_token=worker_token)
+    worker_side = create_dashboard_app(worker_settings, store=store, served=lambda: None)
+    with ServerThread(worker_side, free_port()) as worker:
+        relay = create_dashboard_app(Settings(data_dir=tmp_path / "relay", web_port=int(worker.url.rsplit(":", 1)[1])))
+        with ServerThread(relay, free_port()) as server:
+            return httpx.get(server.url + path, timeout=30)
+
+
+def test_dashboard_over_embedded_chdb_relays_the_workers_data(store: ClickHouseStore, tmp_path: Path) -> None:
+    data = relayed(store, tmp_path, "/dashboard/data?brand=Delta&since=3h&until=latest").json()
+    assert sum(b["posts"] for b in data["buckets"]) == 180
+
+
+def test_dashboard_over_embedded_chdb_says_when_it_lacks_the_workers_token(store: ClickHouseStore, tmp_path: Path) -> None:
+    resp = relayed(store, tmp_path, "/dashboard/data?since=3h", worker_token="t" * 32)
+    assert resp.status_code == 503 and "give the dashboard the worker's BRANDPULSE_WEB_TOKEN" in resp.json()["error"]
+
+def test_dashboard_over_embedded_chdb_says_when_the_worker_is_not_there(tmp_path: Path) -> None:
+    relay = create_dashboard_app(Settings(data_dir=tmp_path, web_port=free_port()))
+    with ServerThread(relay, free_port()) as server:
+        resp = httpx.get(f"{server.url}/dashboard/data", timeout=30)
+    assert resp.status_code == 503 and "cannot reach the worker" in resp.json()["error"]

@@ -12,7 +12,6 @@ import struct
 from collections.abc import Sequence
 
 CODECS = ("none", "gzip", "snappy", "lz4", "zstd")
-CODEC_BITS = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 # Record batch v2 layout: base offset (8) + length (4) + leader epoch (4) + magic (1), then the CRC-32C (4)
 # of everything from the attributes (2) on.
 CRC_AT, ATTRIBUTES_AT = 17, 21

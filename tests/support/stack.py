@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 
 from tests.support.broker import read_topic
@@ -54,7 +52,7 @@ class Worker:
             try:
                 if self.get("/healthz").get("ready"):
                     return self
-            except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
+            except (httpx.HTTPError, ValueError):  # not listening yet, or not answering properly yet
                 pass
             time.sleep(0.3)
         raise TimeoutError(f"worker not ready after {timeout_s}s:\n{self.log_tail()}")
@@ -62,8 +60,9 @@ class Worker:
     def get(self, path: str) -> Any:
         token = self.env.get("BRANDPULSE_WEB_TOKEN")  # a worker with a web token wants it on every view
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        with urllib.request.urlopen(urllib.request.Request(self.base_url + path, headers=headers), timeout=30) as resp:
-            return json.loads(resp.read())
+        resp = httpx.get(self.base_url + path, headers=headers, timeout=30)
+        resp.raise_for_status()
+        return resp.json()
 
     def wait_for(self, predicate, timeout_s: float = 180.0, what: str = "condition") -> Any:  # type: ignore[no-untyped-def]
         """Poll ``predicate(worker)`` until it is truthy; fails at once if the worker dies."""
@@ -73,7 +72,7 @@ class Worker:
             assert self.proc is not None and self.proc.poll() is None, f"worker died:\n{self.log_tail()}"
             try:
                 last = predicate(self)
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
+            except httpx.HTTPError:
                 last = None
             if last:
                 return last

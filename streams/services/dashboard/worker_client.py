@@ -3,11 +3,8 @@ data directory, so the dashboard asks its web port for the data and the served m
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
-
-from pydantic import SecretStr
+import httpx
+from pydantic import SecretStr, ValidationError
 
 from streams.views.dashboard.model import DashboardData, DashboardQuery, DashboardUnavailable
 from streams.views.dashboard.page import query_string
@@ -15,8 +12,12 @@ from streams.core.settings import Settings
 from streams.core.web_auth import auth_headers
 
 
-def _request(url: str, token: SecretStr | None) -> urllib.request.Request:
-    return urllib.request.Request(url, headers=auth_headers(token))
+def _error_message(resp: httpx.Response) -> str:
+    """The worker's JSON ``error`` field, else the status line (a proxy or aiohttp may answer in plain text)."""
+    try:
+        return str(resp.json().get("error", resp.reason_phrase))
+    except (ValueError, AttributeError):
+        return f"{resp.status_code} {resp.reason_phrase}"
 
 
 def fetch_from_worker(base_url: str, query: DashboardQuery, timeout: float = 30.0, *,
@@ -24,33 +25,33 @@ def fetch_from_worker(base_url: str, query: DashboardQuery, timeout: float = 30.
     """DashboardData from a worker's ``/dashboard/data`` (the only process that may open embedded chDB)."""
     url = f"{base_url.rstrip('/')}/dashboard/data?{query_string(query)}"
     try:
-        with urllib.request.urlopen(_request(url, token), timeout=timeout) as resp:
-            return DashboardData.model_validate(json.loads(resp.read()))
-    except urllib.error.HTTPError as exc:
-        try:
-            message = json.loads(exc.read()).get("error", str(exc))
-        except ValueError:
-            message = str(exc)
-        if exc.code == 400:
-            raise ValueError(message) from None
-        if exc.code == 401:
-            raise DashboardUnavailable(
-                f"the worker at {base_url} answered 401: give the dashboard the worker's BRANDPULSE_WEB_TOKEN"
-            ) from None
-        raise DashboardUnavailable(f"worker at {base_url} answered {exc.code}: {message}") from None
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        resp = httpx.get(url, headers=auth_headers(token), timeout=timeout)
+    except httpx.TransportError as exc:
         raise DashboardUnavailable(
-            f"cannot reach the worker at {base_url} ({exc}); start it with `brandpulse worker`, "
+            f"cannot reach the worker at {base_url} ({type(exc).__name__}: {exc}); start it with `brandpulse worker`, "
             "or point BRANDPULSE_WEB_HOST/BRANDPULSE_WEB_PORT at it"
         ) from None
+    if resp.status_code == 400:
+        raise ValueError(_error_message(resp))
+    if resp.status_code == 401:
+        raise DashboardUnavailable(
+            f"the worker at {base_url} answered 401: give the dashboard the worker's BRANDPULSE_WEB_TOKEN"
+        )
+    if resp.is_error:
+        raise DashboardUnavailable(f"worker at {base_url} answered {resp.status_code}: {_error_message(resp)}")
+    try:
+        return DashboardData.model_validate_json(resp.content)
+    except ValidationError as exc:
+        raise DashboardUnavailable(f"the worker at {base_url} sent dashboard data this dashboard cannot read: {exc}") from None
 
 
 def served_by_worker(base_url: str, timeout: float = 3.0, *, token: SecretStr | None = None) -> dict[str, str | None] | None:
     """Champion/challenger versions from the worker's ``/stats``; None if it cannot be asked."""
     try:
-        with urllib.request.urlopen(_request(f"{base_url.rstrip('/')}/stats", token), timeout=timeout) as resp:
-            stats = json.loads(resp.read())
-    except (OSError, ValueError):
+        resp = httpx.get(f"{base_url.rstrip('/')}/stats", headers=auth_headers(token), timeout=timeout)
+        resp.raise_for_status()
+        stats = resp.json()
+    except (httpx.HTTPError, ValueError):
         return None
     if not stats.get("champion"):
         return None

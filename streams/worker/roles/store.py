@@ -34,14 +34,12 @@ def register(runtime: Runtime) -> None:
     def stopping() -> bool:
         return runtime.stopping
 
-    async def _dead_letter(bad: BatchResult) -> None:
-        """Store and publish dead letters this role made itself (records it could not read or write)."""
-        assert runtime.store is not None
-        if not bad.dead:
-            return
-        await asyncio.to_thread(store_dead_letters, runtime.store, bad.dead, stopping)
-        await publish_stage(bad, runtime.store, runtime.publish, stopping)
-        runtime.dead_letters += len(bad.dead)
+    async def _publish_dead_letters(bad: BatchResult) -> None:
+        """Publish and count the dead letters this role made itself (records it could not read or write),
+        once they are stored; Kafka's refusals join ``bad.dead`` (stripped) and count too."""
+        if bad.dead:
+            await publish_stage(bad, runtime.store, runtime.publish, stopping)
+            runtime.dead_letters += len(bad.dead)
 
     @app.agent(topics.scored, name="store_scored")
     async def store_scored(stream):  # type: ignore[no-untyped-def]
@@ -50,22 +48,19 @@ def register(runtime: Runtime) -> None:
         async for events in stream.take_events(BATCH, within=runtime.settings.batch_within_s):
             hold(events)
             result = BatchResult()
-            unreadable = BatchResult()
             for e in events:
                 rec = raw(e)
                 try:
                     row = ScoredPost.model_validate_json(e.value or b"")
                 except ValueError as exc:
-                    unreadable.dead.append(reject(rec, "schema", f"not a scored record: {exc}"))
+                    result.dead.append(reject(rec, "schema", f"not a scored record: {exc}"))
                     continue
                 {"shadow": result.shadow, "unscored": result.unscored}.get(row.model_role, result.scored).append(row)
                 if row.model_role != "shadow":
                     result.sources[row.post_id] = rec
-            await asyncio.to_thread(store_sync, runtime.store, result, stopping)  # refused rows → result.dead, stored
-            if result.dead:
-                await publish_stage(BatchResult(dead=result.dead), runtime.store, runtime.publish, stopping)
-                runtime.dead_letters += len(result.dead)
-            await _dead_letter(unreadable)
+            # Rows the store refuses join the unreadable records in result.dead, and all of them are stored.
+            await asyncio.to_thread(store_sync, runtime.store, result, stopping)
+            await _publish_dead_letters(BatchResult(dead=result.dead))  # the scored rows are on their topic already
             runtime.rows_stored += len(result.scored) + len(result.shadow) + len(result.unscored)
             runtime.posts_scored += len(result.scored)
             runtime.posts_unscored += len(result.unscored)
@@ -99,7 +94,8 @@ def register(runtime: Runtime) -> None:
                 write_or_dead_letter, runtime.store, insert, rows, topic=runtime.settings.topic(key), what=model.__name__,
                 should_stop=stopping,
             )
-            await _dead_letter(bad)
+            await asyncio.to_thread(store_dead_letters, runtime.store, bad.dead, stopping)
+            await _publish_dead_letters(bad)
             runtime.release(events)
 
     @app.agent(topics.alerts, name="store_alerts")

@@ -19,7 +19,8 @@ from tests.support.stack import Stack, Worker
 @pytest.mark.timeout(600)  # the worker times every backend before it is ready
 def test_worker_web_serves_metrics_and_dashboard(stack: Stack, tmp_path: Path) -> None:
     """A real worker: its /metrics names the served model and its timed backend, its /dashboard draws the stored posts."""
-    worker = stack.worker(BRANDPULSE_BACKEND="auto").start(timeout_s=150)
+    # Cold caches export the ONNX and OpenVINO graphs first; another test may share the cores (xdist).
+    worker = stack.worker(BRANDPULSE_BACKEND="auto").start(timeout_s=480)
     posts = [
         json.dumps({"post_id": f"m{i}", "text": "@united " + ("lost my bag, awful" if i % 2 else "great crew, thanks"),
                     "created_at": f"2015-02-24T11:{i % 60:02d}:00Z"}).encode()

@@ -183,12 +183,14 @@ def share(
     if as_json:
         console.print_json(data=data)
         return
-    table = Table(title=f"{data['group']}  {data['start'][:16]} → {data['end'][:16]}  (bucket {data['bucket']}; share of posts / of negatives)")
-    table.add_column("bucket")
-    for b in data["brands"]:
-        table.add_column(b, justify="right")
+    # A row per bucket and brand: a group of many brands stays readable in 80 columns or a log file.
+    table = Table(title=f"{data['group']}  {data['start'][:16]} → {data['end'][:16]}  (bucket {data['bucket']})")
+    for col in ("bucket", "brand", "share of posts", "share of negatives"):
+        table.add_column(col, justify="left" if col in ("bucket", "brand") else "right", no_wrap=col == "brand")
     for row in data["buckets"]:
-        table.add_row(row["bucket"][:16], *[f"{s['share']:.0%} / {s['negative_share_of_group']:.0%}" for s in row["brands"]])
+        for i, s in enumerate(row["brands"]):
+            table.add_row(row["bucket"][:16] if i == 0 else "", s["brand"], f"{s['share']:.0%}",
+                          f"{s['negative_share_of_group']:.0%}", end_section=i == len(row["brands"]) - 1)
     console.print(table)
     if not data["buckets"]:
         console.print("[yellow]no posts in this window[/] (replayed an old corpus? try --until latest)")

@@ -21,6 +21,16 @@ UTC = dt.timezone.utc
 CRISIS = dt.datetime(2015, 2, 20, 14, 0, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def wide_tables() -> Iterator[None]:
+    """Tables as a 160-column terminal shows them, whatever width the test run has (headers wrap when narrow)."""
+    from streams.cli import queries
+
+    queries.console.width = 160
+    yield
+    queries.console.width = None  # type: ignore[assignment]  # back to the terminal's width
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     needs_shared_data()

@@ -160,12 +160,7 @@ class ConfidenceDetector:
         self._recent.append(x)
         self._recent_labels.append(label)
         self._recent_fed.append(fed)
-        self._ref_sum += x
-        self._ref_count += 1
-        if label is not None:
-            acc = self._ref_by_label.setdefault(label, [0.0, 0])
-            acc[0] += x
-            acc[1] += 1
+        self._add_to_reference(x, label)
         self._detector.update(fed)
         if not self._detector.drift_detected:
             self._quiet += 1
@@ -249,16 +244,19 @@ class ConfidenceDetector:
                 before[label] = (total - sum(mine)) / (count - len(mine))
         return sum(before.get(lab, reference) if lab is not None else reference for lab in labels) / len(labels)
 
+    def _add_to_reference(self, x: float, label: str | None) -> None:
+        self._ref_sum += x
+        self._ref_count += 1
+        if label is not None:
+            acc = self._ref_by_label.setdefault(label, [0.0, 0])
+            acc[0] += x
+            acc[1] += 1
+
     def _reset_reference(self, change_index: int) -> None:
         after, labels = self._after(change_index)
-        self._ref_sum = sum(after)
-        self._ref_count = len(after)
-        self._ref_by_label = {}
+        self._ref_sum, self._ref_count, self._ref_by_label = 0.0, 0, {}
         for x, label in zip(after, labels, strict=True):
-            if label is not None:
-                acc = self._ref_by_label.setdefault(label, [0.0, 0])
-                acc[0] += x
-                acc[1] += 1
+            self._add_to_reference(x, label)
 
     # --- persistence -------------------------------------------------------------------------
 

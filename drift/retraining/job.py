@@ -607,12 +607,11 @@ def score_general(
     new = evaluate_checkpoint(model_dir, general, places, report_dir / "general" / "new_model",
                               "retrained model on the general set")
     champ = None
-    if champion_dir is not None:
-        try:
-            champ = evaluate_checkpoint(champion_dir, general, places, report_dir / "general" / "champion",
-                                        "champion on the general set")
-        except DataError as exc:
-            log.warning("champion not scored on the general set: %s", exc)
+    try:
+        champ = evaluate_checkpoint(champion_dir, general, places, report_dir / "general" / "champion",
+                                    "champion on the general set")
+    except DataError as exc:
+        log.warning("champion not scored on the general set: %s", exc)
     check = check_forgetting(
         general.labels, new.predicted, new.macro_f1, champ.predicted if champ else None, champ.macro_f1 if champ else None,
         champion_version=champ.version if champ else None, max_loss=config.max_general_loss,

@@ -363,7 +363,7 @@ def ensure_default_model(settings: Settings) -> str:
     registry = registry_config(settings)
     if current_champion(registry) is not None:
         return ensure_champion(registry, encoders_dir(settings), progress=False)
-    console.print("training the default model (MiniLM on 19,715 general tweets, a fixed recipe: about 9 minutes "
+    console.print("training the default model (MiniLM on 19,715 general tweets, a fixed recipe: about 6–10 minutes "
                   "plus a minute of evaluation on 2 quiet CPU cores, longer on a busy machine) — once per machine")
     with console.status("training the default model…"):
         return ensure_champion(registry, encoders_dir(settings), floor=settings.champion_floor,

@@ -32,9 +32,9 @@ def _thread_seconds(tid: str) -> tuple[str, float] | None:
 
 
 def cpu_report() -> dict[str, Any]:
-    """CPU seconds since start: ``stages``, ``threads`` (python / native_unnamed / native_named), ``process``."""
+    """CPU seconds since start: ``stages`` (and ``stage_calls``), ``threads`` (python / native_unnamed / native_named), ``process``."""
     times = os.times()
-    report: dict[str, Any] = {"stages": STAGES.seconds(), "process": times.user + times.system}
+    report: dict[str, Any] = {"stages": STAGES.seconds(), "stage_calls": STAGES.calls(), "process": times.user + times.system}
     if not _TASKS.is_dir():  # not Linux: stages and the total only
         return report
     python = {t.native_id for t in threading.enumerate()}

@@ -20,7 +20,7 @@ STAGE_ORDER = (
 )
 UNSTAGED = {
     "python": "Python threads outside stages (event loop: Faust, aiokafka, flush)",
-    "native_unnamed": "native pools (torch/ONNX/OpenVINO intra-op, tokenizer)",
+    "native_unnamed": "native pools: inference (torch/ONNX/OpenVINO intra-op), tokenizer",
     "native_named": "ClickHouse engine threads",
     "ended": "threads that ended during the run",
 }

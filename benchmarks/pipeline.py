@@ -260,7 +260,7 @@ def pipeline_command(
 
     if backend != "auto" and backend not in get_args(Backend):
         raise typer.BadParameter(f"unknown backend {backend!r}; choose auto or one of {list(get_args(Backend))}")
-    console = Console()
+    console = Console(width=max(Console().width, 160))  # keep the tables readable in logs
     # The worker below gets these settings (and max length 64) through its environment.
     defaults = Settings(backend=backend, max_length=64, cache_entries=cache_entries)  # type: ignore[arg-type]
     # The scorer alone gets exactly the posts of the flood run, in the worker's batch size; pipeline_run

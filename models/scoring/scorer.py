@@ -28,6 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 from models.checkpoint import CheckpointMeta, read_meta
+from models.cpu_stages import stage
 from models.scoring.tokens import MODEL_INPUTS, CheckpointTokenizer
 
 
@@ -182,13 +183,15 @@ class MicroBatchScorer:
 
     def outputs(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Raw (uncalibrated) logits ``(n, n_labels)`` and sentence vectors ``(n, hidden)``, in input order."""
-        texts = model_inputs(texts, self.meta)
         logits = np.empty((len(texts), len(self.labels)), dtype=np.float32)
         vectors = np.empty((len(texts), self.vector_dim), dtype=np.float32)
         if len(texts) == 0:
             return logits, vectors
         with self._lock:
-            self._run(self.micro_batches(texts), logits, vectors)
+            with stage("tokenise"):
+                batches = self.micro_batches(model_inputs(texts, self.meta))
+            with stage("forward"):
+                self._run(batches, logits, vectors)
         return logits, vectors
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:

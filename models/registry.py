@@ -22,10 +22,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.checkpoint import META_FILE, read_meta, write_meta
+from models.cards.schema import DataRecord, ModelCard
+from models.checkpoint import META_FILE, CheckpointMeta, read_meta, write_meta
 
 EXPERIMENT = "brandpulse"
 CHECKPOINT_ARTIFACT = "checkpoint"
+CARD_ARTIFACT = "card"  # card.json (models.cards.schema.ModelCard) and card.md
+REPORT_ARTIFACT = "report"
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
 VERSION_TAG = "brandpulse.version"  # on each run: the version it registered
 _VERSION_REF = re.compile(r"^(?:(?P<name>[\w.-]+)/)?v?(?P<num>\d+)$")
@@ -129,6 +132,7 @@ def log_and_register(
     tags: Mapping[str, str] | None = None,
     staging_dir: Path | None = None,
     on_phase: Callable[[str], None] | None = None,
+    data: DataRecord | None = None,
 ) -> str:
     """Log a checkpoint as an MLflow run, register it as the next version and return 'name/vN'.
 
@@ -139,6 +143,8 @@ def log_and_register(
     interrupted call left behind (:func:`tagged_versions`, :func:`close_stale_runs`). The checkpoint
     is staged for upload under ``staging_dir`` (default: the system's temporary directory).
     ``on_phase`` hears ``"upload"`` once the run exists and ``"registration"`` once the version does.
+    Every version gets a model card (``card/``) built from the checkpoint, ``params``, the report and
+    ``data``: the sources the caller trained and validated on (None: not recorded).
     """
     from mlflow.entities import Metric, Param
 
@@ -177,7 +183,7 @@ def log_and_register(
                 write_meta(staged, meta.model_copy(update={"version": version}))
                 client.log_artifacts(run_id, str(staged), CHECKPOINT_ARTIFACT)
             if report_dir is not None and Path(report_dir).is_dir():
-                client.log_artifacts(run_id, str(report_dir), "report")
+                client.log_artifacts(run_id, str(report_dir), REPORT_ARTIFACT)
             source = f"{run.info.artifact_uri}/{CHECKPOINT_ARTIFACT}"
             mv = client.create_model_version(
                 name,
@@ -189,6 +195,8 @@ def log_and_register(
             if on_phase is not None:
                 on_phase("registration")
             version = _settle_version(client, run_id, name, int(mv.version), staging_dir)
+            report = _read_json(Path(report_dir) / "report.json") if report_dir is not None else None
+            _log_card(client, run_id, meta.model_copy(update={"version": version}), params, report, data, staging_dir)
             client.set_terminated(run_id, "FINISHED")
         except BaseException:
             client.set_terminated(run_id, "FAILED")
@@ -196,6 +204,58 @@ def log_and_register(
         if alias:
             client.set_registered_model_alias(name, alias, mv.version)
     return version
+
+
+def _read_json(path: Path) -> dict | None:
+    import json
+
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _log_card(
+    client: Any, run_id: str, meta: CheckpointMeta, params: Mapping[str, Any], report: Mapping[str, Any] | None,
+    data: DataRecord | None, staging_dir: Path | None,
+) -> None:
+    from models.cards.build import build_card
+    from models.cards.render import render_markdown
+
+    card = build_card(meta, {k: str(v) for k, v in params.items() if v is not None}, report, data)
+    with tempfile.TemporaryDirectory(prefix="brandpulse-card-", dir=staging_dir) as tmp:
+        (Path(tmp) / "card.json").write_text(card.model_dump_json(indent=1))
+        (Path(tmp) / "card.md").write_text(render_markdown(card))
+        client.log_artifacts(run_id, tmp, CARD_ARTIFACT)
+
+
+def _run_json(client: Any, run_id: str, folder: str, name: str) -> dict | None:
+    """A JSON artifact of a run, or None when the run has none."""
+    if name not in {Path(f.path).name for f in client.list_artifacts(run_id, folder)}:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        return _read_json(Path(client.download_artifacts(run_id, f"{folder}/{name}", tmp)))
+
+
+def registered_card(ref: str, *, registry: RegistryConfig) -> ModelCard:
+    """The model card of a registered version (or of a checkpoint directory).
+
+    Versions registered before cards existed get one built from what their run recorded (checkpoint
+    metadata, params, report); their training sources then read "not recorded".
+    """
+    from models.cards.build import build_card
+
+    candidate = Path(ref).expanduser()
+    if (candidate / META_FILE).is_file():
+        return build_card(read_meta(candidate), {}, None, None)
+    name, alias, number = _parse(ref, registry)
+    with _quiet():
+        client = _client(registry)
+        mv = _model_version(client, name, alias, number, registry)
+        saved = _run_json(client, mv.run_id, CARD_ARTIFACT, "card.json") if mv.run_id else None
+        if saved is not None:
+            return ModelCard.model_validate(saved)
+        params = dict(client.get_run(mv.run_id).data.params) if mv.run_id else {}
+        report = _run_json(client, mv.run_id, REPORT_ARTIFACT, "report.json") if mv.run_id else None
+    meta = read_meta(resolve_model(f"models:/{name}/{mv.version}", registry=registry))
+    return build_card(meta, params, report, None)
 
 
 def _settle_version(client: Any, run_id: str, name: str, number: int, staging_dir: Path | None) -> str:

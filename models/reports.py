@@ -37,6 +37,11 @@ def _markdown(metrics: dict, labels: list[str], bins: list[dict], threshold: Thr
         f"- ROC-AUC (macro, one-vs-rest): {_fmt(metrics.get('roc_auc_macro'))}",
         f"- PR-AUC (macro, one-vs-rest): {_fmt(metrics.get('pr_auc_macro'))}",
         f"- ECE (15 bins): {_fmt(metrics['ece'], 4)}",
+    ]
+    if metrics.get("ece_per_class"):
+        per_class = " · ".join(f"{name} {_fmt(v, 4)}" for name, v in metrics["ece_per_class"].items())
+        lines.append(f"- ECE per class (bins of each class's probability): {per_class}")
+    lines += [
         "",
         "## Per class",
         "",

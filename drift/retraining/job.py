@@ -588,6 +588,7 @@ def _retrain(
             tags={REQUEST_TAG: request.request_id, STATUS_TAG: status} | general_tags(general),
             staging_dir=Path(tmp),
             on_phase=phase,
+            data=sets.record,
         )
         return decided.model_copy(update={"version": version,
                                           "message": _registered_message(status, version, verdict, summary, kept_out)})

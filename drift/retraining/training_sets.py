@@ -16,6 +16,8 @@ from pydantic import BaseModel
 
 from drift.records import HumanLabel
 from drift.retraining.config import Recipe, TrainerConfig
+from models.cards.build import source_data
+from models.cards.schema import DataRecord
 from models.data import (
     LabelledData, assert_no_leakage, concat, deduplicate, find_duplicates, label_spelling,
     near_duplicate_key, train_test_split,
@@ -102,6 +104,7 @@ class TrainingSets:
     base_rows: int
     human_train_rows: int
     removed_overlap: int  # base texts dropped because a human label covers the same text (near duplicates too)
+    record: DataRecord  # the sources of train and valid, for the model card
 
 
 # The general set is drawn from the part of the base corpus the bootstrap champion held out for
@@ -160,6 +163,7 @@ def build_training_sets(
     if replay is not None and len(base) > replay:
         base = base.sample(replay, seed=config.seed) if replay else base.subset([])
     parts_train, parts_valid = [], [human_valid]
+    train_sources, valid_sources = [], [source_data(human_valid, "human labels")]
     if len(base) >= 20:
         # Validation also fits the temperature and the negative threshold: a few dozen rows make those
         # noisy (in the loop benchmark a 50-row base slice let one run forget general tweets badly).
@@ -167,10 +171,14 @@ def build_training_sets(
         base_fit, base_valid = train_test_split(base, share, seed=config.seed)
         parts_train.append(base_fit)
         parts_valid.insert(0, base_valid)
+        train_sources.append(source_data(base_fit, base.source))
+        valid_sources.insert(0, source_data(base_valid, base.source))
     parts_train += [human_fit] * repeat  # up-weighted: few, but from the live domain
+    train_sources.append(source_data(human_fit, "human labels", note=f"repeated ×{repeat}"))
     train = concat(parts_train, source=f"{base.source} + {len(human_fit)} human labels ×{repeat}")
     valid = concat(parts_valid, source=f"{len(human_valid)} human labels + base corpus")
     assert_no_leakage(train, evaluation)
     assert_no_leakage(valid, evaluation)
     assert_no_leakage(train, valid)
-    return TrainingSets(train, valid, evaluation, human_valid, len(base), len(human_fit), covered)
+    return TrainingSets(train, valid, evaluation, human_valid, len(base), len(human_fit), covered,
+                        DataRecord(train=train_sources, validation=valid_sources))

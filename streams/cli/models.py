@@ -1,4 +1,4 @@
-"""``brandpulse models ...``: train, evaluate, compare, bootstrap, promote and list sentiment models."""
+"""``brandpulse models ...``: train, evaluate, compare, bootstrap, promote, list and describe (card) sentiment models."""
 
 from __future__ import annotations
 
@@ -135,13 +135,20 @@ def train(
         console.print(_metrics_table(f"test ({test_data.source})", ev.metrics))
         console.print(f"report: {paths['markdown']}")
     if register:
+        from models.cards.build import source_data
+        from models.cards.schema import DataRecord
         from models.registry import log_and_register
 
+        held_out = "" if valid else f"; validation was held out of {train_data.source}"
+        record = DataRecord(
+            train=[source_data(train_data)], validation=[source_data(res.valid)] if res.valid else [],
+            note=f"train: the rows given with --data{held_out}",
+        )
         version = log_and_register(
             res.model_dir, registry=registry_config(settings),
             params=config.model_dump() | {"data": data, "train_texts": len(train_data), "teacher": res.meta.distilled_from},
             metrics=res.meta.metrics | {"train_seconds": res.train_seconds}, report_dir=report_dir, alias=alias,
-            history=res.history,
+            history=res.history, data=record,
         )
         console.print(f"registered [bold]{version}[/]" + (f" as {alias}" if alias else ""))
 
@@ -314,6 +321,50 @@ def list_cmd(ctx: typer.Context) -> None:
         console.print(f"v{m.number}: {escape(base)}, trained on {escape(m.trained_on or 'unknown data')}", soft_wrap=True)
 
 
+def card(
+    ctx: typer.Context,
+    version: str = typer.Argument("champion", help="Version (name/vN, vN, N), alias, models:/ URI or checkpoint dir"),
+    shared_data: Optional[Path] = typer.Option(
+        None, "--shared-data", help="The shared evaluation data (airline/, sst2/, tweeteval/): score the model on each set"
+    ),
+    sample: Optional[int] = typer.Option(None, min=10, help="With --shared-data: a stratified sample of each set (quicker, noisier)"),
+    out: Optional[Path] = typer.Option(None, help="Also write card.md and card.json into this directory"),
+) -> None:
+    """Show a model's card: training data by source and class, licences, calibration, validation, weaknesses.
+
+    With --shared-data the model is also scored on TweetEval validation, the US-airline tweets and
+    SST-2 dev (binary): per-class precision/recall, ECE overall and per class, and a reliability table.
+
+    Examples:
+      brandpulse models card champion
+      brandpulse models card v3 --shared-data ../shared/data --out reports/v3-card
+    """
+    from models.cards.build import with_shared
+    from models.cards.render import render_markdown
+    from models.cards.shared import score_shared
+    from models.registry import registered_card, resolve_model
+
+    settings = settings_of(ctx)
+    registry = registry_config(settings)
+    try:
+        model_card = registered_card(version, registry=registry)
+        if shared_data is not None:
+            model_dir = resolve_model(version, registry=registry)
+            scored = score_shared(
+                model_dir, shared_data, sample=sample, threads=settings.threads,
+                on_set=lambda s: console.print(f"scored {s.name}: macro-F1 {s.macro_f1:.3f}, ECE {s.ece:.3f}", highlight=False),
+            )
+            model_card = with_shared(model_card, scored)
+    except (DataError, ModelNotFound, ValueError) as exc:
+        raise _fail(exc) from None
+    text = render_markdown(model_card)
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "card.md").write_text(text)
+        (out / "card.json").write_text(model_card.model_dump_json(indent=1))
+        console.print(f"wrote {out / 'card.md'} and card.json", highlight=False)
+
 
 def create_models_cli() -> typer.Typer:
     cli = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False, help="Model lifecycle commands.")
@@ -323,4 +374,5 @@ def create_models_cli() -> typer.Typer:
     cli.command()(bootstrap)
     cli.command()(promote)
     cli.command('list')(list_cmd)
+    cli.command()(card)
     return cli

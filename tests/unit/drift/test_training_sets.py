@@ -124,3 +124,12 @@ def test_a_trained_model_clears_the_failures() -> None:
 def test_the_backoff_survives_a_restart_as_json() -> None:
     backoff = _after_failures(2)
     assert RetryBackoff.model_validate_json(backoff.model_dump_json()) == backoff
+
+
+def test_the_card_record_counts_every_validation_row_by_source(demo_sets: TrainingSets) -> None:
+    assert sum(s.rows for s in demo_sets.record.validation) == len(demo_sets.valid)
+
+
+def test_the_card_record_counts_human_rows_once_with_their_repetition(demo_sets: TrainingSets) -> None:
+    human = [s for s in demo_sets.record.train if s.source == "human labels"]
+    assert [(s.rows, s.note) for s in human] == [(demo_sets.human_train_rows, "repeated ×3")]

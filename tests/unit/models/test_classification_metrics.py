@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 
-from models.classification_metrics import classification_metrics, expected_calibration_error, headline, mean_std, reliability_bins
+from models.classification_metrics import (
+    class_reliability_bins,
+    classification_metrics,
+    classwise_ece,
+    expected_calibration_error,
+    headline,
+    mean_std,
+    reliability_bins,
+)
 
 LABELS = ["negative", "neutral", "positive"]
 
@@ -117,3 +125,40 @@ def test_mean_std() -> None:
 def test_bad_input_is_explained(y: np.ndarray, probs: np.ndarray, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         classification_metrics(y, probs, LABELS)
+
+
+# Hand-computed with 2 bins, (0, .5] and (.5, 1]: every probability below is exact in binary.
+Y3 = np.array([0, 1, 2, 2])
+P3 = np.array([[0.625, 0.25, 0.125], [0.25, 0.5, 0.25], [0.125, 0.125, 0.75], [0.375, 0.375, 0.25]])
+
+
+def test_class_reliability_bins_read_each_class_probability_over_every_row() -> None:
+    # p(positive) = .125, .25, .75, .25; rows that are positive: the last two.
+    assert class_reliability_bins(Y3, P3, 2, n_bins=2) == [
+        {"lower": 0.0, "upper": 0.5, "count": 3, "accuracy": pytest.approx(1 / 3), "confidence": pytest.approx(0.625 / 3)},
+        {"lower": 0.5, "upper": 1.0, "count": 1, "accuracy": 1.0, "confidence": 0.75},
+    ]
+
+
+def test_classwise_ece_is_each_class_probability_gap_weighted_by_bin_share() -> None:
+    # negative: (.25,.125,.375 | 0 of 3) and (.625 | 1): 3/4 * .25 + 1/4 * .375
+    # neutral: all four in (0, .5], mean .3125, one of four neutral: |.25 - .3125|
+    # positive: 3/4 * |1/3 - .625/3| + 1/4 * |1 - .75|
+    assert classwise_ece(Y3, P3, LABELS, n_bins=2) == {
+        "negative": pytest.approx(0.28125), "neutral": pytest.approx(0.0625), "positive": pytest.approx(0.15625),
+    }
+
+
+def test_top_label_ece_of_the_same_rows() -> None:
+    # top confidences .625 (right), .5 (right), .75 (right), .375 (argmax negative, wrong):
+    # (0, .5]: mean .4375, accuracy .5; (.5, 1]: mean .6875, accuracy 1
+    assert expected_calibration_error(Y3, P3, n_bins=2) == pytest.approx(0.5 * 0.0625 + 0.5 * 0.3125)
+
+
+def test_classification_metrics_carry_the_per_class_ece() -> None:
+    assert classification_metrics(Y3, P3, LABELS)["ece_per_class"] == classwise_ece(Y3, P3, LABELS)
+
+
+def test_a_class_index_outside_the_probabilities_is_refused() -> None:
+    with pytest.raises(ValueError, match="outside"):
+        class_reliability_bins(Y3, P3, 3)

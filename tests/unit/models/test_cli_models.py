@@ -20,7 +20,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return use_data_dir(tmp_path, monkeypatch)
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "compare", "bootstrap", "promote", "list"])
+@pytest.mark.parametrize("command", ["train", "evaluate", "compare", "bootstrap", "promote", "list", "card"])
 def test_every_command_has_help_with_examples(command: str) -> None:
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0

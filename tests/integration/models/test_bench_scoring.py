@@ -27,7 +27,7 @@ def test_scoring_benchmark_reports_every_path(trained_model: Path) -> None:
     auto = result["auto"]  # the worker's timed choice: the fastest backend that keeps parity
     fastest = max((t for t in auto["trials"] if t["parity"]), key=lambda t: t["posts_per_s"])
     assert (auto["backend"], auto["batch_size"]) == (fastest["backend"], fastest["batch_size"])
-    assert result["scorer_vs_plain_loop"]["16"] > 0
+    assert result["scorer_vs_plain_loop"]["torch/16"]["ratio"] > 0
     assert 0 < result["cache"]["hit_rate"] < 1
     assert result["machine"]["cores"] == os.cpu_count() and result["gpu"] == {}  # no CUDA device here
     assert set(result["targets"]) >= {"auto_3.5x_fp32", "auto_agreement_97pct", "fastest_50pct_of_own_ceiling"}

@@ -4,8 +4,9 @@ Fed after every stored batch (``observe_batch``; ``observe_verdicts`` with its s
 every batch of human labels (``observe_labels``). Labelled performance and the shadow comparison
 behind promotion come from the verdict ledger (:mod:`drift.labels.verdicts`), which joins the
 random sample's verdicts with their human labels: the watcher reads nothing back from ClickHouse, so
-a watch-only process judges and promotes exactly as the one-process worker does. Model-health checks run in the background, in a thread, at most one per model
-version at a time, so a check never holds up the batch that made it due. Whatever fires becomes an
+a watch-only process judges and promotes exactly as the one-process worker does. Model-health
+checks run in the background, in a thread, at most one per model version at a time, so a check
+never holds up the batch that made it due. Whatever fires becomes an
 :class:`~streams.core.schemas.Alert`, offered to the retrain coalescer (which publishes at most one
 retrain request per model version in flight; the alert names the request it opened or joined) and to
 the alert episodes (:mod:`drift.episodes`: the first alert per kind, model version and brand is raised,

@@ -10,13 +10,10 @@ loses no post from the detectors either.
 
 from __future__ import annotations
 
-import logging
 import time
 
 from streams.core.schemas import HumanLabel, ScoredPost
 from streams.worker.runtime import Runtime, hold, read_records
-
-log = logging.getLogger(__name__)
 
 
 def register_outcomes(runtime: Runtime) -> None:

@@ -31,6 +31,7 @@ def scoring(
     split_seed: int = typer.Option(0, help="Seed of the train/test split made at training; the test part is scored"),
     whole_dataset: bool = typer.Option(False, help="Score the whole dataset (the model was trained on another one)"),
     rss: bool = typer.Option(True, help="Also measure each backend's peak RSS in a process of its own"),
+    plain_rounds: int = typer.Option(3, min=0, help="Alternating rounds of each backend against its own plain loop (tokenise, forward, softmax); 0: skip"),
     out: Path = typer.Option(Path(".bench/scoring.json"), help="Where to write the JSON result"),
 ) -> None:
     """Run every scoring path side by side, print a table and write JSON.
@@ -49,6 +50,7 @@ def scoring(
         duplicate_share=duplicate_share,
         split_seed=None if whole_dataset else split_seed,
         rss=rss,
+        plain_rounds=plain_rounds,
     )
     render(result)
     out.parent.mkdir(parents=True, exist_ok=True)

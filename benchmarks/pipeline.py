@@ -17,11 +17,13 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any, get_args
 
 import numpy as np
 import typer
 
+from benchmarks.cpu_shares import cpu_by_stage, stage_cost_s, table_rows
 from benchmarks.process import cpu_seconds, find_pid, peak_rss_mb
 from models.scoring.factory import Backend
 from streams.core.schemas import ScoredPost
@@ -102,14 +104,16 @@ def _wait(watcher: ScoredWatcher, tag: str, n: int, timeout_s: float) -> list[tu
 
 def pipeline_run(
     settings: Settings, *, rate: float, n_rate: int, n_flood: int, processes: dict[str, int] | None = None,
-    stored: Any = None,
+    stored: Any = None, cpu_reports: Mapping[str, Callable[[], dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """Latency at ``rate``, then the flood. ``processes`` (name → pid) get their CPU use during the flood
     reported in cores, so a reader sees how the machine was shared (this process is the load generator).
 
     ``stored`` (split roles): a callable returning the rows the store process has inserted. There a
     record on the scored topic is not yet queryable, so the flood ends when the store has inserted
-    every row, and the store's lag behind the scored topic is reported."""
+    every row, and the store's lag behind the scored topic is reported.
+
+    ``cpu_reports`` (name → a worker's ``/cpu``): read before and after the flood, for CPU shares by stage."""
     watcher = ScoredWatcher(settings)
     watcher.start()
     watcher.ready.wait(30)
@@ -121,6 +125,7 @@ def pipeline_run(
         lat = np.array([arr - created for created, arr in fixed])
         watched = {"load_generator": os.getpid(), **(processes or {})}
         cpu_before = {name: cpu_seconds(pid) for name, pid in watched.items()}
+        stages_before = {name: read() for name, read in (cpu_reports or {}).items()}
         started = time.time()
         _send(settings, texts[n_rate:], f"{tag}f", None)
         flood = _wait(watcher, f"{tag}f", n_flood, 1800)
@@ -133,6 +138,7 @@ def pipeline_run(
             store_lag = max(time.time() - done, 0.0)
             done = time.time()
         elapsed = time.time() - started  # includes _wait's last poll: CPU shares are slight underestimates
+        by_stage = {name: cpu_by_stage(stages_before[name], read()) for name, read in (cpu_reports or {}).items()}
         cores = {}
         for name, pid in watched.items():
             after = cpu_seconds(pid)
@@ -146,6 +152,7 @@ def pipeline_run(
             "flood_posts": n_flood,
             "max_sustainable_posts_per_s": n_flood / (done - started),
             "flood_cpu_cores": cores,
+            "flood_cpu_by_stage": by_stage,
             "store_lag_after_last_scored_s": store_lag,
         }
     finally:
@@ -203,6 +210,26 @@ def machine() -> dict[str, Any]:
     return {"cores": os.cpu_count(), "torch_threads": torch.get_num_threads()}
 
 
+def cpu_table(result: Mapping[str, Any]) -> Any:
+    """Each worker process's CPU during the flood by stage (shares of its own CPU), and its peak RSS."""
+    from rich.table import Table
+
+    by_process = result["flood_cpu_by_stage"]
+    table = Table(title="Worker CPU during the flood, by stage (share of each process's own CPU)")
+    table.add_column("stage")
+    for name in by_process:
+        table.add_column(name, justify="right")
+    for name, cells in table_rows(by_process):
+        table.add_row(name, *cells)
+    cores = result["flood_cpu_cores"]
+    table.add_row("process CPU", *(f"{r['total_s']:.0f} s, {cores.get(name, 0.0):.2f} cores" for name, r in by_process.items()))
+    table.add_row("peak RSS", *(f"{result['peak_rss_mb'][name]:.0f} MB" for name in by_process))
+    cost = result["stage_cost_s"]
+    table.add_row("accounting's own cost", *(f"{r['stage_calls'] * cost / r['total_s']:.2%}" if r["total_s"] > 0 else "—"
+                                             for r in by_process.values()))
+    return table
+
+
 def pipeline_command(
     model: Path = typer.Option(..., "--model", exists=True, file_okay=False, help="Checkpoint directory to serve"),
     rate: float = typer.Option(100.0, min=1.0, help="Offered rate (posts/s) of the latency run; use about half the max rate"),
@@ -233,7 +260,7 @@ def pipeline_command(
 
     if backend != "auto" and backend not in get_args(Backend):
         raise typer.BadParameter(f"unknown backend {backend!r}; choose auto or one of {list(get_args(Backend))}")
-    console = Console()
+    console = Console(width=max(Console().width, 160))  # keep the tables readable in logs
     # The worker below gets these settings (and max length 64) through its environment.
     defaults = Settings(backend=backend, max_length=64, cache_entries=cache_entries)  # type: ignore[arg-type]
     # The scorer alone gets exactly the posts of the flood run, in the worker's batch size; pipeline_run
@@ -279,7 +306,9 @@ def pipeline_command(
         broker_pid = broker.proc.pid if broker is not None and broker.proc else find_pid("tansu", "broker")
         processes = {name: w.proc.pid for name, w in workers.items()} | ({"broker": broker_pid} if broker_pid else {})
         stored = (lambda: workers["store"].get("/stats")["rows_stored"]) if scorers else None
-        result = pipeline_run(settings, rate=rate, n_rate=n_rate, n_flood=n_flood, processes=processes, stored=stored)
+        cpu_reports = {name: (lambda w=w: w.get("/cpu")) for name, w in workers.items()}
+        result = pipeline_run(settings, rate=rate, n_rate=n_rate, n_flood=n_flood, processes=processes, stored=stored,
+                              cpu_reports=cpu_reports)
         stats = worker.get("/stats")
         result.update({
             "backend": backend,
@@ -292,6 +321,7 @@ def pipeline_command(
             "worker_peak_rss_mb": peak_rss_mb(worker.proc.pid),
             "peak_rss_mb": {name: peak_rss_mb(w.proc.pid) for name, w in workers.items()},
             "sink": sink,
+            "stage_cost_s": stage_cost_s(),
             "machine": machine(),
         })
     finally:
@@ -311,6 +341,7 @@ def pipeline_command(
         f"CPU during the flood ({os.cpu_count()} cores): "
         + ", ".join(f"{name} {c:.2f}" for name, c in result["flood_cpu_cores"].items())
     )
+    console.print(cpu_table(result))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     console.print(f"wrote {out}")

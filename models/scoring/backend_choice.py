@@ -17,6 +17,7 @@ library versions) and selection config, so restarts and test runs reuse it.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import logging
 import multiprocessing
@@ -166,13 +167,13 @@ def available_backends() -> list[Backend]:
 
 
 def machine_info(threads: int | None) -> dict[str, Any]:
-    import torch
-
-    versions = {"torch": torch.__version__}
-    for name in ("onnxruntime", "openvino", "nncf"):
+    # Installed versions from the package metadata: importing torch here would put it (≈ 400 MB) in
+    # every worker, even one that serves OpenVINO from a cached choice.
+    versions = {}
+    for name in ("torch", "onnxruntime", "openvino", "nncf"):
         try:
-            versions[name] = __import__(name).__version__
-        except (ImportError, AttributeError):
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
             continue
     return {"cpu": cpu_model(), "flags": cpu_flags(), "cores": os.cpu_count(), "threads": threads or os.cpu_count(), **versions}
 
@@ -250,8 +251,7 @@ def choose_backend(
     model_dir = Path(model_dir)
     if len(texts) == 0:
         raise ValueError("choose_backend needs texts to time the backends on")
-    candidates = list(dict.fromkeys(config.candidates or available_backends()))
-    unknown = [c for c in candidates if c not in get_args(Backend)]
+    unknown = [c for c in config.candidates or () if c not in get_args(Backend)]
     if unknown:
         raise ValueError(f"unknown scoring backends {unknown}; choose from {list(get_args(Backend))}")
     machine = machine_info(config.threads)
@@ -261,6 +261,8 @@ def choose_backend(
             return BackendChoice.model_validate_json(path.read_text()).model_copy(update={"cached": True})
         except ValueError:
             log.warning("ignoring an unreadable backend choice cache %s", path)
+    # Only now: finding the candidates asks torch about bf16, and a cached choice needs no torch.
+    candidates = list(dict.fromkeys(config.candidates or available_backends()))
 
     meta = read_meta(model_dir)
     y: np.ndarray | None = None

@@ -19,6 +19,7 @@ exactly the checkpoint's.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import logging
 import os
@@ -44,12 +45,12 @@ OUTPUTS = ("logits", "sentence_vector")
 
 
 def _fingerprint(model_dir: Path) -> str:
-    """Identifies the weights an export came from: re-export when the checkpoint is overwritten."""
-    import onnxruntime
-    import torch
+    """Identifies the weights an export came from: re-export when the checkpoint is overwritten.
 
+    Versions from the package metadata: a worker that only loads a cached export never imports torch."""
+    torch, onnxruntime = (importlib.metadata.version(name) for name in ("torch", "onnxruntime"))
     return weights_digest(
-        model_dir, f"{torch.__version__}|{onnxruntime.__version__}|{OPSET}|{QUANT_RECIPE}|{'+'.join(OUTPUTS)}"
+        model_dir, f"{torch}|{onnxruntime}|{OPSET}|{QUANT_RECIPE}|{'+'.join(OUTPUTS)}"
     )
 
 

@@ -16,6 +16,7 @@ cached under ``<checkpoint>/openvino/`` and redone when the weights or the toolc
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import logging
 from collections.abc import Sequence
@@ -55,10 +56,10 @@ def openvino_paths(model_dir: str | Path, cache_dir: str | Path | None = None) -
 
 
 def _fingerprint(model_dir: Path) -> str:
-    import nncf
     import openvino as ov
 
-    recipe = f"{onnx_fingerprint(model_dir)}|{ov.get_version()}|{nncf.__version__}|{INT8_RECIPE}"
+    # nncf's version from its metadata: importing nncf imports torch, which a worker loading a cached IR never needs.
+    recipe = f"{onnx_fingerprint(model_dir)}|{ov.get_version()}|{importlib.metadata.version('nncf')}|{INT8_RECIPE}"
     return hashlib.sha256(recipe.encode()).hexdigest()[:16]
 
 

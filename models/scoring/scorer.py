@@ -28,6 +28,8 @@ from typing import Any, Literal
 import numpy as np
 
 from models.checkpoint import CheckpointMeta, read_meta
+from models.cpu_stages import stage
+from models.scoring.tokens import MODEL_INPUTS, CheckpointTokenizer
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,20 +127,18 @@ class MicroBatchScorer:
     backend: str = ""
 
     def __init__(self, model_dir: str | Path, *, batch_size: int, max_length: int | None, input_names: Sequence[str] | None = None) -> None:
-        from transformers import AutoConfig, AutoTokenizer
-
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1; got {batch_size}")
         self.model_dir = Path(model_dir)
         self.meta: CheckpointMeta = read_meta(self.model_dir)
         self.batch_size = batch_size
         self.max_length = max_length or self.meta.max_length
-        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
-        self.vector_dim = int(AutoConfig.from_pretrained(self.model_dir).hidden_size)
+        self.tokenizer = CheckpointTokenizer(self.model_dir, self.max_length)
+        self.vector_dim = self.tokenizer.hidden_size
         names = input_names or self.tokenizer.model_input_names
-        self.input_names = [n for n in names if n in ("input_ids", "attention_mask", "token_type_ids")]
-        self._pad_id = int(self.tokenizer.pad_token_id or 0)
-        self._left_pad = self.tokenizer.padding_side == "left"
+        self.input_names = [n for n in names if n in MODEL_INPUTS]
+        self._pad_id = self.tokenizer.pad_id
+        self._left_pad = self.tokenizer.left_pad
         self._lock = threading.Lock()
 
     @property
@@ -155,10 +155,7 @@ class MicroBatchScorer:
         Sorting by tokens (not characters) and padding in numpy keeps padding minimal and spends
         one Rust tokenizer call per scoring call instead of one per micro-batch.
         """
-        ids: list[list[int]] = self.tokenizer(
-            list(texts), truncation=True, max_length=self.max_length, return_attention_mask=False,
-            return_token_type_ids=False,
-        )["input_ids"]
+        ids = self.tokenizer.ids(texts)
         lengths = np.fromiter((len(row) for row in ids), dtype=np.int64, count=len(ids))
         order = np.argsort(lengths, kind="stable")
         batches = []
@@ -186,13 +183,15 @@ class MicroBatchScorer:
 
     def outputs(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Raw (uncalibrated) logits ``(n, n_labels)`` and sentence vectors ``(n, hidden)``, in input order."""
-        texts = model_inputs(texts, self.meta)
         logits = np.empty((len(texts), len(self.labels)), dtype=np.float32)
         vectors = np.empty((len(texts), self.vector_dim), dtype=np.float32)
         if len(texts) == 0:
             return logits, vectors
         with self._lock:
-            self._run(self.micro_batches(texts), logits, vectors)
+            with stage("tokenise"):
+                batches = self.micro_batches(model_inputs(texts, self.meta))
+            with stage("forward"):
+                self._run(batches, logits, vectors)
         return logits, vectors
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:

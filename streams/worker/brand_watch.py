@@ -22,6 +22,7 @@ from pathlib import Path
 from drift.brand.config import BrandWatchConfig
 from drift.brand.monitor import BrandEvent, BrandMonitor
 from drift.brand.post import BrandPost
+from models.cpu_stages import stage
 from models.files import atomic_write_text
 from streams.slack.notifier import SlackNotifier
 from streams.core import metrics
@@ -95,10 +96,11 @@ class BrandWatcher:
     async def observe_batch(self, result: BatchResult) -> None:
         if self._ticker is None:
             self._ticker = asyncio.get_running_loop().create_task(self._tick_forever(), name="brand-watch-tick")
-        rows = [r for r in result.scored if r.brand != "unknown"]
+        with stage("brand detectors"):
+            rows = [r for r in result.scored if r.brand != "unknown"]
+            posts = [to_brand_post(r) for r in rows]
         if not rows:
             return
-        posts = [to_brand_post(r) for r in rows]
         # In a thread: an alert's "why" tokenises a few thousand posts, too long for the event loop.
         events = await asyncio.to_thread(self._observe, posts)
         self.posts += len(rows)
@@ -106,7 +108,7 @@ class BrandWatcher:
             await self.raise_events(events, rows[0].model_version)
 
     def _observe(self, posts: list[BrandPost]) -> list[BrandEvent]:
-        with self._lock:
+        with self._lock, stage("brand detectors"):
             started = time.perf_counter()
             events = self.monitor.observe(posts, now=utcnow())
             self.busy_s += time.perf_counter() - started

@@ -36,7 +36,7 @@ from pydantic import ValidationError
 from drift.labels.active import ActiveConfig, ActiveSelector
 from drift.labels.flyback import in_flyback, select_for_labelling
 from drift.labels.verdicts import ChampionPair, VerdictLedger
-from drift.health import HealthConfig, HealthMonitor, NotEnoughData, build_reference
+from drift.health import HealthCheck, HealthConfig, HealthMonitor, NotEnoughData, build_reference
 from drift.detectors.monitor import DriftMonitor, MonitorConfig
 from drift.episodes import AlertEpisodes, EpisodeConfig
 from drift.performance import PerformanceMonitor
@@ -47,6 +47,7 @@ from streams.slack.messages import alert_message
 from streams.slack.notifier import SlackNotifier
 from streams.worker.refusals import write_or_dead_letter
 from streams.worker.pipeline import BatchResult
+from models.cpu_stages import stage
 from models.files import atomic_write_text
 from models.scoring.scorer import decide
 from models.scoring.factory import SentimentScorer
@@ -223,12 +224,15 @@ class Watcher:
         # Data time moved on: episodes of a replaced champion, and those quiet long enough, end here.
         await self._publish(self.episodes.follow_champion(self.champion_version(), self.data_time)
                             + self.episodes.resolve(self.data_time))
-        alerts = self.monitor.observe(result.scored)
+        with stage("drift monitors and flyback"):
+            alerts = self.monitor.observe(result.scored)
+            requests = select_for_labelling(result.scored, rate=self.flyback_rate, active=self.active, now=time.monotonic())
         champion = [p for p in result.scored if p.model_role == "champion"]
         # Rows that crossed Kafka (a watch-only process) carry no vectors: None makes the sample keep texts.
-        for version in self.health.add(champion, result.vectors or None):
+        with stage("model health"):
+            due = self.health.add(champion, result.vectors or None)
+        for version in due:
             self._start_health_check(version)
-        requests = select_for_labelling(result.scored, rate=self.flyback_rate, active=self.active, now=time.monotonic())
         if requests:
             await asyncio.to_thread(write_or_dead_letter, self.store, self.store.insert_label_requests, requests,
                                     topic=self.settings.topic("label-requests"), what="label request")
@@ -246,12 +250,16 @@ class Watcher:
     async def _health_check(self, version: str) -> None:
         try:
             before = self.health.last_check(version)
-            outcome = await asyncio.to_thread(self.health.check, version)
+            outcome = await asyncio.to_thread(self._check_health, version)
             if isinstance(outcome, NotEnoughData) and getattr(before, "reason", None) != outcome.reason:
                 log.info("model health of %s: not enough data (%s)", version, outcome.detail)
             await self.raise_alerts([Alert(alert_id=uuid.uuid4().hex, **sig.model_dump()) for sig in outcome.signals])
         except Exception:  # noqa: BLE001 - monitoring must never stop scoring
             log.exception("model-health check of %s failed", version)
+
+    def _check_health(self, version: str) -> HealthCheck:
+        with stage("model health"):
+            return self.health.check(version)
 
     def stop_health_checks(self) -> None:
         """Cancel checks in flight (shutdown): the next start checks the window again."""

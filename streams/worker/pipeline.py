@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from models.cpu_stages import stage
 from models.language import LanguageConfig, route_many
 from models.scoring.factory import SentimentScorer
 from streams.core.brand_rules import BrandResolver
@@ -96,6 +97,13 @@ def to_rows(
     posts: Sequence[Post], scorer: SentimentScorer, role: str, ingested_at: dt.datetime
 ) -> tuple[list[ScoredPost], Vectors]:
     """The posts' scored rows, and each post's sentence vector from the same forward pass."""
+    with stage("score: calibrate, decide, rows"):  # the scorer's tokenise and forward stages are its own
+        return _to_rows(posts, scorer, role, ingested_at)
+
+
+def _to_rows(
+    posts: Sequence[Post], scorer: SentimentScorer, role: str, ingested_at: dt.datetime
+) -> tuple[list[ScoredPost], Vectors]:
     scored = scorer.score_with_vectors([p.text for p in posts])
     rows = [
         ScoredPost(
@@ -167,10 +175,12 @@ def process_sync(
     languages: LanguageConfig | None = None,
 ) -> BatchResult:
     """Validate, route by language and score. CPU-bound: the worker runs it in a thread."""
-    items, dead = validate(records, resolver, max_text_chars=max_text_chars, keep_unknown_brand=keep_unknown_brand)
+    with stage("decode and validate"):
+        items, dead = validate(records, resolver, max_text_chars=max_text_chars, keep_unknown_brand=keep_unknown_brand)
     result = BatchResult(dead=dead, sources={post.post_id: rec for rec, post in items})
     now = utcnow()
-    items, result.unscored, unsupported = route_languages(items, languages or LanguageConfig(), now)
+    with stage("language ID"):
+        items, result.unscored, unsupported = route_languages(items, languages or LanguageConfig(), now)
     result.dead += unsupported
     if not items:
         return result
@@ -190,6 +200,11 @@ def process_sync(
 def store_sync(store: Store, result: BatchResult, should_stop: Callable[[], bool]) -> None:
     """Write everything the batch produced. Waits out an unavailable store (never acknowledged before);
     rows the store refuses become ``storage_rejected`` dead letters and leave the result."""
+    with stage("store"):
+        _store_sync(store, result, should_stop)
+
+
+def _store_sync(store: Store, result: BatchResult, should_stop: Callable[[], bool]) -> None:
     rows = result.scored + result.shadow + result.unscored
     refused = retry_forever(lambda: insert_isolating(rows, store.insert_scored, store.refuses), should_stop=should_stop,
                             what=f"ClickHouse insert of {len(rows)} scored rows")

@@ -25,6 +25,7 @@ import numpy as np
 from aiokafka import AIOKafkaConsumer
 from pydantic import BaseModel
 
+from models.cpu_stages import stage
 from models.files import atomic_write_text
 from streams.core import metrics
 from streams.core.brand_rules import BrandResolver
@@ -249,12 +250,18 @@ class Runtime:
         """
         sent: list[tuple[ScoredPost | DeadLetter, Awaitable[object]]] = []
         refused: list[tuple[ScoredPost | DeadLetter, BaseException]] = []
-        outgoing = [(self.topics.scored, r.brand, r) for r in result.scored + result.unscored + result.shadow] + [
-            (self.topics.deadletter, d.post_id, d) for d in result.dead
-        ]
-        for topic, key, record in outgoing:
+        with stage("publish"):
+            outgoing = [(self.topics.scored, r.brand, r) for r in result.scored + result.unscored + result.shadow] + [
+                (self.topics.deadletter, d.post_id, d) for d in result.dead
+            ]
+            encoded = [(topic, key.encode() if key else None, record.model_dump_json().encode(), record)
+                       for topic, key, record in outgoing]
+        for topic, key_bytes, value, record in encoded:
             try:
-                sent.append((record, await topic.send(key=key.encode() if key else None, value=record.model_dump_json().encode())))
+                # Timed across the await: handing a record to the producer seldom yields (it may wait for buffer space).
+                with stage("publish"):
+                    delivery = await topic.send(key=key_bytes, value=value)
+                sent.append((record, delivery))
             except Exception as exc:  # noqa: BLE001 - classified: refused records are returned, the rest retried
                 if not is_record_refused(exc):
                     raise

@@ -18,6 +18,7 @@ from streams.views.brand_queries import share_report, voices_report, why_report
 from streams.store.protocol import ErasureRequest, Store, erase_everywhere
 from streams.views.dashboard import DashboardData, DashboardQuery, DashboardUnavailable, build_data, build_page, gather_dashboard
 from streams.worker.runtime import Runtime
+from streams.core.cpu_report import cpu_report
 from streams.core.metrics import METRICS
 from streams.views.trends import query_trends
 
@@ -64,6 +65,12 @@ def register_views(runtime: Runtime) -> None:
                 "scoring_backend": runtime.slots.backends if serving else None,
             }
         )
+
+    @app.page("/cpu")
+    async def cpu(self: View, request: Request) -> Response:
+        """CPU seconds by stage and by thread group since start (``bench pipeline`` diffs two); apart from
+        /stats, which tests and benchmarks poll, because it reads every thread's /proc entry."""
+        return self.json(cpu_report())
 
     async def _view(self: View, query, **params) -> Response:  # type: ignore[no-untyped-def]
         """Run a store query off the event loop: 503 while the worker starts, 400 with the reason for bad parameters."""

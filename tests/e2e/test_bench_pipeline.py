@@ -34,3 +34,5 @@ def test_pipeline_benchmark_runs_against_the_real_broker(trained_model: Path, ka
     assert result["worker_peak_rss_mb"] > 100 and result["sink"]["rows_per_s"] > 0
     assert result["flood_cpu_cores"]["worker"] > 0 and {"load_generator", "broker"} <= set(result["flood_cpu_cores"])
     assert "scorer alone" in proc.stdout and "p95" in proc.stdout
+    shares = result["flood_cpu_by_stage"]["worker"]["rows"]
+    assert {"decode and validate", "forward", "store", "publish"} <= set(shares) and "by stage" in proc.stdout

@@ -142,7 +142,7 @@ def call(base: str, request: tuple[str, str], headers: dict[str, str]) -> httpx.
 
 API_CALLS = [("POST", "/v1/sentiment"), ("GET", "/metrics"), ("GET", "/docs"), ("GET", "/openapi.json")]
 DASHBOARD_CALLS = [("GET", "/dashboard?refresh=0"), ("GET", "/dashboard/data"), ("GET", "/")]
-WORKER_CALLS = [("GET", p) for p in ("/stats", "/trends", "/brands", "/why?brand=United", "/share?group=US airlines", "/voices?brand=United",
+WORKER_CALLS = [("GET", p) for p in ("/stats", "/cpu", "/trends", "/brands", "/why?brand=United", "/share?group=US airlines", "/voices?brand=United",
                                      "/dashboard?refresh=0", "/dashboard/data", "/metrics")]
 REFUSED = {"missing": {}, "wrong": {"Authorization": f"Bearer {WRONG}"}, "wrong-basic": {"Authorization": basic("brandpulse", WRONG)}}
 

@@ -74,3 +74,16 @@ def test_auto_choice_is_the_fastest_at_parity_and_cached(trained_model: Path, tm
     assert partial.backend == "torch" and partial.skipped == ["openvino/16"]
     assert not (tmp_path / "tight").exists()
     assert "torch" in available_backends() and "openvino" in available_backends()
+
+
+def test_serving_a_cached_export_imports_no_torch(trained_model: Path) -> None:
+    """torch and transformers are ≈ 400 MB of a worker's memory; serving OpenVINO needs neither."""
+    import subprocess
+    import sys
+
+    make_scorer(trained_model, "openvino", threads=2)  # exports here, if not cached yet (that uses torch)
+    code = ("import sys; from models.scoring.factory import make_scorer; "
+            f"make_scorer({str(trained_model)!r}, 'openvino', threads=2).score(['ok']); "
+            "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

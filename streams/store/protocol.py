@@ -77,22 +77,6 @@ class LabelledOutcome(NamedTuple):
     posts: int
 
 
-class ScoredLabel(NamedTuple):
-    """A stored prediction: what the shadow comparison and labelled performance need."""
-
-    post_id: str
-    label: str
-    model_version: str
-
-
-class ShadowRows(NamedTuple):
-    """Champion and challenger predictions on the posts the challenger scored, and their human labels."""
-
-    champion: list[ScoredLabel]
-    challenger: list[ScoredLabel]
-    human: list[HumanLabel]
-
-
 ErasureKind = Literal["author", "post"]
 
 
@@ -226,11 +210,6 @@ class Store(Protocol):
 
     def served_versions(self) -> dict[str, str]:
         """Newest model version seen per role (``champion``, ``challenger``)."""
-
-    def champion_labels(self, post_ids: Sequence[str]) -> list[ScoredLabel]:
-        """The live model's prediction of each of these posts that is stored."""
-
-    def shadow_rows(self, champion: str, challenger: str) -> ShadowRows: ...
 
     # ---- erasure -----------------------------------------------------------------------
     def erasure_targets(self, request: ErasureRequest) -> list[str]:

@@ -1,8 +1,12 @@
 """The worker's watch over its own output: drift detectors, flyback sampling, labelled performance.
 
-Fed after every stored batch (``observe_batch``) and every batch of human labels
-(``observe_labels``). Model-health checks run in the background, in a thread, at most one per model
-version at a time, so a check never holds up the batch that made it due. Whatever fires becomes an
+Fed after every stored batch (``observe_batch``; ``observe_verdicts`` with its shadow rows too) and
+every batch of human labels (``observe_labels``). Labelled performance and the shadow comparison
+behind promotion come from the verdict ledger (:mod:`drift.labels.verdicts`), which joins the
+random sample's verdicts with their human labels: the watcher reads nothing back from ClickHouse, so
+a watch-only process judges and promotes exactly as the one-process worker does. Model-health
+checks run in the background, in a thread, at most one per model version at a time, so a check
+never holds up the batch that made it due. Whatever fires becomes an
 :class:`~streams.core.schemas.Alert`, offered to the retrain coalescer (which publishes at most one
 retrain request per model version in flight; the alert names the request it opened or joined) and to
 the alert episodes (:mod:`drift.episodes`: the first alert per kind, model version and brand is raised,
@@ -31,6 +35,7 @@ from pydantic import ValidationError
 
 from drift.labels.active import ActiveConfig, ActiveSelector
 from drift.labels.flyback import in_flyback, select_for_labelling
+from drift.labels.verdicts import ChampionPair, VerdictLedger
 from drift.health import HealthCheck, HealthConfig, HealthMonitor, NotEnoughData, build_reference
 from drift.detectors.monitor import DriftMonitor, MonitorConfig
 from drift.episodes import AlertEpisodes, EpisodeConfig
@@ -46,7 +51,7 @@ from models.cpu_stages import stage
 from models.files import atomic_write_text
 from models.scoring.scorer import decide
 from models.scoring.factory import SentimentScorer
-from streams.core.schemas import Alert, HumanLabel, RetrainAlert, RetrainRequest, utcnow
+from streams.core.schemas import Alert, HumanLabel, RetrainAlert, RetrainRequest, ScoredPost, utcnow
 from streams.core.model_slots import Serving
 from streams.core.settings import Settings
 from streams.store.protocol import Store
@@ -117,6 +122,8 @@ class Watcher:
         extra = self._load_extra()
         self.performance = self._restore(PerformanceMonitor, extra.get("performance"))
         self.coalescer = self._restore(RetrainCoalescer, extra.get("coalescer"))
+        self.ledger = self._restore(VerdictLedger, extra.get("ledger"))
+        self._retained_for: frozenset[str] = frozenset()  # the versions served when the ledger last forgot others
         self.episodes = self._restore_episodes(extra.get("episodes"), EpisodeConfig(
             resolve_after_min=settings.alert_resolve_after_min, cooldown_min=settings.alert_cooldown_min))
         self.alerts_raised = 0
@@ -197,6 +204,17 @@ class Watcher:
             return None
 
     # ---- per batch -----------------------------------------------------------------------
+    async def observe_verdicts(self, rows: Sequence[ScoredPost]) -> None:
+        """Champion and shadow verdicts on the random sample into the ledger; a label that was waiting
+        for its verdict is judged now (labelled performance, then the challenger)."""
+        with stage("drift monitors and flyback"):
+            sample = [r for r in rows if self.is_random_sample(r.post_id)]
+            joined = self.ledger.add_verdicts(sample)
+            # A shadow verdict that met a waiting label changes the comparison even when no champion pair came.
+            shadow_joined = any(r.model_role == "shadow" and self.ledger.is_labelled(r.post_id) for r in sample)
+        if joined or shadow_joined:
+            await self._judge(joined)
+
     async def observe_batch(self, result: BatchResult) -> None:
         if not result.scored:
             return
@@ -257,35 +275,38 @@ class Watcher:
             return
         await asyncio.to_thread(write_or_dead_letter, self.store, self.store.insert_human_labels, labels,
                                 topic=self.settings.topic("labels"), what="human label")
-        by_post = {lab.post_id: lab.label for lab in labels if self.is_random_sample(lab.post_id)}
-        if not by_post:
-            await self.review_challenger()
-            return
-        rows = await asyncio.to_thread(self.store.champion_labels, list(by_post))
+        await self._judge(self.ledger.add_labels([lab for lab in labels if self.is_random_sample(lab.post_id)]))
+
+    async def _judge(self, joined: Sequence[ChampionPair]) -> None:
+        """Champion verdicts that met their label → labelled performance per version; then the challenger."""
         pairs: dict[str, list[tuple[str, str]]] = {}
         ids: dict[str, list[str]] = {}
-        for r in rows:
-            pairs.setdefault(r.model_version, []).append((r.label, by_post[r.post_id]))
-            ids.setdefault(r.model_version, []).append(r.post_id)
+        for p in joined:
+            pairs.setdefault(p.model_version, []).append((p.predicted, p.human))
+            ids.setdefault(p.model_version, []).append(p.post_id)
         alerts = [a for v in pairs if (a := self.performance.observe_many(v, pairs[v], ids[v])) is not None]
         await self.raise_alerts(alerts)
         await self.review_challenger()
 
     # ---- shadow deployment -----------------------------------------------------------------
     def shadow_comparison(self, champion: str, challenger: str) -> ShadowReport | None:
-        """Champion vs challenger on the posts both scored, and on those with human labels."""
-        rows = self.store.shadow_rows(champion, challenger)
+        """Champion vs challenger on the random-sample posts both scored, and on those with human labels."""
+        rows = self.ledger.shadow_rows(champion, challenger)
         if not rows.champion or not rows.challenger:
             return None
-        return compare(rows.champion, rows.challenger, [h for h in rows.human if self.is_random_sample(h.post_id)])
+        return compare(rows.champion, rows.challenger, rows.human)
 
     async def review_challenger(self) -> None:
         """Promote the shadowed challenger once it beats the champion on enough human labels."""
         serving = self.serving()
+        served = frozenset(s.version for s in (serving.champion, serving.challenger) if s is not None)
+        if served != self._retained_for:  # a model came or went: the joined verdicts of the others are history
+            self.ledger.retain(served)
+            self._retained_for = served
         if serving.challenger is None:
             return
         champion, challenger = serving.champion.version, serving.challenger.version
-        report = await asyncio.to_thread(self.shadow_comparison, champion, challenger)
+        report = self.shadow_comparison(champion, challenger)
         if report is None:
             return
         self.shadow_report = report
@@ -394,6 +415,6 @@ class Watcher:
         atomic_write_text(
             self._extra_path(),
             json.dumps({"performance": self.performance.to_state(), "coalescer": self.coalescer.to_state(),
-                        "episodes": self.episodes.to_state(),
+                        "episodes": self.episodes.to_state(), "ledger": self.ledger.to_state(),
                         "data_time": self.data_time.isoformat() if self.data_time else None}),
         )

@@ -105,6 +105,7 @@ class Runtime:
         self.watcher: Watcher | None = None
         self.brand_watcher: BrandWatcher | None = None
         self.seen: SeenPosts | None = None
+        self._saving = asyncio.Lock()  # one save at a time: the seen ids and the detectors must stay in step
         self.notifier = SlackNotifier(settings.slack_webhook_url)
         self.ready = asyncio.Event()
         self.stopping = False
@@ -149,7 +150,7 @@ class Runtime:
             await self.slots.load_initial()
         if "watch" in self.roles:
             await self.notifier.start()
-            store = self.store or await asyncio.to_thread(RelayStore.for_settings, settings)
+            store = self.store or RelayStore()
             self.watcher = Watcher(settings, store, self.send_to_topic, self.notifier, lambda: self.slots.current)  # type: ignore[arg-type]
             self.brand_watcher = BrandWatcher(settings, store, self.send_to_topic, self.notifier, self.resolver.groups,  # type: ignore[arg-type]
                                               autosave=False)
@@ -168,12 +169,18 @@ class Runtime:
                 await self.watcher.model_loaded(scorer)
 
     async def observe_scored(self, rows: Sequence[ScoredPost], vectors: Mapping[str, np.ndarray] | None = None) -> None:
-        """Give the champion's scored rows to every detector, each post once however often it arrives.
+        """Give the champion's scored rows to every detector, each post once however often it arrives;
+        the champion's and the shadow's verdicts on the random sample to the watcher's verdict ledger
+        (which counts a redelivered verdict once itself).
 
         ``vectors``: the rows' sentence vectors when this process scored them (embedded); rows read
         back from Kafka (the watch role) come without.
         """
         assert self.seen is not None and self.watcher is not None and self.brand_watcher is not None
+        try:
+            await self.watcher.observe_verdicts(rows)
+        except Exception:  # noqa: BLE001 - monitoring must never stop scoring
+            log.exception("the verdict ledger failed on a batch")
         fresh = self.seen.fresh([r for r in rows if r.model_role == "champion"])
         if not fresh:
             return
@@ -189,9 +196,10 @@ class Runtime:
         count one twice (saved detector state never holds a post the saved ids lack)."""
         if self.watcher is None or self.seen is None or self.brand_watcher is None:
             return
-        await asyncio.to_thread(atomic_write_text, self.seen.path, self.seen.snapshot())
-        await asyncio.to_thread(self.watcher.save)
-        await asyncio.to_thread(self.brand_watcher.save)
+        async with self._saving:
+            await asyncio.to_thread(atomic_write_text, self.seen.path, self.seen.snapshot())
+            await asyncio.to_thread(self.watcher.save)
+            await asyncio.to_thread(self.brand_watcher.save)
 
     async def _save_embedded_watch_state(self) -> None:
         # A watch-only process saves with each acknowledgement instead (streams.worker.roles.watch).
@@ -218,7 +226,8 @@ class Runtime:
 
     def scoring_context(self) -> dict[str, object]:
         """What :class:`BatchContext` needs besides the models: embedded, it stores and observes in place."""
-        observers: list[Observer] = [lambda result: self.observe_scored(result.scored, result.vectors)] if self.watcher else []
+        # Shadow rows too: the verdict ledger judges the challenger on them (the detectors skip them).
+        observers: list[Observer] = [lambda result: self.observe_scored(result.scored + result.shadow, result.vectors)] if self.watcher else []
         settings = self.settings
         return dict(
             resolver=self.resolver, store=self.store if is_embedded(self.roles) else None, publish=self.publish,

@@ -9,55 +9,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import random
 from pathlib import Path
 
 import pytest
 
 from streams.core.schemas import ModelEvent
-from tests.support.data import airline_rows
-from tests.support.models import fine_tuned
+from tests.support.airline import as_posts, split_rows
 from tests.support.slack import Receiver
 from tests.support.stack import Stack
 
 BRANDS = ["United", "Delta", "Southwest"]
 MODEL_HEALTH = {"labelled_performance", "estimated_performance", "input_drift"}
-
-
-def _split_rows() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    """Real airline tweets: a fixed training part for the airline model, the rest for streams."""
-    rows = airline_rows()
-    random.Random(5).shuffle(rows)
-    return rows[:2500], rows[2500:]
-
-
-@pytest.fixture(scope="session")
-def airline_model(trained_model: Path) -> Path:
-    """The test model warm-started on 2,500 real airline tweets: a champion whose domain is the stream's."""
-    from models.data import LabelledData, deduplicate, normalise_tweet
-    from models.train import TrainConfig
-
-    config = TrainConfig(base_model=str(trained_model), max_length=64, batch_size=16, lr=5e-5, epochs=1, max_steps=100,
-                         patience=None, seed=11, version="test-airline/1")
-
-    def data() -> LabelledData:
-        train, _ = _split_rows()
-        # Normalised first: "@united thank you" and "@delta thank you" are one text to the model.
-        return deduplicate(LabelledData([normalise_tweet(r["text"]) for r in train],
-                                        [r["airline_sentiment"] for r in train], "3class", "airline"))
-
-    return fine_tuned("airline", config, data)
-
-
-def as_posts(rows: list[dict[str, str]], tag: str, start: int = 0) -> list[bytes]:
-    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
-    return [
-        json.dumps({"post_id": f"{tag}-{start + i}", "text": r["text"], "brand": r["airline"],
-                    "created_at": (t0 + dt.timedelta(seconds=start + i)).isoformat()}).encode()
-        for i, r in enumerate(rows)
-    ]
 
 
 def interleave(by_brand: dict[str, list[dict[str, str]]], n_each: int) -> list[dict[str, str]]:
@@ -70,7 +33,7 @@ def kinds(alerts: list[dict]) -> list[str]:
 
 @pytest.mark.timeout(1200)  # trains the airline model once, then a worker scores 3,300 posts
 def test_a_crisis_is_a_sentiment_shift_for_the_brand_and_retrains_nothing(stack: Stack, airline_model: Path) -> None:
-    _, stream = _split_rows()
+    _, stream = split_rows()
     normal = {b: [r for r in stream if r["airline"] == b] for b in BRANDS}
     # The crisis posts are United's own real complaints, held back from the normal part of the stream.
     crisis_pool = [r for r in normal["United"] if r["airline_sentiment"] == "negative"][-500:]
@@ -97,7 +60,7 @@ def test_a_crisis_is_a_sentiment_shift_for_the_brand_and_retrains_nothing(stack:
 
 @pytest.mark.timeout(900)  # a worker scores 1,200 posts
 def test_a_domain_shift_raises_model_health_alerts_and_one_retrain_request(stack: Stack, trained_model: Path) -> None:
-    _, stream = _split_rows()
+    _, stream = split_rows()
     rows = stream[:1200]
     worker = stack.worker(BRANDPULSE_MODEL_REF=str(trained_model)).start()
     stack.produce(as_posts(rows, "domain"), keys=[b"one-partition"] * len(rows))
@@ -133,7 +96,7 @@ def test_after_a_domain_shift_human_labels_promote_the_challenger_that_knows_the
     registry = registry_config(stack.settings)
     champion = log_and_register(trained_model, registry=registry, params={"test": "general"}, metrics={}, alias="champion")
     challenger = log_and_register(airline_model, registry=registry, params={"test": "airline"}, metrics={}, alias="challenger")
-    _, stream = _split_rows()
+    _, stream = split_rows()
     rows = stream[:400]
     worker = stack.worker(
         BRANDPULSE_MODEL_REF="champion", BRANDPULSE_CHALLENGER_REF="challenger",

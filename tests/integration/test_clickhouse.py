@@ -142,20 +142,6 @@ def test_open_store_picks_the_backend_by_dsn_scheme(store):
     assert is_embedded(store.dsn) and not is_embedded("https://user:pw@ch.example:8443")
 
 
-def test_shadow_rows_and_champion_labels_read_what_the_watch_compares(store):
-    champ = [row(1000 + i, brand="Shadowed", label="negative") for i in range(4)]
-    shadow = [r.model_copy(update={"model_version": "m/2", "model_role": "shadow", "label": "positive"}) for r in champ[:3]]
-    store.insert_scored(champ + shadow)
-    store.insert_human_labels([HumanLabel(post_id="1000", label="positive", annotator="ann"),
-                               HumanLabel(post_id="1003", label="negative", annotator="ann")])
-    rows = store.shadow_rows("m/1", "m/2")
-    assert sorted(r.post_id for r in rows.champion) == ["1000", "1001", "1002"]  # only posts the challenger scored
-    assert {(r.post_id, r.label, r.model_version) for r in rows.challenger} == {(p, "positive", "m/2") for p in ("1000", "1001", "1002")}
-    assert [(h.post_id, h.label) for h in rows.human] == [("1000", "positive")]
-    assert sorted(store.champion_labels(["1003", "1001", "nope"])) == [("1001", "negative", "m/1"), ("1003", "negative", "m/1")]
-    assert store.shadow_rows("m/1", "m/9") == ([], [], [])
-
-
 def test_buckets_without_expected_shares_fall_back_to_label_counts():
     from streams.store.protocol import TrendRow
     from streams.views.trends import expected_shares

@@ -10,14 +10,10 @@ loses no post from the detectors either.
 
 from __future__ import annotations
 
-import logging
 import time
 
 from streams.core.schemas import HumanLabel, ScoredPost
-from streams.worker.relay_store import StoreNotShared
 from streams.worker.runtime import Runtime, hold, read_records
-
-log = logging.getLogger(__name__)
 
 
 def register_outcomes(runtime: Runtime) -> None:
@@ -56,15 +52,14 @@ def register(runtime: Runtime) -> None:
 
     @app.agent(topics.labels, name="watch_labels")
     async def watch_labels(stream):  # type: ignore[no-untyped-def]
-        """Labelled performance and promotion (the store role writes the labels; bad ones are its to dead-letter)."""
+        """Labelled performance and promotion, from the labels joined with the verdicts read off ``scored``
+        (the store role writes the labels; bad ones are its to dead-letter). A batch is acknowledged once
+        the verdict ledger holding its labels is saved: labels are rare, and a lost one is a person's work."""
         await runtime.ready.wait()
         assert runtime.watcher is not None
-        warned = False
         async for events in stream.take_events(500, within=1.0):
+            hold(events)
             labels, _ = read_records(events, HumanLabel, "bad_label")  # the store role dead-letters the unreadable
-            try:
-                await runtime.watcher.observe_labels(labels)
-            except StoreNotShared as exc:
-                if not warned:
-                    log.error("human labels not scored: %s", exc)
-                    warned = True
+            await runtime.watcher.observe_labels(labels)
+            await runtime.save_watch_state()
+            runtime.release(events)

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,6 +169,7 @@ class AlertCollector(threading.Thread):
         super().__init__(name="demo-alerts", daemon=True)
         self.settings = settings
         self.alerts: list[Alert] = []
+        self.received: list[float] = []  # time.monotonic() of each alert's arrival, in step with ``alerts``
         self.stop_event = threading.Event()
 
     def run(self) -> None:
@@ -186,6 +187,7 @@ class AlertCollector(threading.Thread):
                     for rec in records:
                         alert = Alert.model_validate_json(rec.value)
                         self.alerts.append(alert)
+                        self.received.append(time.monotonic())
                         # Alert text is data: "[test]" in a post must print as such, not as Rich markup.
                         head = "[bold green]RESOLVED[/]" if alert.resolution else "[bold red]ALERT[/]"
                         console.print(f"{head} {escape(alert.kind)} ({escape(alert.detector)}, brand "
@@ -194,9 +196,11 @@ class AlertCollector(threading.Thread):
             consumer.close()
 
 
-def start_trainer(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
+def start_trainer(settings: Settings, log_path: Path, *, base_sample: int = 3000, min_labels: int = 100,
+                  extra: Sequence[str] = ()) -> subprocess.Popen[bytes]:
     # Sized for the demo: a few thousand general tweets plus the human labels, ~2-5 minutes on 2 cores.
-    cmd = [sys.executable, "-m", "streams.cli", "trainer", "--base-sample", "3000", "--min-labels", "100"]
+    cmd = [sys.executable, "-m", "streams.cli", "trainer", "--base-sample", str(base_sample),
+           "--min-labels", str(min_labels), *extra]
     return subprocess.Popen(cmd, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **settings.as_env()})
 
 

@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 MODEL_KINDS = frozenset({"confidence_drift", "label_drift", "estimated_performance", "input_drift", "labelled_performance"})
 DOMAINS = ("general", "airline", "movies", "launch")
 LAUNCH_HANDLE = "@NovaPhone"  # a brand the stream never named before: the launch segment's posts mention it
+# Posts without a configured brand are dead letters: the segments whose texts name none are given one,
+# and the launch's brand gets its rule as an operator would add it on launch day (brand_rules).
+BRANDS = {"general": "Tweets", "airline": None, "movies": "Cinema", "launch": None}
+EXTRA_RULES = [{"brand": "Tweets"}, {"brand": "Cinema"}, {"brand": "NovaPhone", "handles": [LAUNCH_HANDLE.lstrip("@")]}]
 
 
 class Segment(BaseModel):
@@ -52,6 +56,7 @@ class Segment(BaseModel):
 
     name: str
     source: str
+    brand: str | None  # None: the worker's brand rules name it from the text (the airline @handles)
     texts: list[str]
     labels: list[str]
     heldout_texts: list[str]
@@ -155,7 +160,7 @@ def load_segments(names: Sequence[str], shared: Path, config: SoakConfig) -> tup
         n_stream = min(config.segment_posts, len(data) - n_held)
         held, stream = order[:n_held], order[n_held:n_held + n_stream]
         segments.append(Segment(
-            name=name, source=data.source or name, texts=[data.texts[i] for i in stream],
+            name=name, source=data.source or name, brand=BRANDS[name], texts=[data.texts[i] for i in stream],
             labels=[data.labels[i] for i in stream], heldout_texts=[data.texts[i] for i in held],
             heldout_labels=[data.labels[i] for i in held],
         ))
@@ -167,7 +172,8 @@ def as_posts(segment: Segment, start: dt.datetime, pace: dt.timedelta) -> tuple[
     posts, gold = [], {}
     for i, (text, label) in enumerate(zip(segment.texts, segment.labels)):
         post_id = hashlib.sha1(f"soak:{segment.name}:{i}:{text}".encode()).hexdigest()[:20]
-        posts.append({"post_id": post_id, "text": text, "platform": "twitter", "created_at": start + pace * i})
+        post = {"post_id": post_id, "text": text, "platform": "twitter", "created_at": start + pace * i}
+        posts.append(post if segment.brand is None else {**post, "brand": segment.brand})
         gold[post_id] = label
     return posts, gold
 
@@ -264,8 +270,13 @@ def run_soak(config: SoakConfig, champion_dir: Path, shared: Path, work: Path, k
                                        start_worker, trainer_outcome, wait_processed, wait_until)
     from streams.services.trainer import OutcomeRecord
 
+    from streams.core.brand_rules import DEFAULT_RULES
+
     logging.getLogger("kafka").setLevel(logging.ERROR)
+    rules = work / "brand-rules.json"
+    rules.write_text(json.dumps([r.model_dump() for r in DEFAULT_RULES] + EXTRA_RULES))
     settings = Settings(
+        brand_rules=rules,
         # Topics of its own: on a broker that already ran something, no old post or label leaks in.
         data_dir=work, kafka_url=kafka, topic_prefix=f"soak{time.time_ns() // 1000}", flyback_rate=config.flyback_rate,
         promotion_min_labels=config.promotion_min_labels, promotion_margin=config.promotion_margin,

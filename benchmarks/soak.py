@@ -266,8 +266,8 @@ def run_soak(config: SoakConfig, champion_dir: Path, shared: Path, work: Path, k
     from streams.kafka.broker import LocalBroker, host_port, is_listening
     from streams.kafka.replay import replay
     from streams.kafka.topics import create_topics
-    from streams.services.demo import (AlertCollector, SimulatedAnnotator, TrainerGone, settled, start_trainer,
-                                       start_worker, trainer_outcome, wait_processed, wait_until)
+    from streams.services.local_loop import (AlertCollector, SimulatedAnnotator, TrainerGone, settled, start_trainer,
+                                             start_worker, trainer_outcome, wait_processed, wait_until)
     from streams.services.trainer import OutcomeRecord
 
     from streams.core.brand_rules import DEFAULT_RULES
@@ -322,7 +322,9 @@ def run_soak(config: SoakConfig, champion_dir: Path, shared: Path, work: Path, k
             sent += replay(posts[:split], settings=settings, topic=settings.topic("posts"), progress=False).sent
             wait_processed(worker, sent)
             streaming += time.monotonic() - t
-            opened = wait_until(lambda: _opened(collector.alerts[seen_alerts:]), 30, "waiting for a model alert")
+            # A model alert opens a retrain request, or joins one; the worker lists the retrains it asked for.
+            opened = wait_until(lambda: _model_alerts(collector.alerts[seen_alerts:]) or worker.get("/stats")["retrains_in_flight"],
+                                30, "waiting for a model alert")
             outcome: OutcomeRecord | None = None
             message = ""
             if opened:
@@ -385,8 +387,8 @@ def run_soak(config: SoakConfig, champion_dir: Path, shared: Path, work: Path, k
                       error=error)
 
 
-def _opened(alerts: Sequence[Any]) -> bool:
-    return any(a.kind in MODEL_KINDS and a.retrain_id for a in alerts)
+def _model_alerts(alerts: Sequence[Any]) -> list[Any]:
+    return [a for a in alerts if a.kind in MODEL_KINDS and not a.resolution]
 
 
 def _first_model_alert(collector: Any, seen: int) -> float | None:

@@ -298,10 +298,12 @@ def run_soak(config: SoakConfig, champion_dir: Path, shared: Path, work: Path, k
     error = None
     try:
         create_topics(settings)
+        worker = start_worker(settings, work / "worker.log", timeout_s=600)  # a busy machine loads slowly
+        # After the worker, as in the demo: a consumer that joins before the broker has the new topics'
+        # metadata is assigned nothing until its next metadata refresh (5 minutes).
         extra = ["--max-steps", str(config.max_steps)] if config.max_steps else []
         trainer = start_trainer(settings, work / "trainer.log", base_sample=config.base_sample,
                                 min_labels=config.trainer_min_labels, extra=extra)
-        worker = start_worker(settings, work / "worker.log", timeout_s=600)  # a busy machine loads slowly
         sampler = Sampler(worker, t0)
         for h in (annotator, collector, sampler):
             h.start()
@@ -353,6 +355,8 @@ def run_soak(config: SoakConfig, champion_dir: Path, shared: Path, work: Path, k
                 posts_per_s=(stats["posts_scored"] - scored_before) / streaming if streaming else None,
                 retrain_message=(outcome.message if outcome else message)[:300],
             )
+            sample = sampler.take()  # one after the segment's last alert, whenever that came
+            cycle.rss_mb_end = sample.rss_mb if sample else None
             first = _first_model_alert(collector, seen_alerts)
             if first is not None:
                 at = sampler.scored_at(first - t0)
@@ -360,8 +364,6 @@ def run_soak(config: SoakConfig, champion_dir: Path, shared: Path, work: Path, k
             if outcome is not None:
                 cycle.retrain_status, cycle.challenger, cycle.labels_used = outcome.status, outcome.version, outcome.labels_seen
             _judge(cycle, judge, segment, general, config.seed)
-            sample = sampler.take()
-            cycle.rss_mb_end = sample.rss_mb if sample else None
             cycle.seconds = time.monotonic() - started
             cycles.append(cycle)
             log.info("soak segment %s", cycle.model_dump_json())

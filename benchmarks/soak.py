@@ -275,10 +275,12 @@ def run_soak(config: SoakConfig, champion_dir: Path, shared: Path, work: Path, k
     logging.getLogger("kafka").setLevel(logging.ERROR)
     rules = work / "brand-rules.json"
     rules.write_text(json.dumps([r.model_dump() for r in DEFAULT_RULES] + EXTRA_RULES))
+    run = f"soak{time.time_ns() // 1000}"
     settings = Settings(
         brand_rules=rules,
-        # Topics of its own: on a broker that already ran something, no old post or label leaks in.
-        data_dir=work, kafka_url=kafka, topic_prefix=f"soak{time.time_ns() // 1000}", flyback_rate=config.flyback_rate,
+        # Topics and consumer groups of its own: on a broker that already ran something, no old post or label
+        # leaks in, and another run's worker or trainer joining the same group cannot take this run's partitions.
+        data_dir=work, kafka_url=kafka, topic_prefix=run, app_id=f"{run}-worker", flyback_rate=config.flyback_rate,
         promotion_min_labels=config.promotion_min_labels, promotion_margin=config.promotion_margin,
         web_port=_free_port(), trainer_port=_free_port(),
     )

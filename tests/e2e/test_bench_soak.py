@@ -13,7 +13,7 @@ import pytest
 from tests.support.data import REPO
 
 
-@pytest.mark.timeout(600)  # a retrain and two models scoring on 2 shared cores
+@pytest.mark.timeout(900)  # a retrain and two models scoring; minutes more on busy shared cores
 def test_the_soak_reports_each_segment_and_its_promotion_as_the_registry_has_it(
     trained_model: Path, kafka_bootstrap: str, tmp_path: Path
 ) -> None:
@@ -24,9 +24,9 @@ def test_the_soak_reports_each_segment_and_its_promotion_as_the_registry_has_it(
         [sys.executable, "-m", "streams.cli.main", "bench", "soak", "--model", str(trained_model),
          "--shared-data", str(REPO.parent / "shared" / "data"), "--segments", "general,airline",
          "--segment-posts", "400", "--heldout", "60", "--general-n", "60", "--flyback-rate", "0.3",
-         "--promotion-labels", "30", "--trainer-min-labels", "40", "--base-sample", "200", "--max-steps", "20",
+         "--promotion-labels", "30", "--trainer-min-labels", "40", "--base-sample", "100", "--max-steps", "4",
          "--kafka", kafka_bootstrap, "--work-dir", str(tmp_path / "work"), "--out", str(out)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=540,
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=840,
     )
     result = json.loads(out.read_text()) if out.exists() else {}
     rows = result.get("cycles", [])

@@ -13,6 +13,7 @@ from benchmarks.detectors import format_table, run as run_detectors
 from benchmarks.loop import loop_command
 from benchmarks.pipeline import pipeline_command
 from benchmarks.scoring import render, run_bench
+from benchmarks.soak import soak_command
 from benchmarks.spikes import spikes_command
 from drift.detectors.confidence import Method
 
@@ -109,6 +110,7 @@ def create_bench_cli() -> typer.Typer:
     cli.command("pipeline")(pipeline_command)
     cli.command("loop")(loop_command)
     cli.command("spikes")(spikes_command)
+    cli.command("soak")(soak_command)
     cli.command("detectors")(detectors)
     cli.command("health")(health)
     return cli

@@ -254,7 +254,7 @@ def pipeline_command(
     from rich.console import Console
 
     from streams.kafka.broker import LocalBroker, host_port, is_listening
-    from streams.services.demo import start_worker
+    from streams.services.local_loop import start_worker
     from streams.core.model_slots import load_model
     from streams.kafka.topics import create_topics
 

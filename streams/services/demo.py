@@ -15,26 +15,22 @@ import logging
 import os
 import signal
 import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import numpy as np
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from streams.core.configs import encoders_dir, registry_config
-from streams.core.schemas import Alert, HumanLabel, LabelRequest
+from streams.core.schemas import Alert
 from streams.core.settings import Settings
 from streams.services.trainer import OutcomeRecord, TrainerStatus
-from streams.services.trainer_status import fetch_status
-from streams.core.web_auth import auth_headers
+from streams.services.local_loop import (AlertCollector, SimulatedAnnotator, TrainerGone, WorkerHandle, settled,
+                                         start_trainer, start_worker, trainer_outcome, trainer_status, wait_processed,
+                                         wait_until)
 
 console = Console()
 
@@ -59,62 +55,6 @@ def airline_posts(limit: int | None = None, span: dt.timedelta = dt.timedelta(ho
     return posts, gold
 
 
-@dataclass
-class WorkerHandle:
-    proc: subprocess.Popen[bytes]
-    base_url: str
-    headers: dict[str, str] = field(default_factory=dict, repr=False)  # the web token, when one is set
-
-    def get(self, path: str) -> Any:
-        """The JSON of a GET of ``path``; an error status raises :class:`httpx.HTTPStatusError`."""
-        resp = httpx.get(self.base_url + path, headers=self.headers, timeout=30)
-        resp.raise_for_status()
-        return resp.json()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-
-
-def start_worker(settings: Settings, log_path: Path, timeout_s: float = 180) -> WorkerHandle:
-    log = open(log_path, "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True, env={**os.environ, **settings.as_env()})
-    handle = WorkerHandle(proc, f"http://{settings.web_host}:{settings.web_port}", auth_headers(settings.web_token))
-    deadline = time.monotonic() + timeout_s
-    with console.status("starting the worker (joins the consumer group, loads the model)…"):
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the worker exited with code {proc.returncode}; see {log_path}")
-            try:
-                if handle.get("/healthz").get("ready"):
-                    return handle
-            except (httpx.HTTPError, ValueError):  # not listening yet, or not answering properly yet
-                pass
-            time.sleep(0.5)
-    handle.stop()
-    raise TimeoutError(f"the worker was not ready within {timeout_s:.0f}s; see {log_path}")
-
-
-def wait_processed(worker: WorkerHandle, expected: int, timeout_s: float = 1800) -> dict[str, Any]:
-    from tqdm import tqdm
-
-    deadline = time.monotonic() + timeout_s
-    with tqdm(total=expected, unit="post", desc="scored+stored") as bar:
-        while time.monotonic() < deadline:
-            stats = worker.get("/stats")
-            done = stats["posts_scored"] + stats["dead_letters"]
-            bar.update(min(done, expected) - bar.n)
-            if done >= expected:
-                return stats
-            time.sleep(1)
-    raise TimeoutError(f"only part of {expected} posts were processed within {timeout_s:.0f}s")
-
-
 def print_brand_summary(worker: WorkerHandle) -> None:
     data = worker.get("/trends?since=6h&bucket=60m")
     table = Table(title="All brands, last 6 hours (hourly)",
@@ -127,129 +67,6 @@ def print_brand_summary(worker: WorkerHandle) -> None:
     console.print(table)
     brands = worker.get("/brands")
     console.print("posts per brand: " + ", ".join(f"{b} {n}" for b, n in sorted(brands.items(), key=lambda kv: -kv[1])))
-
-
-class SimulatedAnnotator(threading.Thread):
-    """Answers the label queue from the corpus's gold labels, as a team of annotators would."""
-
-    def __init__(self, settings: Settings, gold: dict[str, str]) -> None:
-        super().__init__(name="demo-annotator", daemon=True)
-        self.settings, self.gold = settings, gold
-        self.stop_event = threading.Event()
-        self.answered = 0
-
-    def run(self) -> None:
-        from kafka import KafkaProducer
-
-        from streams.kafka.security import open_client
-        from streams.kafka.group import group_consumer
-
-        s = self.settings
-        consumer = group_consumer(s, "label-requests", group="demo-annotator", client_id="brandpulse-demo-annotator",
-                                  enable_auto_commit=True)
-        producer = open_client(KafkaProducer, s, acks="all")
-        try:
-            while not self.stop_event.is_set():
-                for records in consumer.poll(timeout_ms=500).values():
-                    for rec in records:
-                        req = LabelRequest.model_validate_json(rec.value)
-                        if req.post_id in self.gold:
-                            label = HumanLabel(post_id=req.post_id, label=self.gold[req.post_id],
-                                               annotator="demo-annotator (corpus gold labels)", text=req.text)
-                            producer.send(s.topic("labels"), key=req.post_id.encode(), value=label.model_dump_json().encode())
-                            self.answered += 1
-                producer.flush()
-        finally:
-            consumer.close()
-            producer.close()
-
-
-class AlertCollector(threading.Thread):
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(name="demo-alerts", daemon=True)
-        self.settings = settings
-        self.alerts: list[Alert] = []
-        self.stop_event = threading.Event()
-
-    def run(self) -> None:
-        from kafka import KafkaConsumer
-
-        from streams.kafka.security import open_client
-
-        s = self.settings
-        # No group: nothing to commit (kafka-python warns about auto-commit without a group otherwise).
-        consumer = open_client(KafkaConsumer, s, s.topic("alerts"), group_id=None,
-                               auto_offset_reset="latest", enable_auto_commit=False)
-        try:
-            while not self.stop_event.is_set():
-                for records in consumer.poll(timeout_ms=500).values():
-                    for rec in records:
-                        alert = Alert.model_validate_json(rec.value)
-                        self.alerts.append(alert)
-                        # Alert text is data: "[test]" in a post must print as such, not as Rich markup.
-                        head = "[bold green]RESOLVED[/]" if alert.resolution else "[bold red]ALERT[/]"
-                        console.print(f"{head} {escape(alert.kind)} ({escape(alert.detector)}, brand "
-                                      f"{escape(alert.brand or 'all')}): {escape(alert.message)}")
-        finally:
-            consumer.close()
-
-
-def start_trainer(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
-    # Sized for the demo: a few thousand general tweets plus the human labels, ~2-5 minutes on 2 cores.
-    cmd = [sys.executable, "-m", "streams.cli", "trainer", "--base-sample", "3000", "--min-labels", "100"]
-    return subprocess.Popen(cmd, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **settings.as_env()})
-
-
-def wait_until(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    with console.status(what):
-        while time.monotonic() < deadline:
-            if value := check():
-                return value
-            time.sleep(2)
-    return None
-
-
-@dataclass
-class TrainerGone:
-    """The trainer process ended before it said what became of the retrain."""
-
-    reason: str
-
-
-def trainer_outcome(settings: Settings, proc: subprocess.Popen[bytes], after: dt.datetime) -> OutcomeRecord | TrainerGone | None:
-    """The trainer's first outcome finished after ``after`` (from its status endpoint); None while there is none."""
-    import httpx
-
-    if proc.poll() is not None:
-        return TrainerGone(f"the trainer exited with code {proc.returncode}")
-    try:
-        status = fetch_status(settings)
-    except httpx.HTTPError:
-        return None  # still starting
-    return next((o for o in status.outcomes if o.finished_at >= after), None)
-
-
-def trainer_status(settings: Settings) -> TrainerStatus | None:
-    import httpx
-
-    try:
-        return fetch_status(settings)
-    except httpx.HTTPError:
-        return None
-
-
-def settled(count: Callable[[], int], quiet_s: float) -> Callable[[], bool]:
-    """A check that turns true once ``count()`` has not moved for ``quiet_s`` (the stream's labels are in)."""
-    last = {"value": count(), "at": time.monotonic()}
-
-    def check() -> bool:
-        value = count()
-        if value != last["value"]:
-            last.update(value=value, at=time.monotonic())
-        return time.monotonic() - last["at"] >= quiet_s
-
-    return check
 
 
 @dataclass

@@ -171,6 +171,8 @@ class OutcomeRecord(BaseModel):
     resumed: bool = False
     rejected_labels: dict[str, int] = Field(default_factory=dict)
     general: GeneralCheck | None = None  # the retrained model and the champion on the general set
+    labels_seen: int = 0  # human labels handed to the retrain
+    human_train_rows: int = 0  # of them, the rows it trained on (the rest held out to judge it)
     finished_at: dt.datetime = Field(default_factory=utcnow)
 
     @classmethod
@@ -180,7 +182,7 @@ class OutcomeRecord(BaseModel):
             message=outcome.message, version=outcome.version,
             report_dir=None if outcome.report_dir is None else str(outcome.report_dir),
             seconds=outcome.seconds, resumed=outcome.resumed, rejected_labels=outcome.rejected_labels,
-            general=outcome.general,
+            general=outcome.general, labels_seen=outcome.labels_seen, human_train_rows=outcome.human_train_rows,
         )
 
 

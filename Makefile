@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: install demo test test-fast lint-imports bench clean
+.PHONY: install demo test test-fast test-soak lint-imports bench clean
 
 install: $(VENV)/.installed
 
@@ -24,8 +24,13 @@ demo: install
 ## and tests/e2e (starts a local Tansu broker, and says so, if none listens on 127.0.0.1:9092).
 ## Two pytest-xdist workers, a test file each at a time: most of an end-to-end test is waiting (group
 ## joins, workers starting), so two overlap well even on two cores.
+## The short soak benchmark (two domains, two retrains; over 10 minutes here) runs apart: `make test-soak`.
 test: install lint-imports
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not soak"
+
+## The soak benchmark's short run as a test: broker, worker, trainer and annotator over two domains.
+test-soak: install
+	$(PY) -m pytest -q -m soak tests/e2e/test_bench_soak.py
 
 ## models <- drift <- streams, and no import cycle between the modules of a package.
 lint-imports: install

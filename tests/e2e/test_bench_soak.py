@@ -13,6 +13,7 @@ import pytest
 from tests.support.data import REPO
 
 
+@pytest.mark.soak
 @pytest.mark.timeout(900)  # a retrain and two models scoring; minutes more on busy shared cores
 def test_the_soak_reports_each_segment_and_its_promotion_as_the_registry_has_it(
     trained_model: Path, kafka_bootstrap: str, tmp_path: Path

@@ -67,13 +67,13 @@ def test_sentence_vectors_are_the_mean_pooled_encoder_states(scorer, texts):
     """The definition the input-drift reference was built with: mean of the last hidden states over the
     attention mask, unit length (sentence-transformers' pooling), from the encoder without its head."""
     import torch
-    from transformers import AutoModel
+    from transformers import AutoModel, AutoTokenizer
 
     from models.scoring.scorer import model_inputs
 
     encoder = AutoModel.from_pretrained(scorer.model_dir).eval()
-    batch = scorer.tokenizer(list(model_inputs(texts[:16], scorer.meta)), padding=True, truncation=True,
-                             max_length=scorer.max_length, return_tensors="pt")
+    batch = AutoTokenizer.from_pretrained(scorer.model_dir)(list(model_inputs(texts[:16], scorer.meta)), padding=True, truncation=True,
+                                                            max_length=scorer.max_length, return_tensors="pt")
     with torch.inference_mode():
         hidden = encoder(**batch).last_hidden_state
     mask = batch["attention_mask"].unsqueeze(-1).float()

@@ -41,7 +41,7 @@ class CheckpointTokenizer:
         pad_id = self._tokenizer.token_to_id(pad) if pad is not None else None
         self.pad_id: int = int(pad_id or 0)
         self.left_pad: bool = settings.get("padding_side", "right") == "left"
-        self.hidden_size: int = int(config["hidden_size"])
+        self.hidden_size: int = _hidden_size(config, model_dir)
         # What transformers' tokenizer classes return: BERT-style encoders (segment embeddings of size
         # 2) take token_type_ids; RoBERTa (size 1) and MPNet (none) do not.
         names = settings.get("model_input_names")
@@ -52,6 +52,14 @@ class CheckpointTokenizer:
     def ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids with the special tokens, truncated to ``max_length``, one list per text."""
         return [e.ids for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=True)]
+
+
+def _hidden_size(config: dict, model_dir: Path) -> int:
+    """The encoder's width under the names config.json files use (transformers maps them all to ``hidden_size``)."""
+    for key in ("hidden_size", "dim", "d_model"):  # BERT/MPNet/RoBERTa, DistilBERT, BART-style
+        if isinstance(config.get(key), int):
+            return config[key]
+    raise ValueError(f"{model_dir}/config.json names no hidden size (hidden_size, dim or d_model)")
 
 
 def _read_json(path: Path) -> dict:

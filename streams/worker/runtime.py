@@ -113,6 +113,7 @@ class Runtime:
         self.posts_scored = 0
         self.posts_unscored = 0  # stored with their language, not scored (a language the model does not read)
         self.dead_letters = 0
+        self.announced_dead_letters = 0  # made by other processes (the trainer's bad labels), stored here
         self.rows_stored = 0  # store role: scored rows inserted (every role, shadow included)
 
     def register(self) -> None:

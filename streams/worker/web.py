@@ -49,6 +49,7 @@ def register_views(runtime: Runtime) -> None:
                 "posts_scored": runtime.posts_scored,
                 "posts_unscored": runtime.posts_unscored,
                 "dead_letters": runtime.dead_letters,
+                "announced_dead_letters": runtime.announced_dead_letters,
                 "alerts": runtime.watcher.alerts_raised if runtime.watcher else 0,
                 "alerts_suppressed": runtime.watcher.episodes.suppressed if runtime.watcher else 0,
                 "label_requests": runtime.watcher.label_requests if runtime.watcher else 0,

@@ -59,6 +59,8 @@ def test_a_failed_retrain_and_its_unusable_labels_are_stored_and_on_the_default_
         return httpx.get(f"{w.base_url}/dashboard?refresh=0", timeout=30).raise_for_status().text
 
     shown = worker.wait_for(lambda w: "the base corpus is missing" in page(w), timeout_s=120, what="the outcome on the dashboard")
+    # Stopping sooner would leave the dead letters unacknowledged, for the next start to store.
+    worker.wait_for(lambda w: w.get("/stats")["announced_dead_letters"] >= 1, timeout_s=60, what="the dead letter stored")
     worker.stop()
     store = stack.store()
     stored = (store.scalar("SELECT count() FROM brandpulse.alerts FINAL WHERE kind = 'retrain'"),

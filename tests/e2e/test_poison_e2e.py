@@ -152,7 +152,7 @@ def test_a_record_kafka_refuses_is_dead_lettered_not_retried(stack: Stack) -> No
 @pytest.mark.timeout(300)  # a store process starts (it loads no model)
 def test_the_store_role_dead_letters_a_record_on_the_scored_topic_it_cannot_read(stack: Stack) -> None:
     """Split roles: the store process stores and publishes a ``schema`` dead letter for a record that is no scored row."""
-    store = stack.worker(BRANDPULSE_ROLES="store").start(timeout_s=150)
+    store = stack.worker(BRANDPULSE_ROLES="store").start()
     stack.produce([b'{"post_id": "not-a-scored-row"}'], topic="scored")
     store.wait_for(lambda w: w.get("/stats")["dead_letters"] >= 1, what="the record dead-lettered")
     published = [json.loads(v)["error_kind"] for v in stack.consume_all("deadletter", 1)]

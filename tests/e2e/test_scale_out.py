@@ -61,7 +61,7 @@ def test_three_scorers_one_killed_a_fourth_joins(stack: Stack) -> None:
     store, watch = role("store"), role("watch")
     scorers = [role("score") for _ in range(3)]
     with ThreadPoolExecutor(5) as pool:
-        list(pool.map(lambda w: w.start(timeout_s=150), [store, watch, *scorers]))
+        list(pool.map(lambda w: w.start(), [store, watch, *scorers]))
     assert store.get("/stats")["roles"] == ["store"] and scorers[0].get("/stats")["roles"] == ["score"]
 
     progress = Progress(store)
@@ -70,7 +70,7 @@ def test_three_scorers_one_killed_a_fourth_joins(stack: Stack) -> None:
     producer.start()
     store.wait_for(lambda w: w.get("/stats")["rows_stored"] >= 300, timeout_s=120, what="some posts stored")
     scorers[0].kill9()  # no shutdown, no commit of its in-flight batch
-    role("score").start(timeout_s=150)
+    role("score").start()
     producer.join()
     store.wait_for(lambda w: sum(w.get("/brands").values()) >= N_POSTS, timeout_s=120, what="every post stored")
     expected = df["airline"].value_counts().to_dict()

@@ -91,7 +91,7 @@ def worker(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, train
     create_topics(stack.settings)
     w = stack.worker()
     try:
-        w.start(timeout_s=180)  # polls the open /healthz; get() below sends the token
+        w.start()  # polls the open /healthz; get() below sends the token
         # A few stored posts, so every view has data to answer with (a brand without posts is a 400).
         now = dt.datetime.now(dt.timezone.utc)
         stack.produce([json.dumps({"post_id": f"wa{i}", "text": text, "created_at": (now - dt.timedelta(minutes=i)).isoformat()}).encode()

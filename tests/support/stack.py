@@ -37,7 +37,8 @@ class Worker:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.env['BRANDPULSE_WEB_PORT']}"
 
-    def start(self, timeout_s: float = 90.0) -> Worker:
+    def start(self, timeout_s: float = 240.0) -> Worker:
+        # Generous: a busy 2-core CI box has taken 90 s to load two models and their health references.
         log = open(self.log_path, "ab")
         # Run from the test's own folder (Faust writes its <app id>-data folder there), importing this checkout.
         env = {**self.env, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), self.env.get("PYTHONPATH")]))}

@@ -80,4 +80,5 @@ def register(runtime: Runtime) -> None:
                     dead.append(dl)
             if dead:
                 await asyncio.to_thread(store_dead_letters, runtime.store, dead, stopping)
+                runtime.announced_dead_letters += len(dead)
             runtime.release(events)

@@ -45,3 +45,12 @@ def test_loading_imports_no_torch() -> None:
             "CheckpointTokenizer(minilm_dir(), 64).ids(['hello']); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_distilbert_style_config_gives_its_width(tmp_path) -> None:
+    import shutil
+
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(minilm_dir() / name, tmp_path / name)
+    (tmp_path / "config.json").write_text('{"model_type": "distilbert", "dim": 768}')
+    assert CheckpointTokenizer(tmp_path, 64).hidden_size == 768

@@ -259,6 +259,10 @@ def alert_counts(alerts: Sequence[Any]) -> dict[str, int]:
 # ------------------------------------------------------------------ the run
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def run_soak(config: SoakConfig, champion_dir: Path, shared: Path, work: Path, kafka: str) -> SoakResult:
     """Stream the segments through broker, worker and trainer started in ``work``; the soak's result."""
     from models.registry import CHALLENGER, CHAMPION, PREVIOUS, alias_version, log_and_register
@@ -273,6 +277,9 @@ def run_soak(config: SoakConfig, champion_dir: Path, shared: Path, work: Path, k
     from streams.core.brand_rules import DEFAULT_RULES
 
     logging.getLogger("kafka").setLevel(logging.ERROR)
+    # A stopped soak stops its worker and trainer too (they run in sessions of their own): SIGTERM unwinds
+    # through the ``finally`` below instead of ending this process alone.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     rules = work / "brand-rules.json"
     rules.write_text(json.dumps([r.model_dump() for r in DEFAULT_RULES] + EXTRA_RULES))
     run = f"soak{time.time_ns() // 1000}"

@@ -420,6 +420,11 @@ def _finite(vector: np.ndarray | None) -> bool:
     return vector is not None and len(vector) > 0 and bool(np.isfinite(vector[0]))
 
 
+def _fits(vector: np.ndarray, ref: HealthReference) -> bool:
+    # A vector that crossed Kafka is checked against the reference's width: a truncated one never reaches vstack.
+    return ref.embeddings is None or vector.shape == ref.embeddings.shape[1:]
+
+
 class HealthMonitor:
     """Per model version: a window of scored posts and a sample of their vectors, checked against the reference.
 
@@ -485,7 +490,7 @@ class HealthMonitor:
                 if vectors is None:
                     if (j := track.sample.slot()) is not None:
                         track.sample.items[j] = (None, d, post.text)
-                elif _finite(vector := vectors.get(post.post_id)):
+                elif _finite(vector := vectors.get(post.post_id)) and _fits(vector, track.ref):
                     if (j := track.sample.slot()) is not None:
                         # A copy: a view would keep the whole batch's array alive.
                         track.sample.items[j] = (np.array(vector, dtype=np.float32), d, None)

@@ -9,9 +9,14 @@ checks that come first). All records serialise to JSON with ``model_dump_json``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import hashlib
+from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Records drift reads or writes are defined in drift.records; re-exported so the edge has one import.
@@ -49,6 +54,44 @@ def _count(metadata: dict[str, Any], keys: tuple[str, ...]) -> int:
         if isinstance(value, int) and not isinstance(value, bool):
             return min(max(value, 0), _UINT32_MAX)
     return 0
+
+
+class ScoredRecord(ScoredPost):
+    """A scored row as the scored topic carries it: the ClickHouse row and, on the share of champion rows
+    a scoring-only process sends with it (``scored_vector_share``), the post's sentence vector from the
+    forward pass that scored it, float16 in base64 (about 1 KB for 384 dimensions). The watch role tests
+    input drift on these instead of running the encoder a second time; the store role ignores them."""
+
+    vector: str | None = None
+
+
+def carries_vector(post_id: str, share: float) -> bool:
+    """Whether ``post_id``'s scored record carries its vector: a stable ``share`` of post ids, the same
+    in every scoring process (independent of the flyback sample)."""
+    if share >= 1.0:
+        return True
+    digest = hashlib.blake2b(f"vector:{post_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 < share
+
+
+def pack_vector(vector: np.ndarray) -> str:
+    return base64.b64encode(np.asarray(vector, dtype="<f2").tobytes()).decode("ascii")
+
+
+def unpack_vectors(rows: Iterable[ScoredRecord]) -> dict[str, np.ndarray]:
+    """post_id → float32 vector of the rows that carry a readable one (a damaged vector is left out:
+    the row still counts, only the input-drift sample misses it)."""
+    out: dict[str, np.ndarray] = {}
+    for row in rows:
+        if not row.vector:
+            continue
+        try:
+            raw = base64.b64decode(row.vector, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        if raw and len(raw) % 2 == 0:
+            out[row.post_id] = np.frombuffer(raw, dtype="<f2").astype(np.float32)
+    return out
 
 
 class Post(BaseModel):

@@ -298,6 +298,15 @@ class Settings(BaseSettings):
             "the input-drift test reads: a uniform sample of the posts since the previous check (0: off)"
         ),
     )
+    scored_vector_share: float = Field(
+        default=1.0, ge=0.0, le=1.0,
+        description=(
+            "Split roles: share of champion rows a scoring-only process publishes with their sentence vector "
+            "(float16, about 1 KB each), by post id; the watch role samples input-drift vectors from these "
+            "and never runs the encoder on posts. Lower it to trade detection power for topic volume (0: "
+            "the watch role tests text descriptors only)"
+        ),
+    )
     health_min_interval_s: float = Field(
         default=1.0, ge=0, le=3600,
         description="A model-health check waits at least this long after the previous one, however fast posts arrive",

@@ -30,7 +30,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-import numpy as np
 from pydantic import ValidationError
 
 from drift.labels.active import ActiveConfig, ActiveSelector
@@ -179,19 +178,9 @@ class Watcher:
         embeddings = vectors if self.health.config.embedding_sample else None
         ref = await asyncio.to_thread(build_reference, texts, probs, [scorer.labels[i] for i in decided], scorer.labels,
                                       meta.normalise_input, embeddings)
-        self.health.set_reference(version, ref, lambda posts: self._embed(version, posts))
+        self.health.set_reference(version, ref)
         log.info("model health reference for %s: estimated accuracy %.3f on %d reference texts%s",
                  version, ref.accuracy, len(texts), " (and their sentence vectors)" if embeddings is not None else "")
-
-    def _embed(self, version: str, texts: list[str]) -> np.ndarray:
-        """Sentence vectors by the served model of ``version``: for sampled posts that arrived without one
-        (a watch-only process reads scored rows from Kafka). Looked up per call, so the health monitor
-        never keeps an unloaded model alive."""
-        serving = self.serving()
-        for scorer in (serving.champion, serving.challenger):
-            if scorer is not None and scorer.version == version:
-                return scorer.embed(texts)
-        return np.empty((0, 0), dtype=np.float32)
 
     def is_random_sample(self, post_id: str) -> bool:
         """Whether a labelled post belongs to the uniform flyback sample (the only unbiased evidence)."""
@@ -227,9 +216,9 @@ class Watcher:
             alerts = self.monitor.observe(result.scored)
             requests = select_for_labelling(result.scored, rate=self.flyback_rate, active=self.active, now=time.monotonic())
         champion = [p for p in result.scored if p.model_role == "champion"]
-        # Rows that crossed Kafka (a watch-only process) carry no vectors: None makes the sample keep texts.
+        # Only posts that came with a vector are sampled for the input-drift test: nothing is embedded twice.
         with stage("model health"):
-            due = self.health.add(champion, result.vectors or None)
+            due = self.health.add(champion, result.vectors)
         for version in due:
             self._start_health_check(version)
         if requests:

@@ -4,7 +4,8 @@ This is the whole per-batch contract of the worker, kept out of the Faust agent 
 bottom: validate (``streams.worker.validation``) → score (``models.scoring.scorer`` in a thread) → store
 (``streams.store.clickhouse``) → publish (scored + dead-letter topics) → observe (drift monitors, flyback
 sampling, model health). Scoring also yields each post's sentence vector from the same forward pass;
-the vectors ride along in :class:`BatchResult` to the observers and are never stored or published. The agent runs it as two halves — :func:`prepare` (validate, score) and :func:`finish`
+the vectors ride along in :class:`BatchResult` to the observers, are never stored, and are published
+only by a scoring process without the watch role (for the watch process's input-drift sample). The agent runs it as two halves — :func:`prepare` (validate, score) and :func:`finish`
 (store, publish, observe) — so the next batch is scored while this one is stored, and acknowledges a
 batch only after its :func:`finish` returned.
 

@@ -29,7 +29,7 @@ from models.cpu_stages import stage
 from models.files import atomic_write_text
 from streams.core import metrics
 from streams.core.brand_rules import BrandResolver
-from streams.core.schemas import DeadLetter, ModelEvent, ScoredPost
+from streams.core.schemas import DeadLetter, ModelEvent, ScoredPost, ScoredRecord, carries_vector, pack_vector
 from streams.core.model_slots import ModelSlots
 from streams.core.settings import Settings
 from streams.kafka.batches import BadBatch, guard_consumer
@@ -174,8 +174,8 @@ class Runtime:
         the champion's and the shadow's verdicts on the random sample to the watcher's verdict ledger
         (which counts a redelivered verdict once itself).
 
-        ``vectors``: the rows' sentence vectors when this process scored them (embedded); rows read
-        back from Kafka (the watch role) come without.
+        ``vectors``: the rows' sentence vectors, from this process's forward pass (embedded) or sent along
+        by the scoring processes (the watch role; only the share ``scored_vector_share`` carries one).
         """
         assert self.seen is not None and self.watcher is not None and self.brand_watcher is not None
         try:
@@ -242,6 +242,19 @@ class Runtime:
                  "retrain-requests": self.topics.retrain}[key]
         await topic.send(key=record_key, value=value)
 
+    def _vectors_to_publish(self, result: BatchResult) -> dict[int, ScoredRecord]:
+        """Champion rows to send with their sentence vector (by ``id`` of the row): only from a process
+        without the watch role, whose watch process would otherwise have to run the encoder again."""
+        share = self.settings.scored_vector_share
+        if "watch" in self.roles or share <= 0 or not self.settings.health_embedding_sample:
+            return {}
+        out: dict[int, ScoredRecord] = {}
+        for row in result.scored:
+            vector = result.vectors.get(row.post_id)
+            if row.model_role == "champion" and vector is not None and np.isfinite(vector[0]) and carries_vector(row.post_id, share):
+                out[id(row)] = ScoredRecord.model_construct(**row.__dict__, vector=pack_vector(vector))  # row is valid already
+        return out
+
     async def publish(self, result: BatchResult) -> list[tuple[ScoredPost | DeadLetter, BaseException]]:
         """Send scored rows (keyed by brand) and dead letters; return those Kafka refused. Unavailability raises (retried).
 
@@ -255,7 +268,9 @@ class Runtime:
             outgoing = [(self.topics.scored, r.brand, r) for r in result.scored + result.unscored + result.shadow] + [
                 (self.topics.deadletter, d.post_id, d) for d in result.dead
             ]
-            encoded = [(topic, key.encode() if key else None, record.model_dump_json().encode(), record)
+            with_vectors = self._vectors_to_publish(result)
+            encoded = [(topic, key.encode() if key else None,
+                        (with_vectors.get(id(record)) or record).model_dump_json().encode(), record)
                        for topic, key, record in outgoing]
         for topic, key_bytes, value, record in encoded:
             try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from streams.core.schemas import HumanLabel, ScoredPost
+from streams.core.schemas import HumanLabel, ScoredRecord, unpack_vectors
 from streams.worker.runtime import Runtime, hold, read_records
 
 
@@ -43,8 +43,9 @@ def register(runtime: Runtime) -> None:
         async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
             hold(events)
             held += events
-            rows, _ = read_records(events, ScoredPost, "schema")  # the store role dead-letters the unreadable
-            await runtime.observe_scored(rows)
+            rows, _ = read_records(events, ScoredRecord, "schema")  # the store role dead-letters the unreadable
+            # The vectors the scoring processes sent: the input-drift sample, no second forward pass here.
+            await runtime.observe_scored(rows, unpack_vectors(rows))
             if time.monotonic() - saved_at >= settings.watch_commit_s:
                 await runtime.save_watch_state()
                 runtime.release(held)

@@ -407,9 +407,15 @@ def resolve_model(ref: str, *, registry: RegistryConfig) -> Path:
             local = Path(download_artifacts(artifact_uri=mv.source, dst_path=tmp))
             if not (local / META_FILE).is_file():
                 raise ModelNotFound(f"{name} v{mv.version} at {mv.source} holds no {META_FILE}; re-register it")
-            if target.exists():
-                shutil.rmtree(target)
-            local.rename(target)
+            try:
+                local.rename(target)  # atomic: a reader sees the whole checkpoint or none
+            except OSError:
+                # Another process on this data dir finished the same download first and may be loading it:
+                # its copy stays (replacing it once pulled files from under a starting worker).
+                if not (target / META_FILE).is_file():
+                    raise ModelNotFound(
+                        f"{target} exists but is not a checkpoint (no {META_FILE}); remove it to download {name} v{mv.version} again"
+                    ) from None
     return target
 
 

@@ -121,3 +121,27 @@ def test_a_version_registered_by_another_process_in_between_still_names_its_own_
     assert (ours, read_meta(resolve_model(ours, registry=registry)).version, [(f.version, f.run_status) for f in found]) == (
         "brandpulse-sentiment/v2", "brandpulse-sentiment/v2", [("brandpulse-sentiment/v2", "FINISHED")]
     )
+
+
+def test_processes_sharing_a_data_dir_download_a_version_at_once_and_each_reads_it_whole(
+    checkpoint: Path, settings: Settings
+) -> None:
+    """Split roles started together on one host resolve the same version at the same moment; a later
+    download once replaced the folder a starting worker was reading (no tokenizer.json)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from models.scoring.tokens import CheckpointTokenizer
+
+    registry = registry_config(settings)
+    log_and_register(checkpoint, registry=registry, params={}, metrics={}, alias="champion")
+    start = Barrier(4)
+
+    def resolve_and_read(_: int) -> tuple[Path, int]:
+        start.wait()
+        path = resolve_model("champion", registry=registry)
+        return path, CheckpointTokenizer(path, 64).hidden_size
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(resolve_and_read, range(4)))
+    assert len(set(results)) == 1 and results[0][1] == 384, results

@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: install demo test test-fast test-soak lint-imports bench clean
+.PHONY: install demo test test-fast test-long test-soak lint-imports bench clean
 
 install: $(VENV)/.installed
 
@@ -24,9 +24,15 @@ demo: install
 ## and tests/e2e (starts a local Tansu broker, and says so, if none listens on 127.0.0.1:9092).
 ## Two pytest-xdist workers, a test file each at a time: most of an end-to-end test is waiting (group
 ## joins, workers starting), so two overlap well even on two cores.
-## The short soak benchmark (two domains, two retrains; over 10 minutes here) runs apart: `make test-soak`.
+## Apart, to keep CI (this command) within its 30 minutes: tests marked `long` (fine-tunes of the training
+## recipe, three more phases of the trainer-kill test: `make test-long`) and the short soak (`make test-soak`).
 test: install lint-imports
-	$(PY) -m pytest -q -n 2 --dist loadfile -m "not soak"
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not soak and not long"
+
+## The tests `make test` leaves out for time: real fine-tunes (distillation, the bootstrap's quality
+## floor, the tiny fine-tune) and the trainer killed in its evaluation, upload and announcement phases.
+test-long: install
+	$(PY) -m pytest -q -n 2 --dist loadfile -m long
 
 ## The soak benchmark's short run as a test: broker, worker, trainer and annotator over two domains.
 test-soak: install

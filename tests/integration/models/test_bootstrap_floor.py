@@ -11,6 +11,8 @@ from models.quality_floor import BelowQualityFloor
 from models.registry import RegistryConfig, list_models
 from tests.support.models import cache_root
 
+pytestmark = pytest.mark.long  # real fine-tunes: make test-long
+
 
 @pytest.mark.timeout(300)  # two optimiser steps, then one pass over the 2,000 validation tweets
 def test_a_model_below_the_floor_stops_the_bootstrap_unregistered(tmp_path: Path) -> None:

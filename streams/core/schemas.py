@@ -12,12 +12,13 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import hashlib
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from drift.labels.flyback import stable_unit
 
 # Records drift reads or writes are defined in drift.records; re-exported so the edge has one import.
 from drift.records import (  # noqa: F401  (re-exports)
@@ -68,10 +69,7 @@ class ScoredRecord(ScoredPost):
 def carries_vector(post_id: str, share: float) -> bool:
     """Whether ``post_id``'s scored record carries its vector: a stable ``share`` of post ids, the same
     in every scoring process (independent of the flyback sample)."""
-    if share >= 1.0:
-        return True
-    digest = hashlib.blake2b(f"vector:{post_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64 < share
+    return share >= 1.0 or stable_unit(f"vector:{post_id}") < share
 
 
 def pack_vector(vector: np.ndarray) -> str:

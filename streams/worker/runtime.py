@@ -242,18 +242,19 @@ class Runtime:
                  "retrain-requests": self.topics.retrain}[key]
         await topic.send(key=record_key, value=value)
 
-    def _vectors_to_publish(self, result: BatchResult) -> dict[int, ScoredRecord]:
-        """Champion rows to send with their sentence vector (by ``id`` of the row): only from a process
-        without the watch role, whose watch process would otherwise have to run the encoder again."""
+    def _with_vectors(self, result: BatchResult) -> list[ScoredPost]:
+        """The batch's scored rows as sent: with their sentence vector on the chosen share, from a process
+        without the watch role only, whose watch process would otherwise have to run the encoder again."""
         share = self.settings.scored_vector_share
         if "watch" in self.roles or share <= 0 or not self.settings.health_embedding_sample:
-            return {}
-        out: dict[int, ScoredRecord] = {}
+            return result.scored
+        rows: list[ScoredPost] = []
         for row in result.scored:
             vector = result.vectors.get(row.post_id)
             if row.model_role == "champion" and vector is not None and np.isfinite(vector[0]) and carries_vector(row.post_id, share):
-                out[id(row)] = ScoredRecord.model_construct(**row.__dict__, vector=pack_vector(vector))  # row is valid already
-        return out
+                row = ScoredRecord.model_construct(**row.__dict__, vector=pack_vector(vector))  # row is valid already
+            rows.append(row)
+        return rows
 
     async def publish(self, result: BatchResult) -> list[tuple[ScoredPost | DeadLetter, BaseException]]:
         """Send scored rows (keyed by brand) and dead letters; return those Kafka refused. Unavailability raises (retried).
@@ -265,12 +266,11 @@ class Runtime:
         sent: list[tuple[ScoredPost | DeadLetter, Awaitable[object]]] = []
         refused: list[tuple[ScoredPost | DeadLetter, BaseException]] = []
         with stage("publish"):
-            outgoing = [(self.topics.scored, r.brand, r) for r in result.scored + result.unscored + result.shadow] + [
+            scored = self._with_vectors(result) + result.unscored + result.shadow
+            outgoing = [(self.topics.scored, r.brand, r) for r in scored] + [
                 (self.topics.deadletter, d.post_id, d) for d in result.dead
             ]
-            with_vectors = self._vectors_to_publish(result)
-            encoded = [(topic, key.encode() if key else None,
-                        (with_vectors.get(id(record)) or record).model_dump_json().encode(), record)
+            encoded = [(topic, key.encode() if key else None, record.model_dump_json().encode(), record)
                        for topic, key, record in outgoing]
         for topic, key_bytes, value, record in encoded:
             try:

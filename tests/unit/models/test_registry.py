@@ -145,3 +145,13 @@ def test_processes_sharing_a_data_dir_download_a_version_at_once_and_each_reads_
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(resolve_and_read, range(4)))
     assert len(set(results)) == 1 and results[0][1] == 384, results
+
+
+def test_a_leftover_folder_without_the_metadata_is_replaced_by_the_download(checkpoint: Path, settings: Settings) -> None:
+    registry = registry_config(settings)
+    version = log_and_register(checkpoint, registry=registry, params={}, metrics={}, alias="champion")
+    leftover = settings.state_dir / "models" / "brandpulse-sentiment" / "v1"
+    leftover.mkdir(parents=True)
+    (leftover / "config.json").write_text("{}")  # half a checkpoint, no brandpulse.json
+    resolved = resolve_model("champion", registry=registry)
+    assert (resolved, read_meta(resolved).version) == (leftover, version)

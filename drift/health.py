@@ -440,7 +440,8 @@ class HealthMonitor:
         self._lock = threading.Lock()
         self.alerted: set[tuple[str, str]] = set()  # (model version, alert kind) currently firing
         # What the checks cost and where their vectors came from, for /stats.
-        self.counts = {"checks": 0, "not_enough_data": 0, "vectors_from_scoring": 0, "vectors_embedded_at_check": 0}
+        self.counts = {"checks": 0, "not_enough_data": 0, "vectors_from_scoring": 0, "vectors_embedded_at_check": 0,
+                       "vectors_unusable": 0}
         self.check_cpu_s = 0.0
 
     def set_reference(self, model_version: str, reference: HealthReference, embed: Embed | None = None) -> None:
@@ -490,8 +491,10 @@ class HealthMonitor:
                 if vectors is None:
                     if (j := track.sample.slot()) is not None:
                         track.sample.items[j] = (None, d, post.text)
-                elif _finite(vector := vectors.get(post.post_id)) and _fits(vector, track.ref):
-                    if (j := track.sample.slot()) is not None:
+                elif (vector := vectors.get(post.post_id)) is not None:
+                    if not len(vector) or not _fits(vector, track.ref):  # damaged on the way, or another model's width
+                        self.counts["vectors_unusable"] += 1
+                    elif _finite(vector) and (j := track.sample.slot()) is not None:
                         # A copy: a view would keep the whole batch's array alive.
                         track.sample.items[j] = (np.array(vector, dtype=np.float32), d, None)
                 track.since_check += 1

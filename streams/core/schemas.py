@@ -76,9 +76,13 @@ def pack_vector(vector: np.ndarray) -> str:
     return base64.b64encode(np.asarray(vector, dtype="<f2").tobytes()).decode("ascii")
 
 
+_UNUSABLE = np.empty(0, dtype=np.float32)
+
+
 def unpack_vectors(rows: Iterable[ScoredRecord]) -> dict[str, np.ndarray]:
-    """post_id → float32 vector of the rows that carry a readable one (a damaged vector is left out:
-    the row still counts, only the input-drift sample misses it)."""
+    """post_id → float32 vector of the rows that carry one. A damaged vector maps to an empty array:
+    the row still counts, the input-drift sample leaves it out and the health monitor counts it
+    (``vectors_unusable`` in ``/stats``)."""
     out: dict[str, np.ndarray] = {}
     for row in rows:
         if not row.vector:
@@ -86,9 +90,9 @@ def unpack_vectors(rows: Iterable[ScoredRecord]) -> dict[str, np.ndarray]:
         try:
             raw = base64.b64decode(row.vector, validate=True)
         except (binascii.Error, ValueError):
-            continue
-        if raw and len(raw) % 2 == 0:
-            out[row.post_id] = np.frombuffer(raw, dtype="<f2").astype(np.float32)
+            raw = b""
+        usable = raw and len(raw) % 2 == 0
+        out[row.post_id] = np.frombuffer(raw, dtype="<f2").astype(np.float32) if usable else _UNUSABLE
     return out
 
 

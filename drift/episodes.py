@@ -65,7 +65,7 @@ def key_of(alert: Alert) -> EpisodeKey:
     return (alert.kind, alert.model_version, alert.brand)
 
 
-def duration(span: dt.timedelta) -> str:
+def episode_length(span: dt.timedelta) -> str:
     """'2 h 05 min', '40 min', '0 min': how long an episode lasted, to the minute."""
     minutes = max(0, int(span.total_seconds() // 60))
     hours, minutes = divmod(minutes, 60)
@@ -129,7 +129,7 @@ class AlertEpisodes:
     def _resolve(self, episode: AlertEpisode, now: dt.datetime, reason: Resolution) -> Alert:
         episode.resolved_at = now
         where = f"brand '{episode.brand}'" if episode.brand else "all brands"
-        why = (f"no {episode.kind} alert for {duration(now - episode.last_at)} of data time" if reason == "quiet"
+        why = (f"no {episode.kind} alert for {episode_length(now - episode.last_at)} of data time" if reason == "quiet"
                else f"{episode.model_version} is no longer the champion ({self.champion} is)")
         repeats = f"{episode.repeats} repeat{'s' if episode.repeats != 1 else ''} suppressed"
         return Alert(
@@ -137,7 +137,7 @@ class AlertEpisodes:
             kind=episode.kind, detector=episode.detector, statistic=episode.statistic, threshold=episode.threshold,
             brand=episode.brand, model_version=episode.model_version,
             message=(f"Resolved: {episode.kind} of {episode.model_version} on {where} ({why}). The episode lasted "
-                     f"{duration(episode.last_at - episode.opened_at)} from its first alert to its last; {repeats}."),
+                     f"{episode_length(episode.last_at - episode.opened_at)} from its first alert to its last; {repeats}."),
             detected_at=now, since=episode.opened_at, resolution=reason, resolves=episode.alert_id,
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from drift.episodes import AlertEpisodes, EpisodeConfig, duration
+from drift.episodes import AlertEpisodes, EpisodeConfig, episode_length
 from drift.records import Alert
 
 T0 = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.timezone.utc)
@@ -111,4 +111,4 @@ def test_the_resolved_alert_id_is_the_same_on_a_replay() -> None:
 
 
 def test_durations_read_to_the_minute() -> None:
-    assert [duration(dt.timedelta(minutes=m)) for m in (0, 40, 125, 60 * 50 + 3)] == ["0 min", "40 min", "2 h 05 min", "2 d 2 h"]
+    assert [episode_length(dt.timedelta(minutes=m)) for m in (0, 40, 125, 60 * 50 + 3)] == ["0 min", "40 min", "2 h 05 min", "2 d 2 h"]

@@ -21,6 +21,7 @@ Progress = bool | Callable[[str], None]
 # A line at every tenth of the steps; a run slower than that still gives a sign of life this often.
 LINE_SHARE = 0.1
 LINE_EVERY_S = 60.0
+LINE_GAP_S = 15.0  # a tenth's line this soon after the last line would repeat it
 
 
 def duration(seconds: float) -> str:
@@ -44,15 +45,23 @@ def progress_line(done: int, total: int, elapsed_s: float) -> str:
 
 @dataclass
 class LinePacer:
-    """Decides when the next progress line is due: at each tenth of the run, or a minute after the last line."""
+    """Decides when the next progress line is due: at each tenth of the run, or a minute after the last line
+    (a tenth reached within ``LINE_GAP_S`` of a minute's line prints nothing more)."""
 
     total: int
     last_step: int = 0
     last_at_s: float = 0.0
+    last_was_minute: bool = False
 
     def due(self, step: int, elapsed_s: float) -> bool:
         tenth = max(int(self.total * LINE_SHARE), 1)
-        if step // tenth > self.last_step // tenth or step >= self.total or elapsed_s - self.last_at_s >= LINE_EVERY_S:
+        crossed = step // tenth > self.last_step // tenth
+        gap = elapsed_s - self.last_at_s
+        if crossed and self.last_was_minute and gap < LINE_GAP_S and step < self.total:
+            self.last_step = step  # the minute's line just before stands for this tenth too
+            return False
+        if crossed or step >= self.total or gap >= LINE_EVERY_S:
+            self.last_was_minute = not crossed and step < self.total
             self.last_step, self.last_at_s = step, elapsed_s
             return True
         return False

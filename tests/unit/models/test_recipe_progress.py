@@ -62,6 +62,13 @@ def test_lines_come_at_each_tenth_of_the_run_and_at_least_once_a_minute() -> Non
     assert [s for s in range(1, 301) if slow.due(s, s * 30.0)] == list(range(2, 301, 2))  # a line a minute
 
 
+def test_a_tenth_reached_just_after_a_minutes_line_prints_no_second_line() -> None:
+    pacer = LinePacer(total=581)  # the default recipe: ~1 s a step and a 12 s evaluation after step 125
+    at = {s: s + (12.0 if s > 125 else 0.0) for s in range(1, 582)}
+    steps = [s for s in range(1, 582) if pacer.due(s, at[s])]
+    assert (steps[:4], min(at[b] - at[a] for a, b in zip(steps, steps[1:-1])) >= 15) == ([58, 116, 164, 224], True), steps
+
+
 def test_the_quality_floor_blocks_a_weak_model_and_passes_a_normal_one() -> None:
     check_floor(0.728, DEFAULT_FLOOR, steps=523, valid_texts=2000)  # a full run of the default recipe
     check_floor(DEFAULT_FLOOR, DEFAULT_FLOOR, steps=523, valid_texts=2000)

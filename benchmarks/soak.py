@@ -209,7 +209,10 @@ class Judge:
         if (version, key) not in self._cache:
             model_dir = resolve_model(version, registry=registry_config(self.settings))
             self._cache[version, key] = predict(model_dir, texts, self.settings.max_length)[1]
-        return self._cache[version, key]
+        cached = self._cache[version, key]
+        if len(cached) != len(texts):  # one key used for two sets: its answers would be zipped with the wrong gold
+            raise ValueError(f"the judge's {key!r} answers for {version} cover {len(cached)} texts, not {len(texts)}")
+        return cached
 
 
 # ------------------------------------------------------------------ the worker over time
@@ -411,15 +414,17 @@ def _first_model_alert(collector: Any, seen: int) -> float | None:
 def _judge(cycle: CycleResult, judge: Judge, segment: Segment, general: LabelledData, seed: int) -> None:
     """The champion before the segment and its challenger on the held-out slice and the general set."""
     gold = segment.heldout_labels
-    before = judge.labels(cycle.champion_before, segment.name, segment.heldout_texts)
+    # Keys name the set, not the segment alone: the segment called "general" has a held-out slice of its own.
+    held, fixed = f"held-out:{segment.name}", "general set"
+    before = judge.labels(cycle.champion_before, held, segment.heldout_texts)
     cycle.champion_f1 = macro_f1(gold, before)
-    cycle.general_champion_f1 = macro_f1(general.labels, judge.labels(cycle.champion_before, "general", general.texts))
+    cycle.general_champion_f1 = macro_f1(general.labels, judge.labels(cycle.champion_before, fixed, general.texts))
     if cycle.challenger is None:
         return
-    after = judge.labels(cycle.challenger, segment.name, segment.heldout_texts)
+    after = judge.labels(cycle.challenger, held, segment.heldout_texts)
     cycle.challenger_f1 = macro_f1(gold, after)
     cycle.gain_interval = compare_on(gold, before, after, seed)
-    cycle.general_challenger_f1 = macro_f1(general.labels, judge.labels(cycle.challenger, "general", general.texts))
+    cycle.general_challenger_f1 = macro_f1(general.labels, judge.labels(cycle.challenger, fixed, general.texts))
 
 
 def _utc(monotonic_at: float) -> dt.datetime:

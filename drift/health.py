@@ -686,6 +686,12 @@ class HealthMonitor:
                 return True
             return False
 
+    def rearm(self, model_version: str) -> None:
+        """Let the version's alerts fire again without a recovery first: its retrain closed without a new
+        model, and a model still off its reference must be able to ask again (a new domain never recovers)."""
+        with self._lock:
+            self.alerted = {k for k in self.alerted if k[0] != model_version}
+
     def drop_version(self, model_version: str) -> None:
         with self._lock:
             for d in (self._tracks, self._last, self._outcomes):

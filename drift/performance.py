@@ -141,6 +141,10 @@ class PerformanceMonitor:
         self._alerted.add(model_version)
         return self._alert(model_version, reason)
 
+    def rearm(self, model_version: str) -> None:
+        """The next labelled batch that still shows the drop alerts again (see :meth:`HealthMonitor.rearm`)."""
+        self._alerted.discard(model_version)
+
     def _dropped(self, model_version: str, window: Sequence[tuple[str, str]]) -> tuple[bool, str]:
         f1 = macro_f1(window)
         floor = self.config.f1_floor

@@ -104,12 +104,13 @@ class TrainerConfig(BaseModel):
     recipes: list[Recipe] = Field(default_factory=lambda: [WARM], min_length=1)
     seed: int = 42
     train: TrainConfig = DEFAULT_TRAIN
-    # A failed or skipped retrain fails the same way on the same labels: its model version's next
-    # request waits for new labels or a cool-down that doubles per failure (drift.retraining.RetryBackoff).
+    # A failed, skipped or rejected retrain ends the same way on the same labels: its model version's next
+    # request waits for new labels (or, after a failure, a cool-down that doubles per failure; see
+    # drift.retraining.job.RetryBackoff).
     retry_after_s: float = Field(default=300.0, ge=0, description="Cool-down after the first failed or skipped retrain")
     retry_max_s: float = Field(default=3600.0, ge=0, description="Longest cool-down, however many failures in a row")
     retry_new_labels: int = Field(
-        default=50, ge=1, description="New human labels since the failure that allow a retry before the cool-down ends"
+        default=50, ge=1, description="New human labels since a retrain that gave no challenger before the next may run"
     )
 
 

@@ -641,27 +641,33 @@ class FailedAttempts(BaseModel):
     last_at: dt.datetime
     labels_seen: int  # human labels the last attempt had
     message: str
+    # A rejected retrain trained and lost: only new labels can change that, a cool-down cannot.
+    new_labels_only: bool = False
 
 
 class RetryBackoff(BaseModel):
-    """Which model versions' retrains failed (or were skipped) lately, so the next is not run at once.
+    """Which model versions' retrains gave no challenger lately, so the next is not run on the same labels.
 
-    The same labels give the same splits and the same failure, and the workers ask again as soon as
-    a request closes, so without this a failing retrain repeats every few seconds. A request for such
-    a version waits until ``retry_new_labels`` new labels arrived or the cool-down (``retry_after_s``,
-    doubled per failure in a row up to ``retry_max_s``) passed; a success clears it. Pure, JSON state.
+    The same labels give the same splits and the same outcome, and the workers ask again as soon as
+    a request closes (a model still drifting raises its alerts again), so without this a retrain
+    that fails, or trains a model that loses, repeats every few seconds. A request for a version whose
+    last retrain was rejected waits until ``retry_new_labels`` new labels arrived; after a failed or
+    skipped one it also runs once the cool-down (``retry_after_s``, doubled per failure in a row up
+    to ``retry_max_s``) passed, since a failure may be passing. A registered challenger clears it.
+    Pure, JSON state.
     """
 
     versions: dict[str, FailedAttempts] = Field(default_factory=dict)
 
     def record(self, outcome: RetrainOutcome, at: dt.datetime | None = None) -> None:
-        if outcome.status in ("registered", "rejected"):
+        if outcome.status == "registered":
             self.versions.pop(outcome.requested_for, None)
             return
         before = self.versions.get(outcome.requested_for)
         self.versions[outcome.requested_for] = FailedAttempts(
             failures=(before.failures if before else 0) + 1, last_at=at or utcnow(),
             labels_seen=outcome.labels_seen, message=outcome.message[:300],
+            new_labels_only=outcome.status == "rejected",
         )
 
     def retry_at(self, model_version: str, config: TrainerConfig) -> dt.datetime | None:
@@ -678,15 +684,20 @@ class RetryBackoff(BaseModel):
         """Why ``request`` must wait, or None when it may run now (``labels``: human labels on file)."""
         last = self.versions.get(request.model_version)
         retry_at = self.retry_at(request.model_version, config)
-        if last is None or retry_at is None or (now or utcnow()) >= retry_at:
+        if last is None or retry_at is None:
+            return None
+        if not last.new_labels_only and (now or utcnow()) >= retry_at:
             return None
         new = labels - last.labels_seen
         if new >= config.retry_new_labels:
             return None
+        head = f"retrain for {request.model_version} (request {request.request_id}) waits: "
+        if last.new_labels_only:
+            return (f"{head}its last retrain lost on these labels ({last.message[:120]}); it runs after "
+                    f"{config.retry_new_labels - new} more labels")
         return (
-            f"retrain for {request.model_version} (request {request.request_id}) waits: {last.failures} attempt(s) "
-            f"in a row did not train ({last.message[:120]}); it runs after {config.retry_new_labels - new} more "
-            f"labels or at {retry_at:%Y-%m-%d %H:%M:%S} UTC"
+            f"{head}{last.failures} attempt(s) in a row did not train ({last.message[:120]}); it runs after "
+            f"{config.retry_new_labels - new} more labels or at {retry_at:%Y-%m-%d %H:%M:%S} UTC"
         )
 
     def first_ready(

@@ -541,7 +541,9 @@ class TrainerWorker:
             pending = list(self.state.pending)
             backoff = {
                 version: {**attempts.model_dump(mode="json"),
-                          "retry_at": (r.isoformat() if (r := self.state.backoff.retry_at(version, self.config)) else None),
+                          # After a lost retrain only new labels help: no time to show.
+                          "retry_at": (r.isoformat() if not attempts.new_labels_only
+                                       and (r := self.state.backoff.retry_at(version, self.config)) else None),
                           "retry_after_labels": max(self.config.retry_new_labels - (len(self.labels) - attempts.labels_seen), 0)}
                 for version, attempts in self.state.backoff.versions.items()
             }

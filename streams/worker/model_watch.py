@@ -129,6 +129,7 @@ class Watcher:
         self.label_requests = 0
         self.shadow_report: ShadowReport | None = None
         self._promoted: set[str] = set()
+        self._judged: set[str] = set()  # challengers that lost on enough labels (their champion was re-armed once)
         # created_at of the newest post observed: the stream's own clock, kept across restarts so the
         # alerts raised before the first batch (labels come first) and episodes stay in data time.
         self.data_time: dt.datetime | None = dt.datetime.fromisoformat(extra["data_time"]) if extra.get("data_time") else None
@@ -300,6 +301,13 @@ class Watcher:
             return
         self.shadow_report = report
         promote, why = should_promote(report, self.settings.promotion_margin, self.settings.promotion_min_labels)
+        if not promote and report.n_labels >= self.settings.promotion_min_labels and challenger not in self._judged:
+            # Judged on enough labels and not better: the champion may ask for the next retrain, which trains on
+            # these labels too. The challenger stays in shadow until that one replaces it (or it wins after all).
+            self._judged.add(challenger)
+            log.warning("challenger %s does not beat %s on %d labels (%s): %s's model alerts are armed again",
+                        challenger, champion, report.n_labels, why, champion)
+            self.rearm(champion)
         if not promote or not self.settings.auto_promote or challenger in self._promoted:
             return
         from streams.kafka.announcer import promote_and_announce
@@ -384,6 +392,13 @@ class Watcher:
         if not notes:
             return alert
         return alert.model_copy(update={"message": f"{alert.message} Model health: {'; '.join(notes)}."})
+
+    def rearm(self, model_version: str) -> None:
+        """A retrain for ``model_version`` closed without a new model: while the model stays off, its
+        health and labelled-performance alerts fire again and ask for the next retrain, which the trainer
+        runs once new labels came (a lost retrain is not repeated on the same labels)."""
+        self.health.rearm(model_version)
+        self.performance.rearm(model_version)
 
     async def request_retrain(self, request: RetrainRequest) -> None:
         log.warning("requesting retrain of %s (%s)", request.model_version, request.reason)

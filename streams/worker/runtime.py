@@ -375,7 +375,9 @@ class Runtime:
             if not event.retrain_for:
                 log.error("ignoring retrain-closed event at offset %d: it names no model version", offset)
             elif self.watcher.coalescer.complete(event.retrain_for):
-                log.info("retrain for %s closed without a new model (%s)", event.retrain_for, event.reason)
+                log.info("retrain for %s closed without a new model (%s); its model alerts are armed again",
+                         event.retrain_for, event.reason)
+                self.watcher.rearm(event.retrain_for)
             return
         champion_before = self.slots.current.champion.version
         try:

@@ -165,6 +165,26 @@ def test_an_estimate_hovering_at_the_threshold_alerts_once_until_it_clearly_reco
     assert fired == [["estimated_performance"], [], [], [], ["estimated_performance"]]
 
 
+def test_a_model_still_off_alerts_again_once_re_armed_without_recovering(tweets: dict[str, list[str]]) -> None:
+    texts = tweets["general"]
+    ref_p = np.full((300, 3), 0.1)
+    ref_p[np.arange(300), np.arange(300) % 3] = 0.8
+    mon = HealthMonitor(HealthConfig(window=100, every=100, embedding_sample=0))
+    mon.set_reference("m/1", build_reference(texts[:300], ref_p, [LABELS[i] for i in ref_p.argmax(axis=1)], LABELS))
+    fired = []
+    for k in range(3):  # estimated accuracy 0.70 against 0.80 validated, throughout: no recovery
+        posts = [
+            scored(i, LABELS[i % 3], 0.7, text=texts[300 + 100 * k + i])
+            .model_copy(update={"post_id": f"r{k}-{i}", "probs": dict(zip(LABELS, [0.7 if j == i % 3 else 0.15 for j in range(3)]))})
+            for i in range(100)
+        ]
+        if k == 2:
+            mon.rearm("m/1")  # its retrain closed without a new model
+        for version in mon.add(posts):
+            fired.append([a.kind for a in mon.check(version).signals if a.kind == "estimated_performance"])
+    assert fired == [["estimated_performance"], [], ["estimated_performance"]]
+
+
 def _alert(kind: str, brand: str | None = None, statistic: float = -0.1) -> Alert:
     return Alert(alert_id=f"{kind}{brand}{statistic}", kind=kind, detector="d", statistic=statistic,  # type: ignore[arg-type]
                  threshold=0.0, brand=brand, model_version="m/1")

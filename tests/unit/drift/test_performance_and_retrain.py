@@ -68,6 +68,17 @@ def test_alerts_once_on_a_significant_drop_below_the_models_own_quality_and_rear
     assert restored.snapshot("m/1") == mon.snapshot("m/1") and restored.baseline("m/1") == 0.85
 
 
+def test_a_re_armed_version_alerts_again_while_its_labels_stay_bad() -> None:
+    human = [r["airline_sentiment"] for r in airline_rows()[:1_000]]
+    mon = PerformanceMonitor(PerformanceConfig(window=300, min_labels=200))
+    mon.set_baseline("m/1", 0.85)
+    first = mon.observe_many("m/1", _noisy(human[:300], 0.4, 1))
+    held = mon.observe_many("m/1", _noisy(human[300:400], 0.4, 2))
+    mon.rearm("m/1")
+    again = mon.observe_many("m/1", _noisy(human[400:500], 0.4, 3))
+    assert (first is not None, held is None, again is not None) == (True, True, True)
+
+
 def test_a_drop_within_sampling_noise_does_not_alert() -> None:
     human = [r["airline_sentiment"] for r in airline_rows()[:3_000]]
     pairs = _noisy(human[:200], 0.12, 7)

@@ -115,10 +115,25 @@ def test_a_request_runs_once_its_cool_down_passed() -> None:
     assert _after_failures(1).wait_reason(_request("again"), 400, CONFIG, now=T0 + dt.timedelta(seconds=301)) is None
 
 
-def test_a_trained_model_clears_the_failures() -> None:
+def test_a_registered_challenger_clears_the_failures() -> None:
     backoff = _after_failures(2)
-    backoff.record(RetrainOutcome(request_id="r9", requested_for="m/1", status="rejected", message="lost"))
+    backoff.record(RetrainOutcome(request_id="r9", requested_for="m/1", status="registered", message="won"))
     assert backoff.versions == {}
+
+
+def _after_a_loss(labels: int = 400) -> RetryBackoff:
+    backoff = RetryBackoff()
+    backoff.record(RetrainOutcome(request_id="r1", requested_for="m/1", status="rejected", message="forgets too much",
+                                  labels_seen=labels), at=T0)
+    return backoff
+
+
+def test_a_lost_retrain_is_not_run_again_on_the_same_labels_however_long_it_waits() -> None:
+    assert _after_a_loss().wait_reason(_request("again"), 449, CONFIG, now=T0 + dt.timedelta(days=30)) is not None
+
+
+def test_new_labels_let_a_lost_retrain_run_again() -> None:
+    assert _after_a_loss().wait_reason(_request("again"), 450, CONFIG, now=T0) is None
 
 
 def test_the_backoff_survives_a_restart_as_json() -> None:

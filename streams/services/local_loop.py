@@ -50,22 +50,43 @@ class WorkerHandle:
                 os.killpg(self.proc.pid, signal.SIGKILL)
 
 
+class WorkerExited(RuntimeError):
+    """The worker process ended while it was awaited."""
+
+    def __init__(self, returncode: int) -> None:
+        super().__init__(f"the worker exited with code {returncode}")
+        self.returncode = returncode
+
+
+def became_ready(proc: subprocess.Popen[bytes], get: Callable[[str], Any], timeout_s: float, interval_s: float = 0.5) -> bool:
+    """Poll the worker's ``/healthz`` until it says ready (True) or ``timeout_s`` passes (False).
+
+    Raises :class:`WorkerExited` as soon as the process ends: a dead worker is not waited for.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise WorkerExited(proc.returncode)
+        try:
+            if get("/healthz").get("ready"):
+                return True
+        except (httpx.HTTPError, ValueError):  # not listening yet, or not answering properly yet
+            pass
+        time.sleep(interval_s)
+    return False
+
+
 def start_worker(settings: Settings, log_path: Path, timeout_s: float = 180) -> WorkerHandle:
     log = open(log_path, "ab")
     proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True, env={**os.environ, **settings.as_env()})
     handle = WorkerHandle(proc, f"http://{settings.web_host}:{settings.web_port}", auth_headers(settings.web_token))
-    deadline = time.monotonic() + timeout_s
     with console.status("starting the worker (joins the consumer group, loads the model)…"):
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the worker exited with code {proc.returncode}; see {log_path}")
-            try:
-                if handle.get("/healthz").get("ready"):
-                    return handle
-            except (httpx.HTTPError, ValueError):  # not listening yet, or not answering properly yet
-                pass
-            time.sleep(0.5)
+        try:
+            if became_ready(proc, handle.get, timeout_s):
+                return handle
+        except WorkerExited as exc:
+            raise RuntimeError(f"{exc}; see {log_path}") from None
     handle.stop()
     raise TimeoutError(f"the worker was not ready within {timeout_s:.0f}s; see {log_path}")
 

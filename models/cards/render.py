@@ -26,6 +26,7 @@ def _data(card: ModelCard) -> list[str]:
         "|---|---|---:|" + "---:|" * len(card.labels) + "---|",
     ]
     lines += _data_rows("train", card.data.train, card.labels) + _data_rows("validation", card.data.validation, card.labels)
+    lines += _data_rows("calibration only", card.data.calibration, card.labels)
     if card.data.note:
         lines += ["", card.data.note]
     return lines + [""]

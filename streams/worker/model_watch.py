@@ -394,9 +394,10 @@ class Watcher:
         return alert.model_copy(update={"message": f"{alert.message} Model health: {'; '.join(notes)}."})
 
     def rearm(self, model_version: str) -> None:
-        """A retrain for ``model_version`` closed without a new model: while the model stays off, its
-        health and labelled-performance alerts fire again and ask for the next retrain, which the trainer
-        runs once new labels came (a lost retrain is not repeated on the same labels)."""
+        """A retrain gave ``model_version`` nothing better (it closed without a new model, or its challenger
+        lost in shadow): while the model stays off, its health and labelled-performance alerts fire again and
+        ask for the next retrain, which the trainer runs once new labels came (a lost retrain is not
+        repeated on the same labels)."""
         self.health.rearm(model_version)
         self.performance.rearm(model_version)
 

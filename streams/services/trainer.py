@@ -192,6 +192,7 @@ class TrainerState(BaseModel):
     coalesced: dict[str, int] = Field(default_factory=dict)  # per model version, while its retrain is pending
     backoff: RetryBackoff = Field(default_factory=RetryBackoff)  # versions whose last retrain failed or skipped
     outcomes: list[OutcomeRecord] = Field(default_factory=list)  # the latest last
+    labels_at: dict[str, int] = Field(default_factory=dict)  # request id → human labels on file when it was queued
 
     @classmethod
     def load(cls, path: Path) -> TrainerState:
@@ -200,18 +201,25 @@ class TrainerState(BaseModel):
     def save(self, path: Path) -> None:
         atomic_write_text(path, self.model_dump_json(indent=1))
 
-    def offer(self, request: RetrainRequest) -> bool:
-        """Queue a request unless it is a replay or its model version already has one pending."""
+    def offer(self, request: RetrainRequest, labels: int = 0) -> bool:
+        """Queue a request unless it is a replay or its model version already has one pending
+        (``labels``: human labels on file now, from which its fresh labels are counted)."""
         if request.request_id in self.done or any(r.request_id == request.request_id for r in self.pending):
             return False
         if any(r.model_version == request.model_version for r in self.pending):
             self.coalesced[request.model_version] = self.coalesced.get(request.model_version, 0) + 1
             return False
         self.pending.append(request)
+        self.labels_at[request.request_id] = labels
         return True
+
+    def fresh(self, request: RetrainRequest, labels: int) -> int:
+        """Human labels that arrived since the request was queued."""
+        return max(labels - self.labels_at.get(request.request_id, 0), 0)
 
     def finish(self, request: RetrainRequest, outcome: RetrainOutcome | None = None) -> None:
         self.pending = [r for r in self.pending if r.request_id != request.request_id]
+        self.labels_at.pop(request.request_id, None)
         self.coalesced.pop(request.model_version, None)
         self.done = (self.done + [request.request_id])[-DONE_REMEMBERED:]
         if outcome is not None:
@@ -322,7 +330,7 @@ class TrainerWorker:
                 return
             request = RetrainRequest.model_validate_json(value)
             with self._lock:
-                queued = self.state.offer(request)
+                queued = self.state.offer(request, len(self.labels))
             if queued:
                 log.info("retrain request %s for %s queued: %s", request.request_id, request.model_version, request.reason)
             else:
@@ -418,7 +426,14 @@ class TrainerWorker:
 
     def _next(self) -> tuple[RetrainRequest | None, list[str]]:
         """The pending request that may run now (None: all wait), and why the others before it wait."""
-        request, waits = self.state.backoff.first_ready(self.state.pending, len(self.labels), self.config)
+        labels, need = len(self.labels), self.config.fresh_labels
+        # A drift alert comes before the labels of what drifted: train on those, not only on the stream before it.
+        unfresh = [r for r in self.state.pending if self.state.fresh(r, labels) < need]
+        waits = [f"retrain for {r.model_version} (request {r.request_id}) waits for labels of the stream since it was "
+                 f"asked: {self.state.fresh(r, labels)} of {need}" for r in unfresh]
+        ready = [r for r in self.state.pending if r not in unfresh]
+        request, backoff_waits = self.state.backoff.first_ready(ready, labels, self.config)
+        waits += backoff_waits
         if request is None or self.labels.usable >= self.config.min_labels:
             return request, waits
         # Drift alerts come early, labels later: keep the request until there is enough to learn from.

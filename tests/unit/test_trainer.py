@@ -32,6 +32,25 @@ def test_request_waits_for_labels(tmp_path: Path) -> None:
     assert not worker.busy and [r.request_id for r in worker.state.pending] == ["r1"]
 
 
+def _labels(worker: TrainerWorker, settings: Settings, ids: range) -> None:
+    for i in ids:
+        label = HumanLabel(post_id=str(i), label="negative", annotator="a", text=f"late again {i}")
+        worker.handle(settings.topic("labels"), label.model_dump_json().encode())
+
+
+def test_a_request_waits_for_labels_that_came_after_it_not_only_for_enough_labels(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    worker = TrainerWorker(settings, TrainerConfig(min_labels=20, fresh_labels=10))
+    _labels(worker, settings, range(30))  # enough labels, all from before the drift was seen
+    request = RetrainRequest(request_id="r1", model_version="m/v1", reason="input_drift")
+    worker.handle(settings.topic("retrain-requests"), request.model_dump_json().encode())
+    _labels(worker, settings, range(30, 39))
+    before, why = worker._next()
+    _labels(worker, settings, range(39, 40))
+    after, _ = worker._next()
+    assert (before, "9 of 10" in why[-1], after.request_id if after else None) == (None, True, "r1"), why
+
+
 def test_usable_labels_keep_the_last_label_and_report_textless_ones() -> None:
     labels = [
         HumanLabel(post_id="1", label="negative", annotator="a", text="late again"),

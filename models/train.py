@@ -315,14 +315,6 @@ def evaluate_logits(
     return calibration, probs, threshold, classification_metrics(y, probs, labels, y_pred=pred)
 
 
-def _y_in(data: LabelledData, labels: list[str]) -> np.ndarray:
-    """``data``'s labels as indices into ``labels`` (the model's order)."""
-    missing = sorted(set(data.labels) - set(labels))
-    if missing:
-        raise DataError(f"{data.source}: labels {missing} are not among the model's {labels}")
-    return np.array([labels.index(lab) for lab in data.labels], dtype=np.int64)
-
-
 def _normalised(data: LabelledData) -> LabelledData:
     return LabelledData([normalise_tweet(t) for t in data.texts], data.labels, data.scheme, data.source)
 
@@ -501,6 +493,8 @@ def fine_tune(
     from transformers import set_seed
 
     train, valid = prepare_splits(train, valid, config)
+    if calibrate_also_on is not None and calibrate_also_on.scheme != train.scheme:  # as for valid: y in the same labels
+        raise DataError(f"train uses the {train.scheme} scheme but the calibration texts use {calibrate_also_on.scheme}")
     if config.threads:
         torch.set_num_threads(config.threads)
     set_seed(config.seed)
@@ -513,8 +507,7 @@ def fine_tune(
         extra = _normalised(calibrate_also_on) if config.normalise else calibrate_also_on
         assert_no_leakage(train, extra)
         extra_logits = predict_logits(trained.model, tokenizer, list(extra.texts), config.max_length, config.eval_batch_size)
-        calibration = fit_calibration(np.vstack([trained.valid_logits, extra_logits]),
-                                      np.concatenate([valid.y, _y_in(extra, labels)]))
+        calibration = fit_calibration(np.vstack([trained.valid_logits, extra_logits]), np.concatenate([valid.y, extra.y]))
     calibration, probs, threshold, metrics = evaluate_logits(
         trained.valid_logits, valid.y, labels, config.target_recall, config.threshold_objective, calibration
     )

@@ -31,6 +31,7 @@ import numpy as np
 
 from models.checkpoint import CheckpointMeta, read_meta, weights_digest
 from models.classification_metrics import classification_metrics
+from models.scoring.export_lock import export_lock
 from models.scoring.scorer import MicroBatchScorer, decide, sentence_vectors
 
 
@@ -146,6 +147,13 @@ def _quantize(fp32: Path, out: Path) -> None:
         root.setLevel(level)
 
 
+def _exported(paths: dict[str, Path], fingerprint: str) -> bool:
+    """Whether both graphs are on disk for these weights and toolchain (the stamp is written last)."""
+    if not (paths["stamp"].exists() and paths["int8"].exists() and paths["fp32"].exists()):
+        return False
+    return json.loads(paths["stamp"].read_text()).get("fingerprint") == fingerprint
+
+
 def export_onnx(
     model_dir: str | Path, *, cache_dir: str | Path | None = None, force: bool = False
 ) -> dict[str, Path]:
@@ -157,23 +165,26 @@ def export_onnx(
     meta = read_meta(model_dir)
     paths = onnx_paths(model_dir, cache_dir)
     stamp = _fingerprint(model_dir)
-    if not force and paths["stamp"].exists() and paths["int8"].exists() and paths["fp32"].exists():
-        if json.loads(paths["stamp"].read_text()).get("fingerprint") == stamp:
-            return paths
+    if not force and _exported(paths, stamp):
+        return paths
     try:
         paths["raw"].parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise OSError(
             f"cannot write the ONNX cache at {paths['raw'].parent} ({err}); pass cache_dir= a writable directory"
         ) from err
-    _export_raw(model_dir, paths["raw"], meta.max_length)
-    _optimize(paths["raw"], paths["fp32"], model_dir)
-    _quantize(paths["fp32"], paths["int8"])
-    paths["raw"].unlink(missing_ok=True)
-    paths["stamp"].write_text(
-        json.dumps({"fingerprint": stamp, "opset": OPSET, "quantisation": QUANT_RECIPE, "outputs": list(OUTPUTS),
-                    "version": meta.version})
-    )
+    with export_lock(paths["raw"].parent):
+        # Another process may have exported while this one waited: never rewrite files it may be reading.
+        if not force and _exported(paths, stamp):
+            return paths
+        _export_raw(model_dir, paths["raw"], meta.max_length)
+        _optimize(paths["raw"], paths["fp32"], model_dir)
+        _quantize(paths["fp32"], paths["int8"])
+        paths["raw"].unlink(missing_ok=True)
+        paths["stamp"].write_text(
+            json.dumps({"fingerprint": stamp, "opset": OPSET, "quantisation": QUANT_RECIPE, "outputs": list(OUTPUTS),
+                        "version": meta.version})
+        )
     return paths
 
 

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from models.scoring.export_lock import export_lock
 from models.scoring.onnx_backend import OUTPUTS, export_onnx
 from models.scoring.onnx_backend import _fingerprint as onnx_fingerprint
 from models.scoring.scorer import MicroBatch, MicroBatchScorer, model_inputs
@@ -53,6 +54,14 @@ def default_precision(core: Any | None = None) -> Precision:
 def openvino_paths(model_dir: str | Path, cache_dir: str | Path | None = None) -> dict[str, Path]:
     root = Path(cache_dir) if cache_dir is not None else Path(model_dir) / OPENVINO_DIR
     return {"fp32": root / "model.fp32.xml", "int8": root / "model.int8.xml", "stamp": root / "export.json"}
+
+
+def _exported(paths: dict[str, Path], fingerprint: str) -> dict[str, Any]:
+    """What the stamp says is exported for these weights and toolchain; a fresh record when they changed."""
+    done: dict[str, Any] = json.loads(paths["stamp"].read_text()) if paths["stamp"].exists() else {}
+    if done.get("fingerprint") != fingerprint:
+        done = {"fingerprint": fingerprint, "int8_recipe": INT8_RECIPE}
+    return done
 
 
 def _fingerprint(model_dir: Path) -> str:
@@ -107,10 +116,7 @@ def export_openvino(
     paths = openvino_paths(model_dir, cache_dir)
     kind = "int8" if precision == "int8" else "fp32"
     stamp = _fingerprint(model_dir)
-    done: dict[str, Any] = json.loads(paths["stamp"].read_text()) if paths["stamp"].exists() else {}
-    if done.get("fingerprint") != stamp:
-        done = {"fingerprint": stamp, "int8_recipe": INT8_RECIPE}
-    if done.get(kind) and paths[kind].exists():
+    if _exported(paths, stamp).get(kind) and paths[kind].exists():
         return paths[kind]
     try:
         paths["fp32"].parent.mkdir(parents=True, exist_ok=True)
@@ -118,20 +124,27 @@ def export_openvino(
         raise OSError(
             f"cannot write the OpenVINO cache at {paths['fp32'].parent} ({err}); pass cache_dir= a writable directory"
         ) from err
-    core = ov.Core()
-    if kind == "fp32" or not (done.get("fp32") and paths["fp32"].exists()):
-        onnx_file = export_onnx(model_dir, cache_dir=onnx_cache_dir)["fp32"]
-        # compress_to_fp16=False: the default would store the weights as fp16, a precision loss
-        # nobody asked for (bf16 is applied at compile time, from fp32 weights).
-        ov.save_model(core.read_model(str(onnx_file)), str(paths["fp32"]), compress_to_fp16=False)
-        done["fp32"] = True
-    if kind == "int8":
-        # A plain fp32 scorer over the same IR gives the calibration micro-batches their exact shapes.
-        helper = OpenVinoScorer(model_dir, precision="fp32", batch_size=16, cache_dir=cache_dir, onnx_cache_dir=onnx_cache_dir)
-        quantized = _quantize(core.read_model(str(paths["fp32"])), helper, calibration_texts())
-        ov.save_model(quantized, str(paths["int8"]), compress_to_fp16=False)
-        done["int8"] = True
-    paths["stamp"].write_text(json.dumps(done | {"version": ov.get_version()}))
+    with export_lock(paths["fp32"].parent):
+        # Another process (a second scorer, a test worker) may have exported while this one waited:
+        # writing the IR again under its feet would let it read half a file.
+        done = _exported(paths, stamp)
+        if done.get(kind) and paths[kind].exists():
+            return paths[kind]
+        core = ov.Core()
+        if kind == "fp32" or not (done.get("fp32") and paths["fp32"].exists()):
+            onnx_file = export_onnx(model_dir, cache_dir=onnx_cache_dir)["fp32"]
+            # compress_to_fp16=False: the default would store the weights as fp16, a precision loss
+            # nobody asked for (bf16 is applied at compile time, from fp32 weights).
+            ov.save_model(core.read_model(str(onnx_file)), str(paths["fp32"]), compress_to_fp16=False)
+            done["fp32"] = True
+        if kind == "int8":
+            # A plain fp32 scorer over the same IR gives the calibration micro-batches their exact shapes.
+            helper = OpenVinoScorer(model_dir, precision="fp32", batch_size=16, cache_dir=cache_dir, onnx_cache_dir=onnx_cache_dir)
+            quantized = _quantize(core.read_model(str(paths["fp32"])), helper, calibration_texts())
+            ov.save_model(quantized, str(paths["int8"]), compress_to_fp16=False)
+            done["int8"] = True
+        paths["stamp"].write_text(json.dumps(done | {"version": ov.get_version()}))
+        log.info("exported the %s OpenVINO IR of %s to %s", kind, model_dir.name, paths[kind])
     return paths[kind]
 
 

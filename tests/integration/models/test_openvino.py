@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -85,5 +86,33 @@ def test_serving_a_cached_export_imports_no_torch(trained_model: Path) -> None:
     code = ("import sys; from models.scoring.factory import make_scorer; "
             f"make_scorer({str(trained_model)!r}, 'openvino', threads=2).score(['ok']); "
             "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip().splitlines()[-1] == "[]"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_concurrent_exports_write_the_ir_once(trained_model: Path, tmp_path: Path) -> None:
+    """Two scorers starting together on an empty cache: one exports, the other waits and reads, never rewrites."""
+    import subprocess
+    import sys
+
+    cache, go = tmp_path / "cache", tmp_path / "go"
+    # Both import first and then wait for one signal, so their exports overlap.
+    code = "\n".join([
+        "import logging, os, pathlib, time",
+        "from models.scoring.openvino_backend import export_openvino",
+        "logging.basicConfig(level=logging.INFO, format='%(message)s')",
+        "pathlib.Path(os.environ['READY']).touch()",
+        f"while not os.path.exists({str(go)!r}):",
+        "    time.sleep(0.01)",
+        f"export_openvino({str(trained_model)!r}, 'fp32', cache_dir={str(cache)!r})",
+    ])
+    runs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=os.environ | {"READY": str(tmp_path / f"ready-{i}")}) for i in range(2)]
+    deadline = time.monotonic() + 300
+    while not all((tmp_path / f"ready-{i}").exists() for i in range(2)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    go.touch()
+    outs = [run.communicate(timeout=600) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [err[-2000:] for _, err in outs]
+    assert sum(err.count("exported the fp32 OpenVINO IR") for _, err in outs) == 1

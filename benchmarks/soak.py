@@ -3,9 +3,11 @@
 One stream in segments of different domains (general tweets → airline complaints → movie-review
 sentences → a new brand's launch) through the real processes the demo starts: a local broker, the
 worker, the trainer and a simulated annotator that answers the flyback label requests from the gold
-labels (:mod:`streams.services.demo`). Each segment streams its posts in two parts: the first
-meets the champion (drift alert → retrain request → challenger), the second is scored by champion
-and challenger side by side, so the worker's own rule may promote the challenger.
+labels (:mod:`streams.services.demo`). Each segment streams its posts in three phases: the first
+part meets the champion (drift alert → retrain request); while the request waits for labels the
+next posts keep coming, a hundred at a time; once the trainer runs, the rest waits for its answer
+and is then scored by champion and challenger side by side, so the worker's own rule may promote
+the challenger.
 
 Per segment (a *cycle* when it opened a retrain) it records: posts until the first model alert
 (detection delay), the labels the retrain used, champion and challenger on a held-out slice of the
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 # Alerts about the model (not about a brand, nor the loop's own retrain/promotion notices).
 MODEL_KINDS = frozenset({"confidence_drift", "label_drift", "estimated_performance", "input_drift", "labelled_performance"})
 DOMAINS = ("general", "airline", "movies", "launch")
+WAITING_CHUNK = 100  # posts streamed at a time while a retrain request waits for labels
 LAUNCH_HANDLE = "@NovaPhone"  # a brand the stream never named before: the launch segment's posts mention it
 # Posts without a configured brand are dead letters: the segments whose texts name none are given one,
 # and the launch's brand gets its rule as an operator would add it on launch day (brand_rules).
@@ -99,6 +102,7 @@ class CycleResult(BaseModel):
     retrain_message: str = ""
     challenger: str | None = None
     labels_used: int | None = None  # human labels handed to the retrain
+    posts_while_waiting: int = 0  # streamed while the retrain request waited for labels
     heldout_n: int = 0
     champion_f1: float | None = None  # the champion before the segment, on the segment's held-out slice
     challenger_f1: float | None = None
@@ -275,7 +279,8 @@ def run_soak(config: SoakConfig, champion_dir: Path, shared: Path, work: Path, k
     from streams.kafka.replay import replay
     from streams.kafka.topics import create_topics
     from streams.services.local_loop import (AlertCollector, SimulatedAnnotator, TrainerGone, settled, start_trainer,
-                                             start_worker, trainer_outcome, wait_processed, wait_until)
+                                             start_worker, trainer_outcome, trainer_status, wait_processed,
+                                             wait_until)
     from streams.services.trainer import OutcomeRecord
 
     from streams.core.brand_rules import DEFAULT_RULES
@@ -343,18 +348,39 @@ def run_soak(config: SoakConfig, champion_dir: Path, shared: Path, work: Path, k
                                 30, "waiting for a model alert")
             outcome: OutcomeRecord | None = None
             message = ""
+            cursor = split
             if opened:
-                got = wait_until(lambda: trainer_outcome(settings, trainer, _utc(started)), config.retrain_timeout_s,
-                                 f"the trainer retraining for the {segment.name} segment")
-                outcome = got if isinstance(got, OutcomeRecord) else None
-                message = got.reason if isinstance(got, TrainerGone) else "" if got else "no outcome in time"
-                if isinstance(got, TrainerGone):
-                    raise RuntimeError(f"{got.reason}; see {work / 'trainer.log'}")
+                # The stream does not stop for the trainer: while the request waits for labels (its minimum, or
+                # fresh ones with --trainer-fresh-labels), the segment's next posts flow and bring them. Once
+                # it trains, the rest is held back for the challenger to meet in shadow.
+                deadline = time.monotonic() + config.retrain_timeout_s
+                while True:
+                    got = trainer_outcome(settings, trainer, _utc(started))
+                    if isinstance(got, TrainerGone):
+                        raise RuntimeError(f"{got.reason}; see {work / 'trainer.log'}")
+                    if got is not None:
+                        outcome = got
+                        break
+                    if _waits_for_labels(trainer_status(settings)):
+                        if cursor >= len(posts):
+                            message = "the retrain still waited for labels when the segment ended"
+                            break
+                        chunk = posts[cursor:cursor + WAITING_CHUNK]
+                        t = time.monotonic()
+                        sent += replay(chunk, settings=settings, topic=settings.topic("posts"), progress=False).sent
+                        wait_processed(worker, sent)
+                        streaming += time.monotonic() - t
+                        cursor += len(chunk)
+                        continue
+                    if time.monotonic() > deadline:
+                        message = "no outcome in time"
+                        break
+                    time.sleep(1.0)
             if outcome is not None and outcome.status == "registered":
                 wait_until(lambda: worker.get("/stats").get("challenger") == outcome.version, 300,
                            f"the worker loading challenger {outcome.version}")
             t = time.monotonic()
-            sent += replay(posts[split:], settings=settings, topic=settings.topic("posts"), progress=False).sent
+            sent += replay(posts[cursor:], settings=settings, topic=settings.topic("posts"), progress=False).sent
             wait_processed(worker, sent)
             streaming += time.monotonic() - t
             if outcome is not None and outcome.status == "registered":
@@ -367,7 +393,7 @@ def run_soak(config: SoakConfig, champion_dir: Path, shared: Path, work: Path, k
                 champion_after=stats["champion"], promoted=stats["champion"] != champion_before,
                 alerts=alert_counts(collector.alerts[seen_alerts:]), heldout_n=len(segment.heldout_texts),
                 posts_per_s=(stats["posts_scored"] - scored_before) / streaming if streaming else None,
-                retrain_message=(outcome.message if outcome else message)[:300],
+                retrain_message=(outcome.message if outcome else message)[:300], posts_while_waiting=cursor - split,
             )
             sample = sampler.take()  # one after the segment's last alert, whenever that came
             cycle.rss_mb_end = sample.rss_mb if sample else None
@@ -401,6 +427,11 @@ def run_soak(config: SoakConfig, champion_dir: Path, shared: Path, work: Path, k
     return SoakResult(config=config, machine=machine_description(), cycles=cycles,
                       samples=sampler.samples if sampler else [], aliases=aliases, seconds=time.monotonic() - t0,
                       error=error)
+
+
+def _waits_for_labels(status: Any) -> bool:
+    """Whether the trainer holds a request it has not started (for labels, or a failed version's cool-down)."""
+    return status is not None and status.running is None and bool(status.pending)
 
 
 def _model_alerts(alerts: Sequence[Any]) -> list[Any]:

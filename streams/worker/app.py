@@ -43,6 +43,9 @@ def create_app(settings: Settings) -> faust.App:
         topic_allow_declare=False,
         topic_disable_leader=True,
         store="memory://",
+        # Faust's own folder (the default is "<app id>-data" in the current directory): beside the
+        # process's other state, never in whatever directory it was started from.
+        datadir=settings.state_dir / "faust",
         web_enabled=True,
         web_bind=settings.web_host,
         web_host=settings.web_host,

@@ -46,3 +46,11 @@ def test_seen_posts_memory_is_bounded(tmp_path: Path) -> None:
     seen.fresh([row(i, "United") for i in range(5000)])
     assert seen.stats()["remembered"] == 1000
     assert seen.fresh([row(4999, "United")]) == [] and len(seen.fresh([row(0, "United")])) == 1  # only the oldest forgotten
+
+
+def test_the_worker_keeps_faust_state_under_its_data_dir(tmp_path: Path) -> None:
+    from streams.core.settings import Settings
+    from streams.worker.app import create_app
+
+    app = create_app(Settings(data_dir=tmp_path / "state", app_id="bp-roles"))
+    assert Path(app.conf.datadir).resolve().is_relative_to((tmp_path / "state").resolve())

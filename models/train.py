@@ -508,8 +508,34 @@ def fine_tune(
         assert_no_leakage(train, extra)
         extra_logits = predict_logits(trained.model, tokenizer, list(extra.texts), config.max_length, config.eval_batch_size)
         calibration = fit_calibration(np.vstack([trained.valid_logits, extra_logits]), np.concatenate([valid.y, extra.y]))
+    result = write_checkpoint(
+        out_dir, trained.model, tokenizer, valid, trained.valid_logits, config,
+        trained_on=f"{train.source} ({len(train)} texts; valid {len(valid)})", calibration=calibration,
+    )
+    result.history, result.train_loss = trained.history, trained.train_loss
+    result.train_seconds, result.steps = trained.seconds, trained.steps
+    return result
+
+
+def write_checkpoint(
+    out_dir: Path,
+    model: Any,
+    tokenizer: Any,
+    valid: LabelledData,
+    valid_logits: np.ndarray,
+    config: TrainConfig,
+    *,
+    trained_on: str,
+    calibration: Calibration | None = None,
+) -> TrainResult:
+    """Calibrate (on ``valid`` unless ``calibration`` is given), tune the negative threshold and save a
+    complete checkpoint: weights, tokenizer and the metadata every scorer reads.
+
+    ``valid`` is as the model reads it (normalised when ``config.normalise``); ``valid_logits`` are the model's on it.
+    """
+    labels = valid.label_names
     calibration, probs, threshold, metrics = evaluate_logits(
-        trained.valid_logits, valid.y, labels, config.target_recall, config.threshold_objective, calibration
+        valid_logits, valid.y, labels, config.target_recall, config.threshold_objective, calibration
     )
     cut = None if threshold is None or threshold.is_argmax else threshold.threshold
     pred = decide(probs, labels, "negative", cut, calibration.class_bias)
@@ -517,7 +543,7 @@ def fine_tune(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with no_hub_bars():
-        trained.model.to("cpu").save_pretrained(out)
+        model.to("cpu").save_pretrained(out)
         tokenizer.save_pretrained(out)
     meta = CheckpointMeta(
         version=config.version or f"local/{out.name}",
@@ -533,18 +559,7 @@ def fine_tune(
         reference_confidence=reference_confidence(probs, config.seed),
         reference_texts=reference_texts(valid.texts, config.seed),
         metrics=checkpoint_metrics(metrics, threshold, "negative"),
-        trained_on=f"{train.source} ({len(train)} texts; valid {len(valid)})",
+        trained_on=trained_on,
     )
     write_meta(out, meta)
-    return TrainResult(
-        model_dir=out,
-        meta=meta,
-        metrics=metrics,
-        threshold=threshold,
-        history=trained.history,
-        train_loss=trained.train_loss,
-        train_seconds=trained.seconds,
-        steps=trained.steps,
-        valid=valid,
-        valid_probs=probs,
-    )
+    return TrainResult(model_dir=out, meta=meta, metrics=metrics, threshold=threshold, valid=valid, valid_probs=probs)

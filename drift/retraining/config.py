@@ -7,7 +7,7 @@ nothing here reads the environment.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -107,6 +107,21 @@ class TrainerConfig(BaseModel):
     # on ~65 validation labels is a coin toss (the demo once kept warm-gentle on a near tie, 0.717
     # each to three places).
     recipes: list[Recipe] = Field(default_factory=lambda: [WARM], min_length=1)
+    blend_shares: list[Annotated[float, Field(gt=0, lt=1)]] = Field(
+        default_factory=lambda: [0.75, 0.5],
+        description=(
+            "Blends of each warm-started model with the champion also tried, as the share of the tuned weights "
+            "(models.blend, WiSE-FT): they keep more of the general case for a little of the new domain ([]: none)"
+        ),
+    )
+    choice_max_general_loss: float | None = Field(
+        default=0.01, ge=0, lt=1,
+        description=(
+            "Candidates are chosen among those losing at most this macro-F1 against the champion on general texts "
+            "held out apart from the general set (drift.retraining.choice); tighter than max_general_loss, which the "
+            "chosen one must still pass on the general set. None: the best on human validation, whatever it forgets"
+        ),
+    )
     seed: int = 42
     train: TrainConfig = DEFAULT_TRAIN
     # A failed, skipped or rejected retrain ends the same way on the same labels: its model version's next

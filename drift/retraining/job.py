@@ -10,7 +10,10 @@ For each request :func:`run_retrain`
    default recipes *warm-start* from the champion checkpoint (continued fine-tuning at a low learning
    rate, several epochs) on the human labels, repeated to up-weight them, plus a replay sample of the
    base corpus against forgetting; ``scratch`` (the untrained base encoder) is available as an option.
-   The candidate with the best macro-F1 on a human *validation* part wins — never on the held-out part;
+   Each warm-started model is also *blended* with the champion (a weighted average of the weights,
+   :mod:`models.blend`), which keeps more of the general case. The candidate with the best macro-F1 on a
+   human *validation* part among those that lose at most ``choice_max_general_loss`` on general texts
+   held out apart from the general set wins (:mod:`drift.retraining.choice`) — never on the held-out part;
 3. evaluates the winner *and the current champion* on the held-out human labels, exactly as
    served (raw text, each checkpoint's own calibration and negative threshold; the one evaluator,
    :func:`models.cv.holdout_report`), and writes both reports plus a side-by-side comparison;
@@ -48,7 +51,7 @@ import traceback
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +59,7 @@ from pydantic import BaseModel, Field
 
 from models.classification_metrics import bootstrap_gain_upper
 from drift.records import HumanLabel, ModelEvent, RetrainAlert, RetrainRequest, RetrainStatus, utcnow
+from drift.retraining.choice import CandidateScore, choose_candidate
 from drift.retraining.config import Recipe, RetrainPlaces, TrainerConfig
 from drift.retraining.forgetting import GeneralCheck, check_forgetting
 from drift.retraining.training_sets import (
@@ -259,9 +263,12 @@ class Candidate:
     sets: TrainingSets
     result: Any  # models.train.TrainResult
     model_dir: Path
-    valid_macro_f1: float  # on the human validation part: what the recipes are compared on
+    valid_macro_f1: float  # on the human validation part: what the candidates are compared on
     started_from: str  # the champion version warm-started from, or the base encoder
-    tried: dict[str, float]  # every recipe that ran → its human-validation macro-F1
+    tried: dict[str, float]  # every candidate made → its human-validation macro-F1
+    name: str = ""  # the recipe's name, or "<recipe>-blend<percent of tuned weights>"
+    choice: list[CandidateScore] = field(default_factory=list)  # every candidate's scores
+    champion_choice_macro_f1: float | None = None  # the champion on the choice texts
 
 
 def train_candidates(
@@ -274,18 +281,44 @@ def train_candidates(
     scratch: Path,
     report_dir: Path,
     progress: Progress,
+    choice: LabelledData | None = None,
 ) -> Candidate:
-    """Train each recipe in full; the best by macro-F1 on the human validation part wins.
+    """Train each recipe in full, blend each warm-started model with the champion, and choose one.
 
-    The held-out evaluation part is never looked at here: it stays an unbiased judge of the winner.
-    A warm recipe without a champion to start from trains from the base encoder instead.
+    Every candidate is scored on the human validation part and, with a champion, on ``choice`` (general
+    texts held out apart from the general set); :func:`drift.retraining.choice.choose_candidate` picks
+    the best on human validation that keeps the general case. The held-out evaluation part is never
+    looked at here: it stays an unbiased judge of the winner. A warm recipe without a champion to start
+    from trains from the base encoder instead.
     """
+    from models.blend import blend_checkpoint
     from models.checkpoint import read_meta, write_meta
     from models.train import fine_tune
 
     champion_version = read_meta(champion_dir).version if champion_dir is not None else None
-    best: Candidate | None = None
-    tried: dict[str, float] = {}
+    judged = choice is not None and len(choice) > 0 and champion_dir is not None
+    champion_general = (
+        evaluate_checkpoint(champion_dir, choice, places, report_dir / "choice" / "champion",
+                            "champion on the choice texts").macro_f1
+        if judged and champion_dir is not None and choice is not None else None
+    )
+    made: list[Candidate] = []
+    scores: list[CandidateScore] = []
+
+    def consider(name: str, recipe: Recipe, sets: TrainingSets, result: Any, model_dir: Path, started_from: str) -> None:
+        valid_f1 = evaluate_checkpoint(model_dir, sets.human_valid, places, report_dir / "recipes" / name,
+                                       f"candidate {name} on the human validation labels").macro_f1
+        general_f1 = (
+            evaluate_checkpoint(model_dir, choice, places, report_dir / "choice" / name,
+                                f"candidate {name} on the choice texts").macro_f1
+            if judged and choice is not None else None
+        )
+        scores.append(CandidateScore(name=name, human_valid_macro_f1=valid_f1, general_macro_f1=general_f1))
+        made.append(Candidate(recipe, sets, result, model_dir, valid_f1, started_from, {}, name))
+        log.info("retrain %s, candidate %s: human-validation macro-F1 %.3f%s", request_id, name, valid_f1,
+                 "" if general_f1 is None or champion_general is None
+                 else f", choice texts {general_f1:.3f} (champion {champion_general:.3f})")
+
     for recipe in config.recipes:
         warm = recipe.start == "warm" and champion_dir is not None
         sets = build_training_sets(human, base, config, recipe)
@@ -307,21 +340,26 @@ def train_candidates(
             sets.train, model_dir, train_config, valid=sets.valid, progress=progress,
             cache_dir=places.encoders,
         )
-        if warm:  # the checkpoint would name the champion's temporary directory as its base
-            meta = read_meta(model_dir)
-            write_meta(model_dir, meta.model_copy(update={"base_model": f"{champion_version} (warm start)"}))
-        score = evaluate_checkpoint(
-            model_dir, sets.human_valid, places, report_dir / "recipes" / recipe.name,
-            f"recipe {recipe.name} on the human validation labels",
-        )
-        tried[recipe.name] = score.macro_f1
-        log.info("retrain %s, recipe %s: %d steps in %.0fs, human-validation macro-F1 %.3f",
-                 request_id, recipe.name, result.steps, result.train_seconds, score.macro_f1)
-        if best is None or score.macro_f1 > best.valid_macro_f1:
-            best = Candidate(recipe, sets, result, model_dir, score.macro_f1,
-                             champion_version if warm and champion_version else config.train.base_model, tried)
-    assert best is not None  # recipes has at least one entry
-    return best
+        log.info("retrain %s, recipe %s: %d steps in %.0fs", request_id, recipe.name, result.steps, result.train_seconds)
+        started_from = champion_version if warm and champion_version else config.train.base_model
+        outputs = [(recipe.name, model_dir, result)]
+        if warm and champion_dir is not None:
+            for share in config.blend_shares:
+                name = f"{recipe.name}-blend{round(share * 100)}"
+                blended = blend_checkpoint(champion_dir, model_dir, scratch / name, share, sets.valid, train_config)
+                outputs.append((name, scratch / name, replace(result, model_dir=blended.model_dir, meta=blended.meta,
+                                                                     metrics=blended.metrics,
+                                                                     threshold=blended.threshold)))
+        for name, out_dir, out_result in outputs:
+            if warm:  # the checkpoint would name the champion's temporary directory as its base
+                meta = read_meta(out_dir)
+                write_meta(out_dir, meta.model_copy(update={"base_model": f"{champion_version} (warm start)"}))
+            consider(name, recipe, sets, out_result, out_dir, started_from)
+    chosen = choose_candidate(scores, champion_general, config.choice_max_general_loss)
+    tried = {s.name: s.human_valid_macro_f1 for s in scores}
+    best = next(c for c in made if c.name == chosen.name)
+    log.info("retrain %s: candidate %s chosen of %s", request_id, chosen.name, ", ".join(tried))
+    return replace(best, tried=tried, choice=scores, champion_choice_macro_f1=champion_general)
 
 
 def report_dir_of(places: RetrainPlaces, request_id: str) -> Path:
@@ -525,7 +563,8 @@ def _retrain(
     with tempfile.TemporaryDirectory(dir=places.work_dir, prefix=SCRATCH_PREFIX) as tmp:
         phase("training")
         best = train_candidates(
-            request.request_id, human, split.rest, config, places, champion_dir, Path(tmp), report_dir, progress
+            request.request_id, human, split.rest, config, places, champion_dir, Path(tmp), report_dir, progress,
+            choice=split.choice,
         )
         sets, result, model_dir, recipe = best.sets, best.result, best.model_dir, best.recipe
         phase("evaluation")
@@ -542,7 +581,7 @@ def _retrain(
                 log.warning("champion not evaluated: %s", exc)
         general = score_general(split.general, model_dir, champion_dir if champ else None, places, report_dir, config)
         write_comparison(report_dir, new, champ, general)
-        summary = _summary(sets, new, champ) + f"; recipe {recipe.name} (from {best.started_from})"
+        summary = _summary(sets, new, champ) + f"; candidate {best.name} (from {best.started_from})"
         if general is not None:
             summary += f"; {general.verdict()}"
         if human_labels.rejected:
@@ -569,12 +608,14 @@ def _retrain(
                 "reason": request.reason, "base_corpus": config.base_corpus, "base_rows": sets.base_rows,
                 "human_train_rows": sets.human_train_rows, "recipe": recipe.model_dump_json(),
                 "warm_start_from": best.started_from, "eval_rows": len(sets.evaluation), "steps": result.steps,
-                "recipes_tried": json.dumps(best.tried), "gate": verdict,
+                "candidate": best.name, "candidates_tried": json.dumps(best.tried),
+                "candidate_choice": json.dumps([c.model_dump() for c in best.choice]), "gate": verdict,
                 "rejected_labels": json.dumps(outcome["rejected_labels"]),
             },
             metrics=result.meta.metrics | {
                 "human_macro_f1": new.macro_f1, "human_accuracy": new.accuracy,
                 "human_valid_macro_f1": best.valid_macro_f1,
+                "champion_choice_macro_f1": best.champion_choice_macro_f1,
                 "human_negative_recall": new.negative_recall,
                 "champion_human_macro_f1": champ.macro_f1 if champ else None,
                 "champion_human_negative_recall": champ.negative_recall if champ else None,

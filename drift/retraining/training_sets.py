@@ -118,6 +118,9 @@ GENERAL_SEED = 42
 class GeneralSplit:
     rest: LabelledData  # what replay and validation may draw from
     general: LabelledData  # the general set: the same texts in every retrain (empty when there is none)
+    # The rest of the pool: what a retrain chooses its candidate on for what it keeps of the general case,
+    # so the general set stays an unbiased gate (never trained on, never chosen on).
+    choice: LabelledData
 
 
 def split_general(base: LabelledData, human: LabelledData, texts: int) -> GeneralSplit:
@@ -130,10 +133,16 @@ def split_general(base: LabelledData, human: LabelledData, texts: int) -> Genera
     unique = deduplicate(base)
     pool_size = min(GENERAL_POOL, len(unique) // 5)
     if texts == 0 or pool_size < len(unique.label_names):
-        return GeneralSplit(unique, unique.subset([]))
+        return GeneralSplit(unique, unique.subset([]), unique.subset([]))
     rest, pool = train_test_split(unique, pool_size / len(unique), seed=GENERAL_SEED)
-    general = _without(pool, {near_duplicate_key(t) for t in human.texts}).sample(texts, seed=GENERAL_SEED)
-    return GeneralSplit(rest, general.subset(range(len(general)), f"{len(general)} texts held out of {base.source}"))
+    unlabelled = _without(pool, {near_duplicate_key(t) for t in human.texts})
+    general = unlabelled.sample(texts, seed=GENERAL_SEED)
+    gate_texts = set(general.texts)
+    choice = unlabelled.subset([i for i, t in enumerate(unlabelled.texts) if t not in gate_texts])
+    return GeneralSplit(
+        rest, general.subset(range(len(general)), f"{len(general)} texts held out of {base.source}"),
+        choice.subset(range(len(choice)), f"{len(choice)} other texts held out of {base.source}"),
+    )
 
 
 def _without(data: LabelledData, keys: set[str]) -> LabelledData:

@@ -10,6 +10,7 @@ registers a challenger in a throw-away MLflow store and announces it on model-ev
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -79,7 +80,8 @@ def test_trainer_loop_registers_an_evaluated_challenger_and_announces_it(
     outcome = worker.outcomes[0]
     assert outcome.status == "registered" and outcome.version == challenger
     assert outcome.champion is not None and outcome.champion.version == champion
-    assert f"recipe warm (from {champion})" in outcome.message  # continued from what the champion knows
+    # Continued from what the champion knows: the warm recipe itself, or a blend of it with the champion.
+    assert re.search(rf"candidate warm(-blend\d+)? \(from {re.escape(champion)}\)", outcome.message), outcome.message
     assert outcome.challenger is not None and outcome.challenger.macro_f1 >= outcome.champion.macro_f1
     assert outcome.challenger is not None and 80 <= outcome.eval_rows <= 95
     assert outcome.human_train_rows > 150

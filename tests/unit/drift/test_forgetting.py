@@ -129,6 +129,17 @@ def test_the_general_set_is_never_replayed_or_validated_on(general_tweets: Label
     assert not keys & seen
 
 
+def test_the_choice_texts_are_the_rest_of_the_pool_apart_from_the_general_set_and_training(
+    general_tweets: LabelledData,
+) -> None:
+    human = general_tweets.sample(200, seed=5)
+    split = split_general(general_tweets, human, 1000)
+    sets = build_training_sets(human, split.rest, TrainerConfig(base_sample=None))
+    keys = {near_duplicate_key(t) for t in split.choice.texts}
+    elsewhere = {near_duplicate_key(t) for part in (split.general, sets.train, sets.valid, human) for t in part.texts}
+    assert (len(split.choice) > 900, keys & elsewhere) == (True, set())
+
+
 def test_a_text_people_labelled_is_left_out_of_the_general_set(general_tweets: LabelledData) -> None:
     without = split_general(general_tweets, LabelledData([], [], "3class", "none"), 1000).general
     human = without.subset(range(5))

@@ -1,0 +1,41 @@
+"""Choosing a retrain's candidate: the best on human validation among those that keep the general case."""
+
+from __future__ import annotations
+
+import pytest
+
+from drift.retraining.choice import CandidateScore, choose_candidate
+
+
+def scores(*rows: tuple[str, float, float | None]) -> list[CandidateScore]:
+    return [CandidateScore(name=n, human_valid_macro_f1=v, general_macro_f1=g) for n, v, g in rows]
+
+
+def test_the_tuned_model_wins_when_it_keeps_the_general_case() -> None:
+    made = scores(("warm", 0.80, 0.745), ("warm-blend75", 0.78, 0.752), ("warm-blend50", 0.74, 0.755))
+    assert choose_candidate(made, 0.750, 0.01).name == "warm"
+
+
+def test_a_blend_wins_when_the_tuned_model_forgets() -> None:
+    made = scores(("warm", 0.80, 0.725), ("warm-blend75", 0.78, 0.741), ("warm-blend50", 0.74, 0.752))
+    assert choose_candidate(made, 0.750, 0.01).name == "warm-blend75"
+
+
+def test_when_every_candidate_forgets_the_one_that_forgets_least_goes_on() -> None:
+    made = scores(("warm", 0.80, 0.70), ("warm-blend75", 0.78, 0.72), ("warm-blend50", 0.74, 0.73))
+    assert choose_candidate(made, 0.750, 0.01).name == "warm-blend50"
+
+
+def test_without_a_champion_score_the_best_on_human_validation_wins() -> None:
+    made = scores(("scratch", 0.70, None), ("warm", 0.72, None))
+    assert choose_candidate(made, None, 0.01).name == "warm"
+
+
+def test_a_loss_of_exactly_the_limit_is_allowed_and_ties_go_to_the_earlier() -> None:
+    made = scores(("warm", 0.80, 0.74), ("warm-blend75", 0.80, 0.75))
+    assert choose_candidate(made, 0.75, 0.01).name == "warm"
+
+
+def test_no_candidate_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no candidate"):
+        choose_candidate([], 0.75, 0.01)

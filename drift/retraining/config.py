@@ -108,7 +108,7 @@ class TrainerConfig(BaseModel):
     # each to three places).
     recipes: list[Recipe] = Field(default_factory=lambda: [WARM], min_length=1)
     blend_shares: list[Annotated[float, Field(gt=0, lt=1)]] = Field(
-        default_factory=lambda: [0.75, 0.5],
+        default_factory=lambda: [0.75, 0.5, 0.25],
         description=(
             "Blends of each warm-started model with the champion also tried, as the share of the tuned weights "
             "(models.blend, WiSE-FT): they keep more of the general case for a little of the new domain ([]: none)"

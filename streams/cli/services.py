@@ -81,6 +81,14 @@ def trainer_command(
     recipes: str = typer.Option(
         "warm", help=f"Comma-separated recipes to try, best on human validation wins: {', '.join(RECIPES)}"
     ),
+    blend_shares: str = typer.Option(
+        "0.75,0.5,0.25",
+        help="Blends of each warm-started model with the champion also tried, as shares of the tuned weights ('' for none)",
+    ),
+    choice_max_general_loss: float = typer.Option(
+        0.01, min=0.0, max=0.99,
+        help="Candidates are chosen among those losing at most this on general texts apart from the general set",
+    ),
     pause_dir: Optional[Path] = typer.Option(
         None, hidden=True, help="Testing: at each retrain phase write <dir>/<phase>.reached and wait for <dir>/<phase>.go"
     ),
@@ -90,15 +98,21 @@ def trainer_command(
     Its status (pending requests, the retrain running and its phase, the last outcomes) is served at
     http://127.0.0.1:6067/status (BRANDPULSE_TRAINER_PORT; 0 turns it off).
 
-    Example: brandpulse trainer --base-sample 4000 --recipes warm,warm-gentle
+    Example: brandpulse trainer --base-sample 4000 --recipes warm,warm-gentle --blend-shares 0.5
     """
     settings = settings_of(ctx)
     names = [n.strip() for n in recipes.split(",") if n.strip()]
     unknown = [n for n in names if n not in RECIPES]
     if unknown or not names:
         raise typer.BadParameter(f"unknown recipes {unknown}; choose from {', '.join(RECIPES)}", param_hint="--recipes")
+    try:
+        shares = [float(x) for x in blend_shares.split(",") if x.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"not a list of numbers: {blend_shares!r}", param_hint="--blend-shares") from None
+    if any(not 0 < x < 1 for x in shares):
+        raise typer.BadParameter(f"each share must lie between 0 and 1: {blend_shares!r}", param_hint="--blend-shares")
     config = TrainerConfig(
-        recipes=[RECIPES[n] for n in names],
+        recipes=[RECIPES[n] for n in names], blend_shares=shares, choice_max_general_loss=choice_max_general_loss,
         base_corpus=base_corpus, base_sample=base_sample, human_repeat=human_repeat, eval_fraction=eval_fraction,
         min_labels=min_labels, fresh_labels=fresh_labels, min_gain=min_gain, general_texts=general_texts, max_general_loss=max_general_loss,
         train=DEFAULT_TRAIN.model_copy(update={

@@ -136,3 +136,13 @@ def test_a_retrain_reports_the_labels_it_could_not_use(tmp_path: Path) -> None:
                           airline_human_labels(20) + bad, retrain_places(Settings(data_dir=tmp_path / "state")), config=config)
     listed = [json.loads(line)["post_id"] for line in (outcome.report_dir / "rejected_labels.jsonl").read_text().splitlines()]  # type: ignore[operator]
     assert (outcome.status, outcome.rejected_labels, listed) == ("skipped", {"unknown_label": 1, "no_text": 1}, ["x1", "x2"])
+
+
+def test_the_trainer_command_refuses_a_blend_share_outside_zero_to_one(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from streams.cli.main import create_cli
+
+    result = CliRunner().invoke(create_cli(), ["trainer", "--blend-shares", "0.5,1.5"],
+                                env={"BRANDPULSE_DATA_DIR": str(tmp_path)})
+    assert result.exit_code == 2 and "between 0 and 1" in result.output, result.output

@@ -18,6 +18,8 @@ def create_app(settings: Settings) -> faust.App:
     loopback without a token (its views serve the store's data and /metrics)."""
     roles = parse_roles(settings.roles)
     require_safe_bind(settings, settings.web_host, "the worker's web server")
+    # Faust creates its folder without parents, before anything else made the state directory.
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
     # Faust hands these to aiohttp's Application: the guard then covers every route, Faust's own pages too.
     web_options = {"middlewares": [aiohttp_guard(settings.web_token)]} if settings.web_token is not None else {}
     app = faust.App(

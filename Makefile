@@ -24,17 +24,18 @@ demo: install
 ## and tests/e2e (starts a local Tansu broker, and says so, if none listens on 127.0.0.1:9092).
 ## Two pytest-xdist workers, a test file each at a time: most of an end-to-end test is waiting (group
 ## joins, workers starting), so two overlap well even on two cores.
-## Apart, to keep CI (this command) within its 30 minutes: tests marked `long` (fine-tunes of the training
-## recipe, three more phases of the trainer-kill test: `make test-long`) and the short soak (`make test-soak`).
+## The short soak is in (`make test-soak` runs it alone). Apart, to keep CI (this command) within its
+## 30 minutes: tests marked `long` (fine-tunes of the training recipe, three more phases of the
+## trainer-kill test: `make test-long`).
 test: install lint-imports
-	$(PY) -m pytest -q -n 2 --dist loadfile -m "not soak and not long"
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not long"
 
 ## The tests `make test` leaves out for time: real fine-tunes (distillation, the bootstrap's quality
 ## floor, the tiny fine-tune) and the trainer killed in its evaluation, upload and announcement phases.
 test-long: install
 	$(PY) -m pytest -q -n 2 --dist loadfile -m long
 
-## The soak benchmark's short run as a test: broker, worker, trainer and annotator over two domains.
+## The soak benchmark's short run alone (also in `make test`): broker, worker, trainer and annotator over two domains.
 test-soak: install
 	$(PY) -m pytest -q -m soak tests/e2e/test_bench_soak.py
 

@@ -265,10 +265,14 @@ class Candidate:
     model_dir: Path
     valid_macro_f1: float  # on the human validation part: what the candidates are compared on
     started_from: str  # the champion version warm-started from, or the base encoder
-    tried: dict[str, float]  # every candidate made → its human-validation macro-F1
-    name: str = ""  # the recipe's name, or "<recipe>-blend<percent of tuned weights>"
+    name: str  # the recipe's name, or "<recipe>-blend<percent of tuned weights>"
     choice: list[CandidateScore] = field(default_factory=list)  # every candidate's scores
     champion_choice_macro_f1: float | None = None  # the champion on the choice texts
+
+    @property
+    def tried(self) -> dict[str, float]:
+        """Every candidate made → its human-validation macro-F1."""
+        return {s.name: s.human_valid_macro_f1 for s in self.choice}
 
 
 def train_candidates(
@@ -296,25 +300,23 @@ def train_candidates(
     from models.train import fine_tune
 
     champion_version = read_meta(champion_dir).version if champion_dir is not None else None
-    judged = choice is not None and len(choice) > 0 and champion_dir is not None
-    champion_general = (
-        evaluate_checkpoint(champion_dir, choice, places, report_dir / "choice" / "champion",
-                            "champion on the choice texts").macro_f1
-        if judged and champion_dir is not None and choice is not None else None
-    )
+    # Without a champion (or choice texts) there is nothing to lose against: the best on validation wins.
+    judge_on = choice if choice is not None and len(choice) and champion_dir is not None else None
+    champion_general = None
+    if judge_on is not None and champion_dir is not None:
+        champion_general = evaluate_checkpoint(champion_dir, judge_on, places, report_dir / "choice" / "champion",
+                                               "champion on the choice texts").macro_f1
     made: list[Candidate] = []
     scores: list[CandidateScore] = []
 
     def consider(name: str, recipe: Recipe, sets: TrainingSets, result: Any, model_dir: Path, started_from: str) -> None:
         valid_f1 = evaluate_checkpoint(model_dir, sets.human_valid, places, report_dir / "recipes" / name,
                                        f"candidate {name} on the human validation labels").macro_f1
-        general_f1 = (
-            evaluate_checkpoint(model_dir, choice, places, report_dir / "choice" / name,
-                                f"candidate {name} on the choice texts").macro_f1
-            if judged and choice is not None else None
-        )
+        general_f1 = None if judge_on is None else evaluate_checkpoint(
+            model_dir, judge_on, places, report_dir / "choice" / name, f"candidate {name} on the choice texts"
+        ).macro_f1
         scores.append(CandidateScore(name=name, human_valid_macro_f1=valid_f1, general_macro_f1=general_f1))
-        made.append(Candidate(recipe, sets, result, model_dir, valid_f1, started_from, {}, name))
+        made.append(Candidate(recipe, sets, result, model_dir, valid_f1, started_from, name))
         log.info("retrain %s, candidate %s: human-validation macro-F1 %.3f%s", request_id, name, valid_f1,
                  "" if general_f1 is None or champion_general is None
                  else f", choice texts {general_f1:.3f} (champion {champion_general:.3f})")
@@ -356,10 +358,9 @@ def train_candidates(
                 write_meta(out_dir, meta.model_copy(update={"base_model": f"{champion_version} (warm start)"}))
             consider(name, recipe, sets, out_result, out_dir, started_from)
     chosen = choose_candidate(scores, champion_general, config.choice_max_general_loss)
-    tried = {s.name: s.human_valid_macro_f1 for s in scores}
     best = next(c for c in made if c.name == chosen.name)
-    log.info("retrain %s: candidate %s chosen of %s", request_id, chosen.name, ", ".join(tried))
-    return replace(best, tried=tried, choice=scores, champion_choice_macro_f1=champion_general)
+    log.info("retrain %s: candidate %s chosen of %s", request_id, chosen.name, ", ".join(s.name for s in scores))
+    return replace(best, choice=scores, champion_choice_macro_f1=champion_general)
 
 
 def report_dir_of(places: RetrainPlaces, request_id: str) -> Path:

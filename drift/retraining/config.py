@@ -122,6 +122,13 @@ class TrainerConfig(BaseModel):
             "chosen one must still pass on the general set. None: the best on human validation, whatever it forgets"
         ),
     )
+    choice_confidence: float = Field(
+        default=0.9, gt=0.5, lt=1,
+        description=(
+            "Of the candidates that keep the general case the most tuned goes on, unless another is better on human "
+            "validation with a paired-bootstrap lower bound above zero at this confidence (one-sided)"
+        ),
+    )
     seed: int = 42
     train: TrainConfig = DEFAULT_TRAIN
     # A failed, skipped or rejected retrain ends the same way on the same labels: its model version's next

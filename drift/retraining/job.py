@@ -11,9 +11,10 @@ For each request :func:`run_retrain`
    rate, several epochs) on the human labels, repeated to up-weight them, plus a replay sample of the
    base corpus against forgetting; ``scratch`` (the untrained base encoder) is available as an option.
    Each warm-started model is also *blended* with the champion (a weighted average of the weights,
-   :mod:`models.blend`), which keeps more of the general case. The candidate with the best macro-F1 on a
-   human *validation* part among those that lose at most ``choice_max_general_loss`` on general texts
-   held out apart from the general set wins (:mod:`drift.retraining.choice`) — never on the held-out part;
+   :mod:`models.blend`), which keeps more of the general case. Of the candidates that lose at most
+   ``choice_max_general_loss`` on general texts held out apart from the general set, the most tuned
+   wins unless another is clearly better on a human *validation* part (:mod:`drift.retraining.choice`)
+   — never on the held-out part;
 3. evaluates the winner *and the current champion* on the held-out human labels, exactly as
    served (raw text, each checkpoint's own calibration and negative threshold; the one evaluator,
    :func:`models.cv.holdout_report`), and writes both reports plus a side-by-side comparison;
@@ -291,7 +292,7 @@ def train_candidates(
 
     Every candidate is scored on the human validation part and, with a champion, on ``choice`` (general
     texts held out apart from the general set); :func:`drift.retraining.choice.choose_candidate` picks
-    the best on human validation that keeps the general case. The held-out evaluation part is never
+    the most tuned that keeps the general case, unless another is clearly better on human validation. The held-out evaluation part is never
     looked at here: it stays an unbiased judge of the winner. A warm recipe without a champion to start
     from trains from the base encoder instead.
     """
@@ -310,12 +311,16 @@ def train_candidates(
     scores: list[CandidateScore] = []
 
     def consider(name: str, recipe: Recipe, sets: TrainingSets, result: Any, model_dir: Path, started_from: str) -> None:
-        valid_f1 = evaluate_checkpoint(model_dir, sets.human_valid, places, report_dir / "recipes" / name,
-                                       f"candidate {name} on the human validation labels").macro_f1
+        valid = evaluate_checkpoint(model_dir, sets.human_valid, places, report_dir / "recipes" / name,
+                                    f"candidate {name} on the human validation labels")
+        valid_f1 = valid.macro_f1
         general_f1 = None if judge_on is None else evaluate_checkpoint(
             model_dir, judge_on, places, report_dir / "choice" / name, f"candidate {name} on the choice texts"
         ).macro_f1
-        scores.append(CandidateScore(name=name, human_valid_macro_f1=valid_f1, general_macro_f1=general_f1))
+        scores.append(CandidateScore(
+            name=name, human_valid_macro_f1=valid_f1, general_macro_f1=general_f1,
+            valid_gold=list(sets.human_valid.labels), valid_pred=valid.predicted,
+        ))
         made.append(Candidate(recipe, sets, result, model_dir, valid_f1, started_from, name))
         log.info("retrain %s, candidate %s: human-validation macro-F1 %.3f%s", request_id, name, valid_f1,
                  "" if general_f1 is None or champion_general is None
@@ -346,7 +351,7 @@ def train_candidates(
         started_from = champion_version if warm and champion_version else config.train.base_model
         outputs = [(recipe.name, model_dir, result)]
         if warm and champion_dir is not None:
-            for share in config.blend_shares:
+            for share in sorted(config.blend_shares, reverse=True):  # most tuned first: the order the choice reads
                 name = f"{recipe.name}-blend{round(share * 100)}"
                 blended = blend_checkpoint(champion_dir, model_dir, scratch / name, share, sets.valid, train_config)
                 outputs.append((name, scratch / name, replace(result, model_dir=blended.model_dir, meta=blended.meta,
@@ -357,7 +362,7 @@ def train_candidates(
                 meta = read_meta(out_dir)
                 write_meta(out_dir, meta.model_copy(update={"base_model": f"{champion_version} (warm start)"}))
             consider(name, recipe, sets, out_result, out_dir, started_from)
-    chosen = choose_candidate(scores, champion_general, config.choice_max_general_loss)
+    chosen = choose_candidate(scores, champion_general, config.choice_max_general_loss, config.choice_confidence)
     best = next(c for c in made if c.name == chosen.name)
     log.info("retrain %s: candidate %s chosen of %s", request_id, chosen.name, ", ".join(s.name for s in scores))
     return replace(best, choice=scores, champion_choice_macro_f1=champion_general)

@@ -39,3 +39,33 @@ def test_a_loss_of_exactly_the_limit_is_allowed_and_ties_go_to_the_earlier() -> 
 def test_no_candidate_is_an_error() -> None:
     with pytest.raises(ValueError, match="no candidate"):
         choose_candidate([], 0.75, 0.01)
+
+
+def paired(name: str, general: float, gold: list[str], pred: list[str]) -> CandidateScore:
+    right = sum(g == p for g, p in zip(gold, pred, strict=True))
+    # macro-F1 stands in as accuracy here: only its order matters to the choice
+    return CandidateScore(name=name, human_valid_macro_f1=right / len(gold), general_macro_f1=general,
+                          valid_gold=gold, valid_pred=pred)
+
+
+def test_the_most_tuned_keeper_goes_on_when_a_blend_is_ahead_by_a_few_validation_posts() -> None:
+    # 50 posts: the blend gets 2 more right than the tuned model, well within what the draw of posts explains
+    gold = ["negative", "neutral", "positive", "negative", "neutral"] * 10
+    tuned = list(gold)
+    blend = list(gold)
+    for i in (0, 1, 2, 3, 5, 7):
+        tuned[i] = "positive" if gold[i] != "positive" else "neutral"
+    for i in (0, 1, 2, 3):
+        blend[i] = tuned[i]
+    made = [paired("warm-blend75", 0.745, gold, tuned), paired("warm-blend25", 0.750, gold, blend)]
+    assert choose_candidate(made, 0.750, 0.01).name == "warm-blend75"
+
+
+def test_a_less_tuned_keeper_wins_when_it_is_clearly_better_on_human_validation() -> None:
+    gold = ["negative", "neutral", "positive", "negative", "neutral"] * 40
+    blend = list(gold)
+    tuned = list(gold)
+    for i in range(0, 200, 3):  # the tuned model misses a third of the posts the blend gets right
+        tuned[i] = "positive" if gold[i] != "positive" else "neutral"
+    made = [paired("warm-blend75", 0.745, gold, tuned), paired("warm-blend25", 0.750, gold, blend)]
+    assert choose_candidate(made, 0.750, 0.01).name == "warm-blend25"

@@ -34,6 +34,7 @@ from pydantic import BaseModel, Field
 from models.checkpoint import WEIGHT_FILES, read_meta, weights_digest
 from models.data import LabelledData
 from models.files import atomic_write_text
+from models.memory import release_memory
 from models.scoring.factory import Backend, make_scorer
 
 log = logging.getLogger(__name__)
@@ -322,7 +323,7 @@ def choose_backend(
             trials.append(Trial(backend=backend, batch_size=size, posts_per_s=pps, label_agreement=agreement,
                                 f1_delta=delta, f1_delta_low=low, parity=ok))
         del scorer
-        _release_memory()
+        release_memory()  # or the worker's peak would hold every timed candidate
     elapsed = time.perf_counter() - started - export_s
     best = max((t for t in trials if t.parity), key=lambda t: t.posts_per_s)
     ref_best = max(t.posts_per_s for t in trials if t.backend == REFERENCE)
@@ -358,22 +359,6 @@ def choose_backend_in_subprocess(
         return choose_backend(model_dir, texts, labels, config)
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         return pool.apply(choose_backend, (str(model_dir), list(texts), None if labels is None else list(labels), config))
-
-
-def _release_memory() -> None:
-    """Hand a timed candidate's memory back to the OS before the next one loads.
-
-    Without it glibc keeps the freed weights and arenas of every candidate, and a worker's peak RSS
-    after timing four backends for a champion and a shadow model would be that of all of them.
-    """
-    import ctypes
-    import gc
-
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (macOS, musl): the OS reclaims it later
-        pass
 
 
 def _export(backend: Backend, model_dir: Path) -> float:

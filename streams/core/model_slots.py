@@ -18,6 +18,7 @@ from typing import Any
 
 from models.scoring.backend_choice import BackendChoice, SelectionConfig, choose_backend_in_subprocess, default_sample
 from models.data import LabelledData
+from models.memory import release_memory
 from models.scoring.factory import DEFAULT_BATCH_SIZE, Backend, SentimentScorer, make_scorer
 from streams.core.settings import Settings
 from streams.core.configs import registry_config
@@ -149,12 +150,15 @@ class ModelSlots:
         except LookupError:
             return None  # no model under that alias: nothing to shadow
 
-    async def apply(self, role: str, action: str, ref: str) -> None:
-        """React to a model event: (re)load or drop the model for a role."""
+    async def apply(self, role: str, action: str, ref: str, version: str | None = None) -> None:
+        """React to a model event: (re)load or drop the model for a role (``version``: the one the event names)."""
         champion = self._loaded["champion"]
         challenger = self._loaded.get("challenger") if self.current.challenger is not None else None
         if role == "champion":
-            champion = await asyncio.to_thread(load_model, ref, self.settings)
+            if challenger is not None and version is not None and challenger.scorer.version == version:
+                champion = challenger  # the promoted challenger: already loaded, timed and warm
+            else:
+                champion = await asyncio.to_thread(load_model, ref, self.settings)
             # A promoted challenger stops being shadowed once it is the champion.
             if challenger is not None and challenger.scorer.version == champion.scorer.version:
                 challenger = None
@@ -163,5 +167,7 @@ class ModelSlots:
         else:
             challenger = await asyncio.to_thread(load_model, ref, self.settings)
         self._set(champion, challenger)
+        # The dropped model's hundreds of MB go back to the OS, not into glibc's free lists for good.
+        await asyncio.to_thread(release_memory)
         s = self.current
         log.info("model event applied: champion %s, shadow %s", s.champion.version, s.challenger.version if s.challenger else "-")

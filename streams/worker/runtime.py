@@ -165,9 +165,10 @@ class Runtime:
         if self.watcher is None:
             return
         serving = self.slots.current
-        for scorer in (serving.champion, serving.challenger):
-            if scorer is not None:
-                await self.watcher.model_loaded(scorer)
+        served = [s for s in (serving.champion, serving.challenger) if s is not None]
+        for scorer in served:
+            await self.watcher.model_loaded(scorer)
+        self.watcher.retire_versions({s.version for s in served})
 
     async def observe_scored(self, rows: Sequence[ScoredPost], vectors: Mapping[str, np.ndarray] | None = None) -> None:
         """Give the champion's scored rows to every detector, each post once however often it arrives;
@@ -381,7 +382,7 @@ class Runtime:
             return
         champion_before = self.slots.current.champion.version
         try:
-            await self.slots.apply(event.role, event.action, event.model_ref)
+            await self.slots.apply(event.role, event.action, event.model_ref, event.version)
         except Exception:  # noqa: BLE001 - keep serving the current models
             log.exception("could not apply model event %s; still serving the previous models", event)
             return

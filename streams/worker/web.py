@@ -9,10 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 
+import psutil
 from faust.web import Request, Response, View
 from pydantic import ValidationError
 
+from models.memory import heap_stats
 from streams.kafka.erasures import publish_erased
 from streams.views.brand_queries import share_report, voices_report, why_report
 from streams.store.protocol import ErasureRequest, Store, erase_everywhere
@@ -72,6 +75,16 @@ def register_views(runtime: Runtime) -> None:
         """CPU seconds by stage and by thread group since start (``bench pipeline`` diffs two); apart from
         /stats, which tests and benchmarks poll, because it reads every thread's /proc entry."""
         return self.json(cpu_report())
+
+    @app.page("/memory")
+    async def memory(self: View, request: Request) -> Response:
+        """RSS and where it sits (glibc's heap in use and held free, Python's live blocks), for soak runs
+        and operators watching a months-long process."""
+        return self.json({
+            "rss_mb": psutil.Process().memory_info().rss / 2**20,
+            "heap_mb": heap_stats(),
+            "python_blocks": sys.getallocatedblocks(),
+        })
 
     async def _view(self: View, query, **params) -> Response:  # type: ignore[no-untyped-def]
         """Run a store query off the event loop: 503 while the worker starts, 400 with the reason for bad parameters."""

@@ -460,6 +460,12 @@ class HealthMonitor:
     def has_reference(self, model_version: str) -> bool:
         return model_version in self._tracks
 
+    @property
+    def versions(self) -> list[str]:
+        """Model versions with a reference (and a live window) here."""
+        with self._lock:
+            return list(self._tracks)
+
     def add(
         self, batch: Sequence[ScoredPost], vectors: Mapping[str, np.ndarray] | None = None, now: float | None = None
     ) -> list[str]:

@@ -136,6 +136,11 @@ class DriftMonitor:
         """(model_version, brand or None for global) of every live track."""
         return list(self._tracks)
 
+    @property
+    def versions(self) -> set[str]:
+        """Model versions with a track or a reference label mix here."""
+        return {k[0] for k in self._tracks} | set(self._references)
+
     def observe(self, batch: Sequence[ScoredPost]) -> list[Alert]:
         """Update all detectors with one scored batch; return the alerts it raised (usually none)."""
         alerts: list[Alert] = []

@@ -183,6 +183,19 @@ class Watcher:
         log.info("model health reference for %s: estimated accuracy %.3f on %d reference texts%s",
                  version, ref.accuracy, len(texts), " (and their sentence vectors)" if embeddings is not None else "")
 
+    def retire_versions(self, served: set[str]) -> list[str]:
+        """Forget the detector and model-health state of every version no longer served (a replaced
+        champion, a challenger that lost). A health reference holds the reference vectors and its domain
+        tests' factors, tens of MB a model: a worker that retrains for months must not keep them all.
+        Alert episodes, labelled performance and the verdict ledger stay (small, and still read)."""
+        retired = sorted((self.monitor.versions | set(self.health.versions)) - served)
+        for version in retired:
+            self.monitor.drop_version(version)
+            self.health.drop_version(version)
+        if retired:
+            log.info("dropped the drift and model-health state of %s: no longer served", ", ".join(retired))
+        return retired
+
     def is_random_sample(self, post_id: str) -> bool:
         """Whether a labelled post belongs to the uniform flyback sample (the only unbiased evidence)."""
         return in_flyback(post_id, self.flyback_rate)

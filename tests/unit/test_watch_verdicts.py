@@ -9,6 +9,8 @@ import datetime as dt
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
+
 from drift.records import HumanLabel, ScoredPost
 from streams.core.model_slots import Serving
 from streams.core.settings import Settings
@@ -81,3 +83,19 @@ def test_the_ledger_survives_a_restart(tmp_path: Path) -> None:
     restarted = watcher(tmp_path)
     asyncio.run(restarted.observe_labels(labels(30)))
     assert restarted.shadow_report is not None and restarted.shadow_report.n_labels == 30
+
+
+def test_a_version_no_longer_served_loses_its_detector_and_health_state(tmp_path: Path) -> None:
+    from drift.health import build_reference
+
+    w = watcher(tmp_path)
+    rng = np.random.default_rng(0)
+    texts = [f"post number {i} about the {('flight', 'crew', 'seat')[i % 3]}" for i in range(60)]
+    probs = rng.dirichlet(np.ones(3), size=60)
+    names = ["negative", "neutral", "positive"]
+    decided = [names[i] for i in probs.argmax(axis=1)]
+    for version in ("m/0", "m/1", "m/2"):  # m/0: the champion before m/1, replaced
+        w.monitor.set_reference(version, {"negative": 0.3, "neutral": 0.4, "positive": 0.3})
+        w.health.set_reference(version, build_reference(texts, probs, decided, names))
+    w.retire_versions({"m/1", "m/2"})
+    assert (w.monitor.versions, sorted(w.health.versions)) == ({"m/1", "m/2"}, ["m/1", "m/2"])

@@ -88,7 +88,11 @@ class Sample(BaseModel):
 
     t: float  # seconds since the soak started
     posts_scored: int
-    rss_mb: float
+    rss_mb: float  # the worker and its child processes
+    own_rss_mb: float | None = None  # the worker process alone (its /memory)
+    heap_in_use_mb: float | None = None  # glibc heap: live allocations
+    heap_free_mb: float | None = None  # glibc heap: freed but still held by the allocator
+    python_blocks: int | None = None  # live Python allocations
 
 
 class CycleResult(BaseModel):
@@ -112,7 +116,8 @@ class CycleResult(BaseModel):
     general_challenger_f1: float | None = None
     alerts: dict[str, int] = Field(default_factory=dict)  # by kind; "<kind> resolved" for an episode's end
     posts_per_s: float | None = None  # scored per second while the segment streamed
-    rss_mb_end: float | None = None  # the worker's RSS when the segment was done
+    rss_mb_end: float | None = None  # the worker's RSS with its child processes when the segment was done
+    own_rss_mb_end: float | None = None  # the worker process alone (a backend-timing child comes and goes)
     seconds: float = 0.0
 
 
@@ -247,6 +252,16 @@ class Sampler(threading.Thread):
         except Exception:  # noqa: BLE001 - a busy or restarting worker misses one sample, not the soak
             return None
         sample = Sample(t=time.monotonic() - self.t0, posts_scored=scored, rss_mb=self.rss_mb())
+        try:
+            memory = self.worker.get("/memory")
+        except Exception:  # noqa: BLE001 - as above
+            memory = None
+        if memory:
+            heap = memory.get("heap_mb") or {}
+            sample = sample.model_copy(update={
+                "own_rss_mb": memory["rss_mb"], "heap_in_use_mb": heap.get("in_use"), "heap_free_mb": heap.get("free"),
+                "python_blocks": memory["python_blocks"],
+            })
         self.samples.append(sample)
         return sample
 
@@ -397,6 +412,7 @@ def run_soak(config: SoakConfig, champion_dir: Path, shared: Path, work: Path, k
             )
             sample = sampler.take()  # one after the segment's last alert, whenever that came
             cycle.rss_mb_end = sample.rss_mb if sample else None
+            cycle.own_rss_mb_end = sample.own_rss_mb if sample else None
             first = _first_model_alert(collector, seen_alerts)
             if first is not None:
                 at = sampler.scored_at(first - t0)
@@ -497,7 +513,8 @@ def table_rows(result: SoakResult) -> list[dict[str, str]]:
             "general Δ": f(general, sign=True),
             "alerts": ", ".join(f"{k} {n}" for k, n in c.alerts.items()) or "none",
             "posts/s": "–" if c.posts_per_s is None else f"{c.posts_per_s:.0f}",
-            "RSS MB": "–" if c.rss_mb_end is None else f"{c.rss_mb_end:.0f}",
+            "RSS MB": "–" if c.own_rss_mb_end is None else f"{c.own_rss_mb_end:.0f}",
+            "+children": "–" if c.rss_mb_end is None else f"{c.rss_mb_end:.0f}",
         })
     return rows
 
@@ -511,7 +528,8 @@ def print_table(result: SoakResult) -> None:
     table = Table(title="Soak: one stream, changing domain; held-out macro-F1 per segment", box=box.SIMPLE,
                   caption=("delay: posts scored before the segment's first model alert. labels: human labels the "
                            "retrain had. champion: the champion at the segment's start. general Δ: challenger − "
-                           "champion on the fixed general set. RSS: the worker's, at the segment's end."))
+                           "champion on the fixed general set. RSS: the worker process's at the segment's end; +children: "
+                           "with its child processes (a new model's backend timing runs in one)."))
     for col in rows[0] if rows else ["no segment finished"]:
         table.add_column(col, justify="left" if col in ("segment", "alerts", "retrain") else "right")
     for row in rows:

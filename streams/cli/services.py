@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from pydantic import ValidationError
 
 from drift.retraining.config import DEFAULT_TRAIN, RECIPES, TrainerConfig
 from streams.cli.context import refuse_unsafe_bind, settings_of
@@ -79,7 +80,7 @@ def trainer_command(
     batch_size: int = typer.Option(DEFAULT_TRAIN.batch_size, min=1),
     threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads (default: all cores)"),
     recipes: str = typer.Option(
-        "warm", help=f"Comma-separated recipes to try, best on human validation wins: {', '.join(RECIPES)}"
+        "warm", help=f"Comma-separated recipes to try (the trainer chooses among them and their blends): {', '.join(RECIPES)}"
     ),
     blend_shares: str = typer.Option(
         "0.75,0.5,0.25",
@@ -109,17 +110,20 @@ def trainer_command(
         shares = [float(x) for x in blend_shares.split(",") if x.strip()]
     except ValueError:
         raise typer.BadParameter(f"not a list of numbers: {blend_shares!r}", param_hint="--blend-shares") from None
-    if any(not 0 < x < 1 for x in shares):
-        raise typer.BadParameter(f"each share must lie between 0 and 1: {blend_shares!r}", param_hint="--blend-shares")
-    config = TrainerConfig(
-        recipes=[RECIPES[n] for n in names], blend_shares=shares, choice_max_general_loss=choice_max_general_loss,
-        base_corpus=base_corpus, base_sample=base_sample, human_repeat=human_repeat, eval_fraction=eval_fraction,
-        min_labels=min_labels, fresh_labels=fresh_labels, min_gain=min_gain, general_texts=general_texts, max_general_loss=max_general_loss,
-        train=DEFAULT_TRAIN.model_copy(update={
-            "epochs": epochs, "max_steps": max_steps, "max_length": max_length, "batch_size": batch_size,
-            "threads": threads,
-        }),
-    )
+    try:
+        config = TrainerConfig(
+            recipes=[RECIPES[n] for n in names], blend_shares=shares, choice_max_general_loss=choice_max_general_loss,
+            base_corpus=base_corpus, base_sample=base_sample, human_repeat=human_repeat, eval_fraction=eval_fraction,
+            min_labels=min_labels, fresh_labels=fresh_labels, min_gain=min_gain, general_texts=general_texts, max_general_loss=max_general_loss,
+            train=DEFAULT_TRAIN.model_copy(update={
+                "epochs": epochs, "max_steps": max_steps, "max_length": max_length, "batch_size": batch_size,
+                "threads": threads,
+            }),
+        )
+    except ValidationError as exc:  # the options' own ranges are checked by Typer; this is what only the config knows
+        error = exc.errors()[0]
+        option = "--" + str(error["loc"][0]).replace("_", "-")
+        raise typer.BadParameter(f"{error['msg']}: {error['input']!r}", param_hint=option) from None
     create_topics(settings)
     # Progress lines with an estimate in the trainer's log, not a bar: its output usually goes to a file.
     training = logging.getLogger("streams.services.trainer")

@@ -145,4 +145,4 @@ def test_the_trainer_command_refuses_a_blend_share_outside_zero_to_one(tmp_path:
 
     result = CliRunner().invoke(create_cli(), ["trainer", "--blend-shares", "0.5,1.5"],
                                 env={"BRANDPULSE_DATA_DIR": str(tmp_path)})
-    assert result.exit_code == 2 and "between 0 and 1" in result.output, result.output
+    assert result.exit_code == 2 and "less than 1" in result.output, result.output

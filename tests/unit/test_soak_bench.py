@@ -27,3 +27,10 @@ def test_a_promoted_cycle_reports_its_gain_interval_and_general_loss() -> None:
     assert (row["delay"], row["gain [90% CI]"], row["promoted"], row["general Δ"]) == (
         "120", "+0.100 [+0.050, +0.150]", "yes", "-0.010"
     )
+
+
+def test_the_table_shows_the_workers_own_rss_apart_from_its_children() -> None:
+    cycle = CycleResult(segment="launch", source="amazon", posts=100, champion_before="m/v1", champion_after="m/v1",
+                        rss_mb_end=2710.4, own_rss_mb_end=1248.1)
+    row = table_rows(SoakResult(config=SoakConfig(), machine="m", cycles=[cycle], samples=[], aliases={}, seconds=1))[0]
+    assert (row["RSS MB"], row["+children"]) == ("1248", "2710")

@@ -16,7 +16,7 @@ import numpy as np
 from models.checkpoint import read_meta
 from models.data import DataError, LabelledData
 from models.progress import no_hub_bars
-from models.train import TrainConfig, TrainResult, _normalised, predict_logits, write_checkpoint
+from models.train import TrainConfig, TrainResult, normalised_texts, predict_logits, write_checkpoint
 
 
 def blend_checkpoint(
@@ -48,7 +48,7 @@ def blend_checkpoint(
             k: torch.lerp(start[k], v, tuned_share) if v.is_floating_point() else v for k, v in tuned.items()
         })
     model.eval()
-    valid = _normalised(valid) if config.normalise else valid
+    valid = normalised_texts(valid) if config.normalise else valid
     logits = predict_logits(model, tokenizer, list(valid.texts), config.max_length, config.eval_batch_size)
     return write_checkpoint(
         out_dir, model, tokenizer, valid, np.asarray(logits), config,

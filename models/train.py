@@ -315,7 +315,8 @@ def evaluate_logits(
     return calibration, probs, threshold, classification_metrics(y, probs, labels, y_pred=pred)
 
 
-def _normalised(data: LabelledData) -> LabelledData:
+def normalised_texts(data: LabelledData) -> LabelledData:
+    """The same labelled texts with @handles and links masked (:func:`models.data.normalise_tweet`), as training sees them."""
     return LabelledData([normalise_tweet(t) for t in data.texts], data.labels, data.scheme, data.source)
 
 
@@ -328,7 +329,7 @@ def prepare_splits(
     elif valid.scheme != train.scheme:
         raise DataError(f"train uses the {train.scheme} scheme but valid uses {valid.scheme}; convert one of them")
     if config.normalise:  # idempotent, so corpora loaded already normalised are unchanged
-        train, valid = _normalised(train), _normalised(valid)
+        train, valid = normalised_texts(train), normalised_texts(valid)
     validate_for_training(train)
     assert_no_leakage(train, valid)
     return train, valid
@@ -504,7 +505,7 @@ def fine_tune(
 
     calibration = None
     if calibrate_also_on is not None and len(calibrate_also_on):
-        extra = _normalised(calibrate_also_on) if config.normalise else calibrate_also_on
+        extra = normalised_texts(calibrate_also_on) if config.normalise else calibrate_also_on
         assert_no_leakage(train, extra)
         extra_logits = predict_logits(trained.model, tokenizer, list(extra.texts), config.max_length, config.eval_batch_size)
         calibration = fit_calibration(np.vstack([trained.valid_logits, extra_logits]), np.concatenate([valid.y, extra.y]))

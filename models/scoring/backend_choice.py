@@ -346,19 +346,30 @@ def choose_backend_in_subprocess(
     texts: Sequence[str],
     labels: Sequence[str] | None = None,
     config: SelectionConfig | None = None,
+    timeout_s: float = 900.0,
 ) -> BackendChoice:
     """:func:`choose_backend` in a fresh process, unless the choice is cached.
 
     Timing loads every candidate backend in turn (torch, ONNX Runtime, OpenVINO and their
     libraries); in a process of its own, the caller's memory only ever holds the backend it then
     serves, which keeps a worker with a champion and a shadow model within its memory bound.
+
+    A child with no answer after ``timeout_s`` (exports included) is killed and the choice is made
+    in this process: a soak saw the pool's child wait for a task that never reached it, and the
+    worker's model load would have waited for ever.
     """
     config = config or SelectionConfig()
     path = cache_path(Path(model_dir), config, machine_info(config.threads), len(texts))
     if path.exists():
         return choose_backend(model_dir, texts, labels, config)
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(choose_backend, (str(model_dir), list(texts), None if labels is None else list(labels), config))
+    args = (str(model_dir), list(texts), None if labels is None else list(labels), config)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:  # leaving it terminates the child
+        try:
+            return pool.apply_async(choose_backend, args).get(timeout=timeout_s)
+        except multiprocessing.TimeoutError:
+            log.error("the backend timing process for %s gave no answer in %.0f s; timing in this process instead",
+                      model_dir, timeout_s)
+    return choose_backend(*args)
 
 
 def _export(backend: Backend, model_dir: Path) -> float:

@@ -116,3 +116,15 @@ def test_concurrent_exports_write_the_ir_once(trained_model: Path, tmp_path: Pat
     outs = [run.communicate(timeout=600) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], [err[-2000:] for _, err in outs]
     assert sum(err.count("exported the fp32 OpenVINO IR") for _, err in outs) == 1
+
+
+def test_a_timing_process_that_does_not_answer_in_time_gives_way_to_timing_here(
+    trained_model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from models.scoring.backend_choice import choose_backend_in_subprocess
+
+    data = default_sample(32)
+    config = SelectionConfig(candidates=["torch"], batch_sizes=[16], threads=1, cache_dir=tmp_path)
+    # A spawned child cannot even import in 10 ms: the wait runs out as it would on a stuck child.
+    choice = choose_backend_in_subprocess(trained_model, data.texts, data.labels, config, timeout_s=0.01)
+    assert (choice.backend, "gave no answer" in caplog.text) == ("torch", True)

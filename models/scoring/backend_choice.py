@@ -354,22 +354,47 @@ def choose_backend_in_subprocess(
     libraries); in a process of its own, the caller's memory only ever holds the backend it then
     serves, which keeps a worker with a champion and a shadow model within its memory bound.
 
-    A child with no answer after ``timeout_s`` (exports included) is killed and the choice is made
-    in this process: a soak saw the pool's child wait for a task that never reached it, and the
-    worker's model load would have waited for ever.
+    A child that dies (a native library aborting) or gives no answer in ``timeout_s`` (exports
+    included) gives way to the choice made in this process: CI saw a timing child abort with
+    "Resource deadlock avoided", and a multiprocessing pool would have waited for its lost task for ever.
     """
     config = config or SelectionConfig()
     path = cache_path(Path(model_dir), config, machine_info(config.threads), len(texts))
     if path.exists():
         return choose_backend(model_dir, texts, labels, config)
     args = (str(model_dir), list(texts), None if labels is None else list(labels), config)
-    with multiprocessing.get_context("spawn").Pool(1) as pool:  # leaving it terminates the child
-        try:
-            return pool.apply_async(choose_backend, args).get(timeout=timeout_s)
-        except multiprocessing.TimeoutError:
-            log.error("the backend timing process for %s gave no answer in %.0f s; timing in this process instead",
-                      model_dir, timeout_s)
+    ctx = multiprocessing.get_context("spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_choose_and_send, args=(send, *args), daemon=True)
+    child.start()
+    send.close()
+    try:
+        if receive.poll(timeout_s):
+            ok, answer = receive.recv()
+            if ok:
+                return answer
+            raise answer
+        log.error("the backend timing process for %s gave no answer in %.0f s; timing in this process instead",
+                  model_dir, timeout_s)
+    except EOFError:  # it died before answering
+        child.join(5)
+        log.error("the backend timing process for %s died (exit code %s); timing in this process instead",
+                  model_dir, child.exitcode)
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join(5)
+        receive.close()
     return choose_backend(*args)
+
+
+def _choose_and_send(send: Any, *args: Any) -> None:
+    try:
+        answer: tuple[bool, Any] = (True, choose_backend(*args))
+    except Exception as exc:  # noqa: BLE001 - re-raised in the parent
+        answer = (False, exc)
+    send.send(answer)
+    send.close()
 
 
 def _export(backend: Backend, model_dir: Path) -> float:

@@ -461,10 +461,10 @@ class HealthMonitor:
         return model_version in self._tracks
 
     @property
-    def versions(self) -> list[str]:
+    def versions(self) -> set[str]:
         """Model versions with a reference (and a live window) here."""
         with self._lock:
-            return list(self._tracks)
+            return set(self._tracks)
 
     def add(
         self, batch: Sequence[ScoredPost], vectors: Mapping[str, np.ndarray] | None = None, now: float | None = None

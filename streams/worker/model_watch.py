@@ -188,7 +188,7 @@ class Watcher:
         champion, a challenger that lost). A health reference holds the reference vectors and its domain
         tests' factors, tens of MB a model: a worker that retrains for months must not keep them all.
         Alert episodes, labelled performance and the verdict ledger stay (small, and still read)."""
-        retired = sorted((self.monitor.versions | set(self.health.versions)) - served)
+        retired = sorted((self.monitor.versions | self.health.versions) - served)
         for version in retired:
             self.monitor.drop_version(version)
             self.health.drop_version(version)

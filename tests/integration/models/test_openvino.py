@@ -128,3 +128,17 @@ def test_a_timing_process_that_does_not_answer_in_time_gives_way_to_timing_here(
     # A spawned child cannot even import in 10 ms: the wait runs out as it would on a stuck child.
     choice = choose_backend_in_subprocess(trained_model, data.texts, data.labels, config, timeout_s=0.01)
     assert (choice.backend, "gave no answer" in caplog.text) == ("torch", True)
+
+
+def test_filler_rows_and_columns_change_no_score(reference: Scorer) -> None:
+    texts = ["ok", "@united the worst delay ever, lost my bag " * 3, "thanks @jetblue great crew"]
+    bounded = np.vstack([reference._forward(b.feed)[0][: len(b.index)] for b in reference.micro_batches(texts, bounded_shapes=True)])
+    exact = np.vstack([reference._forward(b.feed)[0] for b in reference.micro_batches(texts, bounded_shapes=False)])
+    np.testing.assert_allclose(bounded, exact, atol=1e-4)
+
+
+def test_openvino_is_fed_a_bounded_set_of_shapes(trained_model: Path, sample) -> None:
+    scorer = make_scorer(trained_model, "openvino-int8", batch_size=16, threads=2)
+    calls = [sample.texts[start : start + size] for size in range(1, 40, 3) for start in range(0, 120, 40)]
+    shapes = {b.feed["input_ids"].shape for texts in calls for b in scorer.micro_batches(texts)}  # type: ignore[attr-defined]
+    assert len(shapes) <= 16, sorted(shapes)

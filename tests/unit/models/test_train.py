@@ -16,6 +16,7 @@ from models.train import (
     oversample_indices,
     predicted_distribution,
     reference_confidence,
+    trains_in_bf16,
 )
 
 
@@ -106,3 +107,9 @@ def test_the_calibration_is_fitted_on_the_validation_set_and_the_extra_texts_tog
     both = fit_calibration(np.vstack([scorer.logits(valid.texts), scorer.logits(extra.texts)]),
                            np.concatenate([valid.y, extra.y]))
     assert result.meta.temperature == pytest.approx(both.temperature, rel=1e-3)
+
+
+@pytest.mark.parametrize(("precision", "expected"), [("fp32", False), ("bf16", True)])
+def test_an_explicit_training_precision_is_kept(precision: str, expected: bool) -> None:
+    assert trains_in_bf16(precision) is expected  # type: ignore[arg-type]
+

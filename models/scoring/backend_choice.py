@@ -367,17 +367,12 @@ def choose_backend_in_subprocess(
     if path.exists():
         return choose_backend(model_dir, texts, labels, config)
     args = (str(model_dir), list(texts), None if labels is None else list(labels), config)
-    for attempt in range(1, attempts + 1):
-        outcome = call_in_child(target or _choose_and_send, args, timeout_s)
-        if outcome.answered:
-            return outcome.value
-        if outcome.exitcode is None:
-            log.error("the backend timing process for %s gave no answer in %.0f s; timing in this process instead",
-                      model_dir, timeout_s)
-            break
-        log.error("the backend timing process for %s died (exit code %s, attempt %d of %d)%s", model_dir,
-                  outcome.exitcode, attempt, attempts,
-                  "; timing in this process instead" if attempt == attempts else "; starting another")
+    what = f"the backend timing process for {model_dir}"
+    outcome = call_in_child(target or _choose_and_send, args, timeout_s, attempts=attempts, what=what)
+    if outcome.answered:
+        return outcome.value
+    state = f"gave no answer in {timeout_s:.0f} s" if outcome.exitcode is None else f"died {attempts} times"
+    log.error("%s %s; timing in this process instead", what, state)
     return choose_backend(*args)
 
 

@@ -7,10 +7,13 @@ then ("Resource deadlock avoided"). A plain process and a pipe tell death, a tim
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,8 +33,23 @@ def send_result(send: Any, fn: Callable[..., Any], *args: Any) -> None:
     send.close()
 
 
-def call_in_child(target: Callable[..., None], args: tuple[Any, ...], timeout_s: float) -> ChildOutcome:
-    """``target(send, *args)`` in a fresh process; an exception it sent is raised here."""
+def call_in_child(
+    target: Callable[..., None], args: tuple[Any, ...], timeout_s: float, *, attempts: int = 1, what: str = "the child process"
+) -> ChildOutcome:
+    """``target(send, *args)`` in a fresh process, and in another each time one dies, up to ``attempts``;
+    an exception the target sent is raised here. A child silent for ``timeout_s`` is killed and not replaced."""
+    if attempts < 1:
+        raise ValueError(f"attempts must be >= 1; got {attempts}")
+    for attempt in range(1, attempts + 1):
+        outcome = _call_once(target, args, timeout_s)
+        if outcome.answered or outcome.exitcode is None:
+            return outcome
+        log.error("%s died (exit code %s, attempt %d of %d)%s", what, outcome.exitcode, attempt, attempts,
+                  "; starting another" if attempt < attempts else "")
+    return outcome
+
+
+def _call_once(target: Callable[..., None], args: tuple[Any, ...], timeout_s: float) -> ChildOutcome:
     ctx = multiprocessing.get_context("spawn")
     receive, send = ctx.Pipe(duplex=False)
     child = ctx.Process(target=target, args=(send, *args), daemon=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,8 +62,12 @@ class SoftLabels:
 
     @classmethod
     def load(cls, path: Path) -> SoftLabels:
-        with np.load(path, allow_pickle=False) as z:
-            return cls(z["keys"], z["logits"], [str(x) for x in z["labels"]], json.loads(str(z["header"])))
+        """The soft labels in ``path``; a :class:`DataError` naming the file when it is not a soft-labels file."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return cls(z["keys"], z["logits"], [str(x) for x in z["labels"]], json.loads(str(z["header"])))
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            raise DataError(f"{path} is not a soft-labels file written by `brandpulse models teacher` ({exc})") from exc
 
     def __call__(self, texts: Sequence[str], labels: Sequence[str] | None = None) -> np.ndarray:
         """Logits for ``texts`` (columns in ``labels`` order, default the stored order); a text without one is an error."""

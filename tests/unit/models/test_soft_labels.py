@@ -63,3 +63,10 @@ def test_a_text_whose_digest_ends_in_a_zero_byte_is_found(tmp_path: Path) -> Non
     # sha1("post number 252") ends in 0x00: a fixed-width byte string would drop it and never match again.
     path = SoftLabels.from_logits(["post number 252"], LOGITS[:1], labels=LABELS, fingerprint="f").save(tmp_path / "z.npz")
     assert SoftLabels.load(path)(["post number 252"]).tolist() == [[2.0, 0.0, -1.0]]
+
+
+def test_a_file_that_is_not_soft_labels_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "labels.npz"
+    bad.write_text("text,label\nhello,positive\n")
+    with pytest.raises(DataError, match="is not a soft-labels file"):
+        SoftLabels.load(bad)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.data import REPO
+from tests.support.data import REPO, SHARED_DATA, needs_shared_data
 
 
 @pytest.mark.soak
@@ -19,13 +19,14 @@ from tests.support.data import REPO
 def test_the_soak_reports_each_segment_and_its_promotion_as_the_registry_has_it(
     trained_model: Path, kafka_bootstrap: str, tmp_path: Path
 ) -> None:
+    needs_shared_data()  # its segments are the shared TweetEval and airline tweets
     out = tmp_path / "soak.json"
     # torch: the backend timing at start and after a swap is not what this test is about.
     env = os.environ | {"PYTHONPATH": str(REPO), "COLUMNS": "200", "BRANDPULSE_BACKEND": "torch"}
     log = tmp_path / "soak.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "streams.cli.main", "bench", "soak", "--model", str(trained_model),
-         "--shared-data", str(REPO.parent / "shared" / "data"), "--segments", "general,airline",
+         "--shared-data", str(SHARED_DATA), "--segments", "general,airline",
          "--segment-posts", "400", "--heldout", "60", "--general-n", "60", "--flyback-rate", "0.3",
          "--promotion-labels", "30", "--trainer-min-labels", "40", "--base-sample", "100", "--max-steps", "4",
          "--kafka", kafka_bootstrap, "--work-dir", str(tmp_path / "work"), "--out", str(out)],

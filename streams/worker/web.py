@@ -67,8 +67,17 @@ def register_views(runtime: Runtime) -> None:
                 "champion": serving.champion.version if serving else None,
                 "challenger": serving.challenger.version if serving and serving.challenger else None,
                 "scoring_backend": runtime.slots.backends if serving else None,
+                "partitions": _assignment(),
             }
         )
+
+    def _assignment() -> dict[str, list[int]]:
+        """The partitions this process's consumer holds now, by topic name: which process of a
+        scaled-out role owns what (empty between a rebalance's revoke and its assignment)."""
+        held: dict[str, list[int]] = {}
+        for tp in app.consumer.assignment():
+            held.setdefault(tp.topic, []).append(tp.partition)
+        return {topic: sorted(parts) for topic, parts in sorted(held.items())}
 
     @app.page("/cpu")
     async def cpu(self: View, request: Request) -> Response:

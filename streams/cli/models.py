@@ -26,7 +26,7 @@ def _say(line: str) -> None:
     console.print(escape(line), highlight=False)
 
 
-def _fail(exc: Exception) -> typer.Exit:
+def _fail(exc: Exception | str) -> typer.Exit:
     console.print(f"[red]error:[/] {exc}")
     return typer.Exit(code=2)
 
@@ -284,17 +284,22 @@ def teacher(
       brandpulse models bootstrap --force --soft-labels checkpoints/teacher/soft-labels.npz
       brandpulse models teacher --out checkpoints/teacher --register
     """
+    from models.bootstrap import default_split
     from models.registry import log_and_register
     from models.teacher import TEACHER_CONFIG, build_teacher, teacher_soft_labels
 
     settings = settings_of(ctx)
     progress = True if sys.stderr.isatty() else _say
     try:
-        result = build_teacher(out, encoders_dir(settings), progress=progress)
+        split = default_split()
+        result = build_teacher(out, encoders_dir(settings), split, progress=progress)
     except (DataError, EncoderNotFound) as exc:
         raise _fail(exc) from None
     console.print(_metrics_table(f"teacher on {result.valid.source if result.valid else 'validation'}", result.metrics))
-    path = teacher_soft_labels(result).save(soft_labels or out / "soft-labels.npz")
+    try:
+        path = teacher_soft_labels(result.model_dir, split[0]).save(soft_labels or out / "soft-labels.npz")
+    except OSError as exc:  # the teacher is saved: say where, so the soft labels can be written again
+        raise _fail(f"could not write the soft labels ({exc}); the teacher is in {result.model_dir}") from None
     console.print(f"soft labels: [bold]{path}[/]")
     if register:
         version = log_and_register(out, registry=registry_config(settings),

@@ -27,13 +27,15 @@ demo: install
 ## The short soak is in (`make test-soak` runs it alone). Apart, to keep CI (this command) within its
 ## 30 minutes: tests marked `long` (fine-tunes of the training recipe, three more phases of the
 ## trainer-kill test: `make test-long`).
+## A worker that dies in native code ends the run and names its test: xdist's replacement worker
+## waited for ever on the dead one's file (a rehearsal hung 4 min until stopped).
 test: install lint-imports
-	$(PY) -m pytest -q -n 2 --dist loadfile -m "not long"
+	$(PY) -m pytest -q -n 2 --dist loadfile --max-worker-restart 0 -m "not long"
 
 ## The tests `make test` leaves out for time: real fine-tunes (distillation, the bootstrap's quality
 ## floor, the tiny fine-tune) and the trainer killed in its evaluation, upload and announcement phases.
 test-long: install
-	$(PY) -m pytest -q -n 2 --dist loadfile -m long
+	$(PY) -m pytest -q -n 2 --dist loadfile --max-worker-restart 0 -m long
 
 ## The soak benchmark's short run alone (also in `make test`): broker, worker, trainer and annotator over two domains.
 test-soak: install

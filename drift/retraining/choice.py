@@ -63,6 +63,19 @@ def choose_candidate(
     return max(known, key=lambda s: (s.general_macro_f1, s.human_valid_macro_f1))
 
 
+def fallbacks(scores: Sequence[CandidateScore], chosen: CandidateScore) -> list[CandidateScore]:
+    """The candidates to try, in turn, when ``chosen`` forgets too much on the forgetting gate's set:
+    those that kept more of the general case than it on the choice set, most adapted first.
+
+    The choice set and the gate's set are different texts, so a candidate near the choice limit can
+    pass one and fail the other on sampling alone; the next step towards the champion usually keeps
+    enough. Empty without choice-set scores.
+    """
+    if chosen.general_macro_f1 is None:
+        return []
+    return [s for s in scores if s.general_macro_f1 is not None and s.general_macro_f1 > chosen.general_macro_f1]
+
+
 def _clearly_better(new: CandidateScore, old: CandidateScore, confidence: float) -> bool:
     if new.human_valid_macro_f1 <= old.human_valid_macro_f1:
         return False

@@ -60,7 +60,7 @@ from pydantic import BaseModel, Field
 
 from models.classification_metrics import bootstrap_gain_upper
 from drift.records import HumanLabel, ModelEvent, RetrainAlert, RetrainRequest, RetrainStatus, utcnow
-from drift.retraining.choice import CandidateScore, choose_candidate
+from drift.retraining.choice import CandidateScore, choose_candidate, fallbacks
 from drift.retraining.config import Recipe, RetrainPlaces, TrainerConfig
 from drift.retraining.forgetting import GeneralCheck, check_forgetting
 from drift.retraining.training_sets import (
@@ -269,6 +269,8 @@ class Candidate:
     name: str  # the recipe's name, or "<recipe>-blend<percent of tuned weights>"
     choice: list[CandidateScore] = field(default_factory=list)  # every candidate's scores
     champion_choice_macro_f1: float | None = None  # the champion on the choice texts
+    # Tried in turn if this one forgets too much on the general set (drift.retraining.choice.fallbacks).
+    fallbacks: list[Candidate] = field(default_factory=list)
 
     @property
     def tried(self) -> dict[str, float]:
@@ -363,9 +365,10 @@ def train_candidates(
                 write_meta(out_dir, meta.model_copy(update={"base_model": f"{champion_version} (warm start)"}))
             consider(name, recipe, sets, out_result, out_dir, started_from)
     chosen = choose_candidate(scores, champion_general, config.choice_max_general_loss, config.choice_confidence)
-    best = next(c for c in made if c.name == chosen.name)
+    by_name = {c.name: c for c in made}
     log.info("retrain %s: candidate %s chosen of %s", request_id, chosen.name, ", ".join(s.name for s in scores))
-    return replace(best, choice=scores, champion_choice_macro_f1=champion_general)
+    return replace(by_name[chosen.name], choice=scores, champion_choice_macro_f1=champion_general,
+                   fallbacks=[by_name[s.name] for s in fallbacks(scores, chosen)])
 
 
 def report_dir_of(places: RetrainPlaces, request_id: str) -> Path:
@@ -572,11 +575,8 @@ def _retrain(
             request.request_id, human, split.rest, config, places, champion_dir, Path(tmp), report_dir, progress,
             choice=split.choice,
         )
-        sets, result, model_dir, recipe = best.sets, best.result, best.model_dir, best.recipe
+        sets = best.sets  # every recipe splits the human labels alike: one held-out part for all candidates
         phase("evaluation")
-        new = evaluate_checkpoint(
-            model_dir, sets.evaluation, places, report_dir / "new_model", "retrained model on held-out human labels"
-        )
         champ = None
         if champion_dir is not None:
             try:
@@ -585,9 +585,27 @@ def _retrain(
                 )
             except DataError as exc:
                 log.warning("champion not evaluated: %s", exc)
-        general = score_general(split.general, model_dir, champion_dir if champ else None, places, report_dir, config)
+        passed_over: list[str] = []
+        candidates = [best, *best.fallbacks]
+        for candidate in candidates:
+            new = evaluate_checkpoint(
+                candidate.model_dir, sets.evaluation, places, report_dir / "new_model",
+                "retrained model on held-out human labels",
+            )
+            general = score_general(split.general, candidate.model_dir, champion_dir if champ else None, places,
+                                    report_dir, config)
+            loses, verdict = gate(sets.evaluation.labels, new, champ, config)
+            # Only forgetting sends the next candidate in: one that loses on held-out labels is not rescued.
+            if loses or general is None or not general.forgets or candidate is candidates[-1]:
+                break
+            passed_over.append(f"{candidate.name} forgot too much ({general.change:+.3f} on the general set)")
+            log.info("retrain %s: candidate %s forgets too much of the general case; trying the next that keeps more",
+                     request.request_id, candidate.name)
+        sets, result, model_dir, recipe = candidate.sets, candidate.result, candidate.model_dir, candidate.recipe
         write_comparison(report_dir, new, champ, general)
-        summary = _summary(sets, new, champ) + f"; candidate {best.name} (from {best.started_from})"
+        summary = _summary(sets, new, champ) + f"; candidate {candidate.name} (from {candidate.started_from})"
+        if passed_over:
+            summary += f" after {', '.join(passed_over)}"
         if general is not None:
             summary += f"; {general.verdict()}"
         if human_labels.rejected:
@@ -596,7 +614,6 @@ def _retrain(
             challenger=new, champion=champ, train_rows=len(sets.train), human_train_rows=sets.human_train_rows,
             eval_rows=len(sets.evaluation),
         )
-        loses, verdict = gate(sets.evaluation.labels, new, champ, config)
         kept_out = kept_out_by(loses, verdict, general)
         status: RetrainStatus = "rejected" if kept_out else "registered"
         decided = RetrainOutcome(
@@ -613,14 +630,14 @@ def _retrain(
                 "request_id": request.request_id, "requested_for": request.model_version,
                 "reason": request.reason, "base_corpus": config.base_corpus, "base_rows": sets.base_rows,
                 "human_train_rows": sets.human_train_rows, "recipe": recipe.model_dump_json(),
-                "warm_start_from": best.started_from, "eval_rows": len(sets.evaluation), "steps": result.steps,
-                "candidate": best.name, "candidates_tried": json.dumps(best.tried),
+                "warm_start_from": candidate.started_from, "eval_rows": len(sets.evaluation), "steps": result.steps,
+                "candidate": candidate.name, "candidates_tried": json.dumps(best.tried),
                 "candidate_choice": json.dumps([c.model_dump() for c in best.choice]), "gate": verdict,
                 "rejected_labels": json.dumps(outcome["rejected_labels"]),
             },
             metrics=result.meta.metrics | {
                 "human_macro_f1": new.macro_f1, "human_accuracy": new.accuracy,
-                "human_valid_macro_f1": best.valid_macro_f1,
+                "human_valid_macro_f1": candidate.valid_macro_f1,
                 "champion_choice_macro_f1": best.champion_choice_macro_f1,
                 "human_negative_recall": new.negative_recall,
                 "champion_human_macro_f1": champ.macro_f1 if champ else None,

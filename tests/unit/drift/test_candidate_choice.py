@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from drift.retraining.choice import CandidateScore, choose_candidate
+from drift.retraining.choice import CandidateScore, choose_candidate, fallbacks
 
 
 def scores(*rows: tuple[str, float, float | None]) -> list[CandidateScore]:
@@ -69,3 +69,15 @@ def test_a_less_tuned_keeper_wins_when_it_is_clearly_better_on_human_validation(
         tuned[i] = "positive" if gold[i] != "positive" else "neutral"
     made = [paired("warm-blend75", 0.745, gold, tuned), paired("warm-blend25", 0.750, gold, blend)]
     assert choose_candidate(made, 0.750, 0.01).name == "warm-blend25"
+
+
+def test_after_a_forgetting_gate_rejects_the_chosen_the_candidates_keeping_more_follow_most_adapted_first() -> None:
+    # The soak's launch retrain: blend75 chosen (choice texts -0.006), then -0.021 on the gate's set.
+    made = scores(("warm", 0.839, 0.7275), ("warm-blend75", 0.830, 0.7369), ("warm-blend50", 0.808, 0.7366),
+                  ("warm-blend25", 0.797, 0.7475))
+    assert [s.name for s in fallbacks(made, made[1])] == ["warm-blend25"]
+
+
+def test_without_choice_scores_there_is_nothing_to_fall_back_on() -> None:
+    made = scores(("scratch", 0.70, None), ("warm", 0.72, None))
+    assert fallbacks(made, made[1]) == []

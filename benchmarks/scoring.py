@@ -33,7 +33,7 @@ from rich.table import Table
 
 from benchmarks.process import peak_rss_mb
 from models.scoring.backend_choice import cpu_flags, cpu_model
-from models.scoring.child import call_in_child, send_result
+from models.scoring.child import call_in_child
 from models.checkpoint import read_meta
 from models.data import LabelledData, load_dataset, train_test_split
 
@@ -228,17 +228,13 @@ def _rss_child(model_dir: str, backend: str, batch_size: int, texts: list[str], 
     return peak_rss_mb() or 0.0
 
 
-def _send_rss(send: Any, *args: Any) -> None:
-    send_result(send, _rss_child, *args)
-
-
 def backend_peak_rss(model_dir: Path, backend: str, batch_size: int, texts: Sequence[str], threads: int,
                      attempts: int = 2) -> float:
     """Peak RSS (MB) of a fresh process that loads one backend and scores ``texts``: what that backend
     costs a worker, without the other backends this benchmark has loaded. NaN when every child died
     (a native library aborting in a fresh process: seen once in a run of this bench)."""
     args = (str(model_dir), backend, batch_size, list(texts), threads)
-    outcome = call_in_child(_send_rss, args, timeout_s=900, attempts=attempts, what=f"the {backend} RSS process")
+    outcome = call_in_child(_rss_child, args, timeout_s=900, attempts=attempts, what=f"the {backend} RSS process")
     return float(outcome.value) if outcome.answered else float("nan")
 
 

@@ -34,7 +34,7 @@ from models.checkpoint import WEIGHT_FILES, read_meta, weights_digest
 from models.data import LabelledData
 from models.files import atomic_write_text
 from models.memory import release_memory
-from models.scoring.child import call_in_child, send_result
+from models.scoring.child import call_in_child
 from models.scoring.factory import Backend, make_scorer
 
 log = logging.getLogger(__name__)
@@ -348,7 +348,7 @@ def choose_backend_in_subprocess(
     config: SelectionConfig | None = None,
     timeout_s: float = 900.0,
     attempts: int = 2,
-    target: Callable[..., None] | None = None,
+    timing: Callable[..., BackendChoice] = choose_backend,
 ) -> BackendChoice:
     """:func:`choose_backend` in a fresh process, unless the choice is cached.
 
@@ -360,7 +360,7 @@ def choose_backend_in_subprocess(
     once in four retrains of a soak) is replaced by a fresh one, up to ``attempts`` children; after
     that, or when one gives no answer in ``timeout_s`` (exports included), the choice is made in this
     process, which then keeps every candidate's libraries (about 500 MB in a soak's worker).
-    ``target`` runs in the child (tests stand in one that dies).
+    ``timing`` runs in the child (tests stand in one that dies).
     """
     config = config or SelectionConfig()
     path = cache_path(Path(model_dir), config, machine_info(config.threads), len(texts))
@@ -368,16 +368,12 @@ def choose_backend_in_subprocess(
         return choose_backend(model_dir, texts, labels, config)
     args = (str(model_dir), list(texts), None if labels is None else list(labels), config)
     what = f"the backend timing process for {model_dir}"
-    outcome = call_in_child(target or _choose_and_send, args, timeout_s, attempts=attempts, what=what)
+    outcome = call_in_child(timing, args, timeout_s, attempts=attempts, what=what)
     if outcome.answered:
         return outcome.value
     state = f"gave no answer in {timeout_s:.0f} s" if outcome.exitcode is None else f"died {attempts} times"
     log.error("%s %s; timing in this process instead", what, state)
     return choose_backend(*args)
-
-
-def _choose_and_send(send: Any, *args: Any) -> None:
-    send_result(send, choose_backend, *args)
 
 
 def _export(backend: Backend, model_dir: Path) -> float:

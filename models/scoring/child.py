@@ -23,7 +23,7 @@ class ChildOutcome:
     exitcode: int | None = None  # the dead child's; None when it gave no answer in time (then killed)
 
 
-def send_result(send: Any, fn: Callable[..., Any], *args: Any) -> None:
+def _run_and_send(send: Any, fn: Callable[..., Any], *args: Any) -> None:
     """Run in the child: ``fn(*args)``, or the exception it raised, sent to the parent."""
     try:
         answer: tuple[bool, Any] = (True, fn(*args))
@@ -34,14 +34,15 @@ def send_result(send: Any, fn: Callable[..., Any], *args: Any) -> None:
 
 
 def call_in_child(
-    target: Callable[..., None], args: tuple[Any, ...], timeout_s: float, *, attempts: int = 1, what: str = "the child process"
+    fn: Callable[..., Any], args: tuple[Any, ...], timeout_s: float, *, attempts: int = 1, what: str = "the child process"
 ) -> ChildOutcome:
-    """``target(send, *args)`` in a fresh process, and in another each time one dies, up to ``attempts``;
-    an exception the target sent is raised here. A child silent for ``timeout_s`` is killed and not replaced."""
+    """``fn(*args)`` in a fresh process (``fn`` importable by name: the child is spawned), and in another
+    each time one dies, up to ``attempts``; an exception ``fn`` raised is raised here. A child silent for
+    ``timeout_s`` is killed and not replaced."""
     if attempts < 1:
         raise ValueError(f"attempts must be >= 1; got {attempts}")
     for attempt in range(1, attempts + 1):
-        outcome = _call_once(target, args, timeout_s)
+        outcome = _call_once(fn, args, timeout_s)
         if outcome.answered or outcome.exitcode is None:
             return outcome
         log.error("%s died (exit code %s, attempt %d of %d)%s", what, outcome.exitcode, attempt, attempts,
@@ -49,10 +50,10 @@ def call_in_child(
     return outcome
 
 
-def _call_once(target: Callable[..., None], args: tuple[Any, ...], timeout_s: float) -> ChildOutcome:
+def _call_once(fn: Callable[..., Any], args: tuple[Any, ...], timeout_s: float) -> ChildOutcome:
     ctx = multiprocessing.get_context("spawn")
     receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=target, args=(send, *args), daemon=True)
+    child = ctx.Process(target=_run_and_send, args=(send, fn, *args), daemon=True)
     child.start()
     send.close()
     try:

@@ -130,15 +130,15 @@ def test_a_timing_process_that_does_not_answer_in_time_gives_way_to_timing_here(
     assert (choice.backend, "gave no answer" in caplog.text) == ("torch", True)
 
 
-def _abort_the_first_time(send, *args) -> None:
-    """A timing child that aborts like a native library the first time, and times normally after."""
-    from models.scoring.backend_choice import _choose_and_send
+def _abort_the_first_time(*args):  # type: ignore[no-untyped-def]
+    """A timing that aborts like a native library the first time, and times normally after."""
+    from models.scoring.backend_choice import choose_backend
 
     marker = Path(args[3].cache_dir) / "aborted-once"
     if not marker.exists():
         marker.touch()
         os.abort()
-    _choose_and_send(send, *args)
+    return choose_backend(*args)
 
 
 def test_a_timing_process_that_dies_is_replaced_by_another(
@@ -148,7 +148,7 @@ def test_a_timing_process_that_dies_is_replaced_by_another(
 
     data = default_sample(32)
     config = SelectionConfig(candidates=["torch"], batch_sizes=[16], threads=1, cache_dir=tmp_path)
-    choice = choose_backend_in_subprocess(trained_model, data.texts, data.labels, config, target=_abort_the_first_time)
+    choice = choose_backend_in_subprocess(trained_model, data.texts, data.labels, config, timing=_abort_the_first_time)
     assert (choice.backend, "attempt 1 of 2); starting another" in caplog.text, "in this process" in caplog.text) == (
         "torch", True, False)
 

@@ -585,6 +585,9 @@ def _retrain(
                 )
             except DataError as exc:
                 log.warning("champion not evaluated: %s", exc)
+        # Scored once, whichever candidates are then compared with it.
+        has_general = bool(len(split.general)) and champion_dir is not None and champ is not None
+        champion_general = champion_on_general(split.general, champion_dir, places, report_dir) if has_general else None
         passed_over: list[str] = []
         candidates = [best, *best.fallbacks]
         for candidate in candidates:
@@ -592,8 +595,8 @@ def _retrain(
                 candidate.model_dir, sets.evaluation, places, report_dir / "new_model",
                 "retrained model on held-out human labels",
             )
-            general = score_general(split.general, candidate.model_dir, champion_dir if champ else None, places,
-                                    report_dir, config)
+            general = (score_general(split.general, candidate.model_dir, champion_general, places, report_dir, config)
+                       if has_general else None)
             loses, verdict = gate(sets.evaluation.labels, new, champ, config)
             # Only forgetting sends the next candidate in: one that loses on held-out labels is not rescued.
             if loses or general is None or not general.forgets or candidate is candidates[-1]:
@@ -658,25 +661,30 @@ def _retrain(
                                           "message": _registered_message(status, version, verdict, summary, kept_out)})
 
 
-def score_general(
-    general: LabelledData, model_dir: Path, champion_dir: Path | None, places: RetrainPlaces, report_dir: Path,
-    config: TrainerConfig,
-) -> GeneralCheck | None:
-    """The retrained model and the champion on the general set, with the forgetting gate's decision.
-
-    None when there is nothing to compare: no champion, or a base corpus too small for a general set.
-    Reports under ``report_dir/general``.
-    """
-    if not len(general) or champion_dir is None:
+def champion_on_general(
+    general: LabelledData, champion_dir: Path | None, places: RetrainPlaces, report_dir: Path
+) -> Evaluation | None:
+    """The champion on the general set (reports under ``report_dir/general/champion``); None when it
+    cannot be scored there, which leaves the forgetting gate nothing to compare with."""
+    if champion_dir is None:
         return None
-    new = evaluate_checkpoint(model_dir, general, places, report_dir / "general" / "new_model",
-                              "retrained model on the general set")
-    champ = None
     try:
-        champ = evaluate_checkpoint(champion_dir, general, places, report_dir / "general" / "champion",
-                                    "champion on the general set")
+        return evaluate_checkpoint(champion_dir, general, places, report_dir / "general" / "champion",
+                                   "champion on the general set")
     except DataError as exc:
         log.warning("champion not scored on the general set: %s", exc)
+        return None
+
+
+def score_general(
+    general: LabelledData, model_dir: Path, champ: Evaluation | None, places: RetrainPlaces, report_dir: Path,
+    config: TrainerConfig,
+) -> GeneralCheck:
+    """The retrained model on the general set beside the champion's scores (:func:`champion_on_general`),
+    with the forgetting gate's decision. Reports under ``report_dir/general``.
+    """
+    new = evaluate_checkpoint(model_dir, general, places, report_dir / "general" / "new_model",
+                              "retrained model on the general set")
     check = check_forgetting(
         general.labels, new.predicted, new.macro_f1, champ.predicted if champ else None, champ.macro_f1 if champ else None,
         champion_version=champ.version if champ else None, max_loss=config.max_general_loss,

@@ -35,10 +35,17 @@ AIRLINE_GROUPS = {"US airlines": ["United", "Delta", "Southwest"]}
 class Receiver:
     """A fake Slack endpoint. ``script`` holds the behaviour of the next requests: an HTTP status
     code to answer with, or "hang" (sleep past the client's timeout, then answer 503); once the
-    script is used up every request gets 200 "ok"."""
+    script is used up every request gets 200 "ok". ``refuse`` answers 500 to every payload it holds true
+    for, whenever the request arrives: a send the client timed out on may still reach the server later."""
 
-    def __init__(self, port: int = 0, script: list[int | str] | None = None) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        script: list[int | str] | None = None,
+        refuse: typing.Callable[[dict], bool] | None = None,
+    ) -> None:
         self.script = list(script or [])
+        self.refuse = refuse
         self.requests: list[int | str] = []
         self.delivered: list[dict] = []
         self.lock = threading.Lock()
@@ -49,6 +56,8 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver.lock:
                     action = receiver.script.pop(0) if receiver.script else 200
+                    if action == 200 and receiver.refuse is not None and receiver.refuse(json.loads(body)):
+                        action = 500
                     receiver.requests.append(action)
                     if action == 200 and self.path == SECRET_PATH:
                         receiver.delivered.append(json.loads(body))

@@ -191,17 +191,21 @@ class OpenVinoScorer(MicroBatchScorer):
             config["INFERENCE_NUM_THREADS"] = threads
         self.compiled = core.compile_model(model, "CPU", config)
         self.input_names = [i.get_any_name() for i in model.inputs]
-        self._outputs = [self.compiled.output(name) for name in OUTPUTS]
+        # Output *positions*, not ports: the callback below is released on OpenVINO's own executor threads, and a
+        # port it held could be the compiled model's last owner; destroying the model there joins the thread from
+        # itself and aborts the process ("Resource deadlock avoided"). Plain ints keep that teardown here.
+        outputs = [o.get_any_name() for o in self.compiled.outputs]
+        self._outputs = [outputs.index(name) for name in OUTPUTS]
         self._queue = ov.AsyncInferQueue(self.compiled, 0)  # 0: the plugin's optimal number of requests
         self.streams = int(self.compiled.get_property("NUM_STREAMS"))
 
     def _run(self, batches: Sequence[MicroBatch], logits: np.ndarray, vectors: np.ndarray) -> None:
-        logits_port, vectors_port = self._outputs
+        logits_at, vectors_at = self._outputs
 
         def done(request: Any, index: np.ndarray) -> None:
             n = len(index)  # filler rows of a bounded shape come last
-            logits[index] = request.get_tensor(logits_port).data[:n]
-            vectors[index] = request.get_tensor(vectors_port).data[:n]
+            logits[index] = request.get_output_tensor(logits_at).data[:n]
+            vectors[index] = request.get_output_tensor(vectors_at).data[:n]
 
         self._queue.set_callback(done)
         for batch in batches:

@@ -32,6 +32,7 @@ from pydantic import BaseModel
 from drift.brand.post import BrandPost
 from streams.core.schemas import Alert, DeadLetter, HumanLabel, LabelRequest, ScoredPost
 from streams.core.settings import Retention
+from streams.store.fatal_signals import crash_on_fatal_signals
 from streams.store.clickhouse_schema import (
     AUDIT_TABLE,
     INTERNAL_TABLES,
@@ -122,7 +123,9 @@ def server_options(dsn: str) -> dict[str, Any]:
 def connect(dsn: str) -> Client:
     """A clickhouse-connect client for ``chdb:///dir`` or a server URL (:func:`server_options`)."""
     if dsn.startswith("chdb://"):
-        return clickhouse_connect.get_client(dsn=dsn)
+        client = clickhouse_connect.get_client(dsn=dsn)
+        crash_on_fatal_signals()
+        return client
     return clickhouse_connect.get_client(**server_options(dsn))
 
 

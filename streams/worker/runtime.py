@@ -36,6 +36,7 @@ from streams.kafka.batches import BadBatch, guard_consumer
 from streams.kafka.security import client_options
 from streams.kafka.topics import is_record_refused
 from streams.slack.notifier import SlackNotifier
+from streams.store.fatal_signals import crash_on_fatal_signals
 from streams.store.open import check_dsn, open_store, redact
 from streams.store.protocol import Store
 from streams.worker.app import Topics
@@ -145,6 +146,7 @@ class Runtime:
             self.store = await asyncio.to_thread(
                 retry_forever, lambda: open_store(dsn, settings.clickhouse_database), what="ClickHouse connect"
             )
+            crash_on_fatal_signals()  # chDB, loaded in that thread, took the fatal signals for the whole process
             store = self.store
             await asyncio.to_thread(retry_forever, lambda: store.ensure_schema(settings.retention), what="ClickHouse schema")
         if self.roles & {"score", "watch"}:

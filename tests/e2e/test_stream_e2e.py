@@ -77,3 +77,13 @@ def test_kill_9_mid_stream_loses_and_duplicates_nothing(stack: Stack) -> None:
     assert store.scalar("SELECT uniqExact(post_id) FROM brandpulse.posts") == 2000
     trend_total = store.scalar("SELECT sum(n) FROM (SELECT brand, uniqExactMerge(posts) n FROM brandpulse.brand_minute GROUP BY brand)")
     assert trend_total == 2000
+
+
+def test_a_worker_that_crashes_in_native_code_exits_rather_than_freezing(stack: Stack) -> None:
+    """The worker's embedded chDB took the fatal signals and turned an abort into a process frozen for ever."""
+    import signal
+
+    worker = stack.worker().start()
+    assert worker.proc is not None
+    worker.proc.send_signal(signal.SIGABRT)
+    assert worker.proc.wait(60) == -signal.SIGABRT

@@ -193,3 +193,16 @@ def test_server_url_refuses_tls_files_without_https():
 def test_server_url_refuses_unknown_parameters():
     with pytest.raises(ValueError, match="unknown ClickHouse URL parameters"):
         server_options("https://ch.example?cafile=/etc/ca.pem")
+
+
+def test_a_native_abort_in_a_process_embedding_chdb_ends_it(tmp_path):
+    """chDB's own fatal-signal handlers froze such a process for ever (3 of 3 before the store put the defaults back)."""
+    import signal
+    import subprocess
+    import sys
+
+    code = ("import os; from streams.store.clickhouse import ClickHouseStore\n"
+            f"ClickHouseStore('chdb://{tmp_path}').ensure_schema()\n"
+            "os.abort()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert done.returncode == -signal.SIGABRT

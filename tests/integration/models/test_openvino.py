@@ -91,6 +91,25 @@ def test_serving_a_cached_export_imports_no_torch(trained_model: Path) -> None:
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_scorers_made_and_dropped_in_a_loop_never_take_the_process_down(trained_model: Path) -> None:
+    """A dropped scorer's compiled model must die on the thread that drops it, not on one of its own.
+
+    When the inference callback held the model's output ports, the callback's release on an OpenVINO
+    executor thread could destroy the model there: "Resource deadlock avoided", an abort, or, with chDB's
+    signal handlers loaded, a process frozen for ever (3 loops of 80 before the fix: an abort at the 27th and the 20th scorer, a freeze).
+    """
+    import subprocess
+    import sys
+
+    make_scorer(trained_model, "openvino", threads=2)  # the export, outside the loop
+    code = ("import gc; import chdb; from models.scoring.openvino_backend import OpenVinoScorer\n"
+            "for _ in range(60):\n"  # many micro-batches: every request of the queue gets the callback
+            f"    OpenVinoScorer({str(trained_model)!r}, batch_size=16).score(['late again', 'great crew'] * 100)\n"
+            "    gc.collect()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 def test_concurrent_exports_write_the_ir_once(trained_model: Path, tmp_path: Path) -> None:
     """Two scorers starting together on an empty cache: one exports, the other waits and reads, never rewrites."""
     import subprocess

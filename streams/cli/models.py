@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
@@ -13,7 +13,7 @@ from rich.table import Table
 
 from models.data import BUILTIN, DataError, LabelledData, load_dataset
 from models.encoders import EncoderNotFound
-from models.registry import ModelNotFound
+from models.registry import ModelNotFound, RegistryConfig
 from streams.cli.context import settings_of
 from streams.core.configs import encoders_dir, registry_config
 
@@ -29,6 +29,18 @@ def _say(line: str) -> None:
 def _fail(exc: Exception | str) -> typer.Exit:
     console.print(f"[red]error:[/] {exc}")
     return typer.Exit(code=2)
+
+
+def _register(model_dir: Path, registry: RegistryConfig, **logged: Any) -> str:
+    """Register a checkpoint that is already on disk; when the registry cannot take it, say where it stays."""
+    from mlflow.exceptions import MlflowException
+
+    from models.registry import log_and_register
+
+    try:
+        return log_and_register(model_dir, registry=registry, **logged)
+    except (MlflowException, OSError) as exc:
+        raise _fail(f"could not register the checkpoint ({exc}); it stays in {model_dir}") from None
 
 
 def _load(spec: str, text_col: str, label_col: str, scheme: Optional[str], sample: Optional[int], seed: int) -> LabelledData:
@@ -137,15 +149,14 @@ def train(
     if register:
         from models.cards.build import source_data
         from models.cards.schema import DataRecord
-        from models.registry import log_and_register
 
         held_out = "" if valid else f"; validation was held out of {train_data.source}"
         record = DataRecord(
             train=[source_data(train_data)], validation=[source_data(res.valid)] if res.valid else [],
             note=f"train: the rows given with --data{held_out}",
         )
-        version = log_and_register(
-            res.model_dir, registry=registry_config(settings),
+        version = _register(
+            res.model_dir, registry_config(settings),
             params=config.model_dump() | {"data": data, "train_texts": len(train_data), "teacher": res.meta.distilled_from},
             metrics=res.meta.metrics | {"train_seconds": res.train_seconds}, report_dir=report_dir, alias=alias,
             history=res.history, data=record,
@@ -248,6 +259,8 @@ def bootstrap(
       brandpulse models bootstrap
       brandpulse --data-dir /srv/brandpulse models bootstrap --force
     """
+    from mlflow.exceptions import MlflowException
+
     from models.bootstrap import ensure_champion, train_default
     from models.progress import Progress
     from models.quality_floor import BelowQualityFloor
@@ -263,6 +276,8 @@ def bootstrap(
             version = ensure_champion(registry, encoders, progress=progress, floor=settings.champion_floor, soft_labels=soft_labels)
     except (BelowQualityFloor, DataError) as exc:
         raise _fail(exc) from None
+    except (MlflowException, OSError) as exc:
+        raise _fail(f"could not register the default model ({exc})") from None
     console.print(f"champion: [bold]{version}[/]")
 
 
@@ -285,7 +300,6 @@ def teacher(
       brandpulse models teacher --out checkpoints/teacher --register
     """
     from models.bootstrap import default_split
-    from models.registry import log_and_register
     from models.teacher import TEACHER_CONFIG, build_teacher, teacher_soft_labels
 
     settings = settings_of(ctx)
@@ -302,8 +316,8 @@ def teacher(
         raise _fail(f"could not write the soft labels ({exc}); the teacher is in {result.model_dir}") from None
     console.print(f"soft labels: [bold]{path}[/]")
     if register:
-        version = log_and_register(out, registry=registry_config(settings),
-                                   params=TEACHER_CONFIG.model_dump() | {"steps": result.steps}, metrics=result.meta.metrics)
+        version = _register(out, registry_config(settings),
+                            params=TEACHER_CONFIG.model_dump() | {"steps": result.steps}, metrics=result.meta.metrics)
         console.print(f"registered: [bold]{version}[/]")
 
 

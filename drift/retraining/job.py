@@ -662,12 +662,10 @@ def _retrain(
 
 
 def champion_on_general(
-    general: LabelledData, champion_dir: Path | None, places: RetrainPlaces, report_dir: Path
+    general: LabelledData, champion_dir: Path, places: RetrainPlaces, report_dir: Path
 ) -> Evaluation | None:
     """The champion on the general set (reports under ``report_dir/general/champion``); None when it
     cannot be scored there, which leaves the forgetting gate nothing to compare with."""
-    if champion_dir is None:
-        return None
     try:
         return evaluate_checkpoint(champion_dir, general, places, report_dir / "general" / "champion",
                                    "champion on the general set")

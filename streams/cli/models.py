@@ -277,7 +277,7 @@ def bootstrap(
     except (BelowQualityFloor, DataError) as exc:
         raise _fail(exc) from None
     except (MlflowException, OSError) as exc:
-        raise _fail(f"could not register the default model ({exc})") from None
+        raise _fail(f"no default model was registered: {exc}") from None  # from training's files or the registry
     console.print(f"champion: [bold]{version}[/]")
 
 

@@ -16,7 +16,7 @@ from typing import Any
 # Stage order in tables: the batch's path through the worker, then monitoring.
 STAGE_ORDER = (
     "decode and validate", "language ID", "tokenise", "forward", "score: calibrate, decide, rows", "store", "publish",
-    "drift monitors and flyback", "model health", "brand detectors",
+    "drift monitors and flyback", "model health", "brand detectors", "heap trim",
 )
 UNSTAGED = {
     "python": "Python threads outside stages (event loop: Faust, aiokafka, flush)",

@@ -206,6 +206,12 @@ class Settings(BaseSettings):
         description="Largest record the worker sends (Kafka's message.max.bytes); larger ones are dead-lettered",
     )
     cache_entries: int = Field(default=0, ge=0, description="De-duplicating LRU cache of normalised texts (0 = off)")
+    # Threads that allocate and free in turn (scoring, inserts, checks) leave free pages inside glibc's
+    # arenas that only a trim hands back; without it a worker's RSS creeps up over hours.
+    heap_trim_interval_s: float = Field(
+        default=60.0, ge=0, le=86_400,
+        description="Worker: hand glibc's free heap pages back to the OS this often (s; 0 = only after a model swap)",
+    )
     max_text_chars: int = Field(
         default=DEFAULT_MAX_TEXT_CHARS, ge=1, le=MAX_TEXT_CHARS_BOUND,
         description="Longer posts are dead-lettered (too_large); also the inference API's limit per text",

@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from models.cpu_stages import stage
 from models.files import atomic_write_text
+from models.memory import trim_heap
 from streams.core import metrics
 from streams.core.brand_rules import BrandResolver
 from streams.core.schemas import DeadLetter, ModelEvent, ScoredPost, ScoredRecord, carries_vector, pack_vector
@@ -92,6 +93,11 @@ def read_records(events, model: type[M], kind: str) -> tuple[list[M], BatchResul
     return rows, bad
 
 
+def _timed_trim() -> None:
+    with stage("heap trim"):
+        trim_heap()
+
+
 class Runtime:
     """What the agents share inside one worker process: storage, models, brand rules, detectors."""
 
@@ -122,6 +128,8 @@ class Runtime:
         self.app.task(self._start_or_crash)
         self.app.task(self.follow_model_events)
         self.app.timer(interval=30.0, name="save_watch_state")(self._save_embedded_watch_state)
+        if self.settings.heap_trim_interval_s > 0:
+            self.app.timer(interval=self.settings.heap_trim_interval_s, name="trim_heap")(self._trim_heap)
         self.app.on_before_shutdown.connect(self._on_shutdown)
         on_undecodable(self.app, self.dead_letter_batch)
 
@@ -209,6 +217,9 @@ class Runtime:
         # A watch-only process saves with each acknowledgement instead (streams.worker.roles.watch).
         if is_embedded(self.roles):
             await self.save_watch_state()
+
+    async def _trim_heap(self) -> None:
+        await asyncio.to_thread(_timed_trim)
 
     async def dead_letter_batch(self, bad: BadBatch) -> None:
         """A batch that could not be decoded (and is skipped): one dead letter for its offsets, stored and published.

@@ -94,6 +94,9 @@ class CachedScorer:
         with self._lock:
             self._entries.clear()
 
+    def warm_up(self) -> None:
+        self.scorer.warm_up()
+
     @property
     def vector_dim(self) -> int:
         return self.scorer.vector_dim

@@ -104,6 +104,7 @@ def load_model(ref: str, settings: Settings) -> LoadedModel:
         threads=settings.threads,
         cache_entries=settings.cache_entries,
     )
+    scorer.warm_up()  # a serving process holds its model's whole working set from the start
     return LoadedModel(scorer, backend, batch_size, choice)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from models.scoring.backend_choice import BackendChoice, SelectionConfig, choose_backend_in_subprocess, default_sample
 from models.data import LabelledData
-from models.memory import release_memory
+from models.memory import release_memory, trim_heap
 from models.scoring.factory import DEFAULT_BATCH_SIZE, Backend, SentimentScorer, make_scorer
 from streams.core.settings import Settings
 from streams.core.configs import registry_config
@@ -105,6 +105,7 @@ def load_model(ref: str, settings: Settings) -> LoadedModel:
         cache_entries=settings.cache_entries,
     )
     scorer.warm_up()  # a serving process holds its model's whole working set from the start
+    trim_heap()  # and not the warm-up's scratch, which glibc would otherwise keep until the next trim
     return LoadedModel(scorer, backend, batch_size, choice)
 
 

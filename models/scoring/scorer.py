@@ -117,18 +117,19 @@ def calibrated_softmax(logits: np.ndarray, temperature: float, class_bias: Seque
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-ROW_STEP, TOKEN_STEP = 8, 16  # at batch size 16 and 128 tokens: 2 × 8 = 16 shapes in all, against up to 2,048
+MIN_ROWS, TOKEN_STEP = 8, 16  # at batch size 16 and 128 tokens: 2 × 8 = 16 shapes in all, against up to 2,048
 
 
 def bounded_shape(rows: int, width: int, batch_size: int, max_length: int) -> tuple[int, int]:
-    """The (rows, tokens) a micro-batch is padded to: rows up to the next multiple of :data:`ROW_STEP`
+    """The (rows, tokens) a micro-batch is padded to: rows up to the next power of two from :data:`MIN_ROWS`
     (at most ``batch_size``), tokens up to the next multiple of :data:`TOKEN_STEP` (at most ``max_length``).
 
-    Each shape costs OpenVINO a few MB per model for good. Rows in steps of 8 rather than 4 hold 42 MB
-    less per model at max length 128 for 7 % of the speed on calls of 1–64 posts (full calls: none);
-    steps of 16 held 22 MB less again for 21 % (docs/benchmarks.md).
+    Each shape costs OpenVINO a few MB per model for good, so the rows have few sizes whatever the batch
+    size (8 and 16 at 16; 8 to 64 in four steps at 64). At batch size 16, rows in steps of 8 rather than
+    4 hold 42 MB less per model at max length 128 for 7 % of the speed on calls of 1–64 posts (full calls:
+    none); steps of 16 held 22 MB less again for 21 % (docs/benchmarks.md).
     """
-    padded_rows = min(batch_size, -(-rows // ROW_STEP) * ROW_STEP)
+    padded_rows = min(batch_size, max(MIN_ROWS, 1 << (rows - 1).bit_length()))
     padded_width = min(max(max_length, width), -(-width // TOKEN_STEP) * TOKEN_STEP)
     return max(rows, padded_rows), padded_width
 

@@ -25,3 +25,7 @@ def test_tokens_never_exceed_the_max_length() -> None:
 
 def test_every_micro_batch_of_up_to_sixteen_posts_fits_eight_shapes() -> None:
     assert every_bounded_shape(batch_size=16, max_length=64) == [(r, w) for r in (8, 16) for w in (16, 32, 48, 64)]
+
+
+def test_a_large_batch_keeps_few_row_sizes() -> None:
+    assert sorted({rows for rows, _ in every_bounded_shape(batch_size=64, max_length=128)}) == [8, 16, 32, 64]

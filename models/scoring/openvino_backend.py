@@ -204,7 +204,8 @@ class OpenVinoScorer(MicroBatchScorer):
 
         OpenVINO compiles kernels and keeps buffers for each shape the first time a request runs it, so a
         worker's RSS would otherwise climb for as long as new shapes turn up (longer posts, a smaller
-        batch): at max length 128 one model has 32 shapes, worth about 180 MB (docs/benchmarks.md).
+        batch): at micro-batch 16 and max length 128 a model has 16 shapes, worth about 160 MB
+        (docs/benchmarks.md).
         Claimed here, it is there from the start, where an operator sizing the process sees it, and no
         post waits on a kernel compiling.
         """

@@ -207,7 +207,7 @@ class Settings(BaseSettings):
     )
     cache_entries: int = Field(default=0, ge=0, description="De-duplicating LRU cache of normalised texts (0 = off)")
     # Threads that allocate and free in turn (scoring, inserts, checks) leave free pages inside glibc's
-    # arenas that only a trim hands back; without it a worker's RSS creeps up over hours.
+    # arenas that only a trim hands back: 20-50 MB at a time in a worker mid-flood (docs/benchmarks.md).
     heap_trim_interval_s: float = Field(
         default=60.0, ge=0, le=86_400,
         description="Worker: hand glibc's free heap pages back to the OS this often (s; 0 = only after a model swap)",

@@ -188,7 +188,7 @@ def test_openvino_is_fed_a_bounded_set_of_shapes(trained_model: Path, sample) ->
 
 def test_a_warmed_scorer_holds_no_more_memory_after_posts_of_every_length(trained_model: Path) -> None:
     """OpenVINO keeps buffers per input shape: warmed at load, a serving process's RSS no longer climbs as
-    longer posts and smaller batches turn up (it grew by about 180 MB here without the warm-up)."""
+    longer posts and smaller batches turn up (it grew by about 160 MB here without the warm-up)."""
     import subprocess
     import sys
 

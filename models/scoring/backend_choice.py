@@ -6,7 +6,9 @@ selection text once for parity. Its labels (after the checkpoint's own decision 
 with the fp32 torch reference: parity needs the label agreement and, with true labels, a macro-F1
 loss that is small *beyond sampling noise* — the paired bootstrap's one-sided lower bound of the
 F1 difference must stay above ``-max_f1_delta``, so a real loss of that size is told from the noise
-of a few hundred texts. The fastest candidate at parity wins. The timing is bounded by a budget:
+of a few hundred texts. The fastest candidate at parity wins, except that a smaller micro-batch of
+the same backend within ``batch_speed_tolerance`` of it is kept instead: it holds less memory for the
+worker's whole life. The timing is bounded by a budget:
 candidates that do not fit are skipped and the result says so. One-time exports (ONNX, OpenVINO IR, NNCF int8) are cached next
 to the checkpoint and reported apart (``export_seconds``), since a restart never pays them again.
 
@@ -57,6 +59,13 @@ class SelectionConfig(BaseModel):
     timing_texts: int = Field(default=512, ge=16, description="The first texts of the selection sample, timed per micro-batch size")
     min_agreement: float = Field(default=0.97, ge=0, le=1)
     max_f1_delta: float = Field(default=0.01, ge=0, description="Largest macro-F1 loss against fp32 torch that counts as parity")
+    batch_speed_tolerance: float = Field(
+        default=0.05, ge=0, lt=1,
+        description=(
+            "A larger micro-batch of a backend is chosen only when it is more than this share faster than a smaller "
+            "one: it holds more memory (an OpenVINO model at micro-batch 64 about 300 MB more than at 16)"
+        ),
+    )
     parity_confidence: float = Field(default=0.95, gt=0.5, lt=1, description="One-sided confidence of the F1-loss bound")
     cache_dir: Path | None = Field(default=None, description="Where choices are cached; default <checkpoint>/backend-choice")
 
@@ -240,7 +249,7 @@ def choose_backend(
     labels: Sequence[str] | None = None,
     config: SelectionConfig | None = None,
 ) -> BackendChoice:
-    """Time every candidate × micro-batch size and return the fastest one at parity.
+    """Time every candidate × micro-batch size and return the fastest one at parity (:func:`pick`).
 
     The first ``config.timing_texts`` of ``texts`` are timed; parity is judged on all of them.
     ``labels`` (true labels of ``texts``, in the checkpoint's label names) add the macro-F1 check;
@@ -325,7 +334,7 @@ def choose_backend(
         del scorer
         release_memory()  # or the worker's peak would hold every timed candidate
     elapsed = time.perf_counter() - started - export_s
-    best = max((t for t in trials if t.parity), key=lambda t: t.posts_per_s)
+    best = pick(trials, config.batch_speed_tolerance)
     ref_best = max(t.posts_per_s for t in trials if t.backend == REFERENCE)
     choice = BackendChoice(
         backend=best.backend, batch_size=best.batch_size, posts_per_s=best.posts_per_s, x_reference=best.posts_per_s / ref_best,
@@ -339,6 +348,14 @@ def choose_backend(
     else:
         _write_cache(path, choice)
     return choice
+
+
+def pick(trials: Sequence[Trial], batch_speed_tolerance: float) -> Trial:
+    """The fastest trial at parity, or the smallest micro-batch of its backend within the tolerance of it."""
+    fastest = max((t for t in trials if t.parity), key=lambda t: t.posts_per_s)
+    close = [t for t in trials if t.parity and t.backend == fastest.backend
+             and t.posts_per_s >= fastest.posts_per_s * (1 - batch_speed_tolerance)]
+    return min(close, key=lambda t: (t.batch_size, -t.posts_per_s))
 
 
 def choose_backend_in_subprocess(

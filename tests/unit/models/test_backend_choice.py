@@ -1,10 +1,11 @@
-"""The auto backend's parity rule: a macro-F1 loss counts only when it is real beyond sampling noise."""
+"""The auto backend's rules: a macro-F1 loss counts only when it is real beyond sampling noise, and a
+larger micro-batch has to be clearly faster to be worth its memory."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from models.scoring.backend_choice import SelectionConfig, _parity, available_backends
+from models.scoring.backend_choice import SelectionConfig, Trial, _parity, available_backends, pick
 
 LABELS = ["negative", "neutral", "positive"]
 
@@ -45,3 +46,23 @@ def test_a_real_loss_beyond_the_margin_is_refused() -> None:
 def test_every_runnable_backend_is_a_candidate() -> None:
     candidates = available_backends()
     assert candidates[0] == "torch" and {"onnx-int8", "onnx-fp32"} <= set(candidates)
+
+
+def _trial(backend: str, batch_size: int, posts_per_s: float, parity: bool = True) -> Trial:
+    return Trial(backend=backend, batch_size=batch_size, posts_per_s=posts_per_s, label_agreement=1.0, parity=parity)  # type: ignore[arg-type]
+
+
+def test_a_larger_micro_batch_only_a_little_faster_gives_way_to_the_smaller() -> None:
+    trials = [_trial("torch", 16, 290), _trial("openvino-int8", 16, 1190), _trial("openvino-int8", 64, 1240)]
+    assert (pick(trials, 0.05).backend, pick(trials, 0.05).batch_size) == ("openvino-int8", 16)
+
+
+def test_a_larger_micro_batch_clearly_faster_is_chosen() -> None:
+    trials = [_trial("openvino-int8", 16, 1000), _trial("openvino-int8", 64, 1100)]
+    assert pick(trials, 0.05).batch_size == 64
+
+
+def test_the_tolerance_never_hands_the_choice_to_another_backend() -> None:
+    trials = [_trial("onnx-int8", 16, 1150), _trial("openvino-int8", 64, 1190)]
+    assert (pick(trials, 0.05).backend, pick(trials, 0.05).batch_size) == ("openvino-int8", 64)
+

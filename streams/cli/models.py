@@ -81,6 +81,9 @@ def train(
     eval_steps: Optional[int] = typer.Option(None, min=1, help="Evaluate every N steps (default: each epoch)"),
     imbalance: str = typer.Option("weighted-ce", help="weighted-ce | focal | oversample | none"),
     target_recall: Optional[float] = typer.Option(None, min=0.01, max=0.999, help="Tune the negative threshold for this recall"),
+    threshold_objective: str = typer.Option(
+        "negative_f1", help="What the tuned negative threshold maximises on validation: negative_f1 | macro_f1 | none"
+    ),
     seed: int = typer.Option(42),
     threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads (default: all cores)"),
     group_by_length: bool = typer.Option(False, help="Batch similar lengths together (less padding, faster)"),
@@ -108,6 +111,7 @@ def train(
         config = TrainConfig(
             base_model=base_model, lr=lr, epochs=epochs, batch_size=batch_size, max_length=max_length,
             max_steps=max_steps, eval_steps=eval_steps, imbalance=imbalance, target_recall=target_recall, seed=seed,  # type: ignore[arg-type]
+            threshold_objective=threshold_objective,  # type: ignore[arg-type]
             threads=threads, group_by_length=group_by_length, kd_alpha=kd_alpha, kd_temperature=kd_temperature,
         )
         settings = settings_of(ctx)

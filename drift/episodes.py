@@ -131,13 +131,16 @@ class AlertEpisodes:
         where = f"brand '{episode.brand}'" if episode.brand else "all brands"
         why = (f"no {episode.kind} alert for {episode_length(now - episode.last_at)} of data time" if reason == "quiet"
                else f"{episode.model_version} is no longer the champion ({self.champion} is)")
-        repeats = f"{episode.repeats} repeat{'s' if episode.repeats != 1 else ''} suppressed"
+        if episode.repeats:
+            told = (f"The episode lasted {episode_length(episode.last_at - episode.opened_at)} from its first alert to "
+                    f"its last; {episode.repeats} repeat{'s' if episode.repeats != 1 else ''} suppressed.")
+        else:
+            told = f"The episode was a single alert, raised {episode_length(now - episode.opened_at)} earlier in data time."
         return Alert(
             alert_id=hashlib.sha256(f"{episode.alert_id}|resolved".encode()).hexdigest()[:32],
             kind=episode.kind, detector=episode.detector, statistic=episode.statistic, threshold=episode.threshold,
             brand=episode.brand, model_version=episode.model_version,
-            message=(f"Resolved: {episode.kind} of {episode.model_version} on {where} ({why}). The episode lasted "
-                     f"{episode_length(episode.last_at - episode.opened_at)} from its first alert to its last; {repeats}."),
+            message=f"Resolved: {episode.kind} of {episode.model_version} on {where} ({why}). {told}",
             detected_at=now, since=episode.opened_at, resolution=reason, resolves=episode.alert_id,
         )
 

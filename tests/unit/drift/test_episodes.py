@@ -49,6 +49,15 @@ def test_an_episode_resolves_once_after_the_quiet_period_saying_how_long_and_how
                            "of data time). The episode lasted 25 min from its first alert to its last; 2 repeats suppressed.")
 
 
+def test_an_episode_of_one_alert_says_so_and_how_long_ago_it_was_raised() -> None:
+    episodes = tracker()
+    episodes.follow_champion("m/1", at(0))
+    episodes.admit(alert(0))
+    ended = episodes.follow_champion("m/2", at(12))
+    assert ended[0].message == ("Resolved: confidence_drift of m/1 on all brands (m/1 is no longer the champion (m/2 is)). "
+                                "The episode was a single alert, raised 12 min earlier in data time.")
+
+
 def test_the_cool_down_suppresses_the_key_then_it_may_open_again() -> None:
     episodes = tracker()
     episodes.admit(alert(0))

@@ -249,7 +249,8 @@ def choose_backend(
     labels: Sequence[str] | None = None,
     config: SelectionConfig | None = None,
 ) -> BackendChoice:
-    """Time every candidate × micro-batch size and return the fastest one at parity (:func:`pick`).
+    """Time every candidate × micro-batch size and return the one :func:`pick` takes (the fastest at parity,
+    or a smaller micro-batch of its backend nearly as fast).
 
     The first ``config.timing_texts`` of ``texts`` are timed; parity is judged on all of them.
     ``labels`` (true labels of ``texts``, in the checkpoint's label names) add the macro-F1 check;

@@ -65,4 +65,3 @@ def test_a_larger_micro_batch_clearly_faster_is_chosen() -> None:
 def test_the_tolerance_never_hands_the_choice_to_another_backend() -> None:
     trials = [_trial("onnx-int8", 16, 1150), _trial("openvino-int8", 64, 1190)]
     assert (pick(trials, 0.05).backend, pick(trials, 0.05).batch_size) == ("openvino-int8", 64)
-

@@ -15,8 +15,6 @@ Promotion rule (:func:`should_promote`) and why:
 
 - at least ``min_labels`` (200) labelled posts scored by both: below that macro-F1 on a few hundred
   posts wobbles by ±0.04 and a "win" is noise (same reasoning as :mod:`drift.performance`);
-- judged once, when those labels are in (the watch role keeps the verdict): a challenger judged again
-  at every later label would cross any margin by chance sooner or later, better or not;
 - the challenger's macro-F1 beats the champion's by ``margin`` (0.02), so a model swap — which
   resets drift references and dashboards — buys a real gain;
 - and its negative recall is not worse by more than ``margin``: missing complaints is the failure

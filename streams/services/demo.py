@@ -158,13 +158,10 @@ def what_next(result: LoopResult, settings: Settings) -> str:
         return (f"{champion} keeps serving; the next model-health alert opens a new retrain request with the "
                 "labels gathered by then")
     challenger = result.stats.get("challenger")
-    if challenger and challenger in result.stats.get("challengers_lost", []):
-        return (f"{challenger} lost its verdict and is not promoted; {champion}'s model-health alerts are armed again, "
-                "and the next one opens a retrain on the labels gathered by then, whose challenger replaces it")
     if challenger:
-        return (f"{challenger} stays in shadow until {settings.promotion_min_labels} human-labelled posts both scored "
-                f"judge it, once: promoted if it beats {champion} by {settings.promotion_margin:.2f} macro-F1; the "
-                "watch keeps checking the champion's health")
+        return (f"{challenger} stays in shadow and is promoted once it beats {champion} by "
+                f"{settings.promotion_margin:.2f} macro-F1 on at least {settings.promotion_min_labels} "
+                "human-labelled posts both scored; the watch keeps checking the champion's health")
     return (f"{champion} serves; the watch keeps checking its health, and its next drift alert opens the next "
             "retrain")
 

@@ -129,8 +129,7 @@ class Watcher:
         self.label_requests = 0
         self.shadow_report: ShadowReport | None = None
         self._promoted: set[str] = set()
-        # Challengers that lost their verdict: judged once, on the labels that first reached the minimum.
-        self._judged: set[str] = set(extra.get("judged", []))
+        self._judged: set[str] = set()  # challengers that lost on enough labels (their champion was re-armed once)
         # created_at of the newest post observed: the stream's own clock, kept across restarts so the
         # alerts raised before the first batch (labels come first) and episodes stay in data time.
         self.data_time: dt.datetime | None = dt.datetime.fromisoformat(extra["data_time"]) if extra.get("data_time") else None
@@ -300,11 +299,6 @@ class Watcher:
             return None
         return compare(rows.champion, rows.challenger, rows.human)
 
-    @property
-    def challengers_lost(self) -> list[str]:
-        """Served challengers that lost their verdict: never promoted automatically, until a retrain replaces them."""
-        return sorted(self._judged)
-
     async def review_challenger(self) -> None:
         """Promote the shadowed challenger once it beats the champion on enough human labels."""
         serving = self.serving()
@@ -312,7 +306,6 @@ class Watcher:
         if served != self._retained_for:  # a model came or went: the joined verdicts of the others are history
             self.ledger.retain(served)
             self._retained_for = served
-            self._judged &= served  # a verdict is about one challenger while it is served
         if serving.challenger is None:
             return
         champion, challenger = serving.champion.version, serving.challenger.version
@@ -320,19 +313,14 @@ class Watcher:
         if report is None:
             return
         self.shadow_report = report
-        if challenger in self._judged:
-            return
         promote, why = should_promote(report, self.settings.promotion_margin, self.settings.promotion_min_labels)
-        if not promote and report.n_labels >= self.settings.promotion_min_labels:
-            # The verdict is final. Judged again at every later label, a challenger no better than the champion
-            # would sooner or later cross the margin by chance (soak runs 9 and 13 promoted +0.016 that way).
-            # The champion may ask for the next retrain, which trains on these labels too; the challenger
-            # stays in shadow until that one replaces it.
+        if not promote and report.n_labels >= self.settings.promotion_min_labels and challenger not in self._judged:
+            # Judged on enough labels and not better: the champion may ask for the next retrain, which trains on
+            # these labels too. The challenger stays in shadow until that one replaces it (or it wins after all).
             self._judged.add(challenger)
-            log.warning("challenger %s does not beat %s on %d labels (%s): not promoted; %s's model alerts are "
-                        "armed again", challenger, champion, report.n_labels, why, champion)
+            log.warning("challenger %s does not beat %s on %d labels (%s): %s's model alerts are armed again",
+                        challenger, champion, report.n_labels, why, champion)
             self.rearm(champion)
-            return
         if not promote or not self.settings.auto_promote or challenger in self._promoted:
             return
         from streams.kafka.announcer import promote_and_announce
@@ -446,6 +434,5 @@ class Watcher:
             self._extra_path(),
             json.dumps({"performance": self.performance.to_state(), "coalescer": self.coalescer.to_state(),
                         "episodes": self.episodes.to_state(), "ledger": self.ledger.to_state(),
-                        "judged": sorted(self._judged),
                         "data_time": self.data_time.isoformat() if self.data_time else None}),
         )

@@ -59,7 +59,6 @@ def register_views(runtime: Runtime) -> None:
                 "retrains_in_flight": runtime.watcher.coalescer.versions_in_flight() if runtime.watcher else [],
                 "slack_delivered": runtime.notifier.delivered,
                 "shadow_report": runtime.watcher.shadow_report.model_dump() if runtime.watcher and runtime.watcher.shadow_report else None,
-                "challengers_lost": runtime.watcher.challengers_lost if runtime.watcher else [],
                 "brand_watch": runtime.brand_watcher.stats() if runtime.brand_watcher else None,
                 "health": runtime.watcher.health.stats() if runtime.watcher else None,
                 "roles": sorted(runtime.roles),

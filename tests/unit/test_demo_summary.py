@@ -64,18 +64,7 @@ def test_a_challenger_left_in_shadow_says_why_and_when_it_would_be_promoted(prin
     print_loop_summary(result, Settings())
     text = printed.getvalue()
     assert ("challenger bp/v2 stayed in shadow: only 120 labelled posts scored by both models (need 200)" in text,
-            "next: bp/v2 stays in shadow until 200 human-labelled posts both scored judge it, once: promoted if it beats "
-            "bp/v1 by 0.02 macro-F1" in text) == (True, True)
-
-
-def test_a_challenger_that_lost_its_verdict_says_the_next_retrain_replaces_it(printed: io.StringIO) -> None:
-    outcome = OutcomeRecord(request_id="r1", requested_for="bp/v1", status="registered", version="bp/v2", message="ok")
-    result = LoopResult(champion_before="bp/v1", stats={"champion": "bp/v1", "challenger": "bp/v2", "shadow_report": SHADOW,
-                                                       "challengers_lost": ["bp/v2"]},
-                        alerts=[], answered=300, outcome=outcome, trainer=status())
-    print_loop_summary(result, Settings())
-    assert "next: bp/v2 lost its verdict and is not promoted; bp/v1's model-health alerts are armed again" in (
-        printed.getvalue())
+            "next: bp/v2 stays in shadow and is promoted once it beats bp/v1 by 0.02 macro-F1" in text) == (True, True)
 
 
 def test_a_trainer_that_stopped_fails_the_demo(printed: io.StringIO) -> None:
